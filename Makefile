@@ -1,0 +1,39 @@
+# Two entry points (see README): `make smoke` and `make test`. Both set up what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+NODE_DIR := tests/interop/node
+
+.PHONY: smoke test lint typecheck bench clean
+
+$(BIN)/gwsload: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json
+	cd $(NODE_DIR) && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+## the main job: a one-minute smoke run against the embedded simulator, then its report
+smoke: $(BIN)/gwsload
+	$(BIN)/gwsload run scenarios/smoke.toml --out results/smoke-latest --force
+	$(BIN)/gwsload report results/smoke-latest
+
+## the tests: lint, types, then two pytest processes (asyncio/pure apart from gevent)
+test: $(BIN)/gwsload $(NODE_DIR)/node_modules/.installed lint typecheck
+	$(BIN)/python -m pytest -q tests/unit tests/simulator tests/analysis
+	$(BIN)/python -m pytest -q tests/integration tests/interop
+
+lint: $(BIN)/gwsload
+	$(BIN)/ruff check src analysis locustfiles tests bench
+
+typecheck: $(BIN)/gwsload
+	$(BIN)/mypy
+
+bench: $(BIN)/gwsload
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(NODE_DIR)/node_modules
