@@ -1,0 +1,55 @@
+"""GWS Voice API client and the notification matcher.
+
+Pure parts (importable without gevent): :mod:`.errors`, :mod:`.matcher`,
+:mod:`.protocol`. The gevent parts are imported on first use so that analysis and
+simulator processes can use the pure parts without monkey-patching concerns:
+``GwsSession`` (:mod:`.session`) and ``Agent`` (:mod:`.agent`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from gwsload.gws.errors import STATUS_MEANINGS, GwsApiError, GwsTransportError, status_meaning
+from gwsload.gws.matcher import (
+    RECORDING_OPERATIONS,
+    Anomaly,
+    Expectation,
+    NotificationMatcher,
+    Outcome,
+)
+
+if TYPE_CHECKING:
+    from gwsload.gws.agent import Agent, AgentConfig
+    from gwsload.gws.session import GwsSession, Response
+
+__all__ = [
+    "RECORDING_OPERATIONS",
+    "STATUS_MEANINGS",
+    "Agent",
+    "AgentConfig",
+    "Anomaly",
+    "Expectation",
+    "GwsApiError",
+    "GwsSession",
+    "GwsTransportError",
+    "NotificationMatcher",
+    "Outcome",
+    "Response",
+    "status_meaning",
+]
+
+_LAZY = {
+    "Agent": "gwsload.gws.agent",
+    "AgentConfig": "gwsload.gws.agent",
+    "GwsSession": "gwsload.gws.session",
+    "Response": "gwsload.gws.session",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gwsload.gws' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,96 @@
+"""GWS API errors: every non-zero ``statusCode`` becomes a :class:`GwsApiError`.
+
+GWS answers each request with a JSON body holding ``statusCode`` (0 = success) and,
+on error, ``statusMessage``. The meanings of codes 0-20 are the ones GWS 8.5/8.6
+documents (Return Values page); a code outside that list is reported as unknown
+rather than rejected, since newer servers may add codes.
+"""
+
+from __future__ import annotations
+
+__all__ = ["STATUS_MEANINGS", "GwsApiError", "GwsTransportError", "status_meaning"]
+
+#: GWS ``statusCode`` -> its documented meaning
+STATUS_MEANINGS: dict[int, str] = {
+    0: "success",
+    1: "required parameter missing",
+    2: "parameter not valid for the current state",
+    3: "operation forbidden",
+    4: "internal error",
+    5: "user lacks permission",
+    6: "resource not found",
+    7: "partial success",
+    8: "change password demanded",
+    9: "processing incomplete",
+    10: "input validation failed (out of range)",
+    11: "tried to change a read-only property",
+    12: "unable to retrieve",
+    13: "unable to create",
+    14: "unable to delete",
+    15: "unable to update",
+    16: "unable to assign",
+    17: "unable to unassign",
+    18: "resource already exists",
+    19: "resource already in use",
+    20: "user not authenticated",
+}
+
+
+def status_meaning(status_code: int) -> str:
+    """The documented meaning of a ``statusCode`` ('unknown status code' if not listed)."""
+    if status_code == -1:
+        return "no statusCode in the response"
+    return STATUS_MEANINGS.get(status_code, "unknown status code")
+
+
+class GwsApiError(Exception):
+    """GWS refused an operation: a non-zero ``statusCode`` or a non-2xx HTTP status.
+
+    Attributes:
+        status_code: the GWS ``statusCode`` (-1 when the body had none).
+        meaning: the documented meaning of ``status_code``.
+        http_status: the HTTP status of the response.
+        operation: what was attempted, e.g. ``StartCallRecording`` or ``GET /api/v2/me``.
+        message: the server's ``statusMessage`` (or a short excerpt of a non-JSON body).
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        http_status: int,
+        operation: str,
+        message: str = "",
+        meaning: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.meaning = meaning if meaning is not None else status_meaning(status_code)
+        self.http_status = http_status
+        self.operation = operation
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = (
+            f"{self.operation} failed: statusCode {self.status_code} ({self.meaning}), "
+            f"HTTP {self.http_status}"
+        )
+        return f"{text}: {self.message}" if self.message else text
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # keeps the error picklable (Locust ships exceptions between processes)
+        return (
+            type(self),
+            (self.status_code, self.http_status, self.operation, self.message, self.meaning),
+        )
+
+
+class GwsTransportError(Exception):
+    """No HTTP response at all: connection refused or reset, TLS failure, or timeout."""
+
+    def __init__(self, operation: str, detail: str) -> None:
+        self.operation = operation
+        self.detail = detail
+        super().__init__(f"{operation}: no response ({detail})")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.operation, self.detail))

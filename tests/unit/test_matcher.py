@@ -1,0 +1,232 @@
+"""The notification matcher: outcomes and anomalies, driven by explicit times."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from gwsload.gws.matcher import Anomaly, NotificationMatcher, Outcome
+
+CALL = "c0ffee"
+
+
+def rec(state: str, call_id: str = CALL, ntype: str = "CallRecordingStateChange") -> dict[str, Any]:
+    """A CallStateChangeMessage data block as GWS sends it."""
+    return {
+        "messageType": "CallStateChangeMessage",
+        "notificationType": ntype,
+        "phoneNumber": "7001",
+        "call": {"id": call_id, "state": "Established", "recordingState": state},
+    }
+
+
+def status(state: str, call_id: str = CALL) -> dict[str, Any]:
+    data = rec("Stopped", call_id, "StatusChange")
+    data["call"]["state"] = state
+    del data["call"]["recordingState"]
+    return data
+
+
+def only(items: list[Outcome | Anomaly]) -> Outcome | Anomaly:
+    assert len(items) == 1, items
+    return items[0]
+
+
+def test_response_then_notification_is_ok_with_latencies() -> None:
+    m = NotificationMatcher(agent="agent0001", timeout_s=5.0)
+    exp = m.expect_recording(CALL, "StartCallRecording", now=10.0)
+    assert m.on_response(exp, 10.004, 200, 0, t_sent=10.001) is None
+    out = only(m.on_notification(rec("Recording"), 10.011))
+    assert isinstance(out, Outcome)
+    assert out.kind == "ok"
+    assert out.agent == "agent0001"
+    assert out.expected_state == "Recording"
+    assert out.response_ms == pytest.approx(3.0)
+    assert out.notify_ms == pytest.approx(10.0)
+    assert out.notify_after_response_ms == pytest.approx(7.0)
+    assert out.start_lag_ms == pytest.approx(1.0)  # t_intended defaults to the registration
+    assert exp.done and m.pending() == 0
+
+
+def test_notification_before_response_is_ok_with_negative_after_response() -> None:
+    m = NotificationMatcher(timeout_s=5.0)
+    exp = m.expect_recording(CALL, "StopCallRecording", now=1.0)
+    assert m.on_notification(rec("Stopped"), 1.002) == []
+    out = m.on_response(exp, 1.005, 200, 0)
+    assert out is not None and out.kind == "ok"
+    assert out.notify_after_response_ms == pytest.approx(-3.0)
+    assert out.notify_ms == pytest.approx(2.0)
+
+
+def test_lost_after_timeout_then_late_then_duplicate() -> None:
+    m = NotificationMatcher(timeout_s=2.0)
+    exp = m.expect_recording(CALL, "StartCallRecording", now=0.0)
+    m.on_response(exp, 0.01, 200, 0)
+    assert m.expire(1.99) == []
+    assert m.next_deadline() == pytest.approx(2.0)
+    lost = m.expire(2.0)
+    assert [o.kind for o in lost] == ["lost"]
+    assert math.isnan(lost[0].notify_ms)
+    late = only(m.on_notification(rec("Recording"), 3.5, seq=41))
+    assert isinstance(late, Anomaly)
+    assert (late.kind, late.operation, late.server_seq) == ("late", "StartCallRecording", 41)
+    assert late.age_ms == pytest.approx(3500.0)
+    again = only(m.on_notification(rec("Recording"), 3.6))
+    assert isinstance(again, Anomaly) and again.kind == "duplicate"
+
+
+def test_second_matching_notification_is_a_duplicate() -> None:
+    m = NotificationMatcher(timeout_s=2.0)
+    exp = m.expect_recording(CALL, "PauseCallRecording", now=0.0)
+    m.on_response(exp, 0.01, 200, 0)
+    assert only(m.on_notification(rec("Paused"), 0.02)).kind == "ok"
+    dup = only(m.on_notification(rec("Paused"), 0.05))
+    assert isinstance(dup, Anomaly)
+    assert (dup.kind, dup.operation) == ("duplicate", "PauseCallRecording")
+    assert dup.age_ms == pytest.approx(50.0)
+
+
+def test_recording_change_nobody_asked_for_is_unexpected() -> None:
+    m = NotificationMatcher(timeout_s=2.0)
+    exp = m.expect_recording(CALL, "StartCallRecording", now=0.0)
+    m.on_response(exp, 0.01, 200, 0)
+    wrong_state = only(m.on_notification(rec("Paused"), 0.02))
+    other_call = only(m.on_notification(rec("Recording", call_id="other"), 0.03))
+    for anomaly in (wrong_state, other_call):
+        assert isinstance(anomaly, Anomaly)
+        assert anomaly.kind == "unexpected" and anomaly.operation == ""
+        assert math.isnan(anomaly.age_ms)
+    assert not exp.done  # the right notification can still come
+    assert only(m.on_notification(rec("Recording"), 0.04)).kind == "ok"
+
+
+def test_other_messages_are_ignored() -> None:
+    m = NotificationMatcher()
+    assert m.on_notification(status("Established"), 0.0) == []
+    assert m.on_notification({"messageType": "DeviceStateChangeMessage", "devices": []}, 0.0) == []
+    assert m.on_notification({"messageType": "CallStateChangeMessage"}, 0.0) == []
+
+
+def test_status_change_expectations_match_on_call_state() -> None:
+    m = NotificationMatcher(timeout_s=5.0)
+    exp = m.expect(CALL, "Hangup", "Released", now=0.0, notification_type="StatusChange")
+    m.on_response(exp, 0.01, 200, 0)
+    assert m.on_notification(status("Established"), 0.02) == []
+    out = only(m.on_notification(status("Released"), 0.03))
+    assert isinstance(out, Outcome) and out.operation == "Hangup"
+
+
+def test_fifo_per_key_matches_the_oldest_first() -> None:
+    m = NotificationMatcher(timeout_s=5.0, server_clock_slack_s=None)
+    first = m.expect_recording(CALL, "StartCallRecording", now=0.0)
+    second = m.expect_recording(CALL, "ResumeCallRecording", now=0.1)
+    m.on_response(first, 0.01, 200, 0)
+    m.on_response(second, 0.11, 200, 0)
+    a = only(m.on_notification(rec("Recording"), 0.2))
+    b = only(m.on_notification(rec("Recording"), 0.3))
+    assert isinstance(a, Outcome) and isinstance(b, Outcome)
+    assert (a.operation, b.operation) == ("StartCallRecording", "ResumeCallRecording")
+
+
+def test_error_responses_are_final_at_once() -> None:
+    m = NotificationMatcher(timeout_s=5.0)
+    e1 = m.expect_recording(CALL, "StartCallRecording", now=0.0)
+    e2 = m.expect_recording(CALL, "StopCallRecording", now=0.0)
+    e3 = m.expect_recording(CALL, "PauseCallRecording", now=0.0)
+    http = m.on_response(e1, 0.1, 503, 4, error="Voice service is not available")
+    api = m.on_response(e2, 0.1, 200, 2)
+    transport = m.on_transport_error(e3, 5.0, "timed out")
+    assert http is not None and (http.kind, http.http_status) == ("http_error", 503)
+    assert api is not None and (api.kind, api.status_code, api.error) == (
+        "api_error",
+        2,
+        "statusCode 2",
+    )
+    assert transport is not None and transport.kind == "transport_error"
+    assert math.isnan(transport.response_ms)
+    assert m.pending() == 0
+    # nothing is waiting any more: a notification for one of them is unexpected
+    assert only(m.on_notification(rec("Recording"), 0.2)).kind == "unexpected"
+
+
+def test_no_lost_while_the_response_is_outstanding() -> None:
+    m = NotificationMatcher(timeout_s=1.0)
+    exp = m.expect_recording(CALL, "StartCallRecording", now=0.0)
+    assert m.expire(50.0) == []
+    assert m.next_deadline() is None
+    out = m.on_response(exp, 50.0, 200, 0)  # accepted, already past its timeout
+    assert out is not None and out.kind == "lost"
+    assert m.on_response(exp, 50.1, 200, 0) is None  # final outcomes never change
+
+
+def test_notification_published_before_registration_is_not_its_match() -> None:
+    # wall_offset 1000: monotonic t -> UNIX 1000 + t
+    m = NotificationMatcher(timeout_s=5.0, wall_offset=1000.0, server_clock_slack_s=0.05)
+    start = m.expect_recording(CALL, "StartCallRecording", now=0.0)
+    m.on_response(start, 0.01, 200, 0)
+    assert only(m.on_notification(rec("Recording"), 0.02, server_ts=1000.015)).kind == "ok"
+    stop = m.expect_recording(CALL, "StopCallRecording", now=1.0)
+    m.on_response(stop, 1.01, 200, 0)
+    m.on_notification(rec("Stopped"), 1.02, server_ts=1001.015)
+    restart = m.expect_recording(CALL, "StartCallRecording", now=2.0)
+    # a copy of the first Recording notification, published at 1000.015, delayed
+    dup = only(m.on_notification(rec("Recording"), 2.001, server_ts=1000.015))
+    assert isinstance(dup, Anomaly) and dup.kind == "duplicate"
+    assert not restart.done
+    m.on_response(restart, 2.01, 200, 0)
+    out = only(m.on_notification(rec("Recording"), 2.02, server_ts=1002.015))
+    assert isinstance(out, Outcome) and out.kind == "ok"
+    assert out.publish_lag_ms == pytest.approx(5.0)
+    assert out.ts == pytest.approx(1002.0)
+
+
+def test_memory_is_released_after_retain_s() -> None:
+    m = NotificationMatcher(timeout_s=1.0, retain_s=10.0)
+    exp = m.expect_recording(CALL, "StartCallRecording", now=0.0)
+    m.on_response(exp, 0.0, 200, 0)
+    m.expire(1.0)
+    m.expire(12.0)  # the lost operation is forgotten
+    assert only(m.on_notification(rec("Recording"), 12.5)).kind == "unexpected"
+
+
+def test_rows_have_exactly_the_run_folder_columns() -> None:
+    m = NotificationMatcher(agent="agent0002", timeout_s=1.0)
+    exp = m.expect_recording(CALL, "StartCallRecording", now=0.0)
+    m.on_response(exp, 0.0, 200, 0)
+    lost = m.expire(1.0)[0]
+    row = lost.event_row("w1")
+    assert list(row) == [
+        "ts", "worker", "agent", "call_id", "operation", "expected_state", "outcome",
+        "http_status", "status_code", "error", "response_ms", "notify_ms",
+        "notify_after_response_ms", "notify_from_intended_ms", "start_lag_ms",
+        "publish_lag_ms", "server_seq",
+    ]  # fmt: skip
+    assert (row["worker"], row["outcome"], row["server_seq"]) == ("w1", "lost", -1)
+    assert math.isnan(row["notify_ms"])
+    late = only(m.on_notification(rec("Recording"), 2.0))
+    assert isinstance(late, Anomaly)
+    arow = late.anomaly_row("w1")
+    assert list(arow) == [
+        "ts", "worker", "agent", "call_id", "kind", "notification_type", "recording_state",
+        "operation", "age_ms", "server_seq",
+    ]  # fmt: skip
+    assert (arow["kind"], arow["recording_state"], arow["age_ms"]) == ("late", "Recording", 2000.0)
+
+
+def test_open_workload_uses_t_intended() -> None:
+    m = NotificationMatcher(timeout_s=1.0)
+    exp = m.expect_recording(CALL, "StartCallRecording", now=5.0, t_intended=4.9)
+    m.on_response(exp, 5.01, 200, 0)
+    out = only(m.on_notification(rec("Recording"), 5.02))
+    assert isinstance(out, Outcome)
+    assert out.notify_from_intended_ms == pytest.approx(120.0)
+    assert out.start_lag_ms == pytest.approx(100.0)
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(ValueError, match="operation must be one of"):
+        NotificationMatcher().expect_recording(CALL, "Hold", now=0.0)
+    with pytest.raises(ValueError, match="timeout_s must be > 0"):
+        NotificationMatcher(timeout_s=0)
