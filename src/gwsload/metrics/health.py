@@ -1,0 +1,172 @@
+"""Load-generator health: samples (``generator.csv``) and the saturation verdict.
+
+A saturated generator adds its own latency, so a run must say when it happened.
+The gevent side measures greenlet count and event-loop lag and calls::
+
+    probe = ProcessProbe()                       # psutil, this process
+    before = probe.read(now)
+    ...
+    after = probe.read(now)
+    sample = build_sample(before, after, worker="w1", users=120, greenlets=250,
+                          loop_lag_ms=1.2)       # pure
+    verdict = judge_saturation(samples)           # pure -> manifest "generator"
+
+CPU % is of one core (100 = one core busy; a gevent process uses one core).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import psutil
+
+__all__ = [
+    "CPU_BUSY_PERCENT",
+    "CPU_BUSY_SHARE",
+    "LOOP_LAG_P99_MS",
+    "GeneratorSample",
+    "ProcessProbe",
+    "ProcessReading",
+    "SaturationVerdict",
+    "build_sample",
+    "judge_saturation",
+]
+
+#: a sample at or above this CPU % counts as busy (one core)
+CPU_BUSY_PERCENT = 90.0
+#: saturated when at least this share of a worker's samples is busy
+CPU_BUSY_SHARE = 0.10
+#: saturated when a worker's event-loop lag p99 exceeds this (ms): the generator
+#: then delays the latencies it measures by as much
+LOOP_LAG_P99_MS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessReading:
+    """Raw counters of one process at time ``ts`` (UNIX seconds)."""
+
+    ts: float
+    cpu_s: float
+    rss_bytes: int
+    open_fds: int
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratorSample:
+    """One ``generator.csv`` row."""
+
+    ts: float
+    worker: str
+    users: int
+    cpu_percent: float
+    rss_bytes: int
+    open_fds: int
+    greenlets: int
+    loop_lag_ms: float
+
+    def to_dict(self) -> dict[str, object]:
+        """The msgpack-able / ``GeneratorLog.write`` form."""
+        return {
+            "ts": self.ts, "worker": self.worker, "users": self.users,
+            "cpu_percent": self.cpu_percent, "rss_bytes": self.rss_bytes,
+            "open_fds": self.open_fds, "greenlets": self.greenlets,
+            "loop_lag_ms": self.loop_lag_ms,
+        }
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, object]) -> GeneratorSample:
+        """Inverse of :meth:`to_dict` (also takes generator.csv rows read as strings)."""
+        return cls(
+            ts=float(str(row["ts"])), worker=str(row["worker"]), users=int(str(row["users"])),
+            cpu_percent=float(str(row["cpu_percent"])), rss_bytes=int(str(row["rss_bytes"])),
+            open_fds=int(str(row["open_fds"])), greenlets=int(str(row["greenlets"])),
+            loop_lag_ms=float(str(row["loop_lag_ms"])),
+        )
+
+
+class ProcessProbe:
+    """Reads CPU time, RSS and open file descriptors of a process (default: this one)."""
+
+    def __init__(self, pid: int | None = None) -> None:
+        self._process = psutil.Process(os.getpid() if pid is None else pid)
+
+    def read(self, now: float) -> ProcessReading:
+        """The process counters, stamped with ``now``."""
+        with self._process.oneshot():
+            times = self._process.cpu_times()
+            rss = int(self._process.memory_info().rss)
+            fds = int(self._process.num_fds())
+        return ProcessReading(now, times.user + times.system, rss, fds)
+
+
+def build_sample(
+    before: ProcessReading,
+    after: ProcessReading,
+    *,
+    worker: str,
+    users: int,
+    greenlets: int,
+    loop_lag_ms: float,
+) -> GeneratorSample:
+    """The sample for the period between two readings (CPU % over that period)."""
+    elapsed = after.ts - before.ts
+    cpu = 0.0 if elapsed <= 0 else max(0.0, (after.cpu_s - before.cpu_s) / elapsed * 100.0)
+    return GeneratorSample(
+        ts=after.ts, worker=worker, users=users, cpu_percent=cpu, rss_bytes=after.rss_bytes,
+        open_fds=after.open_fds, greenlets=greenlets, loop_lag_ms=loop_lag_ms,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SaturationVerdict:
+    """The manifest ``generator`` entry: ``{"saturated": bool, "findings": [sentence, ...]}``."""
+
+    saturated: bool
+    findings: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, object]:
+        """The manifest form."""
+        return {"saturated": self.saturated, "findings": list(self.findings)}
+
+
+def judge_saturation(
+    samples: Sequence[GeneratorSample],
+    *,
+    cpu_busy_percent: float = CPU_BUSY_PERCENT,
+    cpu_busy_share: float = CPU_BUSY_SHARE,
+    loop_lag_p99_ms: float = LOOP_LAG_P99_MS,
+) -> SaturationVerdict:
+    """Decide whether any worker was saturated, with one finding sentence per cause.
+
+    Per worker: CPU at or above ``cpu_busy_percent`` in at least ``cpu_busy_share`` of
+    its samples, or an event-loop lag p99 above ``loop_lag_p99_ms``.
+    """
+    by_worker: dict[str, list[GeneratorSample]] = {}
+    for sample in samples:
+        by_worker.setdefault(sample.worker, []).append(sample)
+    findings: list[str] = []
+    for worker in sorted(by_worker):
+        rows = by_worker[worker]
+        busy_share = sum(1 for s in rows if s.cpu_percent >= cpu_busy_percent) / len(rows)
+        if busy_share >= cpu_busy_share:
+            findings.append(
+                f"worker {worker} CPU >= {cpu_busy_percent:g}% for {busy_share:.0%} of the run"
+            )
+        lag_p99 = _percentile([s.loop_lag_ms for s in rows], 99.0)
+        if lag_p99 > loop_lag_p99_ms:
+            findings.append(
+                f"worker {worker} event-loop lag p99 {lag_p99:.0f} ms > {loop_lag_p99_ms:g} ms"
+            )
+    return SaturationVerdict(bool(findings), tuple(findings))
+
+
+def _percentile(values: Sequence[float], percent: float) -> float:
+    """Nearest-rank percentile (no interpolation); NaN values are ignored."""
+    ordered = sorted(v for v in values if not math.isnan(v))
+    if not ordered:
+        return 0.0
+    rank = max(1, math.ceil(percent / 100.0 * len(ordered)))
+    return ordered[rank - 1]

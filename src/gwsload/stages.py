@@ -1,0 +1,151 @@
+"""Load stages: pure maths over the scenario's ``[[stages]]``.
+
+A run is a sequence of stages played back to back. Each stage holds a user target
+(reached at ``spawn_rate`` users per second, as Locust spawns) for ``duration_s``
+seconds and, in an open workload, a target rate of recording cycles per second.
+The usual shapes are sequences of stages:
+
+- constant: one stage;
+- ramp: a stage whose ``spawn_rate`` is ``users / duration_s`` (the target is reached
+  at the end of the stage);
+- step (capacity search): stages of increasing ``users`` (or ``rate_per_s``);
+- spike: base, short high stage with a high ``spawn_rate``, base again.
+
+Nothing here reads a clock: ``t`` is seconds since the run started (``manifest.t0``).
+The Locust ``LoadTestShape`` is a thin wrapper over :func:`stage_at`::
+
+    def tick(self):
+        at = stage_at(stages, self.get_run_time())
+        return None if at is None else (at.users, at.spawn_rate)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "Stage",
+    "StageAt",
+    "StageWindow",
+    "offered_ops_per_s",
+    "ramp_time_s",
+    "stage_at",
+    "stage_windows",
+    "total_duration_s",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One load stage, as written in the scenario file (already validated)."""
+
+    #: how long the stage lasts, seconds (> 0)
+    duration_s: float
+    #: user (agent) target of the stage
+    users: int
+    #: users started (or stopped) per second while moving to ``users`` (> 0)
+    spawn_rate: float
+    #: open workload: recording cycles started per second across all users; None when closed
+    rate_per_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageAt:
+    """What the load should be at one instant: the answer of :func:`stage_at`."""
+
+    index: int
+    users: int
+    spawn_rate: float
+    rate_per_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StageWindow:
+    """A stage placed on the run's time axis (the manifest ``stages`` entries)."""
+
+    index: int
+    start_s: float
+    end_s: float
+    users: int
+    spawn_rate: float
+    rate_per_s: float | None
+
+    def to_dict(self) -> dict[str, object]:
+        """The manifest form (keys index, start_s, end_s, users, spawn_rate, rate_per_s)."""
+        return {
+            "index": self.index,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "users": self.users,
+            "spawn_rate": self.spawn_rate,
+            "rate_per_s": self.rate_per_s,
+        }
+
+
+def total_duration_s(stages: Sequence[Stage]) -> float:
+    """Length of the whole run in seconds (the sum of the stage durations)."""
+    return math.fsum(stage.duration_s for stage in stages)
+
+
+def stage_windows(stages: Sequence[Stage]) -> list[StageWindow]:
+    """Each stage with its start and end on the run's time axis.
+
+    Stage *i* covers ``[start_s, end_s)``; the last one also owns its end instant.
+    """
+    windows: list[StageWindow] = []
+    start = 0.0
+    for index, stage in enumerate(stages):
+        end = start + stage.duration_s
+        windows.append(
+            StageWindow(index, start, end, stage.users, stage.spawn_rate, stage.rate_per_s)
+        )
+        start = end
+    return windows
+
+
+def stage_at(stages: Sequence[Stage], t: float) -> StageAt | None:
+    """The stage in force ``t`` seconds after the start, or None once the run is over.
+
+    Boundaries belong to the next stage (``t == end`` of stage 0 is stage 1); the
+    run ends after the last stage's end instant. A negative ``t`` is the first stage.
+    """
+    start = 0.0
+    last = len(stages) - 1
+    for index, stage in enumerate(stages):
+        end = start + stage.duration_s
+        if t < end or (index == last and t <= end):
+            return StageAt(index, stage.users, stage.spawn_rate, stage.rate_per_s)
+        start = end
+    return None
+
+
+def ramp_time_s(stages: Sequence[Stage]) -> float:
+    """Seconds needed to spawn the first stage's users (``users / spawn_rate``)."""
+    if not stages:
+        return 0.0
+    first = stages[0]
+    return first.users / first.spawn_rate
+
+
+def offered_ops_per_s(
+    stages: Sequence[Stage], *, ops_per_cycle: float, cycles_per_user_per_s: float | None
+) -> list[float | None]:
+    """Operations per second each stage asks for, once its users are all running.
+
+    Open workload (stage ``rate_per_s`` set): ``rate_per_s * ops_per_cycle``.
+    Closed workload: ``users * cycles_per_user_per_s * ops_per_cycle``, where the
+    caller gives the cycle rate of one user (1 / mean cycle time; None = unknown,
+    then the entry is None). The closed figure is an upper bound: slow answers
+    lengthen each cycle and lower what the users can offer.
+    """
+    offered: list[float | None] = []
+    for stage in stages:
+        if stage.rate_per_s is not None:
+            offered.append(stage.rate_per_s * ops_per_cycle)
+        elif cycles_per_user_per_s is None:
+            offered.append(None)
+        else:
+            offered.append(stage.users * cycles_per_user_per_s * ops_per_cycle)
+    return offered
