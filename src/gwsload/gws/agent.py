@@ -1,0 +1,448 @@
+"""A contact-center agent driving GWS: log in, hold a call, operate its recording.
+
+The flow GWS clients follow (gws-api.md §1.6), in order, so that no notification is
+missed:
+
+1. ``GET /api/v2/me`` (Basic auth; yields ``JSESSIONID`` and the CSRF token);
+2. CometD handshake and subscriptions to ``/v2/me/calls`` and ``/v2/me/devices``;
+3. ``StartContactCenterSession`` (voice), then recovery of calls left over from an
+   earlier run (``GET /api/v2/me/calls?fields=*``) and the device id;
+4. ``Ready``; ``Dial`` a destination, learning the call id from the ``Dialing``
+   ``StatusChange`` notification (the Dial response carries none), then waiting for
+   ``Established``;
+5. recording operations, each paired with its notification by the
+   :class:`~gwsload.gws.matcher.NotificationMatcher`;
+6. ``Hangup`` (waits for ``Released``), ``EndContactCenterSession``, CometD disconnect.
+
+Runs under gevent: the CometD listener greenlet feeds notifications in, the calling
+greenlet sends requests and waits. Outcomes and anomalies go to the ``on_outcome`` /
+``on_anomaly`` callbacks as soon as they are final; every REST exchange goes to
+``on_request`` (so a Locust user can report it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gevent.event import Event
+
+from gwsload.cometd import CometdClient, Incident
+from gwsload.gws.errors import GwsApiError, GwsTransportError
+from gwsload.gws.matcher import (
+    CALL_STATE_CHANGE_MESSAGE,
+    Expectation,
+    NotificationMatcher,
+)
+from gwsload.gws.outcomes import Anomaly, Outcome
+from gwsload.gws.protocol import (
+    CALLS_PATH,
+    ME_PATH,
+    VOICE_CHANNEL_PATH,
+    call_path,
+    dial_path,
+    operation_body,
+)
+from gwsload.gws.session import GwsSession, Response
+
+__all__ = ["CALLS_CHANNEL", "DEVICES_CHANNEL", "Agent", "AgentConfig", "AgentError"]
+
+CALLS_CHANNEL = "/v2/me/calls"
+DEVICES_CHANNEL = "/v2/me/devices"
+
+_log = logging.getLogger(__name__)
+
+
+class AgentError(Exception):
+    """The agent flow could not go on (a state never reached within its timeout)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """How one agent connects and behaves. Times in seconds."""
+
+    base_url: str
+    user: str
+    password: str
+    #: number dialled to set up the call whose recording is operated
+    destination: str = "5000"
+    transport: str = "long-polling"
+    origin: str | None = None
+    verify_tls: bool = True
+    ca_file: str | None = None
+    #: a notification not arriving within this is ``lost``
+    notification_timeout_s: float = 10.0
+    #: bound on waiting for Dialing / Established / Released
+    call_state_timeout_s: float = 15.0
+    request_timeout_s: float = 30.0
+    cometd_timeout_s: float = 10.0
+    #: place for StartContactCenterSession (GWS default place when None)
+    place: str | None = None
+    #: device to dial from; taken from GET /api/v2/me/devices when None
+    device_id: str | None = None
+    #: hang up leftover calls that cannot be reused (not Established)
+    hangup_leftovers: bool = True
+
+
+OutcomeSink = Callable[[Outcome], None]
+AnomalySink = Callable[[Anomaly], None]
+RequestSink = Callable[[str, "Response | None", "Exception | None"], None]
+IncidentSink = Callable[[Incident], None]
+
+
+class Agent:
+    """One agent: a :class:`GwsSession`, a CometD client and a notification matcher.
+
+    Args:
+        config: connection and behaviour settings.
+        on_outcome: called with each final operation outcome.
+        on_anomaly: called with each late / duplicate / unexpected notification.
+        on_request: called after every REST exchange with (operation, response or
+            None, error or None): lets a Locust user report it.
+        on_incident: CometD incidents (reconnects, re-handshakes...).
+        wall_offset: ``time.time() - time.perf_counter()``; read once per process
+            so all agents share it.
+    """
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        on_outcome: OutcomeSink | None = None,
+        on_anomaly: AnomalySink | None = None,
+        on_request: RequestSink | None = None,
+        on_incident: IncidentSink | None = None,
+        wall_offset: float | None = None,
+    ) -> None:
+        self.config = config
+        self.session = GwsSession(
+            config.base_url,
+            config.user,
+            config.password,
+            origin=config.origin,
+            verify_tls=config.verify_tls,
+            ca_file=config.ca_file,
+            network_timeout=config.request_timeout_s,
+        )
+        self.matcher = NotificationMatcher(
+            agent=config.user,
+            timeout_s=config.notification_timeout_s,
+            wall_offset=time.time() - time.perf_counter() if wall_offset is None else wall_offset,
+        )
+        self.cometd = CometdClient(
+            self.session.notifications_url,
+            transport=config.transport,
+            headers=self.session.auth_headers(),
+            cookies=self.session.cookies,
+            verify_tls=config.verify_tls,
+            on_incident=on_incident,
+        )
+        self._on_outcome = on_outcome
+        self._on_anomaly = on_anomaly
+        self._on_request = on_request
+        self.user: dict[str, Any] = {}
+        self.device_id: str | None = config.device_id
+        #: latest known payload of each live call (Released calls are dropped)
+        self.calls: dict[str, dict[str, Any]] = {}
+        #: the call whose recording is operated
+        self.call_id: str | None = None
+        self.logged_in = False
+        self._changed = Event()
+        self._dial_pending = False
+        self._dialed: list[str] = []
+
+    # -- REST ---------------------------------------------------------------------
+
+    def _exchange(self, method: str, path: str, body: bytes | None, operation: str) -> Response:
+        try:
+            response = self.session.request(method, path, body, operation=operation)
+        except GwsTransportError as exc:
+            self._report(operation, None, exc)
+            raise
+        error: Exception | None = None
+        if not response.ok:
+            error = GwsApiError(
+                response.status_code, response.http_status, operation, response.error_text()
+            )
+        self._report(operation, response, error)
+        return response
+
+    def _report(self, operation: str, response: Response | None, error: Exception | None) -> None:
+        if self._on_request is not None:
+            self._on_request(operation, response, error)
+
+    def _call(self, method: str, path: str, operation: str, **params: Any) -> Response:
+        body = operation_body(operation, **params) if method != "GET" else None
+        return self._exchange(method, path, body, operation).raise_for_status()
+
+    # -- the flow -----------------------------------------------------------------
+
+    def login(self) -> None:
+        """GET /me, CometD handshake and subscriptions, StartContactCenterSession,
+        recovery of leftover calls, device id, Ready.
+
+        Raises:
+            GwsApiError / GwsTransportError: a REST step failed.
+            CometdError: the notification channel could not be opened.
+            AgentError: no device to dial from.
+        """
+        me = self._call("GET", ME_PATH, "GetMe")
+        user = me.body.get("user")
+        self.user = user if isinstance(user, dict) else {}
+        timeout = self.config.cometd_timeout_s
+        self.cometd.handshake(timeout=timeout)
+        self.cometd.subscribe(CALLS_CHANNEL, self._on_calls_message, timeout=timeout)
+        self.cometd.subscribe(DEVICES_CHANNEL, self._on_devices_message, timeout=timeout)
+        params: dict[str, Any] = {"channels": ["voice"]}
+        if self.config.place is not None:
+            params["place"] = self.config.place
+        self._call("POST", ME_PATH, "StartContactCenterSession", **params)
+        self.logged_in = True
+        self.recover_calls()
+        if self.device_id is None:
+            self.device_id = self._find_device_id()
+        self._call("POST", VOICE_CHANNEL_PATH, "Ready")
+
+    def _find_device_id(self) -> str:
+        response = self._call("GET", f"{ME_PATH}/devices?fields=*", "GetDevices")
+        devices = response.body.get("devices")
+        if isinstance(devices, list):
+            for device in devices:
+                if isinstance(device, dict) and isinstance(device.get("id"), str):
+                    return str(device["id"])
+        raise AgentError(f"{self.config.user}: GWS lists no device for this agent")
+
+    def recover_calls(self) -> list[dict[str, Any]]:
+        """Read calls left over from an earlier run (GET /me/calls?fields=*): reuse an
+        Established one as the agent's call, hang up the others when configured."""
+        response = self._call("GET", f"{CALLS_PATH}?fields=*", "GetCalls")
+        raw = response.body.get("calls")
+        calls = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
+        for call in calls:
+            call_id = call.get("id")
+            if isinstance(call_id, str) and call.get("state") != "Released":
+                self.calls.setdefault(call_id, call)
+        reusable = [c for c in calls if c.get("state") == "Established"]
+        if reusable and self.call_id is None:
+            self.call_id = str(reusable[0]["id"])
+        if self.config.hangup_leftovers:
+            for call in calls:
+                call_id = call.get("id")
+                if (
+                    isinstance(call_id, str)
+                    and call_id != self.call_id
+                    and "Hangup" in (call.get("capabilities") or [])
+                ):
+                    self.hangup(call_id)
+        return calls
+
+    def establish_call(self) -> str:
+        """Make sure the agent has an Established call (Dial when it has none) and
+        return its id.
+
+        Raises:
+            AgentError: no Dialing notification or no Established state in time.
+        """
+        if self.call_id is not None and self.call_state(self.call_id) == "Established":
+            return self.call_id
+        if self.device_id is None:
+            raise AgentError(f"{self.config.user}: establish_call() before login()")
+        self._dialed.clear()
+        self._dial_pending = True
+        try:
+            self._call(
+                "POST",
+                dial_path(self.device_id),
+                "Dial",
+                destination={"phoneNumber": self.config.destination},
+            )
+            self._wait_for(lambda: bool(self._dialed), "a Dialing notification after Dial")
+        finally:
+            self._dial_pending = False
+        call_id = self._dialed[0]
+        self.call_id = call_id
+        self._wait_for(
+            lambda: self.call_state(call_id) == "Established", f"call {call_id} Established"
+        )
+        return call_id
+
+    def record(
+        self,
+        operation: str,
+        *,
+        call_id: str | None = None,
+        t_intended: float | None = None,
+        wait: bool = True,
+    ) -> Expectation:
+        """Send one recording operation (StartCallRecording, StopCallRecording,
+        PauseCallRecording, ResumeCallRecording) and pair it with its notification.
+
+        The expectation is registered before the request is written. With ``wait``,
+        returns once the outcome is final (at most the notification timeout after the
+        response); otherwise right after the HTTP response, and the outcome arrives
+        through ``on_outcome``. Never raises for HTTP, API or transport errors: they
+        are outcomes.
+        """
+        target = call_id or self.call_id
+        if target is None:
+            raise AgentError(f"{self.config.user}: no call to record; call establish_call()")
+        exp = self.matcher.expect_recording(
+            target, operation, now=time.perf_counter(), t_intended=t_intended
+        )
+        try:
+            body = operation_body(operation)
+            response = self._exchange("POST", call_path(target), body, operation)
+        except GwsTransportError as exc:
+            outcome = self.matcher.on_transport_error(exp, time.perf_counter(), exc.detail)
+            self._emit(outcome)
+            return exp
+        outcome = self.matcher.on_response(
+            exp,
+            response.t_response,
+            response.http_status,
+            response.status_code,
+            t_sent=response.t_sent,
+            error=response.error_text(),
+        )
+        self._emit(outcome)
+        if wait:
+            self.wait_final(exp)
+        return exp
+
+    def wait_final(self, exp: Expectation) -> None:
+        """Wait until ``exp`` is final, declaring it lost at its deadline."""
+        while not exp.done:
+            changed = self._changed
+            deadline = exp.deadline if exp.t_response is not None else None
+            remaining = None if deadline is None else deadline - time.perf_counter()
+            if remaining is not None and remaining <= 0:
+                self.expire()
+                continue
+            changed.wait(timeout=remaining if remaining is not None else 1.0)
+
+    def expire(self) -> None:
+        """Declare lost what timed out (call now and then in open workloads)."""
+        for outcome in self.matcher.expire(time.perf_counter()):
+            self._emit(outcome)
+
+    @property
+    def recording_state(self) -> str | None:
+        """The recording state of the agent's call, as last notified."""
+        call = self.calls.get(self.call_id or "")
+        state = call.get("recordingState") if call else None
+        return state if isinstance(state, str) else None
+
+    def call_state(self, call_id: str) -> str | None:
+        call = self.calls.get(call_id)
+        state = call.get("state") if call else None
+        return state if isinstance(state, str) else None
+
+    def hangup(self, call_id: str | None = None) -> None:
+        """Hang up a call (default: the agent's call) and wait for Released."""
+        target = call_id or self.call_id
+        if target is None:
+            return
+        self._call("POST", call_path(target), "Hangup")
+        self._wait_for(lambda: target not in self.calls, f"call {target} Released")
+        if target == self.call_id:
+            self.call_id = None
+
+    def logout(self) -> None:
+        """EndContactCenterSession (best effort), then close CometD and HTTP. Safe to
+        call more than once and after a failed login."""
+        try:
+            if self.logged_in:
+                self.logged_in = False
+                self._call("POST", ME_PATH, "EndContactCenterSession")
+        except (GwsApiError, GwsTransportError) as exc:
+            _log.warning("%s: EndContactCenterSession failed: %s", self.config.user, exc)
+        finally:
+            try:
+                self.cometd.disconnect()
+            except Exception as exc:  # the session may already be gone on the server
+                _log.info("%s: CometD disconnect: %s", self.config.user, exc)
+            self.cometd.close()
+            self.session.close()
+
+    # -- notifications (listener greenlet) ---------------------------------------
+
+    def _on_calls_message(self, message: Mapping[str, Any]) -> None:
+        data = message.get("data")
+        if not isinstance(data, dict) or data.get("messageType") != CALL_STATE_CHANGE_MESSAGE:
+            return
+        received = message.get("_received")
+        now = received if isinstance(received, float) else time.perf_counter()
+        server_ts, seq = _server_stamp(message)
+        call = data.get("call")
+        if isinstance(call, dict) and isinstance(call.get("id"), str):
+            self._track_call(call)
+        for item in self.matcher.on_notification(data, now, server_ts, seq):
+            if isinstance(item, Outcome):
+                self._emit(item)
+            elif self._on_anomaly is not None:
+                self._on_anomaly(item)
+        self._signal()
+
+    def _track_call(self, call: dict[str, Any]) -> None:
+        call_id = str(call["id"])
+        state = call.get("state")
+        if state == "Released":
+            self.calls.pop(call_id, None)
+            return
+        if state == "Dialing" and self._dial_pending and call_id not in self.calls:
+            self._dialed.append(call_id)
+        previous = self.calls.get(call_id)
+        if previous is not None and "recordingState" not in call and "recordingState" in previous:
+            call = {**call, "recordingState": previous["recordingState"]}
+        self.calls[call_id] = call
+
+    def _on_devices_message(self, message: Mapping[str, Any]) -> None:
+        data = message.get("data")
+        devices = data.get("devices") if isinstance(data, dict) else None
+        if self.device_id is None and isinstance(devices, list) and devices:
+            first = devices[0]
+            if isinstance(first, dict) and isinstance(first.get("id"), str):
+                self.device_id = first["id"]
+        self._signal()
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _emit(self, outcome: Outcome | None) -> None:
+        if outcome is not None:
+            if self._on_outcome is not None:
+                self._on_outcome(outcome)
+            self._signal()
+
+    def _signal(self) -> None:
+        # wake every waiter, then hand out a fresh event for the next change
+        changed, self._changed = self._changed, Event()
+        changed.set()
+
+    def _wait_for(self, condition: Callable[[], bool], what: str) -> None:
+        deadline = time.perf_counter() + self.config.call_state_timeout_s
+        while not condition():
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                raise AgentError(
+                    f"{self.config.user}: no {what} within {self.config.call_state_timeout_s:g} s"
+                )
+            self._changed.wait(timeout=remaining)
+
+    def __repr__(self) -> str:
+        return f"Agent({self.config.user!r}, call={self.call_id!r})"
+
+
+def _server_stamp(message: Mapping[str, Any]) -> tuple[float | None, int | None]:
+    """The simulator's publish time and sequence number from the Bayeux ``ext``."""
+    ext = message.get("ext")
+    stamp = ext.get("gwsload") if isinstance(ext, dict) else None
+    if not isinstance(stamp, dict):
+        return None, None
+    ts, seq = stamp.get("ts"), stamp.get("seq")
+    return (
+        float(ts) if isinstance(ts, int | float) else None,
+        seq if isinstance(seq, int) else None,
+    )

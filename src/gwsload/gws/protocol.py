@@ -1,0 +1,151 @@
+"""GWS v2 wire facts as pure functions: paths, request bodies, response parsing, CSRF.
+
+No I/O here, so every rule is unit-tested without a network (the gevent session in
+:mod:`gwsload.gws.session` only moves bytes).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from gwsload.errors import ConfigError
+from gwsload.gws.errors import GwsApiError
+
+__all__ = [
+    "CALLS_PATH",
+    "ME_PATH",
+    "NOTIFICATIONS_PATH",
+    "VOICE_CHANNEL_PATH",
+    "BaseUrl",
+    "CsrfToken",
+    "basic_authorization",
+    "call_path",
+    "check_status",
+    "dial_path",
+    "learn_csrf",
+    "operation_body",
+    "parse_base_url",
+    "parse_body",
+]
+
+ME_PATH = "/api/v2/me"
+CALLS_PATH = "/api/v2/me/calls"
+VOICE_CHANNEL_PATH = "/api/v2/me/channels/voice"
+NOTIFICATIONS_PATH = "/api/v2/notifications"
+
+#: methods that change state and so must carry the CSRF header
+CSRF_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+
+
+@dataclass(frozen=True, slots=True)
+class BaseUrl:
+    """The server part of a GWS URL: ``scheme://host:port``."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @property
+    def origin(self) -> str:
+        """The browser-style ``Origin`` of this server (default ports left out)."""
+        default = 443 if self.scheme == "https" else 80
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}" + ("" if self.port == default else f":{self.port}")
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+
+def parse_base_url(url: str) -> BaseUrl:
+    """Check and split a target URL such as ``https://gws.example:8443``.
+
+    Raises:
+        ConfigError: not an http(s) URL with a host.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"target URL must look like http(s)://host[:port], got {url!r}"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"target URL has an invalid port: {url!r}") from None
+    if port is None:
+        port = 443 if parts.scheme == "https" else 80
+    return BaseUrl(parts.scheme, parts.hostname, port)
+
+
+def basic_authorization(user: str, password: str) -> str:
+    """The ``Authorization`` header value for HTTP Basic auth (UTF-8 credentials)."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def call_path(call_id: str) -> str:
+    return f"{CALLS_PATH}/{quote(call_id, safe='')}"
+
+
+def dial_path(device_id: str) -> str:
+    return f"{ME_PATH}/devices/{quote(device_id, safe='')}/calls"
+
+
+def operation_body(operation: str, **params: Any) -> bytes:
+    """A GWS operation request body: ``{"operationName": ..., **params}`` as JSON."""
+    return json.dumps({"operationName": operation, **params}, separators=(",", ":")).encode()
+
+
+def parse_body(raw: bytes) -> tuple[dict[str, Any], str]:
+    """Parse a response body. Returns (the JSON object or {}, a short text excerpt
+    for error messages when the body is not a JSON object, else '')."""
+    if not raw:
+        return {}, ""
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return {}, raw[:200].decode("utf-8", "replace").strip()
+    if isinstance(value, dict):
+        return value, ""
+    return {}, raw[:200].decode("utf-8", "replace").strip()
+
+
+def check_status(
+    operation: str, http_status: int, body: Mapping[str, Any], excerpt: str = ""
+) -> None:
+    """Raise :class:`GwsApiError` unless HTTP 2xx with ``statusCode`` 0."""
+    raw_code = body.get("statusCode")
+    status_code = raw_code if isinstance(raw_code, int) else -1
+    if 200 <= http_status < 300 and status_code == 0:
+        return
+    message = body.get("statusMessage")
+    text = message if isinstance(message, str) else excerpt
+    raise GwsApiError(status_code, http_status, operation, text)
+
+
+@dataclass(frozen=True, slots=True)
+class CsrfToken:
+    """The CSRF header GWS asks for: ``X-CSRF-HEADER`` names it, ``X-CSRF-TOKEN`` is
+    its value (GWS sends both on responses to GETs when CSRF protection is on)."""
+
+    header: str
+    token: str
+
+
+def learn_csrf(headers: Iterable[tuple[str, str]]) -> CsrfToken | None:
+    """The CSRF token announced by a response, or None when it announces none."""
+    name: str | None = None
+    token: str | None = None
+    for key, value in headers:
+        lower = key.lower()
+        if lower == "x-csrf-header":
+            name = value.strip()
+        elif lower == "x-csrf-token":
+            token = value.strip()
+    if token is None:
+        return None
+    return CsrfToken(header=name or "X-CSRF-TOKEN", token=token)
