@@ -1,0 +1,135 @@
+"""Drift over a long run: Mann-Kendall trend test and Theil-Sen slope, numpy only.
+
+Each quantity is one value per time window (post warm-up). Mann-Kendall gives the
+significance of a monotonic trend (normal approximation with the tie
+correction); Theil-Sen gives a slope robust to outliers (median of pairwise
+slopes). A quantity *drifts* when the trend is significant (p < alpha) and
+material: the slope over the measured period moves it by at least 10 % of its
+median, or by a floor for quantities that sit near zero (docs/reports.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+__all__ = ["DriftResult", "compute_drift", "mann_kendall", "theil_sen_slope"]
+
+ALPHA = 0.05
+MATERIAL_RELATIVE = 0.10
+MIN_WINDOWS = 8
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def mann_kendall(values: npt.ArrayLike) -> tuple[float, float]:
+    """Mann-Kendall ``(z, two-sided p)`` for a series in time order (NaN dropped)."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    n = len(x)
+    if n < 3:
+        return 0.0, 1.0
+    upper = np.triu_indices(n, k=1)
+    s = float(np.sign(x[upper[1]] - x[upper[0]]).sum())
+    _, ties = np.unique(x, return_counts=True)
+    variance = (n * (n - 1) * (2 * n + 5) - float((ties * (ties - 1) * (2 * ties + 5)).sum())) / 18
+    if variance <= 0:
+        return 0.0, 1.0
+    z = (s - np.sign(s)) / math.sqrt(variance)
+    return z, math.erfc(abs(z) / math.sqrt(2.0))
+
+
+def theil_sen_slope(t: npt.ArrayLike, values: npt.ArrayLike) -> float:
+    """Median of the pairwise slopes (units of value per unit of t); NaN pairs dropped."""
+    tt, x = np.asarray(t, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(tt) & np.isfinite(x)
+    tt, x = tt[keep], x[keep]
+    i, j = np.triu_indices(len(x), k=1)
+    dt = tt[j] - tt[i]
+    usable = dt != 0
+    if not usable.any():
+        return math.nan
+    return float(np.median((x[j] - x[i])[usable] / dt[usable]))
+
+
+@dataclass(frozen=True, slots=True)
+class DriftResult:
+    quantity: str
+    unit: str
+    slope_per_hour: float
+    change_over_run: float
+    median: float
+    p_value: float
+    windows: int
+    drifting: bool
+
+    @property
+    def sentence(self) -> str:
+        if self.windows < MIN_WINDOWS:
+            return f"{self.quantity}: too few windows ({self.windows}) to test for drift"
+        direction = "grew" if self.slope_per_hour > 0 else "fell"
+        amount = f"{abs(self.slope_per_hour):.3g} {self.unit}/hour"
+        if self.drifting:
+            return (f"{self.quantity} {direction} {amount} (significant, Mann-Kendall "
+                    f"p = {self.p_value:.2g}; "
+                    f"{self.change_over_run:+.3g} {self.unit} over the run)")
+        if self.p_value < ALPHA:
+            return (f"{self.quantity}: no drift (trend {direction} {amount} is significant, "
+                    f"p = {self.p_value:.2g}, but under the materiality bound)")
+        return f"{self.quantity}: no drift (p = {self.p_value:.2g})"
+
+
+def _test(quantity: str, unit: str, t_s: FloatArray, values: FloatArray,
+          floor: float) -> DriftResult:
+    keep = np.isfinite(values)
+    t_s, values = t_s[keep], values[keep]
+    n = len(values)
+    if n < MIN_WINDOWS:
+        return DriftResult(quantity, unit, math.nan, math.nan, math.nan, 1.0, n, False)
+    _, p = mann_kendall(values)
+    slope_s = theil_sen_slope(t_s, values)
+    change = slope_s * float(t_s[-1] - t_s[0])
+    median = float(np.median(values))
+    material = abs(change) >= max(MATERIAL_RELATIVE * abs(median), floor)
+    return DriftResult(quantity, unit, slope_s * 3600.0, change, median, p, n,
+                       bool(p < ALPHA and material))
+
+
+def compute_drift(series: pd.DataFrame, generator: pd.DataFrame, *, window_s: float,
+                  warmup_s: float) -> list[DriftResult]:
+    """Drift of latency p99s, error and loss rates (pooled series) and generator memory/fds.
+
+    ``series`` is ``compute_time_series`` output; ``generator`` is the run's samples.
+    The last window is left out when it is partial (its percentiles rest on fewer ops).
+    """
+    pooled = series[(series["operation"] == "*") & ~series["warmup"]].sort_values("window_s")
+    if len(pooled) > 1:
+        pooled = pooled.iloc[:-1]
+    t = pooled["window_s"].to_numpy(dtype=np.float64) + window_s / 2
+    ops = pooled["operations"].to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        error_rate = pooled["errors"].to_numpy(dtype=np.float64) / ops
+        lost_rate = pooled["lost"].to_numpy(dtype=np.float64) / ops
+    results = [
+        _test("notification p99", "ms", t, pooled["notify_ms_p99"].to_numpy(np.float64), 1.0),
+        _test("HTTP response p99", "ms", t, pooled["response_ms_p99"].to_numpy(np.float64), 1.0),
+        _test("error ratio", "", t, error_rate, 0.001),
+        _test("lost ratio", "", t, lost_rate, 0.001),
+    ]
+    gen = generator[generator["t_s"] >= warmup_s]
+    if len(gen):
+        window = np.floor(gen["t_s"].to_numpy() / window_s)
+        # per window: mean per worker, summed over workers
+        per_worker = gen.assign(window=window).groupby(["window", "worker"])[
+            ["rss_bytes", "open_fds"]].mean()
+        totals = per_worker.groupby("window").sum()
+        tg = totals.index.to_numpy(dtype=np.float64) * window_s + window_s / 2
+        results.append(_test("generator memory (RSS)", "MB", tg,
+                             totals["rss_bytes"].to_numpy(np.float64) / 1e6, 5.0))
+        results.append(_test("generator open fds", "fds", tg,
+                             totals["open_fds"].to_numpy(np.float64), 5.0))
+    return results

@@ -1,0 +1,212 @@
+"""HDR histograms as numpy count arrays, and the reader of ``latency.hlog``.
+
+The run folder records latencies in microseconds, 1 us to 1 hour, 3 significant
+digits (docs/run-folder.md). Every histogram is folded into that one canonical
+bucket layout, so adding two histograms is adding two arrays, exactly as HDR
+addition is defined. Percentiles follow the ``hdrh`` package to the bucket:
+the value reported for a percentile is the highest value equivalent to the
+bucket that holds the target count, which is what HdrHistogram tools print.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from hdrh.histogram import HdrHistogram
+
+from gwsload.errors import ConfigError
+
+__all__ = [
+    "COUNTS_LEN",
+    "HdrCounts",
+    "HlogInterval",
+    "counts_from_values_us",
+    "index_of_values",
+    "iter_hlog",
+    "lowest_value_of_index",
+    "percentile_us",
+    "read_hlog_totals",
+    "round_sig",
+]
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000
+SIGNIFICANT_DIGITS = 3
+#: sub-bucket layout of a 3-significant-digit histogram starting at 1 us
+_HALF_COUNT_MAGNITUDE = 10
+_HALF_COUNT = 1 << _HALF_COUNT_MAGNITUDE
+_SUB_BUCKET_MASK = (2 * _HALF_COUNT) - 1
+COUNTS_LEN = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS).counts_len
+
+Counts = npt.NDArray[np.int64]
+
+
+def index_of_values(values_us: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """Bucket index of each value (integer microseconds >= 0) in the canonical layout."""
+    v = np.clip(np.asarray(values_us, dtype=np.int64), 0, HIGHEST_US)
+    # bit length of (v | mask): exact through float64 for values below 2**53
+    bit_length = np.frexp((v | _SUB_BUCKET_MASK).astype(np.float64))[1].astype(np.int64)
+    bucket = bit_length - (_HALF_COUNT_MAGNITUDE + 1)
+    sub_bucket = v >> bucket
+    return ((bucket + 1) << _HALF_COUNT_MAGNITUDE) + sub_bucket - _HALF_COUNT
+
+
+def _value_of_index(
+    index: npt.NDArray[np.int64], half_magnitude: int, unit_magnitude: int
+) -> npt.NDArray[np.int64]:
+    half = 1 << half_magnitude
+    bucket = (index >> half_magnitude) - 1
+    sub_bucket = (index & (half - 1)) + half
+    first = bucket < 0
+    sub_bucket = np.where(first, sub_bucket - half, sub_bucket)
+    bucket = np.where(first, 0, bucket)
+    return sub_bucket << (bucket + unit_magnitude)
+
+
+def lowest_value_of_index(index: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """Lowest microsecond value that falls in each canonical bucket."""
+    return _value_of_index(np.asarray(index, dtype=np.int64), _HALF_COUNT_MAGNITUDE, 0)
+
+
+def _highest_value_of_index(index: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    # buckets are contiguous: the next bucket starts right after this one ends
+    return lowest_value_of_index(index + 1) - 1
+
+
+def counts_from_values_us(values_us: npt.ArrayLike) -> Counts:
+    """A canonical count array holding every value given (microseconds)."""
+    idx = index_of_values(values_us)
+    return np.bincount(idx, minlength=COUNTS_LEN).astype(np.int64)
+
+
+def percentile_us(counts: Counts, percentiles: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Values at the given percentiles (0..100), as ``hdrh`` computes them; NaN if empty.
+
+    ``100`` gives the maximum (the highest value equivalent to the last bucket used).
+    """
+    pcts = np.asarray(percentiles, dtype=np.float64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.full(pcts.shape, np.nan)
+    cumulative = np.cumsum(counts)
+    target = np.maximum(((np.minimum(pcts, 100.0) * total / 100.0) + 0.5).astype(np.int64), 1)
+    index = np.searchsorted(cumulative, target, side="left").astype(np.int64)
+    values = np.where(pcts > 0, _highest_value_of_index(index), lowest_value_of_index(index))
+    return values.astype(np.float64)
+
+
+def round_sig(value: float, digits: int = SIGNIFICANT_DIGITS) -> float:
+    """``value`` rounded to ``digits`` significant digits (NaN stays NaN)."""
+    if not np.isfinite(value) or value == 0:
+        return float(value)
+    return float(f"{value:.{digits}g}")
+
+
+@dataclass(frozen=True, slots=True)
+class HdrCounts:
+    """One histogram (canonical layout) with the metric and operation of its tag."""
+
+    metric: str
+    operation: str
+    counts: Counts
+
+    @property
+    def total(self) -> int:
+        return int(self.counts.sum())
+
+
+@dataclass(frozen=True, slots=True)
+class HlogInterval:
+    """One line of an interval log: which tag, when (UNIX seconds), and its counts."""
+
+    tag: str
+    start: float
+    length_s: float
+    counts: Counts
+
+
+_START_TIME = re.compile(r"#\[StartTime:\s*([\d.]+)")
+_BASE_TIME = re.compile(r"#\[BaseTime:\s*([\d.]+)")
+_YEAR_S = 365 * 24 * 3600.0
+
+
+def _decode_counts(payload: str) -> Counts:
+    hist = HdrHistogram.decode(payload)
+    raw = np.ctypeslib.as_array(hist.counts).astype(np.int64)
+    if hist.unit_magnitude == 0 and hist.sub_bucket_half_count_magnitude == _HALF_COUNT_MAGNITUDE:
+        out = np.zeros(COUNTS_LEN, dtype=np.int64)
+        n = min(len(raw), COUNTS_LEN)
+        out[:n] = raw[:n]
+        out[COUNTS_LEN - 1] += raw[n:].sum()
+        return out
+    # another layout: re-bucket by the value each bucket stands for
+    nonzero = np.flatnonzero(raw).astype(np.int64)
+    values = _value_of_index(nonzero, hist.sub_bucket_half_count_magnitude, hist.unit_magnitude)
+    return np.bincount(
+        index_of_values(values), weights=raw[nonzero], minlength=COUNTS_LEN
+    ).astype(np.int64)
+
+
+def iter_hlog(path: Path) -> Iterator[HlogInterval]:
+    """Interval histograms of an HdrHistogram log, start times made absolute.
+
+    Timestamps are absolute unless a ``BaseTime`` is given or they are more than a
+    year before ``StartTime`` (then relative to it), as the HdrHistogram log readers do.
+    Raises ConfigError naming the line when a line cannot be decoded.
+    """
+    start_time: float | None = None
+    base_time: float | None = None
+    with path.open(encoding="utf-8") as lines:
+        for number, raw_line in enumerate(lines, start=1):
+            line = raw_line.strip()
+            if not line or line.startswith('"'):
+                continue
+            if line.startswith("#"):
+                if match := _START_TIME.match(line):
+                    start_time = float(match.group(1))
+                elif match := _BASE_TIME.match(line):
+                    base_time = float(match.group(1))
+                continue
+            tag = ""
+            if line.startswith("Tag="):
+                tag, _, line = line[4:].partition(",")
+            try:
+                start_s, length_s, _max, payload = line.split(",", 3)
+                start = float(start_s)
+                counts = _decode_counts(payload)
+                length = float(length_s)
+            except Exception as exc:
+                raise ConfigError(
+                    f"{path}:{number}: not an HdrHistogram interval line "
+                    f"(expected Tag=<metric>.<operation>,start,length,max,histogram): {exc}"
+                ) from exc
+            if start_time is None:
+                start_time = start
+            if base_time is None:
+                base_time = start_time if start < start_time - _YEAR_S else 0.0
+            yield HlogInterval(tag=tag, start=start + base_time, length_s=length, counts=counts)
+
+
+def read_hlog_totals(path: Path, *, from_ts: float) -> list[HdrCounts]:
+    """Per-tag sums of every interval whose midpoint is at or after ``from_ts``.
+
+    Tags are ``<metric>.<operation>``; a tag without a dot is kept with operation ``*``.
+    """
+    totals: dict[str, Counts] = {}
+    for interval in iter_hlog(path):
+        if interval.start + interval.length_s / 2 < from_ts:
+            continue
+        if interval.tag in totals:
+            totals[interval.tag] += interval.counts
+        else:
+            totals[interval.tag] = interval.counts.copy()
+    result = []
+    for tag, counts in sorted(totals.items()):
+        metric, _, operation = tag.partition(".")
+        result.append(HdrCounts(metric=metric, operation=operation or "*", counts=counts))
+    return result

@@ -1,0 +1,258 @@
+"""Read a run folder (docs/run-folder.md, format 1) into compact DataFrames.
+
+Events are read segment by segment with column projection and kept as numpy
+columns (float32 latencies, categorical strings, time as seconds since ``t0``),
+about 30 bytes a row, so a 10-million-operation run fits in a few hundred MB.
+Only the first examples of non-ok rows keep their text columns.
+Every problem with the folder is a ConfigError with one line naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from gwsload.analysis.hdr import HdrCounts, read_hlog_totals
+from gwsload.errors import ConfigError
+
+__all__ = ["KNOWN_FORMATS", "RunFolder", "load_run", "warmup_seconds"]
+
+KNOWN_FORMATS = (1,)
+EVENT_COLUMNS = (
+    "ts", "operation", "outcome", "http_status", "status_code", "response_ms", "notify_ms",
+    "notify_after_response_ms", "notify_from_intended_ms", "start_lag_ms",
+)
+EXAMPLE_COLUMNS = ("ts", "worker", "agent", "call_id", "operation", "outcome",
+                   "http_status", "status_code", "error")
+ANOMALY_COLUMNS = ("ts", "kind", "agent", "call_id", "operation", "recording_state", "age_ms")
+_LATENCY_COLUMNS = ("response_ms", "notify_ms", "notify_after_response_ms",
+                    "notify_from_intended_ms", "start_lag_ms")
+#: non-ok rows kept with their text, per segment (enough for "first examples")
+_EXAMPLES_PER_SEGMENT = 50
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Everything the reports need from one run folder."""
+
+    path: Path
+    manifest: dict[str, Any]
+    t0: float
+    warmup_s: float
+    #: end of the measured period, seconds since t0
+    end_s: float
+    #: t_s, operation, outcome, http_status, status_code and the latency columns (ms)
+    events: pd.DataFrame
+    #: first non-ok rows with their text columns (t_s instead of ts)
+    examples: pd.DataFrame
+    #: t_s, kind, agent, call_id, operation, recording_state, age_ms
+    anomalies: pd.DataFrame
+    #: t_s, worker, agent, kind, detail, duration_ms
+    incidents: pd.DataFrame
+    #: t_s, worker, users, cpu_percent, rss_bytes, open_fds, greenlets, loop_lag_ms
+    generator: pd.DataFrame
+    #: post-warm-up HDR totals per tag, None when latency.hlog is absent
+    hdr: list[HdrCounts] | None
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest.get("run_id", self.path.name))
+
+    @property
+    def workload_model(self) -> str:
+        workload = self.manifest.get("workload") or {}
+        return str(workload.get("model", "closed"))
+
+
+def warmup_seconds(manifest: dict[str, Any]) -> float:
+    """The warm-up rule: ``warmup_s`` when given, else the first stage's ramp, whole seconds."""
+    given = manifest.get("warmup_s")
+    if isinstance(given, int | float) and not isinstance(given, bool):
+        return float(given)
+    stages = manifest.get("stages") or []
+    if stages:
+        first = stages[0]
+        users, rate = first.get("users"), first.get("spawn_rate")
+        if isinstance(users, int | float) and isinstance(rate, int | float) and rate > 0:
+            return float(math.ceil(users / rate))
+    return 0.0
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    file = path / "manifest.json"
+    if not path.is_dir():
+        raise ConfigError(f"{path}: not a run folder (expected a directory with manifest.json)")
+    try:
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: missing (expected the run folder's manifest)") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{file}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise ConfigError(f"{file}: expected a JSON object")
+    fmt = manifest.get("format")
+    if fmt not in KNOWN_FORMATS:
+        raise ConfigError(
+            f"{file}: run-folder format {fmt!r} is not supported (this gwsload reads "
+            f"format {', '.join(map(str, KNOWN_FORMATS))})"
+        )
+    if not isinstance(manifest.get("t0"), int | float):
+        raise ConfigError(
+            f"{file}: 't0' must be a number (UNIX seconds), got {manifest.get('t0')!r}")
+    return manifest
+
+
+def _segments(path: Path, folder: str) -> list[Path]:
+    return sorted((path / folder).glob("*.parquet"))
+
+
+def _check_columns(file: Path, schema: pa.Schema, needed: tuple[str, ...]) -> None:
+    missing = [c for c in needed if c not in schema.names]
+    if missing:
+        raise ConfigError(f"{file}: missing columns {missing} (see docs/run-folder.md)")
+
+
+def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
+    # through Arrow's dictionary: no Python string per row
+    array = pc.fill_null(column.combine_chunks(), "")
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array)
+    categories = array.dictionary.to_pylist()
+    if len(set(categories)) != len(categories):
+        return pd.Categorical(array.to_pandas())
+    codes = array.indices.to_numpy(zero_copy_only=False)
+    return pd.Categorical.from_codes(codes, categories=categories)
+
+
+def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    files = _segments(path, "events")
+    if not files:
+        raise ConfigError(
+            f"{path / 'events'}: no *.parquet segments (expected one row per operation)")
+    parts: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS}
+    examples: list[pd.DataFrame] = []
+    for file in files:
+        try:
+            table = pq.read_table(file, columns=list(EVENT_COLUMNS))
+        except (pa.ArrowInvalid, OSError, KeyError) as exc:
+            raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
+        _check_columns(file, table.schema, EVENT_COLUMNS)
+        if table.num_rows == 0:
+            continue
+        parts["ts"].append((table["ts"].to_numpy() - t0).astype(np.float32))
+        for name in ("operation", "outcome"):
+            parts[name].append(_categorical(table[name]))
+        parts["http_status"].append(table["http_status"].to_numpy().astype(np.int16))
+        parts["status_code"].append(table["status_code"].to_numpy().astype(np.int32))
+        for name in _LATENCY_COLUMNS:
+            parts[name].append(table[name].to_numpy().astype(np.float32))
+        not_ok = pc.not_equal(table["outcome"], "ok")
+        if pc.any(not_ok).as_py():
+            full = pq.read_table(file, columns=[c for c in EXAMPLE_COLUMNS
+                                                if c in pq.read_schema(file).names])
+            examples.append(full.filter(not_ok).slice(0, _EXAMPLES_PER_SEGMENT).to_pandas())
+    if not parts["ts"]:
+        raise ConfigError(f"{path / 'events'}: the segments hold no rows")
+    events = pd.DataFrame({
+        "t_s": np.concatenate(parts["ts"]),
+        "operation": pd.api.types.union_categoricals(parts["operation"]),
+        "outcome": pd.api.types.union_categoricals(parts["outcome"]),
+        "http_status": np.concatenate(parts["http_status"]),
+        "status_code": np.concatenate(parts["status_code"]),
+        **{name: np.concatenate(parts[name]) for name in _LATENCY_COLUMNS},
+    })
+    example_frame = (pd.concat(examples, ignore_index=True) if examples
+                     else pd.DataFrame(columns=list(EXAMPLE_COLUMNS)))
+    example_frame["t_s"] = example_frame["ts"].astype(float) - t0
+    return events, example_frame.drop(columns=["ts"]).sort_values("t_s", kind="stable")
+
+
+def _read_anomalies(path: Path, t0: float) -> pd.DataFrame:
+    frames = []
+    for file in _segments(path, "anomalies"):
+        try:
+            table = pq.read_table(file)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ConfigError(f"{file}: unreadable anomalies segment ({exc})") from None
+        _check_columns(file, table.schema, ("ts", "kind"))
+        frames.append(table.to_pandas())
+    if not frames:
+        return pd.DataFrame({"t_s": pd.Series(dtype=float), "kind": pd.Series(dtype=str)})
+    frame = pd.concat(frames, ignore_index=True)
+    frame["t_s"] = frame["ts"] - t0
+    keep = [c for c in ("t_s", *ANOMALY_COLUMNS[1:]) if c in frame.columns]
+    return frame[keep].sort_values("t_s", kind="stable").reset_index(drop=True)
+
+
+def _read_incidents(path: Path, t0: float) -> pd.DataFrame:
+    file = path / "incidents.jsonl"
+    rows: list[dict[str, Any]] = []
+    if file.exists():
+        lines = file.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                if number == len(lines):  # a killed run may leave a partial last line
+                    break
+                raise ConfigError(f"{file}:{number}: not a JSON object") from None
+            if not isinstance(row, dict) or not isinstance(row.get("ts"), int | float):
+                raise ConfigError(f"{file}:{number}: expected an object with a numeric 'ts'")
+            rows.append(row)
+    frame = pd.DataFrame(rows, columns=["ts", "worker", "agent", "kind", "detail", "duration_ms"])
+    frame.insert(0, "t_s", frame["ts"].astype(float) - t0)
+    return frame.drop(columns=["ts"])
+
+
+def _read_generator(path: Path, t0: float) -> pd.DataFrame:
+    file = path / "generator.csv"
+    columns = ["ts", "worker", "users", "cpu_percent", "rss_bytes", "open_fds", "greenlets",
+               "loop_lag_ms"]
+    if not file.exists():
+        frame = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+    else:
+        try:
+            frame = pd.read_csv(file)
+        except (ValueError, OSError) as exc:
+            raise ConfigError(f"{file}: not a CSV file ({exc})") from None
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ConfigError(f"{file}: missing columns {missing} (expected {','.join(columns)})")
+    frame.insert(0, "t_s", frame["ts"].astype(float) - t0)
+    return frame.drop(columns=["ts"])
+
+
+def load_run(path: Path | str) -> RunFolder:
+    """Read and check a run folder. Raises ConfigError (one line) on anything broken."""
+    path = Path(path)
+    manifest = _read_manifest(path)
+    t0 = float(manifest["t0"])
+    events, examples = _read_events(path, t0)
+    warmup = warmup_seconds(manifest)
+    duration = manifest.get("duration_s")
+    observed_end = float(events["t_s"].max())
+    end_s = float(duration) if isinstance(duration, int | float) and duration > 0 else observed_end
+    end_s = max(end_s, observed_end)
+    if warmup >= end_s:
+        raise ConfigError(
+            f"{path / 'manifest.json'}: warmup_s {warmup:g} s covers the whole run "
+            f"({end_s:.0f} s); nothing would be left to measure"
+        )
+    hlog = path / "latency.hlog"
+    hdr = read_hlog_totals(hlog, from_ts=t0 + warmup) if hlog.exists() else None
+    return RunFolder(
+        path=path, manifest=manifest, t0=t0, warmup_s=warmup, end_s=end_s, events=events,
+        examples=examples, anomalies=_read_anomalies(path, t0),
+        incidents=_read_incidents(path, t0), generator=_read_generator(path, t0), hdr=hdr,
+    )

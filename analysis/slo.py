@@ -1,0 +1,144 @@
+"""Service-level objectives: parse them, evaluate them against a headline table.
+
+An SLO is ``{metric, stat?, operation, max | min}`` (docs/run-folder.md). ``max``
+passes when ``value <= max``, ``min`` when ``value >= min``. Operation ``*`` is
+all operations pooled. A metric with no data (no such operation, no
+notification at all) fails: sign-off needs evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gwsload.analysis.metrics import ALL, LATENCY_METRICS, STATS
+from gwsload.errors import ConfigError
+
+__all__ = ["Slo", "evaluate_slos", "junit_xml", "load_slo_file", "parse_slos"]
+
+RATIO_METRICS = ("lost_ratio", "error_ratio", "late_ratio", "duplicate_ratio")
+OTHER_METRICS = ("unexpected_count", "ops_per_s")
+METRICS = (*LATENCY_METRICS, *RATIO_METRICS, *OTHER_METRICS)
+LATENCY_STATS = (*STATS, "mean")
+
+
+@dataclass(frozen=True, slots=True)
+class Slo:
+    """One objective. ``bound`` is ``max`` (value must not exceed) or ``min``."""
+
+    metric: str
+    stat: str | None
+    operation: str
+    bound: str
+    threshold: float
+
+    @property
+    def name(self) -> str:
+        stat = f" {self.stat}" if self.stat else ""
+        sign = "<=" if self.bound == "max" else ">="
+        return f"{self.metric}{stat} [{self.operation}] {sign} {self.threshold:g}"
+
+
+def parse_slos(entries: Any, *, source: str) -> list[Slo]:
+    """Validate a list of SLO dicts; ConfigError names the entry, field and allowed values."""
+    if not isinstance(entries, list):
+        raise ConfigError(f"{source}: 'slo' must be a list of tables, got {type(entries).__name__}")
+    slos = []
+    for i, entry in enumerate(entries):
+        where = f"{source}: slo[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a table with metric, operation and max or min")
+        metric = entry.get("metric")
+        if metric not in METRICS:
+            raise ConfigError(f"{where}.metric must be one of {list(METRICS)}, got {metric!r}")
+        stat = entry.get("stat")
+        if metric in LATENCY_METRICS:
+            if stat not in LATENCY_STATS:
+                raise ConfigError(
+                    f"{where}.stat must be one of {list(LATENCY_STATS)} for {metric}, got {stat!r}")
+        elif stat is not None:
+            raise ConfigError(f"{where}.stat is only for latency metrics, not {metric}")
+        operation = entry.get("operation", ALL)
+        if not isinstance(operation, str) or not operation:
+            raise ConfigError(f"{where}.operation must be an operation name or '*'")
+        bounds = [b for b in ("max", "min") if b in entry]
+        if len(bounds) != 1:
+            raise ConfigError(
+                f"{where} needs exactly one of 'max' or 'min', got {bounds or 'none'}")
+        threshold = entry[bounds[0]]
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            raise ConfigError(f"{where}.{bounds[0]} must be a number, got {threshold!r}")
+        slos.append(Slo(metric, stat, operation, bounds[0], float(threshold)))
+    return slos
+
+
+def load_slo_file(path: Path) -> list[Slo]:
+    """Read SLOs from a TOML (``[[slo]]`` tables) or JSON (``{"slo": [...]}`` or a list) file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read SLO file ({exc.strerror})") from None
+    try:
+        data: Any = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        kind = "JSON" if path.suffix == ".json" else "TOML"
+        raise ConfigError(f"{path}: not valid {kind} ({exc})") from None
+    entries = data.get("slo") if isinstance(data, dict) else data
+    if entries is None:
+        raise ConfigError(f"{path}: no SLOs (expected [[slo]] tables)")
+    return parse_slos(entries, source=str(path))
+
+
+def _value(slo: Slo, headline: pd.DataFrame) -> float:
+    if slo.metric == "unexpected_count":
+        return float(headline.loc[ALL, "unexpected"]) if ALL in headline.index else math.nan
+    if slo.operation not in headline.index:
+        return math.nan
+    column = f"{slo.metric}_{slo.stat}" if slo.metric in LATENCY_METRICS else slo.metric
+    return float(headline.loc[slo.operation, column])
+
+
+def evaluate_slos(slos: list[Slo], headline: pd.DataFrame) -> pd.DataFrame:
+    """One row per SLO: name, metric, stat, operation, bound, threshold, value, passed."""
+    rows = []
+    for slo in slos:
+        value = _value(slo, headline)
+        if math.isnan(value):
+            passed = False
+        elif slo.bound == "max":
+            passed = value <= slo.threshold
+        else:
+            passed = value >= slo.threshold
+        rows.append({"name": slo.name, "metric": slo.metric, "stat": slo.stat or "",
+                     "operation": slo.operation, "bound": slo.bound,
+                     "threshold": slo.threshold, "value": value, "passed": passed})
+    return pd.DataFrame(rows, columns=["name", "metric", "stat", "operation", "bound",
+                                       "threshold", "value", "passed"])
+
+
+def junit_xml(results: pd.DataFrame, *, suite: str) -> str:
+    """JUnit XML (one testcase per SLO) as CI systems read it."""
+    failures = int((~results["passed"]).sum()) if len(results) else 0
+    root = ET.Element("testsuites", name="gwsload check", tests=str(len(results)),
+                      failures=str(failures))
+    suite_el = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)),
+                             failures=str(failures), errors="0", skipped="0")
+    for row in results.itertuples(index=False):
+        case = ET.SubElement(suite_el, "testcase", classname=f"slo.{row.metric}",
+                             name=str(row.name))
+        value = "no data" if math.isnan(row.value) else f"{row.value:g}"
+        if not row.passed:
+            failure = ET.SubElement(case, "failure", message=f"{row.name}: measured {value}",
+                                    type="SloBreach")
+            failure.text = f"{row.name}: measured {value}"
+        else:
+            ET.SubElement(case, "system-out").text = f"measured {value}"
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

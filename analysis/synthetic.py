@@ -1,0 +1,287 @@
+"""Write a run folder with known properties, for the tests and the benchmark.
+
+Latencies are log-normal per operation (median and spread given), with an
+optional planted regression (a factor), drift (ms per hour), step load with a
+knee (throughput capped at ``capacity_ops_s``, latency rising past it), injected
+errors and losses, anomalies, incidents and generator samples. Events are
+generated span by span in time order, so memory stays bounded whatever the
+number of operations, and the HDR interval log is written from the same values.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hdrh.histogram import HdrHistogram
+
+from gwsload.analysis.hdr import (
+    COUNTS_LEN,
+    HIGHEST_US,
+    LOWEST_US,
+    SIGNIFICANT_DIGITS,
+    counts_from_values_us,
+)
+
+__all__ = ["Stage", "SyntheticRun", "write_run"]
+
+OPERATIONS = {"StartCallRecording": "Recording", "StopCallRecording": "Stopped"}
+T0 = 1_795_952_117.0
+
+
+@dataclass(frozen=True)
+class Stage:
+    """``users`` agents for ``duration_s`` seconds (offered load ``users * ops_per_user_s``)."""
+
+    users: int
+    duration_s: float
+    spawn_rate: float = 1000.0
+    rate_per_s: float | None = None
+
+
+@dataclass(frozen=True)
+class SyntheticRun:
+    """What to generate. Defaults: a 2-minute, 10-agent closed run, no faults."""
+
+    scenario: str = "synthetic"
+    stages: tuple[Stage, ...] = (Stage(users=10, duration_s=120.0),)
+    ops_per_user_s: float = 2.0
+    warmup_s: float | None = 10.0
+    #: median notification latency (ms) per operation
+    notify_median_ms: dict[str, float] = field(
+        default_factory=lambda: {"StartCallRecording": 40.0, "StopCallRecording": 60.0})
+    notify_sigma: float = 0.5
+    response_median_ms: float = 20.0
+    response_sigma: float = 0.4
+    #: planted regression: every latency multiplied by this
+    latency_factor: float = 1.0
+    #: planted drift: notification latency grows by this many ms per hour of run time
+    drift_ms_per_hour: float = 0.0
+    #: achieved ops/s never exceeds this; past it latency grows with the overload
+    capacity_ops_s: float | None = None
+    error_ratio: float = 0.0
+    lost_ratio: float = 0.0
+    late_per_lost: float = 0.0
+    duplicate_ratio: float = 0.0
+    unexpected_count: int = 0
+    #: (t_s, kind) incidents written to incidents.jsonl
+    incidents: tuple[tuple[float, str], ...] = ()
+    open_workload: bool = False
+    start_lag_mean_ms: float = 0.0
+    cpu_percent: float = 35.0
+    loop_lag_ms: float = 1.0
+    rss_growth_bytes_per_hour: float = 0.0
+    slo: tuple[dict[str, Any], ...] = ()
+    span_s: float = 10.0
+    hlog_interval_s: float = 5.0
+    write_hlog: bool = True
+    seed: int = 1
+
+
+def _offered(spec: SyntheticRun, stage: Stage) -> float:
+    return stage.rate_per_s if stage.rate_per_s is not None else stage.users * spec.ops_per_user_s
+
+
+def _manifest(spec: SyntheticRun, duration: float) -> dict[str, Any]:
+    stages, start = [], 0.0
+    for index, stage in enumerate(spec.stages):
+        stages.append({"index": index, "start_s": start, "end_s": start + stage.duration_s,
+                       "users": stage.users, "spawn_rate": stage.spawn_rate,
+                       "rate_per_s": stage.rate_per_s})
+        start += stage.duration_s
+    return {
+        "format": 1, "run_id": f"20261129T120000Z-{spec.scenario}", "status": "completed",
+        "exit_code": 0, "t0": T0, "started_utc": "2026-11-29T12:00:00Z",
+        "ended_utc": None, "duration_s": duration,
+        "scenario_file": f"scenarios/{spec.scenario}.toml",
+        "scenario": {"name": spec.scenario, "stages": stages},
+        "target": {"kind": "embedded-simulator", "url": "http://127.0.0.1:40111"},
+        "transport": "long-polling",
+        "workload": {"model": "open" if spec.open_workload else "closed"},
+        "stages": stages, "warmup_s": spec.warmup_s, "notification_timeout_s": 10.0,
+        "slo": list(spec.slo), "workers": 0,
+        "host": {"hostname": "synthetic", "cpu_count": 2, "platform": "Linux", "python": "3.11"},
+        "versions": {"gwsload": "0.1.0"}, "git_revision": None,
+        "command_line": ["synthetic"], "generator": {"saturated": False, "findings": []},
+    }
+
+
+def _hlog_line(tag: str, start: float, length: float, values_us: np.ndarray) -> str:
+    hist = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+    counts = counts_from_values_us(values_us)
+    np.ctypeslib.as_array(hist.counts)[:] = counts[:COUNTS_LEN]
+    nonzero = np.flatnonzero(counts)
+    if len(nonzero):
+        hist.set_internal_tacking_values(int(nonzero[0]), int(nonzero[-1]), int(counts.sum()))
+    max_ms = hist.get_max_value() / 1000.0
+    return f"Tag={tag},{start:.3f},{length:.3f},{max_ms:.3f},{hist.encode().decode()}\n"
+
+
+class _Writer:
+    """Generates and writes one span at a time."""
+
+    def __init__(self, spec: SyntheticRun, path: Path) -> None:
+        self.spec, self.path = spec, path
+        self.rng = np.random.default_rng(spec.seed)
+        self.seq = 0
+        self.spans = 0
+        self.agents = pa.array([f"agent{i:04d}" for i in range(max(s.users for s in spec.stages))])
+        self.ops = list(spec.notify_median_ms)
+        self.anomaly_rows: list[dict[str, Any]] = []
+
+    def span(self, start: float, end: float, stage: Stage, hlog: Any) -> None:
+        spec, rng = self.spec, self.rng
+        offered = _offered(spec, stage)
+        achieved = min(offered, spec.capacity_ops_s) if spec.capacity_ops_s else offered
+        overload = offered / spec.capacity_ops_s if spec.capacity_ops_s else 0.0
+        n = round(achieved * (end - start))
+        t_s = np.sort(rng.uniform(start, end, n))
+        op_index = rng.integers(0, len(self.ops), n)
+        median = np.array([spec.notify_median_ms[o] for o in self.ops])[op_index]
+        factor = spec.latency_factor * (1.0 + 3.0 * max(0.0, overload - 1.0) ** 1.5)
+        notify = median * np.exp(spec.notify_sigma * rng.standard_normal(n)) * factor
+        notify += spec.drift_ms_per_hour * t_s / 3600.0
+        response = (spec.response_median_ms * factor
+                    * np.exp(spec.response_sigma * rng.standard_normal(n)))
+        start_lag = (rng.exponential(spec.start_lag_mean_ms, n) if spec.open_workload
+                     else np.zeros(n))
+        draw = rng.uniform(0, 1, n)
+        outcome = np.full(n, "ok", dtype=object)
+        http_status = np.full(n, 200, dtype=np.int32)
+        status_code = np.zeros(n, dtype=np.int32)
+        errors = draw < spec.error_ratio
+        http_err = errors & (rng.uniform(0, 1, n) < 0.5)
+        outcome[errors] = "api_error"
+        status_code[errors] = 2
+        outcome[http_err] = "http_error"
+        http_status[http_err] = 503
+        status_code[http_err] = -1
+        lost = (~errors) & (draw < spec.error_ratio + spec.lost_ratio)
+        outcome[lost] = "lost"
+        not_ok = outcome != "ok"
+        notify[not_ok] = np.nan
+        agent_idx = rng.integers(0, stage.users, n).astype(np.int32)
+        agents = pa.DictionaryArray.from_arrays(pa.array(agent_idx), self.agents)
+        operation = np.array(self.ops, dtype=object)[op_index]
+        table = pa.table({
+            "ts": T0 + t_s, "worker": pa.array(["local"] * n).dictionary_encode(),
+            "agent": agents, "call_id": agents,
+            "operation": pa.array(operation).dictionary_encode(),
+            "expected_state": pa.array([OPERATIONS.get(o, "") for o in self.ops])
+            .take(pa.array(op_index)).dictionary_encode(),
+            "outcome": pa.array(outcome).dictionary_encode(),
+            "http_status": http_status, "status_code": status_code,
+            "error": pa.array(np.where(not_ok, outcome, "")).dictionary_encode(),
+            "response_ms": response, "notify_ms": notify,
+            "notify_after_response_ms": notify - response,
+            "notify_from_intended_ms": notify + start_lag, "start_lag_ms": start_lag,
+            "publish_lag_ms": np.full(n, np.nan), "server_seq": np.arange(self.seq, self.seq + n),
+        })
+        pq.write_table(table, self.path / "events" / f"part-local-{self.spans:06d}.parquet")
+        self.spans += 1
+        self.seq += n
+        self._anomalies(t_s[lost], operation[lost], t_s[~not_ok], operation[~not_ok])
+        if hlog is not None:
+            self._hlog(hlog, (start, end), t_s, operation,
+                       {"response": response, "notify": notify,
+                        "notify_from_intended": notify + start_lag})
+
+    def _anomalies(self, lost_t: np.ndarray, lost_op: np.ndarray, ok_t: np.ndarray,
+                   ok_op: np.ndarray) -> None:
+        spec, rng = self.spec, self.rng
+        for t, op in zip(lost_t, lost_op, strict=True):
+            if rng.uniform() < spec.late_per_lost:
+                self.anomaly_rows.append({"ts": T0 + t + 12.0, "kind": "late", "operation": op,
+                                          "age_ms": 12_000.0})
+        for t, op in zip(ok_t, ok_op, strict=True):
+            if spec.duplicate_ratio and rng.uniform() < spec.duplicate_ratio:
+                self.anomaly_rows.append({"ts": T0 + t + 0.2, "kind": "duplicate",
+                                          "operation": op, "age_ms": 200.0})
+
+    def _hlog(self, hlog: Any, span: tuple[float, float], t_s: np.ndarray,
+              operation: np.ndarray, metrics: dict[str, np.ndarray]) -> None:
+        start, end = span
+        step = self.spec.hlog_interval_s
+        edges = np.arange(start, end + 1e-9, step)
+        for lo in edges[:-1]:
+            in_interval = (t_s >= lo) & (t_s < lo + step)
+            for op in self.ops:
+                rows = in_interval & (operation == op)
+                for metric, values in metrics.items():
+                    v = values[rows]
+                    v = v[np.isfinite(v)]
+                    if len(v):
+                        us = np.round(v * 1000.0).astype(np.int64)
+                        hlog.write(_hlog_line(f"{metric}.{op}", T0 + lo, step, us))
+
+
+def write_run(path: Path | str, spec: SyntheticRun | None = None) -> Path:
+    """Write a complete run folder for ``spec`` at ``path`` (created) and return it."""
+    spec = spec or SyntheticRun()
+    path = Path(path)
+    (path / "events").mkdir(parents=True, exist_ok=True)
+    (path / "anomalies").mkdir(exist_ok=True)
+    duration = sum(s.duration_s for s in spec.stages)
+    writer = _Writer(spec, path)
+    hlog = (path / "latency.hlog").open("w", encoding="utf-8") if spec.write_hlog else None
+    try:
+        if hlog is not None:
+            hlog.write(f"#[StartTime: {T0:.3f} (seconds since epoch)]\n")
+            hlog.write('"StartTimestamp","Interval_Length","Interval_Max",'
+                       '"Interval_Compressed_Histogram"\n')
+        stage_start = 0.0
+        for stage in spec.stages:
+            spans = max(1, math.ceil(stage.duration_s / spec.span_s))
+            bounds = np.linspace(stage_start, stage_start + stage.duration_s, spans + 1)
+            for lo, hi in itertools.pairwise(bounds):
+                writer.span(float(lo), float(hi), stage, hlog)
+            stage_start += stage.duration_s
+    finally:
+        if hlog is not None:
+            hlog.close()
+    rng = writer.rng
+    for i in range(spec.unexpected_count):
+        writer.anomaly_rows.append({"ts": T0 + rng.uniform(0, duration), "kind": "unexpected",
+                                    "operation": "", "age_ms": np.nan, "call_id": f"c{i}"})
+    if writer.anomaly_rows:
+        rows = writer.anomaly_rows
+        table = pa.table({
+            "ts": [r["ts"] for r in rows], "worker": ["local"] * len(rows),
+            "agent": ["agent0000"] * len(rows), "call_id": [r.get("call_id", "c") for r in rows],
+            "kind": [r["kind"] for r in rows],
+            "notification_type": ["CallRecordingStateChange"] * len(rows),
+            "recording_state": ["Recording"] * len(rows),
+            "operation": [r["operation"] for r in rows], "age_ms": [r["age_ms"] for r in rows],
+            "server_seq": [-1] * len(rows),
+        })
+        pq.write_table(table, path / "anomalies" / "part-local-000000.parquet")
+    with (path / "incidents.jsonl").open("w", encoding="utf-8") as out:
+        for t, kind in spec.incidents:
+            out.write(json.dumps({"ts": T0 + t, "worker": "local", "agent": "agent0001",
+                                  "kind": kind, "detail": "402::session_unknown",
+                                  "duration_ms": 800.0}) + "\n")
+    _write_generator(path, spec, duration)
+    manifest = _manifest(spec, duration)
+    (path / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return path
+
+
+def _write_generator(path: Path, spec: SyntheticRun, duration: float) -> None:
+    lines = ["ts,worker,users,cpu_percent,rss_bytes,open_fds,greenlets,loop_lag_ms"]
+    start, bounds = 0.0, []
+    for stage in spec.stages:
+        bounds.append((start, start + stage.duration_s, stage.users))
+        start += stage.duration_s
+    for t in np.arange(0.0, duration, 5.0):
+        users = next(u for lo, hi, u in bounds if lo <= t < hi)
+        rss = 80e6 + spec.rss_growth_bytes_per_hour * t / 3600.0
+        lines.append(f"{T0 + t:.3f},local,{users},{spec.cpu_percent:.1f},{rss:.0f},"
+                     f"{40 + users},{users * 3},{spec.loop_lag_ms:.2f}")
+    (path / "generator.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
