@@ -1,0 +1,99 @@
+"""Builds the simulator's aiohttp application: REST Voice API + CometD endpoint.
+
+``build_app(options)`` gives a ready ``web.Application``; the node behind it is
+``app[NODE]`` (world, sessions, publisher). Starting and stopping the node (CometD
+sweep, fault timers, truth-log flush) is tied to the application's lifecycle.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from aiohttp import web
+
+from gwsload.simulator.agents import AgentAccount
+from gwsload.simulator.middleware import (
+    NODE,
+    auth_middleware,
+    error_middleware,
+    on_response_prepare,
+)
+from gwsload.simulator.node import CometdLike, SimulatedNode
+from gwsload.simulator.options import SimulatorOptions
+from gwsload.simulator.rest import add_routes
+
+__all__ = ["NODE", "build_app", "make_endpoint"]
+
+NOTIFICATIONS_PATH = "/api/v2/notifications"
+
+
+class _StandInEndpoint:
+    """Keeps notifications in memory; used only when the CometD endpoint is unavailable."""
+
+    def __init__(self) -> None:
+        self.delivered: list[tuple[str, str, dict[str, Any], dict[str, Any] | None]] = []
+
+    def notify(
+        self, user_id: str, channel: str, data: dict[str, Any], ext: dict[str, Any] | None = None
+    ) -> int:
+        self.delivered.append((user_id, channel, data, ext))
+        del self.delivered[:-1000]
+        return 0
+
+    def expire_sessions(self, user_id: str | None = None) -> int:
+        return 0
+
+    def add_routes(self, app: web.Application, path: str = NOTIFICATIONS_PATH) -> None:
+        return None
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def make_endpoint(options: SimulatorOptions) -> Any:
+    """The CometD endpoint configured from the options."""
+    try:
+        module = importlib.import_module("gwsload.simulator.cometd_endpoint")
+    except ModuleNotFoundError as exc:
+        if exc.name != "gwsload.simulator.cometd_endpoint":
+            raise
+        return _StandInEndpoint()
+    return module.CometdEndpoint(
+        timeout_ms=options.cometd_timeout_ms,
+        interval_ms=options.cometd_interval_ms,
+        max_interval_ms=options.cometd_max_interval_ms,
+        websocket=options.websocket,
+    )
+
+
+def build_app(
+    options: SimulatorOptions,
+    *,
+    accounts: Iterable[AgentAccount] | None = None,
+    endpoint: Any = None,
+) -> web.Application:
+    """The application for ``options`` (already checked). Raises ``ConfigError`` on a bad
+    agents file or truth-log path."""
+    if endpoint is None:
+        endpoint = make_endpoint(options)
+    comet: CometdLike = endpoint
+    node = SimulatedNode(options, comet, accounts=accounts)
+    # client_max_size: GWS operation bodies are small; 1 MiB leaves room for userData
+    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=1 << 20)
+    app[NODE] = node
+    add_routes(app)
+    endpoint.add_routes(app, NOTIFICATIONS_PATH)
+    app.on_response_prepare.append(on_response_prepare)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await node.start()
+        yield
+        await node.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

@@ -1,0 +1,172 @@
+"""Hands notifications to the CometD endpoint after the modelled delay, with faults applied.
+
+Theory of operation. ``submit()`` is called when an operation is accepted. Each
+notification gets a due time (now + latency + any injected extra delay) and goes
+into one heap ordered by (due time, arrival); a single loop timer fires for the
+head. Notifications of one agent never overtake each other: a due time is never
+earlier than the agent's previous one, as with a real node that forwards one
+agent's T-Server events in order. During a stall nothing is published; at its end
+everything that fell due goes out in order.
+
+At publish time each notification gets the next sequence number and the wall-clock
+publish time, carried in the Bayeux ``ext`` as ``{"gwsload": {"ts", "seq"}}`` and
+written to the truth log with the action ``published``, ``dropped`` or ``duplicated``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from gwsload.simulator.latency import Faults, LatencyModel
+from gwsload.simulator.truth_log import TruthLog
+from gwsload.simulator.world import Notification
+
+__all__ = ["NotificationSink", "Published", "Publisher"]
+
+
+class NotificationSink(Protocol):
+    """The CometD endpoint's side of the seam."""
+
+    def notify(
+        self, user_id: str, channel: str, data: dict[str, Any], ext: dict[str, Any] | None = None
+    ) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What observers see: the notification, its fate, and the stamps it carried."""
+
+    notification: Notification
+    action: str
+    seq: int
+    ts: float
+    delay_ms: float
+    receivers: int
+
+
+@dataclass(order=True, slots=True)
+class _Pending:
+    due: float
+    order: int
+    accepted: float = field(compare=False)
+    notification: Notification = field(compare=False)
+    action: str = field(compare=False)
+
+
+class Publisher:
+    def __init__(
+        self,
+        sink: NotificationSink,
+        latency: LatencyModel,
+        faults: Faults,
+        *,
+        truth: TruthLog | None = None,
+    ) -> None:
+        self._sink = sink
+        self._latency = latency
+        self._faults = faults
+        self._truth = truth
+        self._heap: list[_Pending] = []
+        self._order = 0
+        self._seq = 0
+        self._last_due: dict[str, float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = 0.0
+        self._stalled_until = 0.0
+        self._closed = False
+        #: called for every published, dropped or duplicated notification (tests, stats)
+        self.observers: list[Callable[[Published], None]] = []
+        self.counts = {"published": 0, "dropped": 0, "duplicated": 0}
+
+    @property
+    def pending(self) -> int:
+        return len(self._heap)
+
+    def submit(self, notifications: Iterable[Notification]) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for notification in notifications:
+            delay_ms = self._latency.sample_ms()
+            action = "published"
+            duplicate = False
+            if notification.is_recording:
+                fault = self._faults.for_recording_notification()
+                if fault.drop:
+                    action = "dropped"
+                delay_ms += fault.extra_delay_ms
+                duplicate = fault.duplicate
+            due = max(now + delay_ms / 1000.0, self._last_due.get(notification.agent, 0.0))
+            self._last_due[notification.agent] = due
+            self._push(due, now, notification, action)
+            if duplicate:
+                self._push(due, now, notification, "duplicated")
+        self._arm(loop)
+
+    def stall(self, duration_s: float) -> None:
+        """Hold every notification for ``duration_s`` from now."""
+        loop = asyncio.get_running_loop()
+        self._stalled_until = max(self._stalled_until, loop.time() + duration_s)
+        self._arm(loop)
+
+    def close(self) -> None:
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._heap.clear()
+
+    def _push(self, due: float, accepted: float, notification: Notification, action: str) -> None:
+        self._order += 1
+        heapq.heappush(self._heap, _Pending(due, self._order, accepted, notification, action))
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._closed or not self._heap:
+            return
+        when = max(self._heap[0].due, self._stalled_until)
+        if self._timer is not None:
+            if self._timer_when <= when:
+                return
+            self._timer.cancel()
+        self._timer_when = when
+        self._timer = loop.call_at(when, self._fire, loop)
+
+    def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        now = loop.time()
+        if now >= self._stalled_until:
+            while self._heap and self._heap[0].due <= now:
+                self._emit(heapq.heappop(self._heap), now)
+        self._arm(loop)
+
+    def _emit(self, pending: _Pending, now: float) -> None:
+        self._seq += 1
+        ts = time.time()
+        notification = pending.notification
+        receivers = 0
+        if pending.action != "dropped":
+            ext = {"gwsload": {"ts": ts, "seq": self._seq}}
+            receivers = self._sink.notify(
+                notification.user_id, notification.channel, notification.data, ext
+            )
+        delay_ms = (now - pending.accepted) * 1000.0
+        self.counts[pending.action] += 1
+        if self._truth is not None:
+            self._truth.write(
+                ts=ts,
+                seq=self._seq,
+                agent=notification.agent,
+                call_id=notification.call_id,
+                notification_type=notification.notification_type,
+                recording_state=notification.recording_state,
+                action=pending.action,
+                delay_ms=delay_ms,
+            )
+        if self.observers:
+            published = Published(notification, pending.action, self._seq, ts, delay_ms, receivers)
+            for observer in self.observers:
+                observer(published)

@@ -1,0 +1,522 @@
+"""The simulated GWS node's state: agents, their devices and calls. Pure: no I/O, no clock.
+
+Theory of operation. A REST handler calls one operation on ``World`` with the wall
+time ``now`` (UNIX seconds). The operation either raises ``ApiError`` and changes
+nothing, or changes the state at once and returns the ``Notification``s GWS would
+publish about it; the caller decides when they go out (the latency model). So a GET
+right after an accepted operation already shows the new state, while the
+notification may still be on its way, as with a real node that has forwarded the
+request to T-Server.
+
+Call states and what the client may do in each (``capabilities``, exact lists from
+GWS 8.5 samples; order as in the samples)::
+
+    Dialing --(far end answers)--> Established <--Hold/Retrieve--> Held
+       \\________________ Hangup ______________/________________/--> Released ([])
+
+Recording is a second state on an Established or Held call: ``Stopped`` (adds
+StartCallRecording), ``Recording`` (PauseCallRecording, StopCallRecording) and
+``Paused`` (ResumeCallRecording, StopCallRecording), mirrored in the user data
+``GSIP_RECORD`` = OFF / ON / PAUSED, with ``GSIP_REC_FN`` set when recording starts.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from gwsload.simulator.agents import AgentAccount
+
+__all__ = [
+    "CALLS_CHANNEL",
+    "DEVICES_CHANNEL",
+    "RECORDING_OPERATIONS",
+    "Agent",
+    "ApiError",
+    "Call",
+    "CallState",
+    "Notification",
+    "RecordingState",
+    "World",
+    "capabilities_of",
+    "operation_name",
+]
+
+CALLS_CHANNEL = "/v2/me/calls"
+DEVICES_CHANNEL = "/v2/me/devices"
+
+CALL_MESSAGE = "CallStateChangeMessage"
+DEVICE_MESSAGE = "DeviceStateChangeMessage"
+STATUS_CHANGE = "StatusChange"
+RECORDING_CHANGE = "CallRecordingStateChange"
+ATTACHED_DATA_CHANGE = "AttachedDataChanged"
+
+#: a runaway client must not grow an agent without bound
+MAX_CALLS_PER_AGENT = 16
+
+_NAMESPACE = uuid.UUID("6f1c9a52-3c1e-4e57-9a57-7a2a3c1b0d11")
+
+
+class CallState(StrEnum):
+    DIALING = "Dialing"
+    RINGING = "Ringing"
+    ESTABLISHED = "Established"
+    HELD = "Held"
+    RELEASED = "Released"
+
+
+class RecordingState(StrEnum):
+    RECORDING = "Recording"
+    PAUSED = "Paused"
+    STOPPED = "Stopped"
+
+
+_USER_DATA_OPS = ["DeleteUserData", "AttachUserData", "DeleteUserDataPair"]
+_BASE_CAPABILITIES: dict[CallState, list[str]] = {
+    CallState.DIALING: ["SendDtmf", *_USER_DATA_OPS, "Hangup", "UpdateUserData"],
+    # Ringing (inbound) has no GWS v2 sample; Answer plus the user-data operations
+    CallState.RINGING: ["Answer", *_USER_DATA_OPS, "UpdateUserData"],
+    CallState.ESTABLISHED: [
+        "SingleStepTransfer", "InitiateConference", "Hold", "SingleStepConference",
+        "InitiateTransfer", "SendDtmf", *_USER_DATA_OPS, "Hangup", "UpdateUserData",
+    ],
+    CallState.HELD: [
+        "SingleStepTransfer", "InitiateConference", "Retrieve", "SingleStepConference",
+        "InitiateTransfer", *_USER_DATA_OPS, "Hangup", "UpdateUserData",
+    ],
+    CallState.RELEASED: [],
+}  # fmt: skip
+_RECORDING_CAPABILITIES: dict[RecordingState, list[str]] = {
+    RecordingState.STOPPED: ["StartCallRecording"],
+    RecordingState.RECORDING: ["PauseCallRecording", "StopCallRecording"],
+    RecordingState.PAUSED: ["ResumeCallRecording", "StopCallRecording"],
+}
+_GSIP_RECORD = {
+    RecordingState.RECORDING: "ON",
+    RecordingState.PAUSED: "PAUSED",
+    RecordingState.STOPPED: "OFF",
+}
+#: recording operation -> the recording state it leads to
+RECORDING_OPERATIONS: dict[str, RecordingState] = {
+    "StartCallRecording": RecordingState.RECORDING,
+    "PauseCallRecording": RecordingState.PAUSED,
+    "ResumeCallRecording": RecordingState.RECORDING,
+    "StopCallRecording": RecordingState.STOPPED,
+}
+_CALL_TRANSITIONS = {
+    "Answer": CallState.ESTABLISHED,
+    "Hold": CallState.HELD,
+    "Retrieve": CallState.ESTABLISHED,
+    "Hangup": CallState.RELEASED,
+}
+
+#: the three system-defined agent states of the voice channel
+_READY_ID = "9430250E-0A1B-421F-B372-F29E69366DED"
+_NOT_READY_ID = "900D55CC-2BB0-431F-8BF9-D3525B383BE6"
+USER_STATES: dict[str, dict[str, str]] = {
+    "Ready": {"id": _READY_ID, "displayName": "Ready", "state": "Ready"},
+    "NotReady": {"id": _NOT_READY_ID, "displayName": "Not Ready", "state": "NotReady"},
+    "AfterCallWork": {
+        "id": _NOT_READY_ID,
+        "displayName": "AfterCallWork",
+        "state": "NotReady",
+        "workMode": "AfterCallWork",
+    },
+}
+
+
+def capabilities_of(state: CallState, recording: RecordingState | None) -> list[str]:
+    """What the client may do with a call in this state (a fresh list)."""
+    caps = list(_BASE_CAPABILITIES[state])
+    if recording is not None and state in (CallState.ESTABLISHED, CallState.HELD):
+        caps.extend(_RECORDING_CAPABILITIES[recording])
+    return caps
+
+
+class ApiError(Exception):
+    """A refused request: GWS ``statusCode`` + ``statusMessage``, and the HTTP status."""
+
+    def __init__(self, status_code: int, message: str, http_status: int = 400) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.http_status = http_status
+
+    def body(self) -> dict[str, Any]:
+        return {"statusCode": self.status_code, "statusMessage": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One GWS notification: Bayeux ``data`` for ``channel``, plus what the truth log needs."""
+
+    agent: str
+    user_id: str
+    channel: str
+    data: dict[str, Any]
+    notification_type: str
+    call_id: str = ""
+    recording_state: str = ""
+
+    @property
+    def is_recording(self) -> bool:
+        return self.notification_type == RECORDING_CHANGE
+
+
+@dataclass(slots=True)
+class Call:
+    id: str
+    conn_id: str
+    state: CallState
+    call_type: str
+    destination: str
+    created_at: float
+    established_at: float | None = None
+    #: None until the call is established (recording is offered from then on)
+    recording: RecordingState | None = None
+    user_data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Agent:
+    account: AgentAccount
+    user_id: str
+    device_id: str
+    #: logged in on the voice channel (StartContactCenterSession)
+    session_active: bool = False
+    user_state: str = "NotReady"
+    calls: dict[str, Call] = field(default_factory=dict)
+
+    @property
+    def username(self) -> str:
+        return self.account.username
+
+    @property
+    def dn(self) -> str:
+        return self.account.dn
+
+
+class World:
+    """All agents and calls of one simulated node. Every call id is unique in the world."""
+
+    def __init__(
+        self, accounts: Iterable[AgentAccount], *, rng: random.Random, api_base: str = ""
+    ) -> None:
+        self._rng = rng
+        #: externalApiUrlV2: prefix of every ``uri`` in payloads (set once the port is known)
+        self.api_base = api_base
+        #: False = every voice operation fails with HTTP 503 (a fault)
+        self.voice_available = True
+        self.agents: dict[str, Agent] = {}
+        self.by_user_id: dict[str, Agent] = {}
+        self._calls: dict[str, tuple[Agent, Call]] = {}
+        for account in accounts:
+            user_id = uuid.uuid5(_NAMESPACE, account.username).hex
+            device_id = str(uuid.uuid5(_NAMESPACE, "device:" + account.username))
+            agent = Agent(account, user_id, device_id)
+            self.agents[account.username] = agent
+            self.by_user_id[user_id] = agent
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def authenticate(self, username: str, password: str) -> Agent | None:
+        agent = self.agents.get(username)
+        return agent if agent is not None and agent.account.password == password else None
+
+    def call_of(self, agent: Agent, call_id: str) -> Call:
+        call = agent.calls.get(call_id)
+        if call is None:
+            raise ApiError(6, f"Call {call_id} not found", 404)
+        return call
+
+    def active_agents(self) -> list[Agent]:
+        return [agent for agent in self.agents.values() if agent.session_active]
+
+    # -- session and agent state -----------------------------------------------------------
+
+    def start_session(
+        self, agent: Agent, params: Mapping[str, Any], now: float
+    ) -> list[Notification]:
+        channels = params.get("channels")
+        if channels is None:
+            raise ApiError(1, "Missing required parameter 'channels'")
+        if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+            raise ApiError(10, "'channels' must be a list of channel names, e.g. [\"voice\"]")
+        if "voice" not in channels:
+            raise ApiError(10, f"No supported channel in {channels}; this node offers 'voice'")
+        self._require_voice()
+        agent.session_active = True
+        agent.user_state = "NotReady"
+        return [self._device_notification(agent)]
+
+    def end_session(self, agent: Agent) -> None:
+        agent.session_active = False
+        agent.user_state = "NotReady"
+
+    def set_user_state(self, agent: Agent, operation: str) -> list[Notification]:
+        if operation not in USER_STATES:
+            raise ApiError(
+                10, f"Unknown operationName {operation!r}; expected one of {list(USER_STATES)}"
+            )
+        self._require_voice()
+        self._require_session(agent)
+        agent.user_state = operation
+        return [self._device_notification(agent)]
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def dial(
+        self, agent: Agent, device_id: str, params: Mapping[str, Any], now: float
+    ) -> tuple[Call, list[Notification]]:
+        if device_id != agent.device_id:
+            raise ApiError(6, f"Device {device_id} not found", 404)
+        destination = params.get("destination")
+        if destination is None:
+            raise ApiError(1, "Missing required parameter 'destination'")
+        number = destination.get("phoneNumber") if isinstance(destination, dict) else None
+        if not isinstance(number, str) or not number.strip():
+            raise ApiError(1, "Missing required parameter 'destination.phoneNumber'")
+        user_data = params.get("userData", {})
+        if not isinstance(user_data, dict):
+            raise ApiError(10, "'userData' must be an object")
+        self._require_voice()
+        self._require_session(agent)
+        if len(agent.calls) >= MAX_CALLS_PER_AGENT:
+            raise ApiError(
+                2, f"Too many calls on device {device_id} (at most {MAX_CALLS_PER_AGENT})"
+            )
+        call = Call(
+            id=self._new_call_id(),
+            conn_id=f"{self._rng.getrandbits(64):016x}",
+            state=CallState.DIALING,
+            call_type="Internal" if len(number) <= 5 else "Outbound",
+            destination=number.strip(),
+            created_at=now,
+            user_data=dict(user_data),
+        )
+        agent.calls[call.id] = call
+        self._calls[call.id] = (agent, call)
+        return call, [self._call_notification(agent, call, STATUS_CHANGE, now)]
+
+    def far_end_answers(self, call_id: str, now: float) -> list[Notification]:
+        """The dialled party picks up: Dialing -> Established (nothing if hung up meanwhile)."""
+        found = self._calls.get(call_id)
+        if found is None or found[1].state is not CallState.DIALING:
+            return []
+        agent, call = found
+        self._establish(call, now)
+        return [self._call_notification(agent, call, STATUS_CHANGE, now)]
+
+    def call_operation(
+        self, agent: Agent, call_id: str, params: Mapping[str, Any], now: float
+    ) -> list[Notification]:
+        """``POST /api/v2/me/calls/{id}``: check the operation against the capabilities."""
+        call = self.call_of(agent, call_id)
+        operation = operation_name(params)
+        caps = capabilities_of(call.state, call.recording)
+        if operation not in caps:
+            raise ApiError(
+                2, f"Operation {operation} is not valid for call {call_id} in state "
+                f"{_state_text(call)}; allowed: {', '.join(caps) or 'none'}",
+            )  # fmt: skip
+        self._require_voice()
+        if operation in RECORDING_OPERATIONS:
+            return [self._change_recording(agent, call, RECORDING_OPERATIONS[operation], now)]
+        if operation in _CALL_TRANSITIONS:
+            return self._change_state(agent, call, _CALL_TRANSITIONS[operation], now)
+        if operation in ("AttachUserData", "UpdateUserData"):
+            user_data = params.get("userData")
+            if not isinstance(user_data, dict):
+                raise ApiError(1, "Missing required parameter 'userData' (an object)")
+            call.user_data.update(user_data)
+            return [self._call_notification(agent, call, ATTACHED_DATA_CHANGE, now)]
+        if operation == "DeleteUserDataPair":
+            key = params.get("key")
+            if not isinstance(key, str):
+                raise ApiError(1, "Missing required parameter 'key'")
+            call.user_data.pop(key, None)
+            return [self._call_notification(agent, call, ATTACHED_DATA_CHANGE, now)]
+        if operation == "DeleteUserData":
+            call.user_data.clear()
+            return [self._call_notification(agent, call, ATTACHED_DATA_CHANGE, now)]
+        if operation == "SendDtmf":
+            if not isinstance(params.get("dtmfDigits"), str):
+                raise ApiError(1, "Missing required parameter 'dtmfDigits'")
+            return []
+        raise ApiError(3, f"Operation {operation} is not simulated", 501)
+
+    def _change_recording(
+        self, agent: Agent, call: Call, target: RecordingState, now: float
+    ) -> Notification:
+        if target is RecordingState.RECORDING and "GSIP_REC_FN" not in call.user_data:
+            call.user_data["GSIP_REC_FN"] = _recording_file_name(agent, call, now)
+        call.recording = target
+        call.user_data["GSIP_RECORD"] = _GSIP_RECORD[target]
+        return self._call_notification(agent, call, RECORDING_CHANGE, now)
+
+    def _change_state(
+        self, agent: Agent, call: Call, target: CallState, now: float
+    ) -> list[Notification]:
+        if target is CallState.ESTABLISHED and call.established_at is None:
+            self._establish(call, now)
+        else:
+            call.state = target
+        if target is not CallState.RELEASED:
+            return [self._call_notification(agent, call, STATUS_CHANGE, now)]
+        # the recording ends with the call
+        if call.recording in (RecordingState.RECORDING, RecordingState.PAUSED):
+            call.recording = RecordingState.STOPPED
+            call.user_data["GSIP_RECORD"] = "OFF"
+        released = self._call_notification(agent, call, STATUS_CHANGE, now)
+        del agent.calls[call.id]
+        del self._calls[call.id]
+        return [released]
+
+    @staticmethod
+    def _establish(call: Call, now: float) -> None:
+        call.state = CallState.ESTABLISHED
+        call.established_at = now
+        call.recording = RecordingState.STOPPED
+
+    # -- payloads --------------------------------------------------------------------------
+
+    def user_payload(self, agent: Agent) -> dict[str, Any]:
+        number = agent.username.removeprefix("agent")
+        return {
+            "id": agent.user_id,
+            "userName": agent.username,
+            "firstName": "Agent",
+            "lastName": number,
+            "roles": ["ROLE_AGENT"],
+            "enabled": True,
+            "changePasswordOnFirstLogin": False,
+            "uri": f"{self.api_base}/users/{agent.user_id}",
+            "path": f"/users/{agent.user_id}",
+        }
+
+    def device_payload(self, agent: Agent) -> dict[str, Any]:
+        return {
+            "id": agent.device_id,
+            "deviceState": "Active" if agent.session_active else "Inactive",
+            "userState": dict(USER_STATES[agent.user_state]),
+            "phoneNumber": agent.dn,
+            "e164Number": agent.dn,
+            "telephonyNetwork": "Private",
+            "doNotDisturb": "Off",
+            "voiceEnvironmentUri": f"{self.api_base}/voice-environments/sim",
+            "capabilities": ["ForwardCallsOn", "DoNotDisturbOn"],
+            "uri": f"{self.api_base}/devices/{agent.device_id}",
+            "path": f"/devices/{agent.device_id}",
+        }
+
+    def call_payload(self, agent: Agent, call: Call, now: float) -> dict[str, Any]:
+        since = call.established_at if call.established_at is not None else now
+        payload: dict[str, Any] = {
+            "id": call.id,
+            "callUuid": call.id,
+            "connId": call.conn_id,
+            "state": str(call.state),
+            "deviceUri": f"{self.api_base}/devices/{agent.device_id}",
+            "participants": [_participant(call.destination)],
+            "dnis": call.destination,
+            "callType": call.call_type,
+            "capabilities": capabilities_of(call.state, call.recording),
+            "duration": str(max(0, int(now - since))),
+            "mute": "Off",
+            "supervisorListeningIn": False,
+            "monitoredUserMuted": False,
+            "monitoring": False,
+            "uri": f"{self.api_base}/me/calls/{call.id}",
+            "path": f"/calls/{call.id}",
+        }
+        if call.user_data:
+            payload["userData"] = dict(call.user_data)
+        if call.recording is not None:
+            payload["recordingState"] = str(call.recording)
+        return payload
+
+    def _call_notification(
+        self, agent: Agent, call: Call, notification_type: str, now: float
+    ) -> Notification:
+        data = {
+            "notificationType": notification_type,
+            "messageType": CALL_MESSAGE,
+            "phoneNumber": agent.dn,
+            "call": self.call_payload(agent, call, now),
+        }
+        return Notification(
+            agent=agent.username,
+            user_id=agent.user_id,
+            channel=CALLS_CHANNEL,
+            data=data,
+            notification_type=notification_type,
+            call_id=call.id,
+            recording_state=str(call.recording) if call.recording is not None else "",
+        )
+
+    def _device_notification(self, agent: Agent) -> Notification:
+        data = {"messageType": DEVICE_MESSAGE, "devices": [self.device_payload(agent)]}
+        return Notification(
+            agent=agent.username,
+            user_id=agent.user_id,
+            channel=DEVICES_CHANNEL,
+            data=data,
+            notification_type=DEVICE_MESSAGE,
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _require_voice(self) -> None:
+        if not self.voice_available:
+            raise ApiError(4, "Voice service is not available at this time", 503)
+
+    @staticmethod
+    def _require_session(agent: Agent) -> None:
+        if not agent.session_active:
+            raise ApiError(
+                2, f"Agent {agent.username} is not logged in on the voice channel; "
+                "call StartContactCenterSession first",
+            )  # fmt: skip
+
+    def _new_call_id(self) -> str:
+        alphabet = string.digits + string.ascii_uppercase
+        while True:
+            call_id = "".join(self._rng.choice(alphabet) for _ in range(32))
+            if call_id not in self._calls:
+                return call_id
+
+
+def operation_name(params: Mapping[str, Any]) -> str:
+    operation = params.get("operationName")
+    if operation is None:
+        raise ApiError(1, "Missing required parameter 'operationName'")
+    if not isinstance(operation, str):
+        raise ApiError(10, "'operationName' must be a string")
+    return operation
+
+
+def _state_text(call: Call) -> str:
+    return str(call.state) + (f" (recording {call.recording})" if call.recording else "")
+
+
+def _participant(number: str) -> dict[str, str]:
+    return {
+        "e164Number": number,
+        "formattedPhoneNumber": number,
+        "phoneNumber": number,
+        "digits": number,
+    }
+
+
+def _recording_file_name(agent: Agent, call: Call, now: float) -> str:
+    stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(now))
+    host = "gwsload-sim"
+    return (
+        f"{call.id}_{agent.dn}_{agent.dn}_{call.destination}_{stamp}_{host}__%3Ccont_center_id%3E"
+    )
