@@ -1,0 +1,332 @@
+"""The scenario dataclasses (frozen; built only by the loader, after validation)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from dataclasses import dataclass
+
+from gwsload.errors import ConfigError
+from gwsload.scenario._checks import number_text
+from gwsload.stages import Stage, ramp_time_s, total_duration_s
+
+__all__ = [
+    "ARRIVALS",
+    "LATENCY_METRICS",
+    "LATENCY_MODELS",
+    "LATENCY_STATS",
+    "OPERATIONS",
+    "RATIO_METRICS",
+    "SLO_METRICS",
+    "TRANSPORTS",
+    "WORKLOAD_MODELS",
+    "Client",
+    "Distribution",
+    "Scenario",
+    "SimulatorSettings",
+    "Slo",
+    "Target",
+    "Workload",
+    "check_agents",
+]
+
+#: the recording operations, as GWS names them
+OPERATIONS = (
+    "StartCallRecording", "StopCallRecording", "PauseCallRecording", "ResumeCallRecording",
+)
+#: SLO metrics taking a ``stat`` (latency distributions)
+LATENCY_METRICS = ("response_ms", "notify_ms", "notify_from_intended_ms")
+#: SLO metrics that are one number per run
+RATIO_METRICS = (
+    "lost_ratio", "error_ratio", "late_ratio", "duplicate_ratio", "unexpected_count", "ops_per_s",
+)
+SLO_METRICS = LATENCY_METRICS + RATIO_METRICS
+LATENCY_STATS = ("p50", "p90", "p95", "p99", "p99.9", "max", "mean")
+TRANSPORTS = ("long-polling", "websocket")
+WORKLOAD_MODELS = ("closed", "open")
+ARRIVALS = ("constant", "poisson")
+LATENCY_MODELS = ("fixed", "lognormal")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """An external GWS (``[target]``)."""
+
+    url: str
+    verify_tls: bool = True
+    #: ``Origin`` header to send (some deployments check it); None = none sent
+    origin: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorSettings:
+    """``[simulator]``: options of the embedded simulator, 1:1 with its CLI flags.
+
+    None = not set (the simulator's default applies), except ``agents``, which
+    defaults to the scenario's peak user count.
+    """
+
+    agents: int | None = None
+    answer_delay_ms: float | None = None
+    latency_model: str | None = None
+    latency_ms: float | None = None
+    latency_p99_ms: float | None = None
+    drop_share: float | None = None
+    duplicate_share: float | None = None
+    delay_share: float | None = None
+    delay_ms: float | None = None
+    http_error_share: float | None = None
+    expire_sessions_every_s: float | None = None
+    stall_every_s: float | None = None
+    stall_ms: float | None = None
+    csrf: bool = False
+    seed: int | None = None
+
+    def to_argv(self, *, agents: int) -> list[str]:
+        """The simulator command-line options, e.g. ``["--agents", "10", "--csrf"]``.
+
+        ``agents`` is used when the table does not set ``agents``.
+        """
+        argv = ["--agents", str(self.agents if self.agents is not None else agents)]
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            flag = "--" + field.name.replace("_", "-")
+            if field.name == "agents" or value is None or value is False:
+                continue
+            argv.extend([flag] if value is True else [flag, number_text(value)])
+        return argv
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """``[client]``: how each agent talks to GWS."""
+
+    transport: str = "long-polling"
+    #: an operation without its notification after this long is ``lost``
+    notification_timeout_s: float = 10.0
+    #: the number each agent dials to get a call to record
+    dial_destination: str = "5000"
+    #: HTTP request timeout (a request taking longer is a ``transport_error``)
+    request_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """A random duration in seconds.
+
+    ``fixed`` (``low`` = ``high`` = the value), ``uniform`` (``low`` .. ``high``) or
+    ``exponential`` (``low`` = ``high`` = the mean).
+    """
+
+    kind: str
+    low: float
+    high: float
+
+    @property
+    def mean(self) -> float:
+        """The expected value."""
+        return (self.low + self.high) / 2.0 if self.kind == "uniform" else self.low
+
+    def sample(self, rng: random.Random) -> float:
+        """One draw (``rng`` makes runs repeatable)."""
+        if self.kind == "fixed":
+            return self.low
+        if self.kind == "uniform":
+            return rng.uniform(self.low, self.high)
+        return rng.expovariate(1.0 / self.low) if self.low > 0 else 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        """The scenario-file form."""
+        if self.kind == "fixed":
+            return {"distribution": "fixed", "value": self.low}
+        if self.kind == "uniform":
+            return {"distribution": "uniform", "min": self.low, "max": self.high}
+        return {"distribution": "exponential", "mean": self.low}
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """``[workload]``: what each agent does.
+
+    A cycle is StartCallRecording, a hold drawn from ``hold_s``, StopCallRecording;
+    a share ``pause_share`` of cycles also pause after a third of the hold and
+    resume after two thirds. Closed: each user runs cycles back to back with a
+    ``think_time_s`` wait after each stop. Open: cycles start at the stage's
+    ``rate_per_s`` across all users (``arrivals`` constant or poisson), whatever
+    the answers take; each operation keeps its intended start time.
+    """
+
+    model: str = "closed"
+    hold_s: Distribution = Distribution("fixed", 5.0, 5.0)
+    think_time_s: Distribution = Distribution("fixed", 1.0, 1.0)
+    pause_share: float = 0.0
+    arrivals: str = "constant"
+
+    @property
+    def ops_per_cycle(self) -> float:
+        """Mean operations per cycle (2, plus 2 for each pausing cycle)."""
+        return 2.0 + 2.0 * self.pause_share
+
+    def cycles_per_user_per_s(self) -> float | None:
+        """Closed workload: the most cycles one user can run per second; None when open."""
+        if self.model != "closed":
+            return None
+        cycle = self.hold_s.mean + self.think_time_s.mean
+        return None if cycle <= 0 else 1.0 / cycle
+
+
+@dataclass(frozen=True, slots=True)
+class Slo:
+    """One ``[[slo]]`` entry (docs/run-folder.md); exactly one of max / min is set."""
+
+    metric: str
+    stat: str | None = None
+    operation: str = "*"
+    max: float | None = None
+    min: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The manifest form: only the keys that are set."""
+        out: dict[str, object] = {"metric": self.metric}
+        if self.stat is not None:
+            out["stat"] = self.stat
+        out["operation"] = self.operation
+        if self.max is not None:
+            out["max"] = self.max
+        else:
+            out["min"] = self.min
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A validated scenario. Build with :func:`load_scenario` / :func:`parse_scenario`."""
+
+    name: str
+    description: str
+    source: str
+    target: Target | None
+    simulator: SimulatorSettings | None
+    client: Client
+    workload: Workload
+    stages: tuple[Stage, ...]
+    warmup_s: float | None
+    slo: tuple[Slo, ...]
+
+    @property
+    def embedded_simulator(self) -> bool:
+        """True when no ``[target]`` is given: the run starts the simulator."""
+        return self.target is None
+
+    @property
+    def duration_s(self) -> float:
+        """Planned run length (sum of the stage durations)."""
+        return total_duration_s(self.stages)
+
+    @property
+    def peak_users(self) -> int:
+        """The highest user count of any stage."""
+        return max(stage.users for stage in self.stages)
+
+    @property
+    def effective_warmup_s(self) -> float:
+        """``warmup_s`` if given, else the first stage's ramp time rounded up to a second."""
+        if self.warmup_s is not None:
+            return self.warmup_s
+        return float(math.ceil(ramp_time_s(self.stages) - 1e-9))
+
+    def simulator_argv(self) -> list[str]:
+        """The embedded simulator's options (agents = peak users unless the table sets it)."""
+        settings = self.simulator or SimulatorSettings()
+        return settings.to_argv(agents=max(1, self.peak_users))
+
+    def with_overrides(
+        self, *, users: int | None = None, run_time_s: float | None = None
+    ) -> Scenario:
+        """A new scenario with the command line's overrides applied.
+
+        ``users``: one stage gets that many users; several stages are scaled so the
+        peak is ``users``. ``run_time_s``: the stages are cut at that time, or the
+        last stage is extended to reach it.
+        """
+        stages = list(self.stages)
+        if users is not None:
+            if users < 1:
+                raise ConfigError(f"--users must be an int >= 1, got {users}")
+            peak = self.peak_users
+            if len(stages) == 1 or peak == 0:
+                stages = [dataclasses.replace(s, users=users) for s in stages]
+            else:
+                stages = [
+                    dataclasses.replace(s, users=round(s.users * users / peak)) for s in stages
+                ]
+        if run_time_s is not None:
+            if not run_time_s > 0:
+                raise ConfigError(f"--run-time must be > 0 seconds, got {run_time_s:g}")
+            stages = _fit_run_time(stages, run_time_s)
+        result = dataclasses.replace(self, stages=tuple(stages))
+        check_agents(result)
+        return result
+
+    def to_dict(self) -> dict[str, object]:
+        """The resolved scenario (defaults filled in) for the manifest, JSON-able."""
+        workload: dict[str, object] = {
+            "model": self.workload.model,
+            "hold_s": self.workload.hold_s.to_dict(),
+            "pause_share": self.workload.pause_share,
+        }
+        if self.workload.model == "closed":
+            workload["think_time_s"] = self.workload.think_time_s.to_dict()
+        else:
+            workload["arrivals"] = self.workload.arrivals
+        stages = []
+        for stage in self.stages:
+            entry: dict[str, object] = {
+                "duration_s": stage.duration_s,
+                "users": stage.users,
+                "spawn_rate": stage.spawn_rate,
+            }
+            if stage.rate_per_s is not None:
+                entry["rate_per_s"] = stage.rate_per_s
+            stages.append(entry)
+        out: dict[str, object] = {
+            "name": self.name,
+            "description": self.description,
+            "warmup_s": self.warmup_s,
+            "client": dataclasses.asdict(self.client),
+            "workload": workload,
+            "stages": stages,
+            "slo": [slo.to_dict() for slo in self.slo],
+        }
+        if self.target is not None:
+            out["target"] = dataclasses.asdict(self.target)
+        else:
+            settings = dataclasses.asdict(self.simulator or SimulatorSettings())
+            settings["agents"] = settings["agents"] or max(1, self.peak_users)
+            out["simulator"] = {k: v for k, v in settings.items() if v is not None}
+        return out
+
+
+def _fit_run_time(stages: list[Stage], run_time_s: float) -> list[Stage]:
+    fitted: list[Stage] = []
+    start = 0.0
+    for stage in stages:
+        if start + stage.duration_s >= run_time_s:
+            fitted.append(dataclasses.replace(stage, duration_s=run_time_s - start))
+            return fitted
+        fitted.append(stage)
+        start += stage.duration_s
+    last = fitted[-1]
+    fitted[-1] = dataclasses.replace(last, duration_s=last.duration_s + run_time_s - start)
+    return fitted
+
+
+def check_agents(scenario: Scenario) -> None:
+    """Refuse a simulator with fewer agents than the peak user count."""
+    agents = scenario.simulator.agents if scenario.simulator is not None else None
+    if agents is not None and agents < scenario.peak_users:
+        raise ConfigError(
+            f"{scenario.source}: simulator.agents must be >= the peak users "
+            f"({scenario.peak_users}), got {agents}"
+        )
