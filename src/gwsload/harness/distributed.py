@@ -1,0 +1,395 @@
+"""Locust binding of a run: load processes ship batches, the master writes the run folder.
+
+Roles (one process may hold both, as a single-process run does, worker id ``local``):
+
+- :class:`LoadProcess` runs users: it owns the process's :class:`OpRecorder`, identity
+  allocator, health sampler and, for an open workload, the cycle ticker. Every
+  ``ship_interval_s`` its shipper greenlet drains the recorder into a batch
+  (:func:`make_batch`) and hands it to the collector: directly in a local run, as the
+  Locust custom message ``gwsload_batch`` from a worker.
+- :class:`Collector` (master or single process) feeds batches to a
+  :class:`~gwsload.harness.sink.RunSink`, closes an hlog interval and writes the
+  progress record every ``ship_interval_s``, and finishes the run folder at the end.
+
+Start of a test (master ``test_start``): the master stamps ``t0`` and sends the
+configuration to every worker (``gwsload_config``), before Locust's spawn messages, so
+workers on other hosts need nothing but the locustfile. End: the master's
+``test_stopping`` asks each worker to stop its users (``gwsload_stop``) and waits for
+every worker's final batch (``final: true``) before the run folder is closed; workers
+stop their users gracefully (agents finish the operation in hand, wait for its
+notification, hang up and log out) and then ship what is left.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+from gevent.event import Event
+from locust.env import Environment
+from locust.runners import STATE_MISSING, LocalRunner, MasterRunner, WorkerRunner
+
+from gwsload.harness.health import HealthSampler
+from gwsload.harness.identities import AgentDirectory, IdentityAllocator
+from gwsload.harness.openloop import CycleTicker
+from gwsload.harness.progress import write_progress
+from gwsload.harness.recorder import OpRecorder
+from gwsload.harness.runconfig import RunConfig
+from gwsload.harness.shape import rate_share, to_stages
+from gwsload.harness.sink import RunSink
+from gwsload.stages import total_duration_s
+
+__all__ = ["Collector", "LoadProcess", "install", "make_batch"]
+
+log = logging.getLogger("gwsload")
+
+MSG_BATCH = "gwsload_batch"
+MSG_CONFIG = "gwsload_config"
+MSG_STOP = "gwsload_stop"
+
+
+def make_batch(
+    recorder: OpRecorder,
+    *,
+    now: float,
+    samples: list[dict[str, Any]],
+    users: int,
+    not_started: int = 0,
+    final: bool = False,
+) -> dict[str, Any]:
+    """Everything a load process recorded since its last batch, msgpack-able."""
+    interval = recorder.latency.take_interval(now)
+    return {
+        "worker": recorder.worker,
+        "final": final,
+        "events": recorder.events.drain(),
+        "anomalies": recorder.anomalies.drain(),
+        "latency": interval.encode() if interval.histograms else None,
+        "incidents": recorder.drain_incidents(),
+        "samples": samples,
+        "counts": dict(recorder.counts),
+        "users": users,
+        "not_started": not_started,
+    }
+
+
+class LoadProcess:
+    """The per-process state users reach through :data:`current` (see module doc)."""
+
+    def __init__(
+        self,
+        environment: Environment,
+        config: RunConfig,
+        *,
+        worker: str,
+        worker_index: int,
+        worker_count: int,
+        t0: float,
+        deliver: Callable[[dict[str, Any]], None],
+    ) -> None:
+        self.environment = environment
+        self.config = config
+        self.worker = worker
+        self.t0 = t0
+        self.directory = AgentDirectory.from_dict(config.agents)
+        self.identities = IdentityAllocator(
+            worker_index=worker_index, worker_count=worker_count, capacity=len(self.directory)
+        )
+        self.recorder = OpRecorder(worker, start=t0, request_event=environment.events.request)
+        #: set when the test is stopping: agents finish the operation in hand and leave
+        self.stopping = Event()
+        #: agents holding a live CometD listener (for the greenlet count)
+        self.listeners = 0
+        self._deliver = deliver
+        runner = environment.runner
+        self.sampler = HealthSampler(
+            worker,
+            users=lambda: runner.user_count if runner is not None else 0,
+            greenlets=lambda: (runner.user_count if runner is not None else 0) + self.listeners,
+        )
+        self.ticker: CycleTicker | None = None
+        if config.workload.model == "open":
+            stages = to_stages(config.stages)
+            processes = max(worker_count, 1)
+            self.ticker = CycleTicker(lambda: rate_share(stages, t0, processes))
+        self._shipper: gevent.Greenlet | None = None
+        self._finished = False
+
+    def start(self) -> None:
+        self.sampler.start()
+        if self.ticker is not None:
+            self.ticker.start()
+        self._shipper = gevent.spawn(self._ship_loop)
+
+    def _ship_loop(self) -> None:
+        interval = self.config.ship_interval_s
+        while True:
+            gevent.sleep(interval)
+            self._ship(final=False)
+
+    def _ship(self, *, final: bool, not_started: int = 0) -> None:
+        runner = self.environment.runner
+        batch = make_batch(
+            self.recorder,
+            now=time.time(),
+            samples=[self.sampler.sample().to_dict()],
+            users=runner.user_count if runner is not None else 0,
+            not_started=not_started,
+            final=final,
+        )
+        try:
+            self._deliver(batch)
+        except Exception:  # a lost batch must not kill the shipper; the log says why
+            log.exception("could not ship a batch of %s", self.worker)
+
+    def finish(self) -> None:
+        """After the users stopped: ship the final batch (idempotent)."""
+        if self._finished:
+            return
+        self._finished = True
+        if self._shipper is not None:
+            self._shipper.kill(block=True)
+        not_started = self.ticker.stop() if self.ticker is not None else 0
+        self._ship(final=True, not_started=not_started)
+        self.sampler.stop()
+
+
+class Collector:
+    """Master (or single-process) side: the run sink, progress, and the end of the run."""
+
+    def __init__(self, environment: Environment, config: RunConfig, *, t0: float) -> None:
+        self.environment = environment
+        self.config = config
+        self.t0 = t0
+        self.duration_s = total_duration_s(to_stages(config.stages))
+        self.sink: RunSink | None = (
+            RunSink(config.run_dir, t0=t0) if config.run_dir is not None else None
+        )
+        self.expected_workers: set[str] = set()
+        self._lost_reported: set[str] = set()
+        self._ticker: gevent.Greenlet | None = None
+        self.state = "running"
+        self.finished = False
+
+    def start(self) -> None:
+        self._ticker = gevent.spawn(self._tick_loop)
+
+    def accept(self, batch: dict[str, Any]) -> None:
+        if self.sink is not None and not self.finished:
+            self.sink.accept(batch)
+
+    def _tick_loop(self) -> None:
+        while True:
+            gevent.sleep(self.config.ship_interval_s)
+            self.tick()
+
+    def tick(self) -> None:
+        now = time.time()
+        if self.sink is None:
+            return
+        self.sink.tick(now)
+        self._check_workers()
+        if self.config.progress_file:
+            write_progress(
+                self.config.progress_file,
+                self.sink.progress(now, duration_s=self.duration_s, state=self.state),
+            )
+
+    def _check_workers(self) -> None:
+        runner = self.environment.runner
+        if not isinstance(runner, MasterRunner) or self.sink is None:
+            return
+        for node in runner.clients.all:
+            if node.state == STATE_MISSING and node.id not in self._lost_reported:
+                self._lost_reported.add(node.id)
+                index = runner.worker_indexes.get(node.id)
+                name = f"w{index + 1}" if index is not None else node.id
+                self.sink.worker_lost(name, f"no heartbeat from worker {node.id}")
+
+    def wait_for_finals(self, timeout_s: float) -> list[str]:
+        """Block (cooperatively) until every known worker sent its final batch.
+
+        Returns the workers that did not within ``timeout_s``.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            missing = self._missing_finals()
+            if not missing or time.monotonic() >= deadline:
+                return missing
+            gevent.sleep(0.1)
+
+    def _missing_finals(self) -> list[str]:
+        if self.sink is None:
+            return []
+        known = set(self.sink.workers) | self.expected_workers
+        return sorted(w for w in known if not self.sink.workers.get(w) or not self._final(w))
+
+    def _final(self, worker: str) -> bool:
+        state = self.sink.workers.get(worker) if self.sink is not None else None
+        return state is not None and state.final
+
+    def finish(self, *, missing: list[str]) -> dict[str, Any] | None:
+        """Close the run folder; returns the summary (None without a run folder)."""
+        if self.finished:
+            return None
+        self.finished = True
+        if self._ticker is not None:
+            self._ticker.kill(block=True)
+        if self.sink is None:
+            return None
+        now = time.time()
+        for worker in missing:
+            self.sink.worker_lost(worker, "no final batch before the end of the run")
+        self.sink.close(now)
+        summary = self.sink.summary()
+        summary["missing_workers"] = missing
+        if self.config.progress_file:
+            record = self.sink.progress(now, duration_s=self.duration_s, state="done")
+            record["summary"] = summary
+            write_progress(self.config.progress_file, record)
+        return summary
+
+
+# -- wiring into Locust's events ------------------------------------------------------
+
+
+class _Run:
+    """The process-wide state of the run in this Locust process."""
+
+    def __init__(self) -> None:
+        self.load: LoadProcess | None = None
+        self.collector: Collector | None = None
+        self.ready = Event()
+        self.on_finished: list[Callable[[Collector, dict[str, Any] | None], None]] = []
+
+
+current = _Run()
+
+
+def _listen(hook: Any, listener: Callable[..., None]) -> None:
+    hook.add_listener(listener)  # Locust's EventHook is untyped
+
+
+def install(environment: Environment, default_config: Callable[[Environment], RunConfig]) -> None:
+    """Register the run's listeners and messages; called from the locustfile's ``init``."""
+    runner = environment.runner
+    events = environment.events
+
+    def config_now() -> RunConfig:
+        return RunConfig.from_environment() or default_config(environment)
+
+    if isinstance(runner, MasterRunner):
+        master = runner
+
+        def on_batch(environment: Environment, msg: Any, **_: Any) -> None:
+            if current.collector is not None:
+                current.collector.accept(msg.data)
+
+        def master_start(environment: Environment, **_: Any) -> None:
+            config = config_now()
+            t0 = time.time()
+            collector = current.collector = Collector(environment, config, t0=t0)
+            collector.expected_workers = {f"w{i + 1}" for i in range(master.worker_count)}
+            collector.start()
+            master.send_message(
+                MSG_CONFIG,
+                {"config": config.to_json(), "t0": t0, "workers": max(master.worker_count, 1)},
+            )
+
+        def master_stopping(environment: Environment, **_: Any) -> None:
+            collector = current.collector
+            if collector is None or collector.finished:
+                return
+            collector.state = "stopping"
+            master.send_message(MSG_STOP, {})
+            missing = collector.wait_for_finals(environment.stop_timeout + 30.0)
+            summary = collector.finish(missing=missing)
+            for callback in current.on_finished:
+                callback(collector, summary)
+
+        master.register_message(MSG_BATCH, on_batch)
+        _listen(events.test_start, master_start)
+        _listen(events.test_stopping, master_stopping)
+
+    elif isinstance(runner, WorkerRunner):
+        worker = runner
+
+        def on_config(environment: Environment, msg: Any, **_: Any) -> None:
+            data = msg.data
+            config = RunConfig.from_json(data["config"])
+            index = max(worker.worker_index, 0)
+            count = max(int(data["workers"]), index + 1)
+            current.load = LoadProcess(
+                environment,
+                config,
+                worker=f"w{index + 1}",
+                worker_index=index,
+                worker_count=count,
+                t0=float(data["t0"]),
+                deliver=lambda batch: worker.send_message(MSG_BATCH, batch),
+            )
+            current.load.start()
+            current.ready.set()
+
+        def on_stop(environment: Environment, msg: Any, **_: Any) -> None:
+            worker.stop()  # graceful: test_stopping, users leave, test_stop ships the rest
+
+        def worker_stopping(**_: Any) -> None:
+            if current.load is not None:
+                current.load.stopping.set()
+
+        def worker_stop(**_: Any) -> None:
+            load = current.load
+            if load is not None:
+                load.finish()
+            current.load = None
+            current.ready.clear()
+
+        worker.register_message(MSG_CONFIG, on_config)
+        worker.register_message(MSG_STOP, on_stop, concurrent=True)
+        _listen(events.test_stopping, worker_stopping)
+        _listen(events.test_stop, worker_stop)
+
+    elif isinstance(runner, LocalRunner):
+
+        def local_start(environment: Environment, **_: Any) -> None:
+            config = config_now()
+            t0 = time.time()
+            collector = current.collector = Collector(environment, config, t0=t0)
+            collector.expected_workers = {"local"}
+            collector.start()
+            current.load = LoadProcess(
+                environment,
+                config,
+                worker="local",
+                worker_index=0,
+                worker_count=1,
+                t0=t0,
+                deliver=collector.accept,
+            )
+            current.load.start()
+            current.ready.set()
+
+        def local_stopping(**_: Any) -> None:
+            if current.load is not None:
+                current.load.stopping.set()
+            if current.collector is not None:
+                current.collector.state = "stopping"
+
+        def local_stop(**_: Any) -> None:
+            load, collector = current.load, current.collector
+            if load is not None:
+                load.finish()
+            current.load = None
+            current.ready.clear()
+            if collector is not None:
+                summary = collector.finish(missing=[])
+                for callback in current.on_finished:
+                    callback(collector, summary)
+
+        _listen(events.test_start, local_start)
+        _listen(events.test_stopping, local_stopping)
+        _listen(events.test_stop, local_stop)

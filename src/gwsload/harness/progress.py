@@ -1,0 +1,95 @@
+"""Progress of a running test: the record the master writes, the line ``gwsload run`` prints.
+
+The master (or single process) rewrites a small JSON file every few seconds
+(:func:`write_progress`); ``gwsload run`` reads it (:func:`read_progress`) and prints
+:func:`format_progress`. At the end the record carries ``state: "done"`` and the
+run's ``summary``. Stdlib only: used by the gevent-free ``gwsload run`` process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "format_duration",
+    "format_progress",
+    "format_summary",
+    "read_progress",
+    "write_progress",
+]
+
+
+def write_progress(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(record, allow_nan=False), encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def read_progress(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The last record written, or None when there is none (yet)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(int(seconds + 0.5), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def _ms(value: object) -> str:
+    return "-" if not isinstance(value, int | float) else f"{value:.1f}"
+
+
+def format_progress(record: Mapping[str, Any]) -> str:
+    """One line: elapsed/remaining, users, ops/s, notification p50/p99, lost, generator CPU."""
+    elapsed = float(record.get("elapsed_s", 0.0))
+    remaining = max(float(record.get("duration_s", 0.0)) - elapsed, 0.0)
+    cpu = record.get("generator_cpu_percent")
+    cpu_text = "-" if not isinstance(cpu, int | float) else f"{cpu:.0f}%"
+    parts = [
+        f"{format_duration(elapsed)} elapsed, {format_duration(remaining)} left",
+        f"users {record.get('users', 0)}",
+        f"ops/s {float(record.get('ops_per_s', 0.0)):.1f}",
+        f"notify p50 {_ms(record.get('notify_p50_ms'))} ms "
+        f"p99 {_ms(record.get('notify_p99_ms'))} ms",
+        f"lost {record.get('lost', 0)}",
+        f"errors {record.get('errors', 0)}",
+        f"generator CPU {cpu_text}",
+    ]
+    return " | ".join(parts)
+
+
+def format_summary(summary: Mapping[str, Any], *, duration_s: float | None) -> list[str]:
+    """The short summary printed at the end of a run (one line per item)."""
+    counts: Mapping[str, int] = summary.get("counts") or {}
+    ops = int(counts.get("ops", 0))
+    rate = f" ({ops / duration_s:.1f}/s)" if duration_s and duration_s > 0 else ""
+    lines = [
+        f"operations {ops}{rate}: ok {counts.get('ok', 0)}, lost {counts.get('lost', 0)}, "
+        f"http_error {counts.get('http_error', 0)}, api_error {counts.get('api_error', 0)}, "
+        f"transport_error {counts.get('transport_error', 0)}",
+        f"notifications: late {counts.get('late', 0)}, duplicate {counts.get('duplicate', 0)}, "
+        f"unexpected {counts.get('unexpected', 0)}",
+    ]
+    operations: Mapping[str, Mapping[str, Any]] = summary.get("operations") or {}
+    for name, entry in operations.items():
+        lines.append(
+            f"{name}: response p50 {_ms(entry.get('response_p50_ms'))} "
+            f"p99 {_ms(entry.get('response_p99_ms'))} ms, notify p50 "
+            f"{_ms(entry.get('notify_p50_ms'))} p99 {_ms(entry.get('notify_p99_ms'))} "
+            f"max {_ms(entry.get('notify_max_ms'))} ms"
+        )
+    not_started = int(summary.get("not_started", 0) or 0)
+    if not_started:
+        lines.append(f"open workload: {not_started} cycles could not start before the end")
+    return lines

@@ -1,0 +1,172 @@
+"""The recording agent: a Locust user operating its call's recording against GWS.
+
+It takes a unique agent identity, logs in (REST + CometD subscriptions +
+contact-center session + Ready), establishes a call and then loops:
+
+- closed workload: start recording, hold for a drawn time (optionally pause and
+  resume in between), stop recording, think, again;
+- open workload: take a cycle ticket (its intended start time) and run the same
+  cycle with the operations' intended times, so latency is measured from when the
+  operation should have started.
+
+A released call is dialled again; a failed login or dial is retried with back-off.
+When the test stops, the agent finishes the operation in hand, stops a recording it
+left running, hangs up and logs out.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from locust import task
+
+from gwsload.cometd import Incident
+from gwsload.gws.agent import Agent, AgentConfig
+from gwsload.gws.matcher import RECORDING_OPERATIONS
+from gwsload.gws.session import Response
+from gwsload.harness.users import AgentBase, wall_offset
+
+__all__ = ["RecordingAgent"]
+
+log = logging.getLogger("gwsload")
+
+
+class RecordingAgent(AgentBase):
+    """A contact-center agent operating the recording of its call (see module doc)."""
+
+    def wait_time(self) -> float:
+        return 0.0  # an agent paces itself (hold, think, tickets)
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.agent: Agent | None = None
+        self._failures = 0
+
+    def on_start(self) -> None:
+        super().on_start()
+        load = self._load()
+        config = load.config
+        credentials = load.directory[self.slot if self.slot is not None else 0]
+        self.agent = Agent(
+            AgentConfig(
+                base_url=config.target_url,
+                user=credentials.username,
+                password=credentials.password,
+                destination=config.dial_destination,
+                transport=config.transport,
+                origin=config.origin,
+                verify_tls=config.verify_tls,
+                notification_timeout_s=config.notification_timeout_s,
+                request_timeout_s=config.request_timeout_s,
+            ),
+            on_outcome=load.recorder.record_outcome,
+            on_anomaly=load.recorder.record_anomaly,
+            on_request=self._on_request,
+            on_incident=self._on_incident,
+            wall_offset=wall_offset(),
+        )
+
+    # -- reporting ------------------------------------------------------------------
+
+    def _on_request(
+        self, operation: str, response: Response | None, error: Exception | None
+    ) -> None:
+        if operation in RECORDING_OPERATIONS:
+            return  # reported with its notification by the recorder
+        self.environment.events.request.fire(
+            request_type="GET" if operation.startswith("Get") else "POST",
+            name=operation,
+            response_time=response.response_ms if response is not None else 0.0,
+            response_length=0,
+            exception=error,
+            context={},
+        )
+
+    def _on_incident(self, item: Incident) -> None:
+        if self.process is not None and self.agent is not None:
+            self.process.recorder.record_incident(
+                item.ts, self.agent.config.user, item.kind, item.detail, item.duration_ms
+            )
+
+    # -- the agent's life -------------------------------------------------------------
+
+    @task
+    def operate(self) -> None:
+        load = self._load()
+        if self.process is not None:
+            self.process.listeners += 1
+        try:
+            while not self.stopping:
+                if not self._ensure_call():
+                    continue
+                intended = self.next_intended()
+                if intended is None:
+                    continue
+                self._cycle(intended)
+                if load.ticker is None:
+                    workload = load.config.workload
+                    self.pause(self.rng.uniform(workload.think_min_s, workload.think_max_s))
+        finally:
+            if self.process is not None:
+                self.process.listeners -= 1
+
+    def _ensure_call(self) -> bool:
+        """Logged in with an Established call; False (after a back-off) when not yet."""
+        agent = self.agent
+        if agent is None:
+            return False
+        try:
+            if not agent.logged_in:
+                agent.login()
+            if agent.call_id is None or agent.call_state(agent.call_id) != "Established":
+                agent.establish_call()
+        except Exception as exc:  # a refused login or dial is retried, never fatal
+            self._failures += 1
+            delay = min(0.5 * 2 ** min(self._failures, 5), 10.0)
+            log.warning("%s: %s (retrying in %.1f s)", agent.config.user, exc, delay)
+            self.pause(delay)
+            return False
+        self._failures = 0
+        return True
+
+    def _cycle(self, intended: float) -> None:
+        agent = self.agent
+        if agent is None:
+            return
+        workload = self._load().config.workload
+        hold = self.draw_hold()
+        agent.record("StartCallRecording", t_intended=intended)
+        if agent.recording_state != "Recording":
+            return  # refused or lost: the next cycle starts over
+        if workload.pause_share > 0 and self.rng.random() < workload.pause_share:
+            self.pause(hold / 3)
+            agent.record("PauseCallRecording", t_intended=self._intended(intended, hold / 3))
+            self.pause(hold / 3)
+            agent.record("ResumeCallRecording", t_intended=self._intended(intended, 2 * hold / 3))
+            self.pause(hold / 3)
+        else:
+            self.pause(hold)
+        agent.record("StopCallRecording", t_intended=self._intended(intended, hold))
+
+    def _intended(self, cycle_start: float, offset: float) -> float | None:
+        """Open workload: when the operation was due; closed: None (= when sent)."""
+        if self._load().ticker is None or self.stopping:
+            return None
+        return cycle_start + offset
+
+    def on_stop(self) -> None:
+        agent = self.agent
+        try:
+            if agent is not None and agent.logged_in:
+                if agent.call_id is not None and agent.recording_state in ("Recording", "Paused"):
+                    agent.record("StopCallRecording")
+                if agent.call_id is not None:
+                    agent.hangup()
+        except Exception as exc:  # leaving must go on: log out whatever happened
+            log.warning("%s: hangup at stop failed: %s", agent.config.user if agent else "?", exc)
+        finally:
+            if agent is not None:
+                agent.logout()
+            self.agent = None
+            super().on_stop()

@@ -1,0 +1,107 @@
+"""What a Locust process of a run needs to know, as one JSON document.
+
+``gwsload run`` resolves the scenario and the command line into a :class:`RunConfig`,
+writes it to a file and names it in the ``GWSLOAD_RUN_CONFIG`` environment variable of
+the Locust master (or single process). The master sends it to every worker over
+Locust's messaging, so workers on other hosts need no copy of the scenario or the
+agents file. Stdlib only: the ``gwsload run`` process must stay free of gevent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CONFIG_ENV", "HoldTime", "RunConfig", "StageSpec", "WorkloadSpec"]
+
+#: environment variable naming the JSON file of the run configuration
+CONFIG_ENV = "GWSLOAD_RUN_CONFIG"
+
+
+@dataclass(frozen=True, slots=True)
+class StageSpec:
+    duration_s: float
+    users: int
+    spawn_rate: float
+    rate_per_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldTime:
+    """How long a recording is held: uniform in ``[min_s, max_s]`` (equal bounds: fixed)."""
+
+    min_s: float = 1.0
+    max_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadSpec:
+    #: ``closed`` (users with think time) or ``open`` (cycles at the stages' ``rate_per_s``)
+    model: str = "closed"
+    hold: HoldTime = field(default_factory=HoldTime)
+    #: closed workload: pause after a cycle, uniform in [min, max] seconds
+    think_min_s: float = 0.5
+    think_max_s: float = 0.5
+    #: share of cycles that pause and resume the recording while it is held
+    pause_share: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """One run, as the Locust processes see it."""
+
+    target_url: str
+    agents: dict[str, Any]
+    stages: tuple[StageSpec, ...]
+    workload: WorkloadSpec = field(default_factory=WorkloadSpec)
+    transport: str = "long-polling"
+    verify_tls: bool = True
+    origin: str | None = None
+    notification_timeout_s: float = 10.0
+    request_timeout_s: float = 10.0
+    dial_destination: str = "5000"
+    #: the Locust user: ``recording`` (GWS agents) or ``synthetic`` (no server; self-check)
+    agent: str = "recording"
+    #: where the master writes the run folder; None: no run folder (plain ``locust -f``)
+    run_dir: str | None = None
+    #: where the master writes progress every few seconds (read by ``gwsload run``)
+    progress_file: str | None = None
+    #: worker processes expected (0: single process)
+    workers: int = 0
+    #: how often workers ship rows and histograms, and the hlog interval, seconds
+    ship_interval_s: float = 2.0
+    #: how often generator health is sampled, seconds
+    sample_interval_s: float = 2.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        workload = dict(data.get("workload") or {})
+        workload["hold"] = HoldTime(**(workload.get("hold") or {}))
+        values = dict(data)
+        values["workload"] = WorkloadSpec(**workload)
+        values["stages"] = tuple(StageSpec(**s) for s in data.get("stages") or ())
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        return cls.from_dict(json.loads(text))
+
+    def write(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        os.chmod(tmp, 0o600)  # agents' passwords may be in it
+        os.replace(tmp, path)
+
+    @classmethod
+    def from_environment(cls) -> RunConfig | None:
+        """The configuration named by ``GWSLOAD_RUN_CONFIG``, or None when unset."""
+        name = os.environ.get(CONFIG_ENV)
+        if not name:
+            return None
+        return cls.from_json(Path(name).read_text(encoding="utf-8"))

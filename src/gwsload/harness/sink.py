@@ -1,0 +1,215 @@
+"""The master's side of a run: batches from every load process in, the run folder out.
+
+Each load process (the single process of a local run, or each worker) ships a batch
+every few seconds (:func:`gwsload.harness.distributed.make_batch`): its drained event
+and anomaly rows, its latency histograms of the interval, incidents, health samples
+and cumulative counts. :class:`RunSink` writes them:
+
+- rows into closed Parquet segments per worker (``events/``, ``anomalies/``),
+- histograms added per tag into the current ``latency.hlog`` interval (exact HDR
+  addition) and into whole-run totals (for the summary and the progress line),
+- incidents and generator samples appended as they come.
+
+No gevent and no Locust here: the Locust binding calls :meth:`accept` and :meth:`tick`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from gwsload.metrics.hlog import HlogWriter
+from gwsload.metrics.latency import Interval, IntervalMerger, new_histogram, split_tag
+from gwsload.metrics.logs import GeneratorLog, IncidentLog, incident
+from gwsload.metrics.segments import SegmentWriter
+
+__all__ = ["RunSink", "WorkerState", "percentile_ms"]
+
+#: counts shown in the progress line and the summary
+_ERROR_KINDS = ("http_error", "api_error", "transport_error")
+
+
+def percentile_ms(histogram: HdrHistogram | None, percentile: float) -> float | None:
+    """A percentile of a microsecond histogram, in ms (None when it is empty)."""
+    if histogram is None or histogram.get_total_count() == 0:
+        return None
+    return float(histogram.get_value_at_percentile(percentile)) / 1000.0
+
+
+class WorkerState:
+    """What the sink knows of one load process."""
+
+    __slots__ = ("batches", "counts", "final", "last_sample", "users")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.final = False
+        self.batches = 0
+        self.users = 0
+        self.last_sample: dict[str, Any] | None = None
+
+
+class RunSink:
+    """Writes the run folder from shipped batches; one per run, in the master process."""
+
+    def __init__(self, run_dir: str | os.PathLike[str], *, t0: float) -> None:
+        self.run_dir = Path(run_dir)
+        self.t0 = t0
+        self._events = SegmentWriter(self.run_dir, "events")
+        self._anomalies = SegmentWriter(self.run_dir, "anomalies")
+        self._hlog = HlogWriter(self.run_dir / "latency.hlog", base_time=t0)
+        self._incidents = IncidentLog(self.run_dir / "incidents.jsonl")
+        self._generator = GeneratorLog(self.run_dir / "generator.csv")
+        self._interval = IntervalMerger()
+        self.totals: dict[str, HdrHistogram] = {}
+        self.workers: dict[str, WorkerState] = {}
+        #: every generator sample of the run (for the saturation judgement at the end)
+        self.samples: list[dict[str, Any]] = []
+        self.not_started = 0
+        self._last_interval_notify: HdrHistogram | None = None
+        self._last_interval_ops = 0
+        self._last_interval_s = 0.0
+        self._ops_in_interval = 0
+        self._closed = False
+
+    # -- input ----------------------------------------------------------------------
+
+    def accept(self, batch: Mapping[str, Any]) -> None:
+        """Take one batch from a load process (see module doc for its keys)."""
+        worker = str(batch["worker"])
+        state = self.workers.setdefault(worker, WorkerState())
+        state.batches += 1
+        events = batch.get("events")
+        if events:
+            self._events.add(worker, events)
+        anomalies = batch.get("anomalies")
+        if anomalies:
+            self._anomalies.add(worker, anomalies)
+        latency = batch.get("latency")
+        if latency:
+            self._interval.add(Interval.decode(latency))
+            # the merger owns the histograms it was given: decode again for the totals
+            for tag, histogram in Interval.decode(latency).histograms.items():
+                self._add_total(tag, histogram)
+        for record in batch.get("incidents") or ():
+            self._incidents.write(record)
+        for sample in batch.get("samples") or ():
+            self._generator.write(sample)
+            self.samples.append(dict(sample))
+            state.last_sample = dict(sample)
+        new_counts = {str(k): int(v) for k, v in (batch.get("counts") or {}).items()}
+        self._ops_in_interval += new_counts.get("ops", 0) - state.counts.get("ops", 0)
+        state.counts = new_counts
+        state.users = int(batch.get("users", state.users))
+        self.not_started += int(batch.get("not_started", 0))
+        if batch.get("final"):
+            state.final = True
+
+    def worker_lost(self, worker: str, detail: str) -> None:
+        self._incidents.write(incident(time.time(), worker, "", "worker_lost", detail=detail))
+
+    def note_incident(self, record: Mapping[str, object]) -> None:
+        self._incidents.write(record)
+
+    def _add_total(self, tag: str, histogram: HdrHistogram) -> None:
+        if histogram.get_total_count() == 0:
+            return
+        total = self.totals.get(tag)
+        if total is None:
+            total = self.totals[tag] = new_histogram()
+        total.add(histogram)
+
+    # -- output ---------------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        """Close the current interval: segments out, one hlog interval written."""
+        self._events.flush()
+        self._anomalies.flush()
+        interval = self._interval.take(now)
+        notify: HdrHistogram | None = None
+        if interval is not None:
+            for tag, histogram in interval.histograms.items():
+                if split_tag(tag)[0] == "notify":
+                    if notify is None:
+                        notify = new_histogram()
+                    notify.add(histogram)
+            self._hlog.write(interval)
+        self._last_interval_notify = notify
+        self._last_interval_ops = self._ops_in_interval
+        self._last_interval_s = (now - interval.start) if interval is not None else 0.0
+        self._ops_in_interval = 0
+
+    def counts(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for state in self.workers.values():
+            total.update(state.counts)
+        return total
+
+    def progress(self, now: float, *, duration_s: float, state: str) -> dict[str, Any]:
+        """The progress record ``gwsload run`` prints from (see progress.py)."""
+        counts = self.counts()
+        cpu = [
+            float(s.last_sample["cpu_percent"])
+            for s in self.workers.values()
+            if s.last_sample is not None
+        ]
+        notify = self._last_interval_notify
+        span = self._last_interval_s
+        return {
+            "state": state,
+            "elapsed_s": now - self.t0,
+            "duration_s": duration_s,
+            "users": sum(s.users for s in self.workers.values()),
+            "workers": len(self.workers),
+            "ops": counts.get("ops", 0),
+            "ops_per_s": self._last_interval_ops / span if span > 0 else 0.0,
+            "notify_p50_ms": percentile_ms(notify, 50.0),
+            "notify_p99_ms": percentile_ms(notify, 99.0),
+            "lost": counts.get("lost", 0),
+            "errors": sum(counts.get(k, 0) for k in _ERROR_KINDS),
+            "late": counts.get("late", 0),
+            "duplicate": counts.get("duplicate", 0),
+            "unexpected": counts.get("unexpected", 0),
+            "generator_cpu_percent": max(cpu) if cpu else None,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Whole-run counts and exact percentiles per operation (merged histograms)."""
+        counts = self.counts()
+        operations: dict[str, dict[str, Any]] = {}
+        for tag, histogram in sorted(self.totals.items()):
+            metric, operation = split_tag(tag)
+            entry = operations.setdefault(operation, {})
+            entry[f"{metric}_count"] = int(histogram.get_total_count())
+            for name, pct in (("p50", 50.0), ("p99", 99.0)):
+                entry[f"{metric}_{name}_ms"] = percentile_ms(histogram, pct)
+            entry[f"{metric}_max_ms"] = float(histogram.get_max_value()) / 1000.0
+        return {
+            "counts": {k: int(v) for k, v in sorted(counts.items())},
+            "operations": operations,
+            "not_started": self.not_started,
+            "workers": sorted(self.workers),
+        }
+
+    def close(self, now: float) -> None:
+        """Write what is left and close every file (idempotent)."""
+        if self._closed:
+            return
+        self.tick(now)
+        self._hlog.close()
+        self._incidents.close()
+        self._generator.close()
+        self._closed = True
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, allow_nan=False), encoding="utf-8")
+    os.replace(tmp, path)
