@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import gevent.ssl
 from geventhttpclient import HTTPClient
 
 from gwsload.cookies import CookieJar
@@ -79,7 +80,8 @@ class Response:
 
 
 def _insecure_context_factory(**_: Any) -> ssl.SSLContext:
-    context = ssl.create_default_context()
+    # gevent's SSLContext: its sockets yield to the hub during the TLS handshake
+    context: ssl.SSLContext = gevent.ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
