@@ -1,0 +1,277 @@
+"""``manifest.json`` and the run folder itself (docs/run-folder.md, format 1).
+
+::
+
+    run_id, run_dir = create_run_folder("results", scenario.name, started=time.time())
+    manifest = build_manifest(run_id=run_id, t0=t0, scenario=scenario,
+                              scenario_file="scenarios/smoke.toml", target=...,
+                              workers=0, command_line=sys.argv)
+    write_manifest(run_dir, manifest)                     # at start: status "running"
+    ...
+    write_manifest(run_dir, finish_manifest(manifest, status="completed", exit_code=0,
+                                            ended=time.time(), generator=verdict.to_dict()))
+
+Writes are atomic (temporary file, then ``os.replace``): a reader never sees half
+a manifest. The command line is stored with secrets removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from gwsload import __version__
+from gwsload.errors import ConfigError
+from gwsload.scenario import Scenario
+from gwsload.stages import stage_windows
+
+__all__ = [
+    "FORMAT",
+    "RUN_STATUSES",
+    "build_manifest",
+    "create_run_folder",
+    "finish_manifest",
+    "git_revision",
+    "make_run_id",
+    "prepare_out_folder",
+    "read_manifest",
+    "redact_command_line",
+    "write_manifest",
+]
+
+#: run-folder format version (history in docs/run-folder.md); 1: first version
+FORMAT = 1
+RUN_STATUSES = ("running", "completed", "interrupted", "failed")
+MANIFEST = "manifest.json"
+_REDACTED = "***"
+#: option names whose value is a secret (``--password x``, ``--api-token=x``)
+_SECRET_OPTION = re.compile(
+    r"^--?[\w-]*(password|passwd|secret|token|credential|api-?key)[\w-]*$", re.IGNORECASE
+)
+
+
+def make_run_id(started: float, scenario_name: str) -> str:
+    """``<UTC start, YYYYmmddTHHMMSSZ>-<scenario name>``."""
+    stamp = datetime.fromtimestamp(started, UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{scenario_name}"
+
+
+def create_run_folder(
+    results_dir: str | os.PathLike[str], scenario_name: str, started: float
+) -> tuple[str, Path]:
+    """Create ``results/<run-id>/`` (``-2``, ``-3``... when taken); its id and path."""
+    base = make_run_id(started, scenario_name)
+    parent = Path(results_dir)
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        run_id = base if attempt == 1 else f"{base}-{attempt}"
+        try:
+            (parent / run_id).mkdir()
+        except FileExistsError:
+            continue
+        return run_id, parent / run_id
+    raise ConfigError(f"{parent}: too many runs named {base}")
+
+
+def prepare_out_folder(path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """Use ``path`` (``--out DIR``) as the run folder: created if missing.
+
+    A non-empty folder is refused unless ``force``; even then only a previous
+    run folder (one holding ``manifest.json``) is cleared, never anything else.
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder}: --out must be a folder, got an existing file")
+    if folder.is_dir() and any(folder.iterdir()):
+        if not force:
+            raise ConfigError(
+                f"{folder}: the output folder is not empty; choose another or add --force"
+            )
+        if not (folder / MANIFEST).is_file():
+            raise ConfigError(
+                f"{folder}: not a run folder (no {MANIFEST}); "
+                "refusing to clear it even with --force"
+            )
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def redact_command_line(argv: Sequence[str]) -> list[str]:
+    """The command line with secrets replaced by ``***``.
+
+    Values of options named like password/secret/token/api-key (``--opt v`` and
+    ``--opt=v``) and ``user:password@`` in URLs are removed; file paths stay.
+    """
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            out.append(_REDACTED)
+            hide_next = False
+            continue
+        name, eq, _ = arg.partition("=")
+        if _SECRET_OPTION.match(name):
+            if eq:
+                out.append(f"{name}={_REDACTED}")
+            else:
+                out.append(arg)
+                hide_next = True
+            continue
+        out.append(_redact_url(arg))
+    return out
+
+
+def _redact_url(text: str) -> str:
+    if "://" not in text or "@" not in text:
+        return text
+    head, eq, value = text.rpartition("=") if text.startswith("-") else ("", "", text)
+    parts = urlsplit(value)
+    if "@" not in parts.netloc:
+        return text
+    host = parts.netloc.rsplit("@", 1)[1]
+    clean = urlunsplit((parts.scheme, f"{_REDACTED}@{host}", parts.path, parts.query,
+                        parts.fragment))
+    return f"{head}{eq}{clean}"
+
+
+def _utc(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _version_of(package: str) -> str | None:
+    # metadata only: the manifest writer must not import gevent or locust
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def git_revision(where: str | os.PathLike[str] | None = None) -> str | None:
+    """The checkout's commit (``git rev-parse HEAD``), or None when unknown."""
+    folder = Path(where) if where is not None else Path(__file__).resolve().parent
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
+            timeout=5, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    revision = done.stdout.strip()
+    return revision if done.returncode == 0 and revision else None
+
+
+def build_manifest(
+    *,
+    run_id: str,
+    t0: float,
+    scenario: Scenario,
+    scenario_file: str,
+    target: Mapping[str, object],
+    workers: int,
+    command_line: Sequence[str],
+) -> dict[str, object]:
+    """The manifest at the start of a run (status ``running``).
+
+    ``target`` is ``{"kind": "embedded-simulator", "url": ..., "simulator": {...}}`` or
+    ``{"kind": "external", "url": ..., "verify_tls": ...}``.
+    """
+    return {
+        "format": FORMAT,
+        "run_id": run_id,
+        "status": "running",
+        "exit_code": None,
+        "t0": t0,
+        "started_utc": _utc(t0),
+        "ended_utc": None,
+        "duration_s": None,
+        "scenario_file": scenario_file,
+        "scenario": scenario.to_dict(),
+        "target": {**target, "url": _redact_url(str(target.get("url", "")))},
+        "transport": scenario.client.transport,
+        "workload": {"model": scenario.workload.model},
+        "stages": [window.to_dict() for window in stage_windows(scenario.stages)],
+        "warmup_s": scenario.effective_warmup_s,
+        "notification_timeout_s": scenario.client.notification_timeout_s,
+        "slo": [slo.to_dict() for slo in scenario.slo],
+        "workers": workers,
+        "host": {
+            "hostname": socket.gethostname(),
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "versions": {
+            "gwsload": __version__,
+            "locust": _version_of("locust"),
+            "gevent": _version_of("gevent"),
+        },
+        "git_revision": git_revision(),
+        "command_line": redact_command_line(command_line),
+        "generator": {"saturated": False, "findings": []},
+    }
+
+
+def finish_manifest(
+    manifest: Mapping[str, object],
+    *,
+    status: str,
+    exit_code: int | None,
+    ended: float,
+    generator: Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    """A copy of ``manifest`` closed with its end status, time and generator verdict."""
+    if status not in RUN_STATUSES:
+        raise ValueError(f"status must be one of {RUN_STATUSES}, got {status!r}")
+    t0 = manifest["t0"]
+    closed = dict(manifest)
+    closed.update(
+        status=status,
+        exit_code=exit_code,
+        ended_utc=_utc(ended),
+        duration_s=round(ended - t0, 3) if isinstance(t0, int | float) else None,
+    )
+    if generator is not None:
+        closed["generator"] = dict(generator)
+    return closed
+
+
+def write_manifest(run_dir: str | os.PathLike[str], manifest: Mapping[str, object]) -> Path:
+    """Write ``<run_dir>/manifest.json`` atomically; its path."""
+    final = Path(run_dir) / MANIFEST
+    temporary = final.with_name(f".{MANIFEST}.{os.getpid()}.tmp")
+    with open(temporary, "w", encoding="utf-8") as file:
+        json.dump(manifest, file, indent=2, allow_nan=False)
+        file.write("\n")
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, final)
+    return final
+
+
+def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, object]:
+    """Read a run folder's manifest; ``ConfigError`` if missing, broken or of another format."""
+    path = Path(run_dir) / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{run_dir}: not a run folder (no {MANIFEST})") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: unreadable manifest ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else None
+        raise ConfigError(
+            f"{path}: run-folder format {found!r} is not supported (expected {FORMAT})"
+        )
+    return data
+

@@ -1,0 +1,79 @@
+"""Stage maths: which stage is in force when, at the boundaries too."""
+
+from __future__ import annotations
+
+import pytest
+
+from gwsload.stages import (
+    Stage,
+    StageAt,
+    offered_ops_per_s,
+    ramp_time_s,
+    stage_at,
+    stage_windows,
+    total_duration_s,
+)
+
+# a spike: base 10 users for 30 s, 100 users for 10 s, base again for 20 s
+SPIKE = (Stage(30.0, 10, 5.0), Stage(10.0, 100, 50.0), Stage(20.0, 10, 50.0))
+OPEN = (Stage(60.0, 50, 10.0, 5.0), Stage(60.0, 50, 10.0, 20.0))
+
+
+def test_total_duration_is_the_sum_of_stages() -> None:
+    assert total_duration_s(SPIKE) == 60.0
+    assert total_duration_s(()) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("t", "expected"),
+    [
+        (-1.0, StageAt(0, 10, 5.0, None)),
+        (0.0, StageAt(0, 10, 5.0, None)),
+        (29.999, StageAt(0, 10, 5.0, None)),
+        (30.0, StageAt(1, 100, 50.0, None)),  # a boundary belongs to the next stage
+        (39.5, StageAt(1, 100, 50.0, None)),
+        (40.0, StageAt(2, 10, 50.0, None)),
+        (60.0, StageAt(2, 10, 50.0, None)),  # the last stage owns its end instant
+    ],
+)
+def test_stage_at_boundaries(t: float, expected: StageAt) -> None:
+    assert stage_at(SPIKE, t) == expected
+
+
+def test_stage_at_is_none_after_the_last_stage_and_for_no_stage() -> None:
+    assert stage_at(SPIKE, 60.001) is None
+    assert stage_at(SPIKE, 1e9) is None
+    assert stage_at((), 0.0) is None
+
+
+def test_stage_at_carries_the_open_workload_rate() -> None:
+    assert stage_at(OPEN, 59.0) == StageAt(0, 50, 10.0, 5.0)
+    assert stage_at(OPEN, 61.0) == StageAt(1, 50, 10.0, 20.0)
+
+
+def test_stage_windows_place_stages_back_to_back() -> None:
+    windows = stage_windows(SPIKE)
+    assert [(w.start_s, w.end_s) for w in windows] == [(0.0, 30.0), (30.0, 40.0), (40.0, 60.0)]
+    assert windows[1].to_dict() == {
+        "index": 1, "start_s": 30.0, "end_s": 40.0, "users": 100, "spawn_rate": 50.0,
+        "rate_per_s": None,
+    }
+
+
+def test_ramp_time_is_first_stage_users_over_spawn_rate() -> None:
+    assert ramp_time_s(SPIKE) == 2.0
+    assert ramp_time_s(()) == 0.0
+
+
+def test_offered_load_open_is_rate_times_ops_per_cycle() -> None:
+    assert offered_ops_per_s(OPEN, ops_per_cycle=2.5, cycles_per_user_per_s=None) == [12.5, 50.0]
+
+
+def test_offered_load_closed_is_users_times_cycle_rate() -> None:
+    # 10 users, one cycle every 4 s each, 2 operations per cycle -> 5 ops/s
+    assert offered_ops_per_s(SPIKE, ops_per_cycle=2.0, cycles_per_user_per_s=0.25) == [
+        5.0, 50.0, 5.0,
+    ]
+    assert offered_ops_per_s(SPIKE, ops_per_cycle=2.0, cycles_per_user_per_s=None) == [
+        None, None, None,
+    ]
