@@ -137,7 +137,8 @@ async def on_response_prepare(request: web.Request, response: web.StreamResponse
     options = node.options
     new_session = request.get("gws_new_session")
     if new_session is not None and request.get("gws_session_ended") is None:
-        response.set_cookie(SESSION_COOKIE, new_session, path="/", httponly=True)
+        # a header, not response.set_cookie: cookies are serialised before this signal
+        response.headers.add("Set-Cookie", f"{SESSION_COOKIE}={new_session}; Path=/; HttpOnly")
     session = request.get("gws_session")
     ended = request.get("gws_session_ended") is not None
     if options.csrf and session is not None and request.method == "GET" and not ended:
