@@ -150,6 +150,7 @@ class Agent:
         #: the call whose recording is operated
         self.call_id: str | None = None
         self.logged_in = False
+        self._listening = False
         self._changed = Event()
         self._dial_pending = False
         self._dialed: list[str] = []
@@ -159,6 +160,12 @@ class Agent:
     def _exchange(self, method: str, path: str, body: bytes | None, operation: str) -> Response:
         try:
             response = self.session.request(method, path, body, operation=operation)
+            if _csrf_refused(response) and method != "GET":
+                # the HTTP session was renewed (expired, or node failover): learn the new
+                # token with a GET and send once more; the refused request changed nothing
+                self._report(operation, response, GwsApiError(3, 403, operation, "CSRF"))
+                self.session.get(ME_PATH, operation="GetMe")
+                response = self.session.request(method, path, body, operation=operation)
         except GwsTransportError as exc:
             self._report(operation, None, exc)
             raise
@@ -192,10 +199,14 @@ class Agent:
         me = self._call("GET", ME_PATH, "GetMe")
         user = me.body.get("user")
         self.user = user if isinstance(user, dict) else {}
-        timeout = self.config.cometd_timeout_s
-        self.cometd.handshake(timeout=timeout)
-        self.cometd.subscribe(CALLS_CHANNEL, self._on_calls_message, timeout=timeout)
-        self.cometd.subscribe(DEVICES_CHANNEL, self._on_devices_message, timeout=timeout)
+        if not self._listening:
+            # once per agent: after a lost session the client re-subscribes by itself,
+            # and a second subscription would deliver every notification twice
+            timeout = self.config.cometd_timeout_s
+            self.cometd.handshake(timeout=timeout)
+            self.cometd.subscribe(CALLS_CHANNEL, self._on_calls_message, timeout=timeout)
+            self.cometd.subscribe(DEVICES_CHANNEL, self._on_devices_message, timeout=timeout)
+            self._listening = True
         params: dict[str, Any] = {"channels": ["voice"]}
         if self.config.place is not None:
             params["place"] = self.config.place
@@ -433,6 +444,15 @@ class Agent:
 
     def __repr__(self) -> str:
         return f"Agent({self.config.user!r}, call={self.call_id!r})"
+
+
+def _csrf_refused(response: Response) -> bool:
+    """GWS refused a request for a missing or stale CSRF token (HTTP 403)."""
+    if response.http_status != 403:
+        return False
+    message = response.body.get("statusMessage")
+    text = message if isinstance(message, str) else response.excerpt
+    return "csrf" in text.lower()
 
 
 def _server_stamp(message: Mapping[str, Any]) -> tuple[float | None, int | None]:
