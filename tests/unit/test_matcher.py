@@ -6,8 +6,10 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from gwsload.gws.matcher import Anomaly, NotificationMatcher, Outcome
+from gwsload.gws.matcher import Anomaly, Expectation, NotificationMatcher, Outcome
 
 CALL = "c0ffee"
 
@@ -230,3 +232,45 @@ def test_bad_arguments_are_refused() -> None:
         NotificationMatcher().expect_recording(CALL, "Hold", now=0.0)
     with pytest.raises(ValueError, match="timeout_s must be > 0"):
         NotificationMatcher(timeout_s=0)
+
+
+# -- any interleaving: every operation ends exactly once ----------------------------
+
+_OPS = ["StartCallRecording", "StopCallRecording", "PauseCallRecording"]
+_STATES = ["Recording", "Stopped", "Paused"]
+_action = st.one_of(
+    st.tuples(st.just("expect"), st.sampled_from(["a", "b"]), st.sampled_from(_OPS)),
+    st.tuples(st.just("respond"), st.integers(0, 30), st.sampled_from([200, 400, 503])),
+    st.tuples(st.just("notify"), st.sampled_from(["a", "b"]), st.sampled_from(_STATES)),
+    st.tuples(st.just("tick"), st.floats(0.0, 3.0), st.just(0)),
+)
+
+
+@given(st.lists(_action, max_size=60))
+def test_every_operation_ends_exactly_once(actions: list[tuple[str, Any, Any]]) -> None:
+    m = NotificationMatcher(timeout_s=1.0, retain_s=5.0)
+    now = 0.0
+    exps: list[Expectation] = []
+    finals: list[Outcome] = []
+    for kind, x, y in actions:
+        if kind == "expect":
+            exps.append(m.expect_recording(x, y, now=now))
+        elif kind == "respond" and x < len(exps):
+            out = m.on_response(exps[x], now, y, 0 if y == 200 else 2)
+            finals += [out] if out is not None else []
+        elif kind == "notify":
+            items = m.on_notification(rec(y, call_id=x), now)
+            assert len(items) <= 1
+            finals += [i for i in items if isinstance(i, Outcome)]
+        elif kind == "tick":
+            now += x
+            finals += m.expire(now)
+    for exp in exps:  # every request gets its response in the end
+        out = m.on_response(exp, now, 200, 0)
+        finals += [out] if out is not None else []
+    finals += m.expire(now + 10.0)
+    assert m.pending() == 0
+    assert all(e.done for e in exps)
+    assert len(finals) == len(exps)
+    assert len({id(o) for o in finals}) == len(exps)
+    assert sorted(id(e.outcome) for e in exps) == sorted(id(o) for o in finals)
