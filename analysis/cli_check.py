@@ -1,0 +1,46 @@
+"""``gwsload check RUN_DIR [--slo FILE]``: SLO sign-off, JUnit XML, exit 0 pass / 1 fail."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from gwsload.analysis.load import load_run
+from gwsload.analysis.metrics import compute_headline
+from gwsload.analysis.report import write_junit
+from gwsload.analysis.slo import evaluate_slos, junit_xml, load_slo_file, parse_slos
+from gwsload.errors import EXIT_FAILED, EXIT_OK, ConfigError
+
+__all__ = ["add_arguments", "main"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder")
+    parser.add_argument("--slo", type=Path, metavar="FILE",
+                        help="SLOs from this TOML/JSON file instead of the scenario's")
+    parser.add_argument("--junit", type=Path, metavar="FILE",
+                        help="JUnit XML output (default: RUN_DIR/check.junit.xml)")
+
+
+def main(args: argparse.Namespace) -> int:
+    run = load_run(args.run_dir)
+    if args.slo:
+        slos = load_slo_file(args.slo)
+    else:
+        slos = parse_slos(run.manifest.get("slo") or [], source=f"{run.path}/manifest.json")
+    if not slos:
+        raise ConfigError(f"{run.path}: no SLOs to check (the scenario has none; "
+                          "give --slo FILE with [[slo]] tables)")
+    results = evaluate_slos(slos, compute_headline(run))
+    width = max(len(n) for n in results["name"])
+    print(f"{'SLO':<{width}}  {'measured':>10}  result")
+    for row in results.itertuples():
+        value = "no data" if math.isnan(row.value) else f"{row.value:.4g}"
+        print(f"{row.name:<{width}}  {value:>10}  {'pass' if row.passed else 'FAIL'}")
+    failed = int((~results["passed"]).sum())
+    junit = write_junit(junit_xml(results, suite=f"slo {run.run_id}"),
+                        args.junit or run.path / "check.junit.xml")
+    print(f"{'FAIL' if failed else 'PASS'}: {len(results) - failed} of {len(results)} SLOs hold "
+          f"(wrote {junit})")
+    return EXIT_FAILED if failed else EXIT_OK

@@ -1,0 +1,193 @@
+"""Everything ``gwsload report`` says about one run, and its JSON and Markdown forms.
+
+``analyze_run`` computes (no files written); ``summary_json`` gives the documented,
+stable ``summary.json`` structure (docs/reports.md); ``summary_markdown`` the text
+for a CI comment or a ticket.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from gwsload.analysis.accounting import compute_outcomes
+from gwsload.analysis.capacity import CapacityResult, compute_capacity
+from gwsload.analysis.drift import DriftResult, compute_drift
+from gwsload.analysis.load import RunFolder
+from gwsload.analysis.metrics import (
+    ALL,
+    LATENCY_METRICS,
+    STATS,
+    choose_window_s,
+    compute_headline,
+    compute_notify_order,
+    compute_time_series,
+    measured_events,
+)
+from gwsload.analysis.slo import Slo, evaluate_slos, parse_slos
+from gwsload.analysis.validity import Finding, assess_validity
+
+__all__ = ["SCHEMA", "RunAnalysis", "analyze_run", "summary_json", "summary_markdown"]
+
+SCHEMA = "gwsload.summary/1"
+_COUNTERS = ("operations", "ops_per_s", "ok", "http_error", "api_error", "transport_error",
+             "lost", "late", "duplicate", "unexpected", "error_ratio", "lost_ratio",
+             "late_ratio", "duplicate_ratio")
+
+
+@dataclass(frozen=True)
+class RunAnalysis:
+    run: RunFolder
+    headline: pd.DataFrame
+    window_s: float
+    series: pd.DataFrame
+    outcomes: pd.DataFrame
+    notify_order: dict[str, float]
+    slos: list[Slo]
+    slo_results: pd.DataFrame
+    findings: list[Finding]
+    capacity: CapacityResult | None
+    drift: list[DriftResult]
+
+    @property
+    def slo_verdict(self) -> str:
+        if not len(self.slo_results):
+            return "none"
+        return "pass" if bool(self.slo_results["passed"].all()) else "fail"
+
+    @property
+    def verdict_sentence(self) -> str:
+        """The decision in one sentence."""
+        pooled = self.headline.loc[ALL]
+        facts = (f"{int(pooled['operations']):,} operations at {pooled['ops_per_s']:.1f} ops/s, "
+                 f"notification p99 {_fmt(pooled['notify_ms_p99'])} ms, "
+                 f"errors {_pct(pooled['error_ratio'])}, lost {_pct(pooled['lost_ratio'])}")
+        warnings = sum(f.severity == "warning" for f in self.findings)
+        caveat = f" ({warnings} validity warning{'s' * (warnings != 1)})" if warnings else ""
+        if self.slo_verdict == "none":
+            return f"NO SLOs to check: {facts}{caveat}."
+        failed = int((~self.slo_results["passed"]).sum())
+        total = len(self.slo_results)
+        if failed:
+            return f"FAIL: {failed} of {total} SLOs breached; {facts}{caveat}."
+        return f"PASS: all {total} SLOs hold; {facts}{caveat}."
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else f"{value:.3g}"
+
+
+def _pct(value: float) -> str:
+    return "n/a" if isinstance(value, float) and math.isnan(value) else f"{value:.3%}"
+
+
+def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
+    """All the numbers of a report. SLOs default to the manifest's."""
+    if slos is None:
+        slos = parse_slos(run.manifest.get("slo") or [], source=f"{run.path}/manifest.json")
+    headline = compute_headline(run)
+    window_s = choose_window_s(run.end_s)
+    series = compute_time_series(run, window_s)
+    return RunAnalysis(
+        run=run, headline=headline, window_s=window_s, series=series,
+        outcomes=compute_outcomes(run),
+        notify_order=compute_notify_order(measured_events(run)),
+        slos=slos, slo_results=evaluate_slos(slos, headline),
+        findings=assess_validity(run, headline),
+        capacity=compute_capacity(run, slos),
+        drift=compute_drift(series, run.generator, window_s=window_s, warmup_s=run.warmup_s),
+    )
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN -> null, numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _operation_block(row: pd.Series) -> dict[str, Any]:
+    block: dict[str, Any] = {key: row[key] for key in _COUNTERS}
+    block["latency_ms"] = {
+        metric: {stat: row[f"{metric}_{stat}"] for stat in (*STATS, "mean")}
+        for metric in LATENCY_METRICS}
+    return block
+
+
+def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
+    """The ``summary.json`` document (keys documented in docs/reports.md)."""
+    run, headline = analysis.run, analysis.headline
+    capacity = analysis.capacity
+    document = {
+        "schema": SCHEMA,
+        "run_id": run.run_id,
+        "scenario": (run.manifest.get("scenario") or {}).get("name")
+        or run.manifest.get("scenario_file"),
+        "status": run.manifest.get("status"),
+        "workload": run.workload_model,
+        "transport": run.manifest.get("transport"),
+        "verdict": analysis.verdict_sentence,
+        "measured": {"warmup_s": run.warmup_s, "from_s": run.warmup_s, "to_s": run.end_s,
+                     "seconds": run.end_s - run.warmup_s},
+        "latency_source": "hdr" if run.hdr is not None else "events",
+        "all": _operation_block(headline.loc[ALL]),
+        "operations": {op: _operation_block(row) for op, row in headline.iterrows()
+                       if op != ALL},
+        "notification_order": analysis.notify_order,
+        "outcomes": analysis.outcomes.to_dict(orient="records"),
+        "slo": {"verdict": analysis.slo_verdict,
+                "results": analysis.slo_results.to_dict(orient="records")},
+        "validity": [{"severity": f.severity, "text": f.text} for f in analysis.findings],
+        "capacity": None if capacity is None else {
+            "sentence": capacity.sentence, "capacity_step": capacity.capacity_step,
+            "throughput_knee_step": capacity.throughput_knee_step,
+            "latency_knee_step": capacity.latency_knee_step,
+            "steps": capacity.steps.to_dict(orient="records")},
+        "drift": [{"quantity": d.quantity, "unit": d.unit, "slope_per_hour": d.slope_per_hour,
+                   "change_over_run": d.change_over_run, "p_value": d.p_value,
+                   "windows": d.windows, "drifting": d.drifting, "sentence": d.sentence}
+                  for d in analysis.drift],
+    }
+    return dict(_clean(document))
+
+
+def summary_markdown(analysis: RunAnalysis) -> str:
+    """A short Markdown summary: verdict, headline table, SLOs, findings, capacity, drift."""
+    run, headline = analysis.run, analysis.headline
+    lines = [f"## gwsload run `{run.run_id}`", "", f"**{analysis.verdict_sentence}**", "",
+             f"Measured {run.warmup_s:g}-{run.end_s:.0f} s (warm-up excluded); latency from "
+             f"{'latency.hlog' if run.hdr is not None else 'events'}, ms.", "",
+             "| operation | ops | ops/s | notify p50 | p90 | p99 | p99.9 | max | HTTP p99 "
+             "| errors | lost |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for op, row in headline.iterrows():
+        name = "**all**" if op == ALL else str(op)
+        lines.append(
+            f"| {name} | {int(row['operations']):,} | {row['ops_per_s']:.1f} | "
+            + " | ".join(_fmt(row[f"notify_ms_{s}"]) for s in ("p50", "p90", "p99", "p99.9",
+                                                                "max"))
+            + f" | {_fmt(row['response_ms_p99'])} | {_pct(row['error_ratio'])} | "
+            f"{_pct(row['lost_ratio'])} |")
+    if len(analysis.slo_results):
+        lines += ["", "| SLO | measured | result |", "|---|--:|---|"]
+        for r in analysis.slo_results.itertuples():
+            lines.append(f"| {r.name} | {_fmt(r.value)} | {'pass' if r.passed else '**FAIL**'} |")
+    if analysis.findings:
+        lines += ["", "**Validity**", ""]
+        lines += [f"- {'⚠ ' if f.severity == 'warning' else ''}{f.text}"
+                  for f in analysis.findings]
+    if analysis.capacity is not None:
+        lines += ["", f"**Capacity:** {analysis.capacity.sentence}"]
+    drifting = [d.sentence for d in analysis.drift if d.drifting]
+    lines += ["", "**Drift:** " + ("; ".join(drifting) if drifting else "no drift detected.")]
+    return "\n".join(lines) + "\n"
