@@ -7,6 +7,8 @@ anomalies, ``late``, ``duplicate`` and ``unexpected``, each with its first examp
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from gwsload.analysis.load import RunFolder
@@ -48,7 +50,7 @@ def _example_text(row: pd.Series) -> str:
     if isinstance(error, str) and error:
         parts.append(f"'{error}'")
     age = row.get("age_ms")
-    if isinstance(age, float) and age == age:
+    if isinstance(age, float) and not math.isnan(age):
         parts.append(f"age {age:.0f} ms")
     state = row.get("recording_state")
     if isinstance(state, str) and state and row.get("kind") == "unexpected":

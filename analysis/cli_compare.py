@@ -18,7 +18,8 @@ def _tolerance(text: str) -> float:
     try:
         value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction like 0.1 or 10%, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction like 0.1 or 10%, got {text!r}") from None
     if not 0 <= value < 10:
         raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 10, got {text!r}")
     return value
@@ -37,9 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
     baseline, candidate = load_run(args.baseline), load_run(args.candidate)
     if baseline.path.resolve() == candidate.path.resolve():
         raise ConfigError(f"{args.baseline}: baseline and candidate are the same run folder")

@@ -22,9 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display needed, ever
     run = load_run(args.run_dir)
     slos = load_slo_file(args.slo) if args.slo else None
     analysis = analyze_run(run, slos)

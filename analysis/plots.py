@@ -61,8 +61,8 @@ def plot_throughput(series: pd.DataFrame, *, users: pd.DataFrame | None = None,
                     ax: Axes | None = None) -> Axes:
     """Ops/s per window (all and per operation); users on a second axis when given."""
     ax = ax or new_axes()
-    for operation, group in series.groupby("operation"):
-        group = group.sort_values("window_s")
+    for operation, unsorted in series.groupby("operation"):
+        group = unsorted.sort_values("window_s")
         pooled = operation == "*"
         ax.plot(group["window_s"], group["ops_per_s"], lw=1.8 if pooled else 0.9,
                 label="all operations" if pooled else str(operation), drawstyle="steps-post")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 from typing import Any
 
 import pandas as pd
@@ -41,8 +42,8 @@ def compare_document(baseline: RunFolder, candidate: RunFolder,
             "candidate": candidate.run_id, "window_s": table_.attrs.get("window_s"),
             "tolerance": table_.attrs.get("tolerance"), "verdict": compare_verdict(table_),
             "regression": bool((table_["verdict"] == "worse").any()),
-            "rows": [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
-                     for r in records]}
+            "rows": [{k: (None if isinstance(v, float) and math.isnan(v) else v)
+                      for k, v in r.items()} for r in records]}
 
 
 def _overlays(baseline: RunFolder, candidate: RunFolder) -> str:
@@ -80,7 +81,7 @@ def render_compare(baseline: RunFolder, candidate: RunFolder, table_: pd.DataFra
     verdict = compare_verdict(table_)
     shown = table_.copy()
     for column in ("change", "ci_low", "ci_high"):
-        shown[column] = [f"{v:+.1%}" if v == v else "n/a" for v in shown[column]]
+        shown[column] = [f"{v:+.1%}" if math.isfinite(v) else "n/a" for v in shown[column]]
     shown = shown.rename(columns={"ci_low": "95% CI low", "ci_high": "95% CI high"})
     classes = {i: ("bad" if v == "worse" else "good")
                for i, v in enumerate(table_["verdict"]) if v != "same"}
