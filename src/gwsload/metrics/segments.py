@@ -1,8 +1,9 @@
 """Closed Parquet segments for ``events/`` and ``anomalies/`` (docs/run-folder.md).
 
 Each flush writes one file per worker, ``<table>/part-<worker>-<seq:06d>.parquet``,
-first under a ``.tmp`` name then renamed: a reader (``<table>/*.parquet``) never
-sees a half-written file, and a killed run loses only what was still buffered::
+first under a hidden ``.part-...parquet.tmp`` name then renamed: a reader
+(``<table>/*.parquet``) never sees a half-written file, and a killed run loses
+only what was still buffered::
 
     writer = SegmentWriter(run_dir, "events")
     writer.add("w1", columns)      # drained RowBuffer columns, any number of times
@@ -94,7 +95,9 @@ class SegmentWriter:
         seq = self._next_seq.get(worker, 1)
         self._next_seq[worker] = seq + 1
         final = self._dir / f"part-{worker}-{seq:06d}.parquet"
-        temporary = final.with_name(final.name + ".tmp")
+        # a hidden name: even readers that scan the whole folder (pyarrow datasets
+        # skip "." and "_" files) never see a half-written segment
+        temporary = final.with_name(f".{final.name}.tmp")
         pq.write_table(table, temporary)
         os.replace(temporary, final)
         return final
