@@ -82,6 +82,8 @@ class Publisher:
         #: called for every published, dropped or duplicated notification (tests, stats)
         self.observers: list[Callable[[Published], None]] = []
         self.counts = {"published": 0, "dropped": 0, "duplicated": 0}
+        #: how many stalls were started
+        self.stalls = 0
 
     @property
     def pending(self) -> int:
@@ -110,6 +112,7 @@ class Publisher:
     def stall(self, duration_s: float) -> None:
         """Hold every notification for ``duration_s`` from now."""
         loop = asyncio.get_running_loop()
+        self.stalls += 1
         self._stalled_until = max(self._stalled_until, loop.time() + duration_s)
         self._arm(loop)
 

@@ -1,0 +1,121 @@
+"""The simulator as a process: the CLI's bad-option exits, SimulatorProcess start/stop, SIGTERM."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from gwsload.simulator.process import SimulatorProcess, SimulatorStartError
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gwsload.simulator", *args],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--agents", "0"], "--agents"),
+        (["--drop-share", "1.5"], "--drop-share"),
+        (["--duplicate-share", "-0.1"], "--duplicate-share"),
+        (["--http-error-share", "nan"], "--http-error-share"),
+        (["--latency-model", "lognormal", "--latency-ms", "5"], "--latency-p99-ms"),
+        (["--latency-model", "gauss"], "--latency-model"),
+        (["--delay-share", "0.2"], "--delay-ms"),
+        (["--stall-every-s", "1", "--stall-ms", "5000"], "--stall-ms"),
+        (["--port", "http"], "--port"),
+        (["--require-origin", "example.com"], "--require-origin"),
+        (["--agents-file", "/nonexistent/agents.csv"], "/nonexistent/agents.csv"),
+        (["--truth-log", "/proc/no/such/dir/truth.csv"], "--truth-log"),
+    ],
+)
+def test_bad_options_one_line_exit_2(args: list[str], needle: str) -> None:
+    result = _run(*args)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert needle in lines[0] and "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_bad_agents_file_names_the_line(tmp_path: Path) -> None:
+    agents = tmp_path / "agents.csv"
+    agents.write_text("username,password,dn\nalice,secret,2001\nbob\n")
+    result = _run("--agents-file", str(agents))
+    assert result.returncode == 2
+    assert "line 3" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_gwsload_simulate_bad_option_exit_2() -> None:
+    result = subprocess.run(
+        ["gwsload", "simulate", "--stall-every-s", "-1"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "gwsload simulate: error: --stall-every-s must be a finite number >= 0, got -1.0"
+    )
+
+
+def _get(url: str, user: str, password: str) -> tuple[int, dict[str, object]]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_simulator_process_serves_and_stops_cleanly(tmp_path: Path) -> None:
+    agents = tmp_path / "agents.csv"
+    agents.write_text("username,password,dn\nalice,secret,2001\nbob,hunter2\n")
+    truth = tmp_path / "truth.csv"
+    sim = SimulatorProcess(["--agents-file", str(agents), "--truth-log", str(truth)])
+    try:
+        url = sim.start()
+        assert url.startswith("http://127.0.0.1:") and url == sim.url
+        status, body = _get(url + "/api/v2/me?subresources=devices", "alice", "secret")
+        assert status == 200
+        assert body["user"]["userName"] == "alice"  # type: ignore[index]
+        assert body["user"]["devices"][0]["phoneNumber"] == "2001"  # type: ignore[index]
+        status, body = _get(url + "/api/v2/me", "bob", "hunter2")
+        assert status == 200
+        status, body = _get(url + "/api/v2/me", "agent0001", "gwsload")
+        assert (status, body["statusCode"]) == (401, 20)
+    finally:
+        code = sim.stop()
+        sim.close()
+    assert code == 0  # SIGTERM is a clean stop
+    with truth.open(newline="") as handle:
+        assert next(csv.reader(handle)) == [
+            "ts", "seq", "agent", "call_id", "notification_type", "recording_state", "action",
+            "delay_ms",
+        ]  # fmt: skip
+
+
+def test_simulator_process_context_manager_and_gwsload_defaults() -> None:
+    with SimulatorProcess(["--agents", "3"]) as sim:
+        status, body = _get(sim.url + "/api/v2/me", "agent0003", "gwsload")
+        assert status == 200 and body["statusCode"] == 0
+        pid = sim.pid
+        assert pid is not None and sim.returncode is None
+    assert sim.returncode == 0
+
+
+def test_simulator_process_reports_a_failed_start() -> None:
+    sim = SimulatorProcess(["--agents", "-5"])
+    with pytest.raises(SimulatorStartError, match=r"(?s)exited with code 2.*--agents"):
+        sim.start()
+    sim.close()
