@@ -16,10 +16,12 @@ from gwsload.gws.protocol import (
     call_path,
     check_status,
     dial_path,
+    is_csrf_refusal,
     learn_csrf,
     operation_body,
     parse_base_url,
     parse_body,
+    server_stamp,
 )
 
 
@@ -114,3 +116,18 @@ def test_csrf_is_learned_from_gws_headers() -> None:
         "X-My-Token", "t"
     )
     assert learn_csrf([("Content-Type", "application/json")]) is None
+
+
+def test_csrf_refusal_is_recognised() -> None:
+    assert is_csrf_refusal(403, {"statusCode": 3, "statusMessage": "Missing or invalid Csrf token"})
+    assert is_csrf_refusal(403, {}, "Missing or invalid Csrf token")
+    assert not is_csrf_refusal(403, {"statusCode": 3, "statusMessage": "Origin not allowed"})
+    assert not is_csrf_refusal(400, {"statusMessage": "csrf"})
+
+
+def test_server_stamp_from_bayeux_ext() -> None:
+    message = {"channel": "/v2/me/calls", "data": {}, "ext": {"gwsload": {"ts": 17.5, "seq": 3}}}
+    assert server_stamp(message) == (17.5, 3)
+    assert server_stamp({"channel": "/v2/me/calls", "data": {}}) == (None, None)
+    assert server_stamp({"ext": {"ack": 4}}) == (None, None)
+    assert server_stamp({"ext": {"gwsload": {"ts": "x", "seq": True}}}) == (None, None)

@@ -44,7 +44,9 @@ from gwsload.gws.protocol import (
     VOICE_CHANNEL_PATH,
     call_path,
     dial_path,
+    is_csrf_refusal,
     operation_body,
+    server_stamp,
 )
 from gwsload.gws.session import GwsSession, Response
 
@@ -149,7 +151,9 @@ class Agent:
         self.calls: dict[str, dict[str, Any]] = {}
         #: the call whose recording is operated
         self.call_id: str | None = None
+        #: True once login() completed (Ready)
         self.logged_in = False
+        self._contact_center_session = False
         self._listening = False
         self._changed = Event()
         self._dial_pending = False
@@ -160,7 +164,8 @@ class Agent:
     def _exchange(self, method: str, path: str, body: bytes | None, operation: str) -> Response:
         try:
             response = self.session.request(method, path, body, operation=operation)
-            if _csrf_refused(response) and method != "GET":
+            refused = is_csrf_refusal(response.http_status, response.body, response.excerpt)
+            if refused and method != "GET":
                 # the HTTP session was renewed (expired, or node failover): learn the new
                 # token with a GET and send once more; the refused request changed nothing
                 self._report(operation, response, GwsApiError(3, 403, operation, "CSRF"))
@@ -211,11 +216,12 @@ class Agent:
         if self.config.place is not None:
             params["place"] = self.config.place
         self._call("POST", ME_PATH, "StartContactCenterSession", **params)
-        self.logged_in = True
+        self._contact_center_session = True
         self.recover_calls()
         if self.device_id is None:
             self.device_id = self._find_device_id()
         self._call("POST", VOICE_CHANNEL_PATH, "Ready")
+        self.logged_in = True
 
     def _find_device_id(self) -> str:
         response = self._call("GET", f"{ME_PATH}/devices?fields=*", "GetDevices")
@@ -365,8 +371,9 @@ class Agent:
         """EndContactCenterSession (best effort), then close CometD and HTTP. Safe to
         call more than once and after a failed login."""
         try:
-            if self.logged_in:
-                self.logged_in = False
+            self.logged_in = False
+            if self._contact_center_session:
+                self._contact_center_session = False
                 self._call("POST", ME_PATH, "EndContactCenterSession")
         except (GwsApiError, GwsTransportError) as exc:
             _log.warning("%s: EndContactCenterSession failed: %s", self.config.user, exc)
@@ -386,7 +393,7 @@ class Agent:
             return
         received = message.get("_received")
         now = received if isinstance(received, float) else time.perf_counter()
-        server_ts, seq = _server_stamp(message)
+        server_ts, seq = server_stamp(message)
         call = data.get("call")
         if isinstance(call, dict) and isinstance(call.get("id"), str):
             self._track_call(call)
@@ -444,25 +451,3 @@ class Agent:
 
     def __repr__(self) -> str:
         return f"Agent({self.config.user!r}, call={self.call_id!r})"
-
-
-def _csrf_refused(response: Response) -> bool:
-    """GWS refused a request for a missing or stale CSRF token (HTTP 403)."""
-    if response.http_status != 403:
-        return False
-    message = response.body.get("statusMessage")
-    text = message if isinstance(message, str) else response.excerpt
-    return "csrf" in text.lower()
-
-
-def _server_stamp(message: Mapping[str, Any]) -> tuple[float | None, int | None]:
-    """The simulator's publish time and sequence number from the Bayeux ``ext``."""
-    ext = message.get("ext")
-    stamp = ext.get("gwsload") if isinstance(ext, dict) else None
-    if not isinstance(stamp, dict):
-        return None, None
-    ts, seq = stamp.get("ts"), stamp.get("seq")
-    return (
-        float(ts) if isinstance(ts, int | float) else None,
-        seq if isinstance(seq, int) else None,
-    )

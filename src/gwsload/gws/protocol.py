@@ -27,10 +27,12 @@ __all__ = [
     "call_path",
     "check_status",
     "dial_path",
+    "is_csrf_refusal",
     "learn_csrf",
     "operation_body",
     "parse_base_url",
     "parse_body",
+    "server_stamp",
 ]
 
 ME_PATH = "/api/v2/me"
@@ -149,3 +151,27 @@ def learn_csrf(headers: Iterable[tuple[str, str]]) -> CsrfToken | None:
     if token is None:
         return None
     return CsrfToken(header=name or "X-CSRF-TOKEN", token=token)
+
+
+def is_csrf_refusal(http_status: int, body: Mapping[str, Any], excerpt: str = "") -> bool:
+    """GWS refused a request for a missing or stale CSRF token (HTTP 403, "Missing or
+    invalid Csrf token")."""
+    if http_status != 403:
+        return False
+    message = body.get("statusMessage")
+    text = message if isinstance(message, str) else excerpt
+    return "csrf" in text.lower()
+
+
+def server_stamp(message: Mapping[str, Any]) -> tuple[float | None, int | None]:
+    """The publish time (UNIX s) and sequence number a server put in a Bayeux message's
+    ``ext`` as ``{"gwsload": {"ts", "seq"}}`` (the simulator does); (None, None) if absent."""
+    ext = message.get("ext")
+    stamp = ext.get("gwsload") if isinstance(ext, Mapping) else None
+    if not isinstance(stamp, Mapping):
+        return None, None
+    ts, seq = stamp.get("ts"), stamp.get("seq")
+    return (
+        float(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else None,
+        seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
+    )
