@@ -1,0 +1,99 @@
+"""Thousands of held long-polling connects in one process, each woken by a notify.
+
+Prints the RSS growth and the wall time (pytest -s); asserts only counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+import aiohttp
+import psutil
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from gwsload.simulator.cometd_endpoint import CometdEndpoint
+
+pytestmark = pytest.mark.asyncio
+
+SESSIONS = 2000
+CHANNEL = "/v2/me/calls"
+
+
+@web.middleware
+async def user_from_header(request: web.Request, handler: Any) -> web.StreamResponse:
+    request["gws_user_id"] = request.headers["X-User"]
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+async def test_two_thousand_held_connects_each_get_their_notification() -> None:
+    process = psutil.Process(os.getpid())
+    rss_before = process.memory_info().rss
+    endpoint = CometdEndpoint(timeout_ms=60000, max_interval_ms=60000)
+    app = web.Application(middlewares=[user_from_header])
+    endpoint.add_routes(app, "/cometd")
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    await endpoint.start()
+    url = str(server.make_url("/cometd"))
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    http = aiohttp.ClientSession(connector=connector)
+    gate = asyncio.Semaphore(200)
+    try:
+        started = time.perf_counter()
+
+        async def post(user: str, messages: list[dict[str, Any]]) -> Any:
+            async with http.post(url, json=messages, headers={"X-User": user}) as response:
+                assert response.status == 200
+                return await response.json()
+
+        async def handshake(user: str) -> str:
+            async with gate:
+                (reply,) = await post(user, [{"channel": "/meta/handshake", "version": "1.0",
+                                              "supportedConnectionTypes": ["long-polling"]}])
+            client_id: str = reply["clientId"]
+            return client_id
+
+        users = [f"user{i:05d}" for i in range(SESSIONS)]
+        client_ids = await asyncio.gather(*(handshake(u) for u in users))
+        handshaken = time.perf_counter()
+
+        async def subscribe_and_hold(user: str, client_id: str) -> Any:
+            return await post(user, [
+                {"channel": "/meta/subscribe", "clientId": client_id, "subscription": CHANNEL},
+                {"channel": "/meta/connect", "clientId": client_id, "id": "c",
+                 "connectionType": "long-polling"},
+            ])
+
+        polls = [asyncio.create_task(subscribe_and_hold(u, c))
+                 for u, c in zip(users, client_ids, strict=True)]
+        for _ in range(3000):
+            held = sum(endpoint.engine.held_connect(c) is not None for c in client_ids)
+            if held == SESSIONS:
+                break
+            await asyncio.sleep(0.01)
+        assert held == SESSIONS
+        all_held = time.perf_counter()
+        rss_held = process.memory_info().rss
+        delivered = sum(endpoint.notify(u, CHANNEL, {"user": u}) for u in users)
+        assert delivered == SESSIONS
+        results = await asyncio.wait_for(asyncio.gather(*polls), 60)
+        woken = time.perf_counter()
+        got = [[m["data"]["user"] for m in r if "data" in m] for r in results]
+        assert got == [[u] for u in users]
+        assert all(r[-1]["channel"] == "/meta/connect" and r[-1]["successful"] for r in results)
+        print(
+            f"\n{SESSIONS} sessions: handshakes {handshaken - started:.2f}s, "
+            f"subscribe+hold {all_held - handshaken:.2f}s, notify->all replies "
+            f"{woken - all_held:.2f}s; RSS +{(rss_held - rss_before) / 2**20:.1f} MiB "
+            f"with all held (client and server in this process)"
+        )
+    finally:
+        await endpoint.close()
+        await http.close()
+        await server.close()
