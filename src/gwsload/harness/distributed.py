@@ -29,6 +29,7 @@ from typing import Any
 
 import gevent
 from gevent.event import Event
+from gevent.threadpool import ThreadPool
 from locust.env import Environment
 from locust.runners import STATE_MISSING, LocalRunner, MasterRunner, WorkerRunner
 
@@ -114,7 +115,11 @@ class LoadProcess:
         if config.workload.model == "open":
             stages = to_stages(config.stages)
             processes = max(worker_count, 1)
-            self.ticker = CycleTicker(lambda: rate_share(stages, t0, processes))
+            self.ticker = CycleTicker(
+                lambda: rate_share(stages, t0, processes),
+                poisson=config.workload.arrivals == "poisson",
+                seed=worker_index + 1,
+            )
         self._shipper: gevent.Greenlet | None = None
         self._finished = False
 
@@ -132,10 +137,11 @@ class LoadProcess:
 
     def _ship(self, *, final: bool, not_started: int = 0) -> None:
         runner = self.environment.runner
+        # the final batch carries no sample: its period is the stop, not the load
         batch = make_batch(
             self.recorder,
             now=time.time(),
-            samples=[self.sampler.sample().to_dict()],
+            samples=[] if final else [self.sampler.sample().to_dict()],
             users=runner.user_count if runner is not None else 0,
             not_started=not_started,
             final=final,
@@ -171,6 +177,8 @@ class Collector:
         self.expected_workers: set[str] = set()
         self._lost_reported: set[str] = set()
         self._ticker: gevent.Greenlet | None = None
+        #: one thread writes the run folder, so sink calls never overlap
+        self._writer = ThreadPool(1)
         self.state = "running"
         self.finished = False
 
@@ -187,11 +195,13 @@ class Collector:
             self.tick()
 
     def tick(self) -> None:
-        now = time.time()
         if self.sink is None:
             return
-        self.sink.tick(now)
+        # file writing happens in a thread: in a single-process run the agents share this
+        # event loop, and a Parquet write must not delay their notification stamps
+        self._writer.apply(self.sink.tick, (time.time(),))
         self._check_workers()
+        now = time.time()
         if self.config.progress_file:
             write_progress(
                 self.config.progress_file,
@@ -224,12 +234,9 @@ class Collector:
     def _missing_finals(self) -> list[str]:
         if self.sink is None:
             return []
-        known = set(self.sink.workers) | self.expected_workers
-        return sorted(w for w in known if not self.sink.workers.get(w) or not self._final(w))
-
-    def _final(self, worker: str) -> bool:
-        state = self.sink.workers.get(worker) if self.sink is not None else None
-        return state is not None and state.final
+        workers = dict(self.sink.workers)  # a snapshot: the writer thread adds workers
+        known = set(workers) | self.expected_workers
+        return sorted(w for w in known if w not in workers or not workers[w].final)
 
     def finish(self, *, missing: list[str]) -> dict[str, Any] | None:
         """Close the run folder; returns the summary (None without a run folder)."""
@@ -243,7 +250,7 @@ class Collector:
         now = time.time()
         for worker in missing:
             self.sink.worker_lost(worker, "no final batch before the end of the run")
-        self.sink.close(now)
+        self._writer.apply(self.sink.close, (now,))
         summary = self.sink.summary()
         summary["missing_workers"] = missing
         if self.config.progress_file:

@@ -1,16 +1,18 @@
 """Open workload: recording cycles started at a target rate, whatever the answers do.
 
 A ticker greenlet issues one ticket per cycle at the rate in force (the stage's
-``rate_per_s`` divided among the worker processes), each ticket carrying its
-*intended* start time on the ``time.perf_counter`` clock. Idle agents take tickets
-in order. When every agent is busy, tickets wait, and the operation that finally
-takes one keeps the ticket's intended time: the report measures latency from when
-the operation should have started (coordinated-omission correction), and
+``rate_per_s`` divided among the worker processes; constant or Poisson gaps), each
+ticket carrying its *intended* start time on the ``time.perf_counter`` clock. Idle
+agents take tickets in order. When every agent is busy, tickets wait, and the
+operation that finally takes one keeps the ticket's intended time: the report
+measures latency from when the operation should have started (coordinated-omission
+correction), and
 ``start_lag_ms`` shows how late it really started.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 
@@ -23,8 +25,16 @@ __all__ = ["CycleTicker"]
 class CycleTicker:
     """Issues cycle tickets (intended perf_counter start times) at ``rate_now()`` per second."""
 
-    def __init__(self, rate_now: Callable[[], float | None], *, max_backlog: int = 100_000) -> None:
+    def __init__(
+        self,
+        rate_now: Callable[[], float | None],
+        *,
+        poisson: bool = False,
+        seed: int = 1,
+        max_backlog: int = 100_000,
+    ) -> None:
         self._rate_now = rate_now
+        self._poisson = random.Random(seed) if poisson else None
         self._tickets: Queue[float] = Queue()
         self._max_backlog = max_backlog
         self._greenlet: gevent.Greenlet | None = None
@@ -79,4 +89,5 @@ class CycleTicker:
                 else:
                     self._tickets.put(next_due)
                 self.issued += 1
-                next_due += 1.0 / rate
+                gap = 1.0 / rate
+                next_due += gap if self._poisson is None else self._poisson.expovariate(rate)

@@ -44,6 +44,7 @@ class LocustPlan:
     config_file: Path
     workers: int
     stop_timeout_s: float
+    locustfile: str = field(default_factory=locustfile_path)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -63,7 +64,7 @@ class LocustPlan:
             "-m",
             "locust",
             "-f",
-            locustfile_path(),
+            self.locustfile,
             "--headless",
             "--host",
             self.host,
@@ -97,7 +98,7 @@ class LocustPlan:
             "-m",
             "locust",
             "-f",
-            locustfile_path(),
+            self.locustfile,
             "--worker",
             "--master-host",
             "127.0.0.1",

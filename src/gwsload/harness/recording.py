@@ -105,8 +105,7 @@ class RecordingAgent(AgentBase):
                     continue
                 self._cycle(intended)
                 if load.ticker is None:
-                    workload = load.config.workload
-                    self.pause(self.rng.uniform(workload.think_min_s, workload.think_max_s))
+                    self.pause(self.draw_think())
         finally:
             if self.process is not None:
                 self.process.listeners -= 1

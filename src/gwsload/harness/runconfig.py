@@ -4,7 +4,7 @@
 writes it to a file and names it in the ``GWSLOAD_RUN_CONFIG`` environment variable of
 the Locust master (or single process). The master sends it to every worker over
 Locust's messaging, so workers on other hosts need no copy of the scenario or the
-agents file. Stdlib only: the ``gwsload run`` process must stay free of gevent.
+agents file. No gevent here: the ``gwsload run`` process must stay free of it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CONFIG_ENV", "HoldTime", "RunConfig", "StageSpec", "WorkloadSpec"]
+from gwsload.scenario import Distribution
+
+__all__ = ["CONFIG_ENV", "RunConfig", "StageSpec", "WorkloadSpec"]
 
 #: environment variable naming the JSON file of the run configuration
 CONFIG_ENV = "GWSLOAD_RUN_CONFIG"
@@ -30,23 +32,18 @@ class StageSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class HoldTime:
-    """How long a recording is held: uniform in ``[min_s, max_s]`` (equal bounds: fixed)."""
-
-    min_s: float = 1.0
-    max_s: float = 1.0
-
-
-@dataclass(frozen=True, slots=True)
 class WorkloadSpec:
+    """What each agent does (the scenario's ``[workload]``, see gwsload.scenario.Workload)."""
+
     #: ``closed`` (users with think time) or ``open`` (cycles at the stages' ``rate_per_s``)
     model: str = "closed"
-    hold: HoldTime = field(default_factory=HoldTime)
-    #: closed workload: pause after a cycle, uniform in [min, max] seconds
-    think_min_s: float = 0.5
-    think_max_s: float = 0.5
+    hold_s: Distribution = field(default_factory=lambda: Distribution("fixed", 1.0, 1.0))
+    #: closed workload: the wait after each cycle
+    think_time_s: Distribution = field(default_factory=lambda: Distribution("fixed", 0.5, 0.5))
     #: share of cycles that pause and resume the recording while it is held
     pause_share: float = 0.0
+    #: open workload: ``constant`` or ``poisson`` gaps between cycle starts
+    arrivals: str = "constant"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +79,9 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         workload = dict(data.get("workload") or {})
-        workload["hold"] = HoldTime(**(workload.get("hold") or {}))
+        for name in ("hold_s", "think_time_s"):
+            if isinstance(workload.get(name), dict):
+                workload[name] = Distribution(**workload[name])
         values = dict(data)
         values["workload"] = WorkloadSpec(**workload)
         values["stages"] = tuple(StageSpec(**s) for s in data.get("stages") or ())

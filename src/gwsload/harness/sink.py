@@ -10,12 +10,13 @@ and cumulative counts. :class:`RunSink` writes them:
   addition) and into whole-run totals (for the summary and the progress line),
 - incidents and generator samples appended as they come.
 
-No gevent and no Locust here: the Locust binding calls :meth:`accept` and :meth:`tick`.
+:meth:`accept` only queues; :meth:`tick` does the work, so the Locust binding can run
+it in a thread and keep file writing off the event loop that stamps notifications.
+No gevent and no Locust here.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter
@@ -23,12 +24,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from hdrh.histogram import HdrHistogram
 
 from gwsload.metrics.hlog import HlogWriter
 from gwsload.metrics.latency import Interval, IntervalMerger, new_histogram, split_tag
 from gwsload.metrics.logs import GeneratorLog, IncidentLog, incident
-from gwsload.metrics.segments import SegmentWriter
+from gwsload.metrics.segments import SegmentWriter, arrow_schema
 
 __all__ = ["RunSink", "WorkerState", "percentile_ms"]
 
@@ -78,11 +81,19 @@ class RunSink:
         self._last_interval_s = 0.0
         self._ops_in_interval = 0
         self._closed = False
+        self._queued: list[Mapping[str, Any]] = []
+        _warm_up_parquet()
 
     # -- input ----------------------------------------------------------------------
 
     def accept(self, batch: Mapping[str, Any]) -> None:
-        """Take one batch from a load process (see module doc for its keys)."""
+        """Queue one batch from a load process (cheap; written by the next :meth:`tick`).
+
+        May be called from another thread than :meth:`tick`: it only appends to a list.
+        """
+        self._queued.append(batch)
+
+    def _take(self, batch: Mapping[str, Any]) -> None:
         worker = str(batch["worker"])
         state = self.workers.setdefault(worker, WorkerState())
         state.batches += 1
@@ -113,10 +124,9 @@ class RunSink:
             state.final = True
 
     def worker_lost(self, worker: str, detail: str) -> None:
-        self._incidents.write(incident(time.time(), worker, "", "worker_lost", detail=detail))
-
-    def note_incident(self, record: Mapping[str, object]) -> None:
-        self._incidents.write(record)
+        """Note a lost worker in ``incidents.jsonl`` (queued like a batch)."""
+        record = incident(time.time(), worker, "", "worker_lost", detail=detail)
+        self._queued.append({"worker": worker, "incidents": [record]})
 
     def _add_total(self, tag: str, histogram: HdrHistogram) -> None:
         if histogram.get_total_count() == 0:
@@ -129,7 +139,13 @@ class RunSink:
     # -- output ---------------------------------------------------------------------
 
     def tick(self, now: float) -> None:
-        """Close the current interval: segments out, one hlog interval written."""
+        """Take the queued batches and close the interval: segments out, one hlog interval.
+
+        Calls must not overlap (the Collector runs them one at a time, off the event loop).
+        """
+        queued, self._queued = self._queued, []
+        for batch in queued:
+            self._take(batch)
         self._events.flush()
         self._anomalies.flush()
         interval = self._interval.take(now)
@@ -164,6 +180,7 @@ class RunSink:
         span = self._last_interval_s
         return {
             "state": state,
+            "t0": self.t0,
             "elapsed_s": now - self.t0,
             "duration_s": duration_s,
             "users": sum(s.users for s in self.workers.values()),
@@ -209,7 +226,11 @@ class RunSink:
         self._closed = True
 
 
-def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, allow_nan=False), encoding="utf-8")
-    os.replace(tmp, path)
+def _warm_up_parquet() -> None:
+    """Write one empty segment to memory: the first Parquet write loads a lot, and it
+    should not happen while agents share the event loop."""
+    table = pa.Table.from_pydict(
+        {name: [] for name in arrow_schema("events").names}, schema=arrow_schema("events")
+    )
+    pq.write_table(table, pa.BufferOutputStream())
+

@@ -71,8 +71,10 @@ class AgentBase(User):
             self.process.stopping.wait(timeout=seconds)
 
     def draw_hold(self) -> float:
-        hold = self._load().config.workload.hold
-        return self.rng.uniform(hold.min_s, hold.max_s)
+        return self._load().config.workload.hold_s.sample(self.rng)
+
+    def draw_think(self) -> float:
+        return self._load().config.workload.think_time_s.sample(self.rng)
 
     def _load(self) -> LoadProcess:
         if self.process is None:
@@ -137,8 +139,7 @@ class SyntheticAgent(AgentBase):
                         wall_offset=_WALL_OFFSET,
                     )
                 )
-            workload = load.config.workload
             if load.ticker is None:
-                self.pause(rng.uniform(workload.think_min_s, workload.think_max_s))
+                self.pause(self.draw_think())
             else:
                 gevent.idle()

@@ -1,0 +1,85 @@
+"""The run configuration when Locust is started by hand (``locust -f locustfiles/recording.py``).
+
+``gwsload run`` always names a configuration file in ``GWSLOAD_RUN_CONFIG``. Without
+it, these environment variables configure the run:
+
+- ``GWSLOAD_SCENARIO``: a scenario file; its stages become the load shape and its
+  workload and client settings apply (without it: users from the web UI or ``-u``,
+  a closed workload with 1 s holds and 0.5 s think time);
+- ``GWSLOAD_AGENTS_FILE``: a CSV with a header ``username,password``; otherwise
+  ``GWSLOAD_AGENTS`` agents (default 1000) named as the simulator names them
+  (``agent0001``...) with the password ``GWSLOAD_PASSWORD`` (default ``gwsload``);
+- ``GWSLOAD_OUT``: write a run folder there (events, hlog, incidents, generator
+  samples); without it only Locust's own statistics are kept.
+
+The target is Locust's ``--host`` (or the host typed into the web UI).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from gwsload.errors import ConfigError
+from gwsload.harness.identities import AgentDirectory, read_agents_file
+from gwsload.harness.plan import run_config
+from gwsload.harness.runconfig import RunConfig
+from gwsload.scenario import load_scenario
+
+__all__ = ["config_for_locust", "default_config"]
+
+
+def _agents() -> AgentDirectory:
+    listed = os.environ.get("GWSLOAD_AGENTS_FILE")
+    if listed:
+        return AgentDirectory(listed=read_agents_file(listed))
+    count = os.environ.get("GWSLOAD_AGENTS", "1000")
+    try:
+        generated = int(count)
+    except ValueError:
+        raise ConfigError(f"GWSLOAD_AGENTS must be an int, got {count!r}") from None
+    return AgentDirectory(
+        generated=generated, password=os.environ.get("GWSLOAD_PASSWORD", "gwsload")
+    )
+
+
+def config_for_locust() -> RunConfig | None:
+    """The configuration known when the locustfile is imported (None: decided at start)."""
+    named = RunConfig.from_environment()
+    if named is not None:
+        return named
+    scenario_file = os.environ.get("GWSLOAD_SCENARIO")
+    if not scenario_file:
+        return None
+    out = os.environ.get("GWSLOAD_OUT")
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    target = load_scenario(scenario_file).target
+    return run_config(
+        load_scenario(scenario_file),
+        target_url=target.url if target is not None else "",
+        agents=_agents(),
+        verify_tls=target.verify_tls if target is not None else True,
+        origin=target.origin if target is not None else None,
+        run_dir=out or None,
+        progress_file=None,
+        workers=0,
+    )
+
+
+def default_config(environment: Any) -> RunConfig:
+    """The configuration at test start: the import-time one with Locust's host filled in."""
+    host = str(getattr(environment, "host", None) or "")
+    config = config_for_locust()
+    if config is None:
+        out = os.environ.get("GWSLOAD_OUT")
+        if out:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        config = RunConfig(
+            target_url=host, agents=_agents().to_dict(), stages=(), run_dir=out or None
+        )
+    if host and not config.target_url:
+        config = dataclasses.replace(config, target_url=host)
+    return config

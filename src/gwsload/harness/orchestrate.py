@@ -1,0 +1,294 @@
+"""One run of ``gwsload run``, start to end, in a process free of gevent.
+
+1. Make the run folder (``results/<run-id>/`` or ``--out``) and write the manifest.
+2. Without a target, start the embedded simulator on a free loopback port, with its
+   truth log in the run folder.
+3. Write the run configuration (a private temporary file: it may hold passwords) and
+   start Locust: one process, or a master and N workers.
+4. Print progress from the master's progress record every few seconds.
+5. Ctrl-C or SIGTERM: ask the master to stop (users leave cleanly, the run folder is
+   flushed), mark the manifest ``interrupted``; a second Ctrl-C stops at once.
+6. Close the manifest (status, exit code, generator verdict) and print a summary.
+
+Exit codes: 0 every operation ok; 1 the run failed its criteria (lost
+notifications, errors, a worker lost) or did not complete; 2 bad input (raised as
+``ConfigError`` before anything starts); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from gwsload.errors import EXIT_FAILED, EXIT_OK
+from gwsload.harness.identities import AgentCredentials, AgentDirectory
+from gwsload.harness.plan import run_config, stop_timeout_s
+from gwsload.harness.processes import LocustPlan, LocustProcesses, locustfile_path
+from gwsload.harness.progress import format_progress, format_summary, read_progress
+from gwsload.metrics.health import GeneratorSample, judge_saturation
+from gwsload.metrics.manifest import (
+    build_manifest,
+    create_run_folder,
+    finish_manifest,
+    prepare_out_folder,
+    write_manifest,
+)
+from gwsload.scenario import Scenario
+from gwsload.simulator.process import SimulatorProcess
+
+__all__ = ["EXIT_INTERRUPTED", "RunOptions", "execute"]
+
+EXIT_INTERRUPTED = 130
+#: Locust's own CSV names (prefix ``locust``) -> the run folder's names
+_LOCUST_OUTPUTS = {
+    "locust_stats.csv": "stats.csv",
+    "locust_stats_history.csv": "stats_history.csv",
+    "locust_failures.csv": "failures.csv",
+    "locust_exceptions.csv": "exceptions.csv",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    scenario: Scenario
+    scenario_file: str
+    target: str | None
+    agents: list[AgentCredentials] | None
+    agents_file: Path | None
+    verify_tls: bool
+    origin: str | None
+    workers: int
+    out: Path | None
+    results: Path
+    force: bool
+    progress_every_s: float
+    synthetic: bool
+    command_line: list[str]
+    #: the Locust entry point (default: the packaged one)
+    locustfile: str | None = None
+
+
+class _Signals:
+    """Ctrl-C / SIGTERM: the first asks for a clean stop, the second stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = 0
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.requested += 1
+        if self.requested > 1:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        previous = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
+    """Run the scenario; returns the exit code (see module doc)."""
+    stream = out or sys.stdout
+    scenario = options.scenario
+    started = time.time()
+    if options.out is not None:
+        run_dir = prepare_out_folder(options.out, force=options.force)
+        run_id = run_dir.name
+    else:
+        run_id, run_dir = create_run_folder(options.results, scenario.name, started)
+    _say(stream, f"gwsload run {run_id}: {scenario.description or scenario.name}")
+    signals = _Signals()
+    with ExitStack() as stack, signals.installed():
+        target_url, target_info, directory = _start_target(options, run_dir, stack)
+        private = Path(tempfile.mkdtemp(prefix="gwsload-run-"))
+        stack.callback(shutil.rmtree, private, True)
+        progress_file = private / "progress.json"
+        config = run_config(
+            scenario,
+            target_url=target_url,
+            agents=directory,
+            verify_tls=options.verify_tls,
+            origin=options.origin,
+            run_dir=str(run_dir),
+            progress_file=str(progress_file),
+            workers=options.workers,
+            agent="synthetic" if options.synthetic else "recording",
+        )
+        config.write(private / "run.json")
+        manifest = build_manifest(
+            run_id=run_id,
+            t0=started,
+            scenario=scenario,
+            scenario_file=options.scenario_file,
+            target=target_info,
+            workers=options.workers,
+            command_line=options.command_line,
+        )
+        write_manifest(run_dir, manifest)
+        _say(stream, f"target {target_info['kind']} {target_url}; run folder {run_dir}")
+        stop_timeout = stop_timeout_s(scenario)
+        processes = LocustProcesses(
+            LocustPlan(
+                host=target_url,
+                run_dir=run_dir,
+                config_file=private / "run.json",
+                workers=options.workers,
+                stop_timeout_s=stop_timeout,
+                locustfile=options.locustfile or locustfile_path(),
+            )
+        )
+        stack.callback(processes.close)
+        processes.start()
+        finished = _watch(
+            processes,
+            progress_file,
+            signals,
+            stream,
+            every_s=options.progress_every_s,
+            limit_s=scenario.duration_s + stop_timeout + 120.0 + (60.0 if options.workers else 0),
+        )
+        final = read_progress(progress_file)
+        stack.close()  # Locust processes and simulator stopped: the truth log is complete
+    _rename_locust_outputs(run_dir / "locust")
+    summary = final.get("summary") if final is not None and final.get("state") == "done" else None
+    verdict = judge_saturation(_read_generator_samples(run_dir / "generator.csv"))
+    if final is not None and isinstance(final.get("t0"), int | float):
+        manifest["t0"] = final["t0"]
+    ended = time.time()
+    code, status, reasons = _verdict(summary, interrupted=signals.requested > 0, finished=finished)
+    write_manifest(
+        run_dir,
+        finish_manifest(
+            manifest, status=status, exit_code=code, ended=ended, generator=verdict.to_dict()
+        ),
+    )
+    duration = float(final["elapsed_s"]) if final is not None and "elapsed_s" in final else None
+    if summary is not None:
+        for line in format_summary(summary, duration_s=duration):
+            _say(stream, line)
+    for finding in verdict.findings:
+        _say(stream, f"load generator saturated: {finding} (latencies are not trustworthy)")
+    for reason in reasons:
+        _say(stream, reason)
+    _say(stream, f"run {status}, exit {code}; run folder {run_dir}")
+    _say(stream, f"report: gwsload report {run_dir}")
+    return code
+
+
+def _say(stream: TextIO, line: str) -> None:
+    stream.write(line + "\n")
+    stream.flush()
+
+
+def _start_target(
+    options: RunOptions, run_dir: Path, stack: ExitStack
+) -> tuple[str, dict[str, Any], AgentDirectory]:
+    scenario = options.scenario
+    directory = (
+        AgentDirectory(listed=options.agents)
+        if options.agents is not None
+        else AgentDirectory(generated=_simulator_agents(scenario))
+    )
+    if options.synthetic:
+        return "http://127.0.0.1:9", {"kind": "synthetic", "url": ""}, directory
+    if options.target is not None:
+        info = {"kind": "external", "url": options.target, "verify_tls": options.verify_tls}
+        return options.target, info, directory
+    argv = [*scenario.simulator_argv(), "--truth-log", str(run_dir / "simulator-truth.csv")]
+    if options.agents_file is not None:
+        argv += ["--agents-file", str(options.agents_file)]
+    simulator = SimulatorProcess(argv)
+    simulator.start()
+    stack.callback(simulator.stop)
+    settings = scenario.to_dict().get("simulator", {})
+    info = {"kind": "embedded-simulator", "url": simulator.url, "simulator": settings}
+    return simulator.url, info, directory
+
+
+def _simulator_agents(scenario: Scenario) -> int:
+    settings = scenario.simulator
+    if settings is not None and settings.agents is not None:
+        return settings.agents
+    return max(1, scenario.peak_users)
+
+
+def _watch(
+    processes: LocustProcesses,
+    progress_file: Path,
+    signals: _Signals,
+    stream: TextIO,
+    *,
+    every_s: float,
+    limit_s: float,
+) -> bool:
+    """Follow the run until the master exits; False when it had to be stopped by force."""
+    start = time.monotonic()
+    next_line = start + every_s
+    stop_asked = False
+    while processes.master_exit_code() is None:
+        time.sleep(0.25)
+        now = time.monotonic()
+        if signals.requested and not stop_asked:
+            _say(stream, "stopping: agents finish their operation and log out (Ctrl-C again: now)")
+            processes.request_stop()
+            stop_asked = True
+        if now - start > limit_s and not stop_asked:
+            _say(stream, f"the run did not end within {limit_s:.0f} s: stopping it")
+            processes.request_stop()
+            stop_asked = True
+            limit_s += 60.0
+        elif now - start > limit_s:
+            processes.kill()
+            return False
+        if every_s > 0 and now >= next_line:
+            next_line = now + every_s
+            record = read_progress(progress_file)
+            if record is not None and record.get("state") != "done":
+                _say(stream, format_progress(record))
+    return processes.wait(30.0)
+
+
+def _verdict(
+    summary: dict[str, Any] | None, *, interrupted: bool, finished: bool
+) -> tuple[int, str, list[str]]:
+    if interrupted:
+        return EXIT_INTERRUPTED, "interrupted", ["interrupted: the run folder holds what was done"]
+    if summary is None or not finished:
+        return EXIT_FAILED, "failed", ["the run did not complete: see locust/*.log in the folder"]
+    counts = summary.get("counts") or {}
+    reasons = []
+    for kind in ("lost", "http_error", "api_error", "transport_error", "unexpected"):
+        if counts.get(kind, 0):
+            reasons.append(f"failed: {counts[kind]} {kind.replace('_', ' ')}")
+    if not counts.get("ops", 0):
+        reasons.append("failed: no operation was made")
+    for worker in summary.get("missing_workers") or []:
+        reasons.append(f"failed: worker {worker} did not deliver its final results")
+    return (EXIT_FAILED if reasons else EXIT_OK), "completed", reasons
+
+
+def _rename_locust_outputs(folder: Path) -> None:
+    for old, new in _LOCUST_OUTPUTS.items():
+        if (folder / old).exists():
+            (folder / old).replace(folder / new)
+
+
+def _read_generator_samples(path: Path) -> list[GeneratorSample]:
+    try:
+        with open(path, encoding="utf-8", newline="") as file:
+            return [GeneratorSample.from_dict(row) for row in csv.DictReader(file)]
+    except (OSError, ValueError, KeyError):
+        return []
