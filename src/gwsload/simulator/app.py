@@ -7,13 +7,13 @@ sweep, fault timers, truth-log flush) is tied to the application's lifecycle.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from aiohttp import web
 
 from gwsload.simulator.agents import AgentAccount
+from gwsload.simulator.cometd_endpoint import CometdEndpoint
 from gwsload.simulator.middleware import (
     NODE,
     auth_middleware,
@@ -29,41 +29,9 @@ __all__ = ["NODE", "build_app", "make_endpoint"]
 NOTIFICATIONS_PATH = "/api/v2/notifications"
 
 
-class _StandInEndpoint:
-    """Keeps notifications in memory; used only when the CometD endpoint is unavailable."""
-
-    def __init__(self) -> None:
-        self.delivered: list[tuple[str, str, dict[str, Any], dict[str, Any] | None]] = []
-
-    def notify(
-        self, user_id: str, channel: str, data: dict[str, Any], ext: dict[str, Any] | None = None
-    ) -> int:
-        self.delivered.append((user_id, channel, data, ext))
-        del self.delivered[:-1000]
-        return 0
-
-    def expire_sessions(self, user_id: str | None = None) -> int:
-        return 0
-
-    def add_routes(self, app: web.Application, path: str = NOTIFICATIONS_PATH) -> None:
-        return None
-
-    async def start(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-
-def make_endpoint(options: SimulatorOptions) -> Any:
+def make_endpoint(options: SimulatorOptions) -> CometdEndpoint:
     """The CometD endpoint configured from the options."""
-    try:
-        module = importlib.import_module("gwsload.simulator.cometd_endpoint")
-    except ModuleNotFoundError as exc:
-        if exc.name != "gwsload.simulator.cometd_endpoint":
-            raise
-        return _StandInEndpoint()
-    return module.CometdEndpoint(
+    return CometdEndpoint(
         timeout_ms=options.cometd_timeout_ms,
         interval_ms=options.cometd_interval_ms,
         max_interval_ms=options.cometd_max_interval_ms,
