@@ -91,7 +91,6 @@ class SegmentWriter:
         return None if batches is None else self._write_segment(worker, merge_columns(batches))
 
     def _write_segment(self, worker: str, columns: Columns) -> Path:
-        # column by column: Table.from_pydict(schema=...) is ~25x slower on Python lists
         arrays = [pa.array(columns[f.name], type=f.type) for f in self._schema]
         table = pa.Table.from_arrays(arrays, schema=self._schema)
         seq = self._next_seq.get(worker, 1)
