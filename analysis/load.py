@@ -142,10 +142,11 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     examples: list[pd.DataFrame] = []
     for file in files:
         try:
+            schema = pq.read_schema(file)
+            _check_columns(file, schema, EVENT_COLUMNS)
             table = pq.read_table(file, columns=list(EVENT_COLUMNS))
-        except (pa.ArrowInvalid, OSError, KeyError) as exc:
+        except (pa.ArrowInvalid, OSError) as exc:
             raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
-        _check_columns(file, table.schema, EVENT_COLUMNS)
         if table.num_rows == 0:
             continue
         parts["ts"].append((table["ts"].to_numpy() - t0).astype(np.float32))
@@ -158,7 +159,7 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
         not_ok = pc.not_equal(table["outcome"], "ok")
         if pc.any(not_ok).as_py():
             full = pq.read_table(file, columns=[c for c in EXAMPLE_COLUMNS
-                                                if c in pq.read_schema(file).names])
+                                                if c in schema.names])
             examples.append(full.filter(not_ok).slice(0, _EXAMPLES_PER_SEGMENT).to_pandas())
     if not parts["ts"]:
         raise ConfigError(f"{path / 'events'}: the segments hold no rows")

@@ -248,7 +248,7 @@ def write_run(path: Path | str, spec: SyntheticRun | None = None) -> Path:
             hlog.close()
     rng = writer.rng
     for i in range(spec.unexpected_count):
-        writer.anomaly_rows.append({"ts": T0 + rng.uniform(0, duration), "kind": "unexpected",
+        writer.anomaly_rows.append({"ts": T0 + rng.uniform(spec.warmup_s or 0.0, duration), "kind": "unexpected",
                                     "operation": "", "age_ms": np.nan, "call_id": f"c{i}"})
     if writer.anomaly_rows:
         rows = writer.anomaly_rows

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from gwsload.analysis import hdr
+from gwsload.analysis.load import load_run
+from gwsload.analysis.metrics import (
+    compute_headline,
+    compute_notify_order,
+    compute_time_series,
+    grouped_quantiles,
+)
+
+
+def _truth(path: Path) -> pd.DataFrame:
+    events = pq.read_table(path / "events").to_pandas()
+    events["t_s"] = events["ts"] - 1_795_952_117.0
+    return events[events["t_s"] >= 10.0]
+
+
+def test_headline_percentiles_are_the_hdr_percentiles_of_the_data(
+        runs: dict[str, Path]) -> None:
+    truth = _truth(runs["faulty"])
+    headline = compute_headline(load_run(runs["faulty"]))
+    for operation, rows in truth.groupby("operation"):
+        values = rows["notify_ms"].dropna().to_numpy()
+        us = np.round(values * 1000).astype(np.int64)
+        expected = hdr.percentile_us(hdr.counts_from_values_us(us), [50, 90, 99, 99.9, 100])
+        got = headline.loc[operation, ["notify_ms_p50", "notify_ms_p90", "notify_ms_p99",
+                                       "notify_ms_p99.9", "notify_ms_max"]].to_numpy()
+        # the same buckets, reported to 3 significant digits
+        assert got.tolist() == [hdr.round_sig(v / 1000) for v in expected]
+        # and within HDR precision of the exact value at HDR's rank, round(q * n)
+        ordered = np.sort(values)
+        exact = [ordered[max(int(q * len(values) + 0.5), 1) - 1] for q in (0.5, 0.99)]
+        assert got[[0, 2]] == pytest.approx(exact, rel=6e-3)
+
+
+def test_headline_counts_and_ratios(runs: dict[str, Path]) -> None:
+    truth = _truth(runs["faulty"])
+    headline = compute_headline(load_run(runs["faulty"]))
+    pooled = headline.loc["*"]
+    outcomes = truth["outcome"].value_counts()
+    assert pooled["operations"] == len(truth)
+    assert pooled["lost"] == outcomes["lost"]
+    assert pooled["error_ratio"] == pytest.approx(
+        (outcomes["http_error"] + outcomes["api_error"]) / len(truth))
+    assert pooled["lost_ratio"] == pytest.approx(
+        outcomes["lost"] / (outcomes["ok"] + outcomes["lost"]))
+    assert pooled["ops_per_s"] == pytest.approx(len(truth) / 110.0)
+    assert pooled["unexpected"] == 3
+    assert headline.loc["StartCallRecording", "operations"] + headline.loc[
+        "StopCallRecording", "operations"] == pooled["operations"]
+
+
+def test_events_fallback_agrees_with_the_hlog(runs: dict[str, Path]) -> None:
+    with_hlog = compute_headline(load_run(runs["faulty"]))
+    run = load_run(runs["faulty"])
+    object.__setattr__(run, "hdr", None)
+    from_events = compute_headline(run)
+    for column in ("notify_ms_p50", "notify_ms_p99", "response_ms_p90", "notify_ms_max"):
+        assert from_events[column].to_numpy() == pytest.approx(
+            with_hlog[column].to_numpy(), rel=2e-3)
+
+
+def test_grouped_quantiles_is_nearest_rank_per_group() -> None:
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 5, 10_000)
+    values = rng.normal(100, 20, 10_000)
+    values[::17] = np.nan
+    table = grouped_quantiles(keys, values, [0.5, 0.99])
+    for key in range(5):
+        chosen = values[(keys == key) & np.isfinite(values)]
+        expected = np.quantile(chosen, [0.5, 0.99], method="inverted_cdf")
+        assert table.loc[key].to_numpy() == pytest.approx(expected)
+
+
+def test_time_series_windows(runs: dict[str, Path]) -> None:
+    run = load_run(runs["faulty"])
+    series = compute_time_series(run, 10.0)
+    pooled = series[series["operation"] == "*"]
+    assert len(pooled) == 12
+    assert pooled["operations"].sum() == len(run.events)
+    assert pooled["warmup"].tolist() == [True] + [False] * 11
+    first = run.events[run.events["t_s"] < 10.0]
+    assert pooled.iloc[0]["notify_ms_p99"] == pytest.approx(
+        np.quantile(first["notify_ms"].dropna(), 0.99, method="inverted_cdf"))
+    assert pooled["ops_per_s"].to_numpy() == pytest.approx(20.0, rel=0.2)
+
+
+def test_notification_order(runs: dict[str, Path]) -> None:
+    truth = _truth(runs["clean"])
+    order = compute_notify_order(load_run(runs["clean"]).events.query("t_s >= 10"))
+    values = truth["notify_after_response_ms"].dropna()
+    assert order["notification_first_ratio"] == pytest.approx((values < 0).mean())
+    assert 0.0 < order["notification_first_ratio"] < 0.5
