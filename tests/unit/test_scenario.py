@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import random
 from collections.abc import Callable
@@ -11,6 +13,7 @@ import pytest
 
 from gwsload.errors import ConfigError
 from gwsload.scenario import Distribution, Scenario, load_scenario, parse_duration
+from gwsload.simulator.cli import add_arguments, options_from_args
 from gwsload.stages import Stage
 
 Write = Callable[..., str]
@@ -369,3 +372,31 @@ def test_smoke_is_about_a_minute_and_small() -> None:
     assert 30 <= smoke.duration_s <= 90
     assert smoke.peak_users <= 20
     assert smoke.workload.model == "closed"
+
+
+def test_simulator_argv_is_accepted_by_the_simulator_itself(write: Write) -> None:
+    text = MINIMAL + """
+[simulator]
+agents = 40
+answer_delay_ms = 50
+latency_model = "lognormal"
+latency_ms = 5
+latency_p99_ms = 25.5
+drop_share = 0.1
+duplicate_share = 0.05
+delay_share = 0.2
+delay_ms = 300
+http_error_share = 0.01
+expire_sessions_every_s = 30
+stall_every_s = 20
+stall_ms = 500
+csrf = true
+seed = 9
+"""
+    scenario = load_scenario(write(text))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    options = options_from_args(parser.parse_args(scenario.simulator_argv()))
+    assert scenario.simulator is not None
+    for field in dataclasses.fields(scenario.simulator):
+        assert getattr(options, field.name) == getattr(scenario.simulator, field.name), field.name
