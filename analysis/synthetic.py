@@ -145,7 +145,7 @@ class _Writer:
         t_s = np.sort(rng.uniform(start, end, n))
         op_index = rng.integers(0, len(self.ops), n)
         median = np.array([spec.notify_median_ms[o] for o in self.ops])[op_index]
-        factor = spec.latency_factor * (1.0 + 3.0 * max(0.0, overload - 1.0) ** 1.5)
+        factor = spec.latency_factor * (1.0 + 8.0 * max(0.0, overload - 1.0) ** 2)
         notify = median * np.exp(spec.notify_sigma * rng.standard_normal(n)) * factor
         notify += spec.drift_ms_per_hour * t_s / 3600.0
         response = (spec.response_median_ms * factor
