@@ -154,9 +154,13 @@ class LocustProcesses:
         return [i + 1 for i, p in enumerate(self.workers) if p.poll() is not None]
 
     def request_stop(self) -> None:
-        """Ask the master (or single process) to stop the test and write its outputs."""
+        """Ask the master (or single process) to stop the test and write its outputs.
+
+        SIGINT, as a Ctrl-C in Locust's terminal: unlike SIGTERM it also writes the
+        HTML report before shutting down.
+        """
         if self.master.poll() is None:
-            self.master.send_signal(signal.SIGTERM)
+            self.master.send_signal(signal.SIGINT)
 
     def wait(self, timeout_s: float) -> bool:
         """Wait for every process to exit; False when some are still running at the end."""

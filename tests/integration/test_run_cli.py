@@ -1,0 +1,92 @@
+"""``gwsload run`` as a user meets it: bad input, and Ctrl-C in the middle of a run."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from gwsload.metrics.hlog import read_hlog
+
+pytestmark = pytest.mark.gevent
+
+LONG = """
+name = "long"
+description = "synthetic agents, long enough to be interrupted"
+[workload]
+hold_s = 0.05
+think_time_s = 0.05
+[[stages]]
+duration_s = 300
+users = 4
+spawn_rate = 4
+"""
+
+
+def _gwsload(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gwsload.cli", *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "no/such.toml"], "no/such.toml: no such scenario file"),
+        (["run", "scenarios/smoke.toml", "--target", "http://127.0.0.1:9"], "needs --agents-file"),
+        (["run", "scenarios/smoke.toml", "--target", "ftp://x"], "http:// or https:// URL"),
+        (["run", "scenarios/smoke.toml", "--workers", "-1"], "--workers must be an int >= 0"),
+        (["run", "scenarios/smoke.toml", "--run-time", "soon"], "--run-time must be a duration"),
+        (["run", "scenarios/smoke.toml", "--agents-file", "no/agents.csv"], "no/agents.csv"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    done = _gwsload(*args)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_marks_the_run_interrupted(tmp_path: Path) -> None:
+    scenario = tmp_path / "long.toml"
+    scenario.write_text(LONG, encoding="utf-8")
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--synthetic",
+         "--out", str(out), "--progress-every", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not list((out / "events").glob("*.parquet")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert list((out / "events").glob("*.parquet")), "no events segment within 30 s"
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, output
+    assert "stopping: agents finish their operation" in output
+    assert "elapsed" in output  # progress lines were printed
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and manifest["exit_code"] == 130
+    assert manifest["duration_s"] < 60
+    rows = pq.read_table(out / "events").num_rows
+    assert rows > 0
+    # the final batch arrived: the hlog holds exactly as many responses as there are rows
+    responses = sum(
+        e.histogram.get_total_count() for e in read_hlog(out / "latency.hlog")
+        if e.tag.startswith("response.")
+    )  # fmt: skip
+    assert responses == rows
+    assert (out / "locust" / "report.html").is_file()
