@@ -1,0 +1,20 @@
+"""A CometD (Bayeux) client for gevent: long-polling and websocket.
+
+```python
+from gwsload.cometd import CometdClient
+client = CometdClient(url, transport="long-polling", headers={...}, cookies=jar)
+client.handshake(timeout=10)
+client.subscribe("/v2/me/calls", callback)   # callback(message: dict)
+client.publish("/some/channel", {"k": 1})
+client.disconnect()
+```
+See docs/cometd-client.md.
+"""
+
+from __future__ import annotations
+
+from gwsload.cometd.client import CometdClient
+from gwsload.cometd.errors import CometdError, TransportError
+from gwsload.cometd.incident import Incident
+
+__all__ = ["CometdClient", "CometdError", "Incident", "TransportError"]

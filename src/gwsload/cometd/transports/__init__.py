@@ -1,0 +1,1 @@
+"""Transports of the CometD client: long-polling, websocket, and in-memory (tests)."""

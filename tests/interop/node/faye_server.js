@@ -1,0 +1,66 @@
+'use strict';
+// faye 1.4.3 as a third-party Bayeux peer for the interop tests (long-polling and websocket).
+// Usage: node faye_server.js [--timeout SECONDS]
+// Listens on 127.0.0.1 (ephemeral port), mount /cometd, and prints {"port": N} once listening.
+// Test-only control endpoints on the same port:
+//   POST /control/publish?channel=/x   body: JSON data  -> server-side publish
+//   POST /control/drop                  -> destroy every client (the server "lost" them)
+//   GET  /control/seen                  -> headers of the last Bayeux request per channel
+const http = require('http');
+const faye = require('faye');
+
+function option(name, fallback) {
+    const at = process.argv.indexOf(name);
+    return at >= 0 ? process.argv[at + 1] : fallback;
+}
+
+const bayeux = new faye.NodeAdapter({mount: '/cometd', timeout: Number(option('--timeout', '5'))});
+const clients = new Set();
+const seen = {};
+bayeux.on('handshake', (id) => clients.add(id));
+bayeux.on('disconnect', (id) => clients.delete(id));
+bayeux.addExtension({
+    incoming(message, request, callback) {
+        if (request && request.headers) {
+            const h = request.headers;
+            seen[message.channel] = {authorization: h.authorization || null, cookie: h.cookie || null,
+                                     origin: h.origin || null, 'x-csrf-token': h['x-csrf-token'] || null};
+        }
+        callback(message);
+    },
+});
+
+function body(request, done) {
+    const chunks = [];
+    request.on('data', (c) => chunks.push(c));
+    request.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
+}
+
+const server = http.createServer((request, response) => {
+    const url = new URL(request.url, 'http://127.0.0.1');
+    const reply = (status, value) => {
+        response.writeHead(status, {'Content-Type': 'application/json'});
+        response.end(JSON.stringify(value));
+    };
+    if (url.pathname === '/control/publish') {
+        body(request, (text) => {
+            bayeux.getClient().publish(url.searchParams.get('channel'), JSON.parse(text))
+                .then(() => reply(200, {published: true}), (e) => reply(500, {error: String(e)}));
+        });
+    } else if (url.pathname === '/control/drop') {
+        const engine = bayeux._server._engine;
+        const ids = [...clients];
+        ids.forEach((id) => engine.destroyClient(id));
+        clients.clear();
+        reply(200, {dropped: ids.length});
+    } else if (url.pathname === '/control/seen') {
+        reply(200, seen);
+    } else {
+        reply(404, {error: 'not found'});
+    }
+});
+bayeux.attach(server);
+server.listen(0, '127.0.0.1', () => {
+    process.stdout.write(JSON.stringify({port: server.address().port}) + '\n');
+});
+process.on('SIGTERM', () => process.exit(0));
