@@ -49,8 +49,12 @@ class Served:
             return await response.json()
 
     async def handshake(self, *, user: str | None = "u1", ack: bool = False) -> str:
-        message: dict[str, Any] = {"channel": "/meta/handshake", "id": "1", "version": "1.0",
-                                   "supportedConnectionTypes": ["long-polling", "websocket"]}
+        message: dict[str, Any] = {
+            "channel": "/meta/handshake",
+            "id": "1",
+            "version": "1.0",
+            "supportedConnectionTypes": ["long-polling", "websocket"],
+        }
         if ack:
             message["ext"] = {"ack": True}
         (reply,) = await self.post([message], user=user)
@@ -58,16 +62,37 @@ class Served:
         client_id: str = reply["clientId"]
         return client_id
 
-    async def subscribe(self, client_id: str, channel: str = CHANNEL, *,
-                        user: str | None = "u1") -> None:
-        replies = await self.post([{"channel": "/meta/subscribe", "id": "2",
-                                    "clientId": client_id, "subscription": channel}], user=user)
+    async def subscribe(
+        self, client_id: str, channel: str = CHANNEL, *, user: str | None = "u1"
+    ) -> None:
+        replies = await self.post(
+            [
+                {
+                    "channel": "/meta/subscribe",
+                    "id": "2",
+                    "clientId": client_id,
+                    "subscription": channel,
+                }
+            ],
+            user=user,
+        )
         assert replies[-1]["successful"] is True
 
-    async def connect(self, client_id: str, *, timeout: int | None = None, msg_id: str = "3",
-                      user: str | None = "u1", ext: dict[str, Any] | None = None) -> Any:
-        message: dict[str, Any] = {"channel": "/meta/connect", "id": msg_id,
-                                   "clientId": client_id, "connectionType": "long-polling"}
+    async def connect(
+        self,
+        client_id: str,
+        *,
+        timeout: int | None = None,
+        msg_id: str = "3",
+        user: str | None = "u1",
+        ext: dict[str, Any] | None = None,
+    ) -> Any:
+        message: dict[str, Any] = {
+            "channel": "/meta/connect",
+            "id": msg_id,
+            "clientId": client_id,
+            "connectionType": "long-polling",
+        }
         if timeout is not None:
             message["advice"] = {"timeout": timeout}
         if ext is not None:
@@ -138,15 +163,33 @@ async def test_handshake_subscribe_connect_deliver(serve: Serve) -> None:
 async def test_sub_paths_are_accepted(serve: Serve) -> None:
     served = await serve()
     (reply,) = await served.post(
-        [{"channel": "/meta/handshake", "id": "1", "version": "1.0",
-          "supportedConnectionTypes": ["long-polling"]}], sub="/handshake")
+        [
+            {
+                "channel": "/meta/handshake",
+                "id": "1",
+                "version": "1.0",
+                "supportedConnectionTypes": ["long-polling"],
+            }
+        ],
+        sub="/handshake",
+    )
     client_id = reply["clientId"]
-    (sub,) = await served.post([{"channel": "/meta/subscribe", "clientId": client_id,
-                                 "subscription": "/a"}], sub="/subscribe")
+    (sub,) = await served.post(
+        [{"channel": "/meta/subscribe", "clientId": client_id, "subscription": "/a"}],
+        sub="/subscribe",
+    )
     assert sub["successful"] is True
-    (conn,) = await served.post([{"channel": "/meta/connect", "clientId": client_id,
-                                  "connectionType": "long-polling", "advice": {"timeout": 0}}],
-                                sub="/connect")
+    (conn,) = await served.post(
+        [
+            {
+                "channel": "/meta/connect",
+                "clientId": client_id,
+                "connectionType": "long-polling",
+                "advice": {"timeout": 0},
+            }
+        ],
+        sub="/connect",
+    )
     assert conn["successful"] is True
 
 
@@ -154,9 +197,14 @@ async def test_idle_connect_answers_at_timeout(serve: Serve) -> None:
     served = await serve(timeout_ms=200)
     client_id = await served.handshake()
     replies = await asyncio.wait_for(served.connect(client_id), 10)
-    assert replies == [{"id": "3", "channel": "/meta/connect", "successful": True,
-                        "advice": {"reconnect": "retry", "interval": 0, "timeout": 200,
-                                   "maxInterval": 10000}}]
+    assert replies == [
+        {
+            "id": "3",
+            "channel": "/meta/connect",
+            "successful": True,
+            "advice": {"reconnect": "retry", "interval": 0, "timeout": 200, "maxInterval": 10000},
+        }
+    ]
 
 
 async def test_second_connect_releases_the_first(serve: Serve) -> None:
@@ -168,8 +216,13 @@ async def test_second_connect_releases_the_first(serve: Serve) -> None:
     second = asyncio.create_task(served.connect(client_id, msg_id="11"))
     (old,) = await asyncio.wait_for(first, 10)
     assert old["id"] == "10" and old["successful"] is True
-    await until(lambda: (h := served.endpoint.engine.held_connect(client_id)) is not None
-                and h.request_id == "11", "second held")
+    await until(
+        lambda: (
+            (h := served.endpoint.engine.held_connect(client_id)) is not None
+            and h.request_id == "11"
+        ),
+        "second held",
+    )
     served.endpoint.notify("u1", CHANNEL, {"n": 1})
     replies = await asyncio.wait_for(second, 10)
     assert [e["data"] for e in events(replies)] == [{"n": 1}]
@@ -212,9 +265,16 @@ async def test_session_is_bound_to_its_user(serve: Serve) -> None:
 
 async def test_ack_extension_over_http(serve: Serve) -> None:
     served = await serve(timeout_ms=30000)
-    (hs,) = await served.post([{"channel": "/meta/handshake", "version": "1.0",
-                                "supportedConnectionTypes": ["long-polling"],
-                                "ext": {"ack": True}}])
+    (hs,) = await served.post(
+        [
+            {
+                "channel": "/meta/handshake",
+                "version": "1.0",
+                "supportedConnectionTypes": ["long-polling"],
+                "ext": {"ack": True},
+            }
+        ]
+    )
     assert hs["ext"] == {"ack": True}
     client_id = hs["clientId"]
     await served.subscribe(client_id)
@@ -233,8 +293,9 @@ async def test_ack_extension_over_http(serve: Serve) -> None:
     assert [e["data"] for e in events(done)] == [{"n": 2}] and done[-1]["ext"] == {"ack": 2}
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"42", b"[42]", b"\xff\xfe", b"",
-                                  b'[{"channel": 5}]'])
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"42", b"[42]", b"\xff\xfe", b"", b'[{"channel": 5}]']
+)
 async def test_malformed_body_is_http_400(serve: Serve, body: bytes) -> None:
     served = await serve()
     async with served.http.post(served.url, data=body) as response:
@@ -273,16 +334,46 @@ async def receive(ws: aiohttp.ClientWebSocketResponse, limit_s: float = 10.0) ->
 async def test_websocket_handshake_subscribe_push_and_held_connect(serve: Serve) -> None:
     served = await serve(timeout_ms=600)
     async with served.http.ws_connect(served.url, headers={"X-User": "u1"}) as ws:
-        await ws.send_str(json.dumps([{"channel": "/meta/handshake", "id": "1", "version": "1.0",
-                                       "supportedConnectionTypes": ["websocket"]}]))
+        await ws.send_str(
+            json.dumps(
+                [
+                    {
+                        "channel": "/meta/handshake",
+                        "id": "1",
+                        "version": "1.0",
+                        "supportedConnectionTypes": ["websocket"],
+                    }
+                ]
+            )
+        )
         (hs,) = await receive(ws)
         client_id = hs["clientId"]
         assert hs["successful"] is True and "websocket" in hs["supportedConnectionTypes"]
-        await ws.send_str(json.dumps([{"channel": "/meta/subscribe", "id": "2",
-                                       "clientId": client_id, "subscription": CHANNEL}]))
+        await ws.send_str(
+            json.dumps(
+                [
+                    {
+                        "channel": "/meta/subscribe",
+                        "id": "2",
+                        "clientId": client_id,
+                        "subscription": CHANNEL,
+                    }
+                ]
+            )
+        )
         assert (await receive(ws))[0]["successful"] is True
-        await ws.send_str(json.dumps([{"channel": "/meta/connect", "id": "3",
-                                       "clientId": client_id, "connectionType": "websocket"}]))
+        await ws.send_str(
+            json.dumps(
+                [
+                    {
+                        "channel": "/meta/connect",
+                        "id": "3",
+                        "clientId": client_id,
+                        "connectionType": "websocket",
+                    }
+                ]
+            )
+        )
         await until(lambda: served.endpoint.engine.held_connect(client_id) is not None, "held")
         # malformed frames get no reply and do not close the socket
         await ws.send_str("{not json")
@@ -297,13 +388,30 @@ async def test_websocket_handshake_subscribe_push_and_held_connect(serve: Serve)
 async def test_websocket_close_keeps_session_until_max_interval(serve: Serve) -> None:
     served = await serve(timeout_ms=30000, max_interval_ms=5000)
     async with served.http.ws_connect(served.url, headers={"X-User": "u1"}) as ws:
-        await ws.send_str(json.dumps([{"channel": "/meta/handshake", "version": "1.0",
-                                       "supportedConnectionTypes": ["websocket"]}]))
+        await ws.send_str(
+            json.dumps(
+                [
+                    {
+                        "channel": "/meta/handshake",
+                        "version": "1.0",
+                        "supportedConnectionTypes": ["websocket"],
+                    }
+                ]
+            )
+        )
         client_id = (await receive(ws))[0]["clientId"]
-        await ws.send_str(json.dumps([{"channel": "/meta/subscribe", "clientId": client_id,
-                                       "subscription": CHANNEL},
-                                      {"channel": "/meta/connect", "clientId": client_id,
-                                       "connectionType": "websocket"}]))
+        await ws.send_str(
+            json.dumps(
+                [
+                    {"channel": "/meta/subscribe", "clientId": client_id, "subscription": CHANNEL},
+                    {
+                        "channel": "/meta/connect",
+                        "clientId": client_id,
+                        "connectionType": "websocket",
+                    },
+                ]
+            )
+        )
         assert (await receive(ws))[0]["successful"] is True
         await until(lambda: served.endpoint.engine.held_connect(client_id) is not None, "held")
     await until(lambda: served.endpoint.engine.held_connect(client_id) is None, "abandon")
@@ -316,15 +424,38 @@ async def test_websocket_close_keeps_session_until_max_interval(serve: Serve) ->
 async def test_websocket_ack_session_gets_events_on_connect_reply(serve: Serve) -> None:
     served = await serve(timeout_ms=30000)
     async with served.http.ws_connect(served.url, headers={"X-User": "u1"}) as ws:
-        await ws.send_str(json.dumps([{"channel": "/meta/handshake", "version": "1.0",
-                                       "supportedConnectionTypes": ["websocket"],
-                                       "ext": {"ack": True}}]))
+        await ws.send_str(
+            json.dumps(
+                [
+                    {
+                        "channel": "/meta/handshake",
+                        "version": "1.0",
+                        "supportedConnectionTypes": ["websocket"],
+                        "ext": {"ack": True},
+                    }
+                ]
+            )
+        )
         client_id = (await receive(ws))[0]["clientId"]
-        await ws.send_str(json.dumps([{"channel": "/meta/subscribe", "clientId": client_id,
-                                       "subscription": CHANNEL}]))
+        await ws.send_str(
+            json.dumps(
+                [{"channel": "/meta/subscribe", "clientId": client_id, "subscription": CHANNEL}]
+            )
+        )
         await receive(ws)
-        await ws.send_str(json.dumps([{"channel": "/meta/connect", "id": "9", "ext": {"ack": 0},
-                                       "clientId": client_id, "connectionType": "websocket"}]))
+        await ws.send_str(
+            json.dumps(
+                [
+                    {
+                        "channel": "/meta/connect",
+                        "id": "9",
+                        "ext": {"ack": 0},
+                        "clientId": client_id,
+                        "connectionType": "websocket",
+                    }
+                ]
+            )
+        )
         await until(lambda: served.endpoint.engine.held_connect(client_id) is not None, "held")
         served.endpoint.notify("u1", CHANNEL, {"n": 1})
         frame = await receive(ws)
@@ -336,8 +467,11 @@ async def test_websocket_other_user_cannot_use_session(serve: Serve) -> None:
     served = await serve()
     client_id = await served.handshake(user="u1")
     async with served.http.ws_connect(served.url, headers={"X-User": "u2"}) as ws:
-        await ws.send_str(json.dumps([{"channel": "/meta/connect", "clientId": client_id,
-                                       "connectionType": "websocket"}]))
+        await ws.send_str(
+            json.dumps(
+                [{"channel": "/meta/connect", "clientId": client_id, "connectionType": "websocket"}]
+            )
+        )
         (reply,) = await receive(ws)
         assert reply["error"] == "402::session_unknown"
 
@@ -357,8 +491,15 @@ async def test_close_releases_held_connects_and_websockets(serve: Serve) -> None
 
 async def test_websocket_disabled_offers_only_long_polling(serve: Serve) -> None:
     served = await serve(websocket=False)
-    (reply,) = await served.post([{"channel": "/meta/handshake", "version": "1.0",
-                                   "supportedConnectionTypes": ["websocket"]}])
+    (reply,) = await served.post(
+        [
+            {
+                "channel": "/meta/handshake",
+                "version": "1.0",
+                "supportedConnectionTypes": ["websocket"],
+            }
+        ]
+    )
     assert reply["successful"] is False and reply["error"].startswith("301:")
     async with served.http.get(served.url) as response:
         assert response.status == 405

@@ -85,7 +85,7 @@ class CometdEndpoint:
         """POST on ``path`` and its sub-paths; GET on ``path`` upgrades to a websocket."""
         path = path.rstrip("/")
         app.router.add_post(path, self._post)
-        app.router.add_post(path + "/{tail:.+}", self._post)
+        app.router.add_post(path + "/{tail:.*}", self._post)
         if self._websocket:
             app.router.add_get(path, self._upgrade)
 
