@@ -73,7 +73,8 @@ class RunAnalysis:
         total = len(self.slo_results)
         if failed:
             return f"FAIL: {failed} of {total} SLOs breached; {facts}{caveat}."
-        return f"PASS: all {total} SLOs hold; {facts}{caveat}."
+        holds = "the SLO holds" if total == 1 else f"all {total} SLOs hold"
+        return f"PASS: {holds}; {facts}{caveat}."
 
 
 def _fmt(value: float) -> str:

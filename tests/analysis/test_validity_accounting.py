@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from gwsload.analysis.accounting import compute_outcomes
+from gwsload.analysis.load import load_run
+from gwsload.analysis.metrics import compute_headline
+from gwsload.analysis.validity import assess_validity
+
+
+def _texts(runs: dict[str, Path], name: str) -> list[str]:
+    run = load_run(runs[name])
+    return [f"{f.severity}: {f.text}" for f in assess_validity(run, compute_headline(run))]
+
+
+def test_a_saturated_generator_is_called_out(runs: dict[str, Path]) -> None:
+    texts = _texts(runs, "saturated")
+    assert any(t.startswith("warning: Generator worker local ran at CPU >= 90% for 100%")
+               for t in texts)
+    assert any("Event-loop lag p99 on worker local was 45 ms" in t for t in texts)
+    assert not any("CPU >=" in t for t in _texts(runs, "clean"))
+
+
+def test_coordinated_omission_in_an_open_workload(runs: dict[str, Path]) -> None:
+    texts = _texts(runs, "open")
+    warning = next(t for t in texts if "Coordinated omission" in t)
+    assert warning.startswith("warning:")
+    # start lag is exponential with mean 40 ms: exp(-10/40) = 78% start over 10 ms late
+    assert "77." in warning or "78." in warning
+    assert any("Closed workload" in t for t in _texts(runs, "clean"))
+
+
+def test_warmup_and_missing_hlog_are_explained(runs: dict[str, Path]) -> None:
+    texts = _texts(runs, "no_hlog")
+    assert any("latency.hlog is absent" in t for t in texts)
+    assert any("first 10 s are left out" in t for t in texts)
+
+
+def test_outcome_accounting_by_status_with_examples(runs: dict[str, Path]) -> None:
+    run = load_run(runs["faulty"])
+    table = compute_outcomes(run).set_index(["outcome", "detail"])
+    truth = pq.read_table(runs["faulty"] / "events").to_pandas()
+    truth = truth[truth["ts"] - run.t0 >= run.warmup_s]
+    counts = truth["outcome"].value_counts()
+    assert table.loc[("http_error", "HTTP 503"), "count"] == counts["http_error"]
+    api = table.loc[("api_error", "statusCode 2 (parameter not valid for current state)")]
+    assert api["count"] == counts["api_error"]
+    assert table.loc[("lost", ""), "count"] == counts["lost"]
+    assert table.loc[("unexpected", "notification"), "count"] == 3
+    examples = table.loc[("http_error", "HTTP 503"), "examples"]
+    assert 1 <= len(examples) <= 3 and examples[0].startswith("t=")
+    assert "'http_error'" in examples[0]
+    assert list(table.index.get_level_values("outcome"))[:2] == ["ok", "http_error"]
