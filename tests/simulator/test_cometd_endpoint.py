@@ -503,3 +503,34 @@ async def test_websocket_disabled_offers_only_long_polling(serve: Serve) -> None
     assert reply["successful"] is False and reply["error"].startswith("301:")
     async with served.http.get(served.url) as response:
         assert response.status == 405
+
+
+async def test_websocket_disconnect_then_http_message_is_402(serve: Serve) -> None:
+    served = await serve()
+    async with served.http.ws_connect(served.url, headers={"X-User": "u1"}) as ws:
+        await ws.send_str(json.dumps([{"channel": "/meta/handshake", "version": "1.0",
+                                       "supportedConnectionTypes": ["websocket"]}]))
+        client_id = (await receive(ws))[0]["clientId"]
+        await ws.send_str(json.dumps([{"channel": "/meta/disconnect", "id": "d",
+                                       "clientId": client_id}]))
+        (bye,) = await receive(ws)
+        assert bye == {"id": "d", "channel": "/meta/disconnect", "successful": True}
+        (reply,) = await served.connect(client_id, timeout=0)
+        assert reply["error"] == "402::session_unknown"
+        assert served.endpoint.notify("u1", CHANNEL, {}) == 0
+
+
+async def test_websocket_survives_odd_frames(serve: Serve) -> None:
+    served = await serve()
+    odd = ["", "[]", "42", "null", "[1,2]", '{"channel":5}', '[{"channel":"/meta/connect"}]',
+           '[{"channel":"/x","data":NaN,"clientId":"nosuch"}]', "[" * 5000, '"text"']
+    async with served.http.ws_connect(served.url, headers={"X-User": "u1"}) as ws:
+        for frame in odd:
+            await ws.send_str(frame)
+        await ws.send_str(json.dumps([{"channel": "/meta/handshake", "id": "h", "version": "1.0",
+                                       "supportedConnectionTypes": ["websocket"]}]))
+        replies = [await receive(ws) for _ in range(3)]
+    # only the well-formed Bayeux frames were answered, in order
+    assert replies[0][0]["error"] == "402::session_unknown"
+    assert replies[1][0]["error"] == "402::session_unknown"
+    assert replies[2][0]["id"] == "h" and replies[2][0]["successful"] is True

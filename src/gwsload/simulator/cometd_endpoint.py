@@ -151,8 +151,12 @@ class CometdEndpoint:
             return web.Response(status=400, text="Bad request")
         for message in messages:
             # a session now polling over HTTP no longer gets pushes on an old socket
-            if message.client_id is not None:
-                self._sockets.pop(message.client_id, None)
+            client_id = message.client_id
+            if client_id in self._sockets and (
+                not self.engine.has_session(client_id)
+                or self.engine.owner_of(client_id) == owner
+            ):
+                del self._sockets[client_id]
         outcome = self.engine.handle(messages, _now(), owner=owner)
         self._dispatch(outcome)
         replies = outcome.replies
