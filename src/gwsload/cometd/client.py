@@ -283,6 +283,8 @@ class CometdClient:
         self._pump()
 
     def on_failure(self, error: TransportError, batch: Batch | None) -> None:
+        if self._closed or self._session.state is ClientState.DISCONNECTED:
+            return  # e.g. faye closes the websocket after answering /meta/disconnect
         now = time.monotonic()
         self._last_failure = str(error)
         self._incident("transport_error", str(error))

@@ -6,6 +6,7 @@
 //   POST /control/publish?channel=/x   body: JSON data  -> server-side publish
 //   POST /control/drop                  -> destroy every client (the server "lost" them)
 //   GET  /control/seen                  -> headers of the last Bayeux request per channel
+// A handshake with the header X-Deny-Handshake is refused (403::handshake_denied).
 const http = require('http');
 const faye = require('faye');
 
@@ -25,6 +26,9 @@ bayeux.addExtension({
             const h = request.headers;
             seen[message.channel] = {authorization: h.authorization || null, cookie: h.cookie || null,
                                      origin: h.origin || null, 'x-csrf-token': h['x-csrf-token'] || null};
+            if (message.channel === '/meta/handshake' && h['x-deny-handshake']) {
+                message.error = '403::handshake_denied';  // faye then refuses the handshake
+            }
         }
         callback(message);
     },
