@@ -26,11 +26,13 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from gevent.event import Event
 
 from gwsload.cometd import CometdClient, Incident
+from gwsload.cometd.client import TransportName
+from gwsload.errors import ConfigError
 from gwsload.gws.errors import GwsApiError, GwsTransportError
 from gwsload.gws.matcher import (
     CALL_STATE_CHANGE_MESSAGE,
@@ -52,6 +54,7 @@ from gwsload.gws.session import GwsSession, Response
 
 __all__ = ["CALLS_CHANNEL", "DEVICES_CHANNEL", "Agent", "AgentConfig", "AgentError"]
 
+TRANSPORTS = ("long-polling", "websocket")
 CALLS_CHANNEL = "/v2/me/calls"
 DEVICES_CHANNEL = "/v2/me/devices"
 
@@ -134,9 +137,13 @@ class Agent:
             timeout_s=config.notification_timeout_s,
             wall_offset=time.time() - time.perf_counter() if wall_offset is None else wall_offset,
         )
+        if config.transport not in TRANSPORTS:
+            raise ConfigError(
+                f"transport must be one of {list(TRANSPORTS)}, got {config.transport!r}"
+            )
         self.cometd = CometdClient(
             self.session.notifications_url,
-            transport=config.transport,
+            transport=cast(TransportName, config.transport),
             headers=self.session.auth_headers(),
             cookies=self.session.cookies,
             verify_tls=config.verify_tls,
