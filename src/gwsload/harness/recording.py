@@ -42,6 +42,8 @@ class RecordingAgent(AgentBase):
         super().__init__(environment)
         self.agent: Agent | None = None
         self._failures = 0
+        #: whether GWS holds this agent's call recording (from accepted operations)
+        self._recording = False
 
     def on_start(self) -> None:
         super().on_start()
@@ -119,6 +121,7 @@ class RecordingAgent(AgentBase):
             if not agent.logged_in:
                 agent.login()
             if agent.call_id is None or agent.call_state(agent.call_id) != "Established":
+                self._recording = False  # a new call starts unrecorded
                 agent.establish_call()
         except Exception as exc:  # a refused login or dial is retried, never fatal
             self._failures += 1
@@ -130,23 +133,54 @@ class RecordingAgent(AgentBase):
         return True
 
     def _cycle(self, intended: float) -> None:
+        """Start, hold (maybe pause and resume), stop. A refused operation means this
+        agent's view of the call is wrong: the call is dropped and a new one dialled."""
         agent = self.agent
         if agent is None:
             return
         workload = self._load().config.workload
         hold = self.draw_hold()
-        agent.record("StartCallRecording", t_intended=intended)
-        if agent.recording_state != "Recording":
-            return  # refused or lost: the next cycle starts over
-        if workload.pause_share > 0 and self.rng.random() < workload.pause_share:
+        if not self._operate("StartCallRecording", intended):
+            return
+        pausing = workload.pause_share > 0 and self.rng.random() < workload.pause_share
+        if pausing:
             self.pause(hold / 3)
-            agent.record("PauseCallRecording", t_intended=self._intended(intended, hold / 3))
-            self.pause(hold / 3)
-            agent.record("ResumeCallRecording", t_intended=self._intended(intended, 2 * hold / 3))
+            if not self.stopping:
+                due = self._intended(intended, hold / 3)
+                if not self._operate("PauseCallRecording", due):
+                    return
+                self.pause(hold / 3)
+                if not self._operate("ResumeCallRecording", self._intended(intended, 2 * hold / 3)):
+                    return
             self.pause(hold / 3)
         else:
             self.pause(hold)
-        agent.record("StopCallRecording", t_intended=self._intended(intended, hold))
+        self._operate("StopCallRecording", self._intended(intended, hold))
+
+    def _operate(self, operation: str, intended: float | None) -> bool:
+        """One recording operation; True when GWS accepted it (whatever its notification
+        did: a lost notification does not change what the server did)."""
+        agent = self.agent
+        if agent is None:
+            return False
+        exp = agent.record(operation, t_intended=intended)
+        accepted = 200 <= exp.http_status < 300 and exp.status_code == 0
+        if accepted:
+            self._recording = operation != "StopCallRecording"
+            return True
+        self._abandon_call()
+        return False
+
+    def _abandon_call(self) -> None:
+        agent = self.agent
+        if agent is None or agent.call_id is None:
+            return
+        try:
+            agent.hangup()
+        except Exception as exc:  # the next cycle dials a new call either way
+            log.info("%s: hangup of a refused call failed: %s", agent.config.user, exc)
+        agent.call_id = None
+        self._recording = False
 
     def _intended(self, cycle_start: float, offset: float) -> float | None:
         """Open workload: when the operation was due; closed: None (= when sent)."""
@@ -158,8 +192,8 @@ class RecordingAgent(AgentBase):
         agent = self.agent
         try:
             if agent is not None and agent.logged_in:
-                if agent.call_id is not None and agent.recording_state in ("Recording", "Paused"):
-                    agent.record("StopCallRecording")
+                if agent.call_id is not None and self._recording:
+                    self._operate("StopCallRecording", None)
                 if agent.call_id is not None:
                     agent.hangup()
         except Exception as exc:  # leaving must go on: log out whatever happened
