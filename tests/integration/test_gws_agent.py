@@ -5,11 +5,13 @@ leftover call, and the fault outcomes (lost, late, duplicate)."""
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
+from gwsload.cometd import Incident
 from gwsload.gws.agent import Agent, AgentConfig
 from gwsload.gws.outcomes import Anomaly, Outcome
 from gwsload.gws.session import Response
@@ -29,7 +31,7 @@ class Collected:
     def on_request(self, operation: str, response: Response | None, _: Exception | None) -> None:
         self.requests.append((operation, response.http_status if response else 0))
 
-    def agent(self, url: str, user: str, transport: str, **options: float) -> Agent:
+    def agent(self, url: str, user: str, transport: str, **options: float | str) -> Agent:
         config = AgentConfig(base_url=url, user=user, password="gwsload", transport=transport,
                              **options)  # type: ignore[arg-type]  # fmt: skip
         return Agent(
@@ -151,3 +153,52 @@ def test_duplicated_notifications_are_reported() -> None:
             agent.logout()
     assert got.kinds() == Counter(ok=10, duplicate=10)
     assert {a.operation for a in got.anomalies} == {"StartCallRecording", "StopCallRecording"}
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_csrf_and_origin_protected_node(transport: str) -> None:
+    origin = "http://desktop.example:8090"
+    args = ["--agents", "1", "--latency-ms", "1", "--answer-delay-ms", "20",
+            "--csrf", "--require-origin", origin]  # fmt: skip
+    got = Collected()
+    with SimulatorProcess(args) as s:
+        agent = got.agent(s.url, "agent0001", transport, origin=origin)
+        try:
+            agent.login()
+            agent.establish_call()
+            agent.record("StartCallRecording")
+            agent.session.csrf = None  # as after a renewed HTTP session: refused, then refreshed
+            agent.record("StopCallRecording")
+            agent.hangup()
+        finally:
+            agent.logout()
+    assert [o.kind for o in got.outcomes] == ["ok", "ok"]
+    assert ("StopCallRecording", 403) in got.requests  # the refusal was seen and reported
+    assert got.outcomes[1].http_status == 200
+
+
+def test_agent_keeps_working_through_cometd_session_expiry() -> None:
+    args = ["--agents", "1", "--latency-ms", "1", "--answer-delay-ms", "20",
+            "--expire-sessions-every-s", "0.7"]  # fmt: skip
+    got = Collected()
+    incidents: list[Incident] = []
+    with SimulatorProcess(args) as s:
+        config = AgentConfig(base_url=s.url, user="agent0001", password="gwsload",
+                             notification_timeout_s=1.0)  # fmt: skip
+        agent = Agent(config, on_outcome=got.outcomes.append, on_anomaly=got.anomalies.append,
+                      on_incident=incidents.append)  # fmt: skip
+        try:
+            agent.login()
+            agent.establish_call()
+            deadline = time.monotonic() + 3.0
+            while time.monotonic() < deadline:
+                agent.record("StartCallRecording")
+                agent.record("StopCallRecording")
+            for _ in range(3):  # the channel is back: these must match
+                agent.record("StartCallRecording")
+                agent.record("StopCallRecording")
+        finally:
+            agent.logout()
+    assert any(i.kind == "rehandshake" for i in incidents)
+    assert set(got.kinds()) <= {"ok", "lost", "late", "unexpected"}
+    assert [o.kind for o in got.outcomes[-6:]] == ["ok"] * 6
