@@ -321,6 +321,8 @@ def test_transport_failures_back_off_with_jitter_then_report_the_outage() -> Non
     now = 0.0
     for _ in range(6):
         (batch,) = session.outbound(now)
+        if delays:  # after a failure the connect asks for an immediate reply again
+            assert json.loads(batch.payload)[0]["advice"] == {"timeout": 0}
         (advised,) = session.transport_failed(now, "connection refused", batch)
         assert isinstance(advised, ReconnectAdvised) and advised.action is Reconnect.RETRY
         assert advised.cause == "transport: connection refused"

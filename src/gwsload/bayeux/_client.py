@@ -143,7 +143,6 @@ class ClientSession:
         self._rehandshake = False
         self._connect_due: float | None = None
         self._connect_id: str | None = None
-        self._first_connect = True
         self._attempts = 0
         self._outage_started: float | None = None
         self._outage_cause = ""
@@ -291,14 +290,16 @@ class ClientSession:
             return None
         self._connect_due = None
         self._connect_id = self._new_id()
-        # the first connect asks for an immediate reply (as the CometD client does)
-        hold_ms = 0 if self._first_connect else (self._advice.timeout or DEFAULT_CONNECT_HOLD_MS)
+        # until a connect succeeds (after the handshake or a failure), ask for an
+        # immediate reply so the connection is known to work at once (as CometD does)
+        unconnected = self._state is ClientState.CONNECTING
+        hold_ms = 0 if unconnected else (self._advice.timeout or DEFAULT_CONNECT_HOLD_MS)
         message = Message(
             _CONNECT,
             id=self._connect_id,
             client_id=self._client_id,
             connection_type=self._connection_type,
-            advice=Advice(timeout=0) if self._first_connect else None,
+            advice=Advice(timeout=0) if unconnected else None,
             ext={"ack": self._ack_batch} if self._ack else None,
         )
         deadline = now + max(hold_ms, 0) / 1000 + self._max_network_delay
@@ -480,7 +481,6 @@ class ClientSession:
                 self._ack_batch = batch
         else:
             self._ack = self._ack_wanted and ack_field is True
-        self._first_connect = True
         self._connect_due = now
         events.append(HandshakeAccepted(client_id, chosen, self._ack, self._rehandshake))
         if self._rehandshake:
@@ -500,7 +500,6 @@ class ClientSession:
                 if isinstance(batch, int) and not isinstance(batch, bool):
                     self._ack_batch = batch
             self._attempts = 0
-            self._first_connect = False
             self._connect_due = now + self._interval()
             if was is ClientState.CONNECTING:
                 assert self._client_id is not None
