@@ -39,7 +39,7 @@ th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
 th{background:#f3f5f8}td:first-child,th:first-child{text-align:left}
 td.text{text-align:left}.bad{color:#c62828;font-weight:600}.good{color:#2e7d32}
 img{max-width:100%;display:block;margin:8px 0}.grid{display:flex;flex-wrap:wrap;gap:8px}
-.grid img{max-width:540px}
+.grid img{max-width:540px}tr.total td{font-weight:600;background:#fafbfc}\ntable{display:block;overflow-x:auto;max-width:100%}
 """
 
 
@@ -86,25 +86,30 @@ def _pct(value: float) -> str:
 
 def _headline_table(analysis: RunAnalysis) -> str:
     frame = analysis.headline.reset_index()
-    columns = {"operation": "operation", "operations": "ops", "ops_per_s": "ops/s"}
-    metrics = ["notify_ms", "response_ms"]
+    names = ["all operations" if o == ALL else str(o) for o in frame["operation"]]
+    counts = pd.DataFrame({
+        "operation": names, "operations": frame["operations"],
+        "ops/s": frame["ops_per_s"],
+        "errors": [_pct(v) for v in frame["error_ratio"]],
+        "lost": [_pct(v) for v in frame["lost_ratio"]],
+        "late": frame["late"], "duplicate": frame["duplicate"],
+        "unexpected": frame["unexpected"]})
+    metrics = {"notify_ms": "notification", "response_ms": "HTTP response"}
     if analysis.run.workload_model == "open":
-        metrics.insert(1, "notify_from_intended_ms")
-    out = frame[list(columns)].rename(columns=columns)
-    out["operation"] = out["operation"].replace({ALL: "all operations"})
-    label = {"notify_ms": "notify", "response_ms": "HTTP", "notify_from_intended_ms": "notify*"}
-    for metric in metrics:
-        for stat in ("p50", "p90", "p99", "p99.9", "max"):
-            out[f"{label[metric]} {stat}"] = frame[f"{metric}_{stat}"]
-    out["errors"] = [_pct(v) for v in frame["error_ratio"]]
-    out["lost"] = [_pct(v) for v in frame["lost_ratio"]]
-    for kind in ("late", "duplicate", "unexpected"):
-        out[kind] = frame[kind]
-    note = ("<p class=\"meta\">Latencies in ms from the HDR histograms (3 significant digits); "
-            "notify = notification latency from the request send, HTTP = response time"
-            + ("; notify* = from the scheduled start (coordinated-omission corrected)"
-               if "notify_from_intended_ms" in metrics else "") + ".</p>")
-    return table(out) + note
+        metrics["notify_from_intended_ms"] = "notification from schedule"
+    rows = []
+    for name, (_, row) in zip(names, frame.iterrows(), strict=True):
+        for metric, label in metrics.items():
+            rows.append({"operation": name, "latency (ms)": label,
+                         **{stat: row[f"{metric}_{stat}"]
+                            for stat in ("p50", "p90", "p99", "p99.9", "max", "mean")}})
+    classes = {i: "total" for i, r in enumerate(rows) if r["operation"] == "all operations"}
+    note = ("<p class=\"meta\">Latencies from the HDR histograms, 3 significant digits. "
+            "Notification latency is measured from the request send"
+            + ("; from schedule = from the intended start (coordinated-omission corrected)"
+               if len(metrics) == 3 else "") + ".</p>")
+    return (table(counts, classes={len(counts) - 1: "total"}) + table(pd.DataFrame(rows),
+                                                                      classes=classes) + note)
 
 
 def _slo_section(analysis: RunAnalysis) -> str:

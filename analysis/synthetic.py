@@ -196,14 +196,14 @@ class _Writer:
     def _anomalies(self, lost_t: np.ndarray, lost_op: np.ndarray, ok_t: np.ndarray,
                    ok_op: np.ndarray) -> None:
         spec, rng = self.spec, self.rng
-        for t, op in zip(lost_t, lost_op, strict=True):
-            if rng.uniform() < spec.late_per_lost:
-                self.anomaly_rows.append({"ts": T0 + t + 12.0, "kind": "late", "operation": op,
-                                          "age_ms": 12_000.0})
-        for t, op in zip(ok_t, ok_op, strict=True):
-            if spec.duplicate_ratio and rng.uniform() < spec.duplicate_ratio:
-                self.anomaly_rows.append({"ts": T0 + t + 0.2, "kind": "duplicate",
-                                          "operation": op, "age_ms": 200.0})
+        late = rng.uniform(0, 1, len(lost_t)) < spec.late_per_lost
+        for t, op in zip(lost_t[late], lost_op[late], strict=True):
+            self.anomaly_rows.append({"ts": T0 + t + 12.0, "kind": "late", "operation": op,
+                                      "age_ms": 12_000.0})
+        duplicate = rng.uniform(0, 1, len(ok_t)) < spec.duplicate_ratio
+        for t, op in zip(ok_t[duplicate], ok_op[duplicate], strict=True):
+            self.anomaly_rows.append({"ts": T0 + t + 0.2, "kind": "duplicate",
+                                      "operation": op, "age_ms": 200.0})
 
     def _hlog(self, hlog: Any, span: tuple[float, float], t_s: np.ndarray,
               operation: np.ndarray, metrics: dict[str, np.ndarray]) -> None:
