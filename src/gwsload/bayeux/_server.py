@@ -24,6 +24,21 @@ session was dropped), the caller calls ``complete(held, now)`` and sends what
 it returns; if the connection is lost first, ``abandon(held, now)`` keeps the
 queue and starts the ``max_interval`` countdown.
 
+A long-polling driver, in outline (the simulator's ``cometd_endpoint`` is one)::
+
+    outcome = engine.handle(decode(body), now, owner=user)
+    for held in outcome.released:       # wake the older requests holding these
+        wake(held.token)
+    for client_id in outcome.woke:      # their held connect, or push take_events()
+        wake_session(client_id)
+    replies = outcome.replies
+    if outcome.hold is not None:        # wait until woken or outcome.hold.deadline
+        await_wake(outcome.hold)
+        replies += engine.complete(outcome.hold, now)
+    respond(encode(replies))
+    # and elsewhere: engine.deliver_to_owner(user, channel, data, ext) -> wake each
+    # returned session; every get_timer(): engine.sweep(now)
+
 Session life (one place for the rules)::
 
     handshake ok         -> session created, expires at now + max_interval
@@ -57,7 +72,6 @@ from __future__ import annotations
 import heapq
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from gwsload.bayeux._channels import (
@@ -70,7 +84,6 @@ from gwsload.bayeux._channels import (
 from gwsload.bayeux._errors import (
     CHANNEL_MISSING,
     SESSION_UNKNOWN,
-    BayeuxFailure,
     LocalProtocolError,
 )
 from gwsload.bayeux._messages import (
@@ -81,65 +94,24 @@ from gwsload.bayeux._messages import (
     MetaChannel,
     Reconnect,
 )
+from gwsload.bayeux._server_session import (
+    BAYEUX_VERSION,
+    CHANNEL_INVALID,
+    CONNECTION_TYPES_MISSING,
+    CONNECTION_TYPES_UNSUPPORTED,
+    DATA_MISSING,
+    HANDSHAKE_AGAIN,
+    PUBLISH_DENIED,
+    SUBSCRIBE_DENIED,
+    SUBSCRIPTION_MISSING,
+    HeldConnect,
+    Outcome,
+    Session,
+    failure_reply,
+    success_reply,
+)
 
 __all__ = ["HeldConnect", "Outcome", "ServerEngine"]
-
-BAYEUX_VERSION = "1.0"
-CHANNEL_INVALID = BayeuxFailure(400, (), "channel_invalid")
-DATA_MISSING = BayeuxFailure(400, (), "data_missing")
-SUBSCRIPTION_MISSING = BayeuxFailure(403, (), "subscription_missing")
-SUBSCRIBE_DENIED = BayeuxFailure(403, (), "subscribe_denied")
-PUBLISH_DENIED = BayeuxFailure(403, (), "publish_denied")
-CONNECTION_TYPES_MISSING = BayeuxFailure(400, (), "connection_types_missing")
-CONNECTION_TYPES_UNSUPPORTED = BayeuxFailure(301, (), "connection_types_unsupported")
-_HANDSHAKE_AGAIN = Advice(reconnect=Reconnect.HANDSHAKE, interval=0)
-
-
-@dataclass(frozen=True, slots=True)
-class HeldConnect:
-    """A /meta/connect the caller must answer with ``complete`` at ``deadline`` or when woken."""
-
-    client_id: str
-    #: unique per held connect, so a released older connect is told apart from the current one
-    token: int
-    #: engine time (seconds) at which the connect is answered if nothing arrives
-    deadline: float
-    #: the connect request's id, repeated on its reply
-    request_id: str | None = None
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What one ``handle`` call asks of the caller."""
-
-    #: messages to send now (for long-polling: the HTTP body, unless ``hold`` is set)
-    replies: list[Message] = field(default_factory=list)
-    #: a connect of this batch is held; answer it later with ``complete(hold, now)``,
-    #: sending ``replies`` with it on long-polling
-    hold: HeldConnect | None = None
-    #: earlier held connects this batch released; answer each now with ``complete``
-    released: list[HeldConnect] = field(default_factory=list)
-    #: sessions that got events from a publish in this batch and must be woken
-    #: (their held connect completed, or the events pushed on their websocket)
-    woke: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Session:
-    client_id: str
-    owner: object
-    ack: bool
-    expires_at: float
-    #: deadline of this session's one live heap entry (others are stale)
-    entry_at: float = float("inf")
-    connection_type: str | None = None
-    subscriptions: set[str] = field(default_factory=set)
-    queue: list[Message] = field(default_factory=list)
-    #: ack extension: (batch id, events) sent but not yet acknowledged
-    unacked: list[tuple[int, list[Message]]] = field(default_factory=list)
-    batch: int = 0
-    hold: HeldConnect | None = None
-
 
 class ServerEngine:
     """A Bayeux 1.0 server without I/O; see the module docstring.
@@ -174,7 +146,7 @@ class ServerEngine:
             timeout=timeout_ms,
             max_interval=max_interval_ms,
         )
-        self._sessions: dict[str, _Session] = {}
+        self._sessions: dict[str, Session] = {}
         self._by_owner: dict[object, set[str]] = {}
         self._subscribers: dict[str, set[str]] = {}
         self._expiries: list[tuple[float, str]] = []
@@ -229,15 +201,15 @@ class ServerEngine:
             this method raises nothing for any input.
         """
         outcome = Outcome()
-        touched: dict[str, _Session] = {}
+        touched: dict[str, Session] = {}
         woke: set[str] = set()
-        held_session: _Session | None = None
+        held_session: Session | None = None
         held_request: Message | None = None
         connect_took_events = False
         for message in messages:
             channel = message.channel
             if channel is None:
-                outcome.replies.append(_failure(message, None, CHANNEL_MISSING))
+                outcome.replies.append(failure_reply(message, None, CHANNEL_MISSING))
                 continue
             if channel == MetaChannel.HANDSHAKE:
                 outcome.replies.append(self._handshake(message, now, owner))
@@ -245,7 +217,7 @@ class ServerEngine:
             session = self._lookup(message, owner)
             if session is None:
                 outcome.replies.append(
-                    _failure(message, channel, SESSION_UNKNOWN, _HANDSHAKE_AGAIN)
+                    failure_reply(message, channel, SESSION_UNKNOWN, HANDSHAKE_AGAIN)
                 )
                 continue
             self._touch(session, now + self.max_interval_ms / 1000)
@@ -268,11 +240,11 @@ class ServerEngine:
                 touched.pop(session.client_id, None)
                 if held_session is session:
                     held_session = held_request = None
-                outcome.replies.append(_success(message, channel))
+                outcome.replies.append(success_reply(message, channel))
             elif channel in (MetaChannel.SUBSCRIBE, MetaChannel.UNSUBSCRIBE):
                 outcome.replies.append(self._subscription(session, message, channel))
             elif is_meta(channel):
-                outcome.replies.append(_failure(message, channel, PUBLISH_DENIED))
+                outcome.replies.append(failure_reply(message, channel, PUBLISH_DENIED))
             else:
                 outcome.replies.append(self._client_publish(session, message, channel, woke))
         if held_session is not None and held_request is not None:
@@ -315,7 +287,7 @@ class ServerEngine:
         session = self._sessions.get(held.client_id)
         request = Message(MetaChannel.CONNECT, id=held.request_id, client_id=held.client_id)
         if session is None:
-            return [_failure(request, MetaChannel.CONNECT, SESSION_UNKNOWN, _HANDSHAKE_AGAIN)]
+            return [failure_reply(request, MetaChannel.CONNECT, SESSION_UNKNOWN, HANDSHAKE_AGAIN)]
         if session.hold != held:
             return [Message(MetaChannel.CONNECT, id=held.request_id, successful=True,
                             advice=self._advice)]
@@ -423,14 +395,14 @@ class ServerEngine:
     def _handshake(self, message: Message, now: float, owner: object) -> Message:
         offered = message.supported_connection_types
         if offered is None:
-            return _failure(message, MetaChannel.HANDSHAKE, CONNECTION_TYPES_MISSING,
+            return failure_reply(message, MetaChannel.HANDSHAKE, CONNECTION_TYPES_MISSING,
                             Advice(reconnect=Reconnect.NONE, interval=0))
         if not set(offered) & set(self.connection_types):
-            return _failure(message, MetaChannel.HANDSHAKE, CONNECTION_TYPES_UNSUPPORTED,
+            return failure_reply(message, MetaChannel.HANDSHAKE, CONNECTION_TYPES_UNSUPPORTED,
                             Advice(reconnect=Reconnect.NONE, interval=0))
         ack = isinstance(message.ext, dict) and message.ext.get("ack") is True
         client_id = secrets.token_hex(20)
-        session = _Session(client_id, owner, ack, expires_at=now + self.max_interval_ms / 1000)
+        session = Session(client_id, owner, ack, expires_at=now + self.max_interval_ms / 1000)
         self._sessions[client_id] = session
         self._by_owner.setdefault(owner, set()).add(client_id)
         self._push_entry(session, session.expires_at)
@@ -445,7 +417,7 @@ class ServerEngine:
             ext={"ack": True} if ack else None,
         )
 
-    def _lookup(self, message: Message, owner: object) -> _Session | None:
+    def _lookup(self, message: Message, owner: object) -> Session | None:
         if message.client_id is None:
             return None
         session = self._sessions.get(message.client_id)
@@ -453,16 +425,16 @@ class ServerEngine:
             return None
         return session
 
-    def _subscription(self, session: _Session, message: Message, channel: str) -> Message:
+    def _subscription(self, session: Session, message: Message, channel: str) -> Message:
         raw = message.subscription
         if raw is None or raw == ():
-            return _failure(message, channel, SUBSCRIPTION_MISSING)
+            return failure_reply(message, channel, SUBSCRIPTION_MISSING)
         names = (raw,) if isinstance(raw, str) else raw
         for name in names:
             if not is_valid_channel(name):
-                return _failure(message, channel, CHANNEL_INVALID)
+                return failure_reply(message, channel, CHANNEL_INVALID)
             if is_meta(name):
-                return _failure(message, channel, SUBSCRIBE_DENIED)
+                return failure_reply(message, channel, SUBSCRIBE_DENIED)
         for name in names:
             if is_service(name):
                 continue  # service channels reach server handlers, never subscribers
@@ -475,18 +447,18 @@ class ServerEngine:
         return Message(channel, id=message.id, successful=True, subscription=raw)
 
     def _client_publish(
-        self, session: _Session, message: Message, channel: str, woke: set[str]
+        self, session: Session, message: Message, channel: str, woke: set[str]
     ) -> Message:
         if not is_valid_channel(channel) or is_wildcard(channel):
-            return _failure(message, channel, CHANNEL_INVALID)
+            return failure_reply(message, channel, CHANNEL_INVALID)
         if message.data is MISSING:
-            return _failure(message, channel, DATA_MISSING)
+            return failure_reply(message, channel, DATA_MISSING)
         if not is_service(channel):
             event = Message(channel, data=message.data)
             for client_id in self._subscribed_sessions(channel):
                 self._sessions[client_id].queue.append(event)
                 woke.add(client_id)
-        return _success(message, channel)
+        return success_reply(message, channel)
 
     def _subscribed_sessions(self, channel: str) -> set[str]:
         recipients: set[str] = set()
@@ -502,7 +474,7 @@ class ServerEngine:
                 f"cannot publish to {channel!r}: expected a plain channel name outside /meta/"
             )
 
-    def _accept_ack(self, session: _Session, message: Message) -> None:
+    def _accept_ack(self, session: Session, message: Message) -> None:
         if not session.ack or not isinstance(message.ext, dict):
             return
         acked = message.ext.get("ack")
@@ -515,10 +487,10 @@ class ServerEngine:
             return self.timeout_ms
         return max(0, min(requested, self.timeout_ms))
 
-    def _has_deliverable(self, session: _Session) -> bool:
+    def _has_deliverable(self, session: Session) -> bool:
         return bool(session.queue or session.unacked)
 
-    def _connect_reply(self, session: _Session, request: Message) -> list[Message]:
+    def _connect_reply(self, session: Session, request: Message) -> list[Message]:
         """The session's deliverable events, then the connect reply."""
         ext: dict[str, Any] | None = None
         if session.ack:
@@ -547,7 +519,7 @@ class ServerEngine:
             if not subscribers:
                 del self._subscribers[name]
 
-    def _remove(self, session: _Session) -> None:
+    def _remove(self, session: Session) -> None:
         self._sessions.pop(session.client_id, None)
         owned = self._by_owner.get(session.owner)
         if owned is not None:
@@ -558,39 +530,19 @@ class ServerEngine:
             self._unsubscribe(name, session.client_id)
         session.hold = None
 
-    def _touch(self, session: _Session, expires_at: float, *, lower: bool = False) -> None:
+    def _touch(self, session: Session, expires_at: float, *, lower: bool = False) -> None:
         """Move the expiry later (or, with ``lower``, set it) keeping one live heap entry."""
         if lower or expires_at > session.expires_at:
             session.expires_at = expires_at
         if session.expires_at < session.entry_at:
             self._push_entry(session, session.expires_at)
 
-    def _push_entry(self, session: _Session, at: float) -> None:
+    def _push_entry(self, session: Session, at: float) -> None:
         session.entry_at = at
         heapq.heappush(self._expiries, (at, session.client_id))
 
-    def _session_or_raise(self, client_id: str) -> _Session:
+    def _session_or_raise(self, client_id: str) -> Session:
         session = self._sessions.get(client_id)
         if session is None:
             raise LocalProtocolError(f"no session {client_id!r}")
         return session
-
-
-def _success(request: Message, channel: str) -> Message:
-    return Message(channel, id=request.id, successful=True)
-
-
-def _failure(
-    request: Message, channel: str | None, failure: BayeuxFailure, advice: Advice | None = None
-) -> Message:
-    return Message(
-        channel,
-        id=request.id,
-        successful=False,
-        error=str(failure),
-        advice=advice,
-        subscription=request.subscription if channel in _SUBSCRIPTION_CHANNELS else None,
-    )
-
-
-_SUBSCRIPTION_CHANNELS = frozenset({MetaChannel.SUBSCRIBE, MetaChannel.UNSUBSCRIBE})
