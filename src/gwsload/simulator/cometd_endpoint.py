@@ -82,12 +82,21 @@ class CometdEndpoint:
         return self.engine.session_count
 
     def add_routes(self, app: web.Application, path: str = "/api/v2/notifications") -> None:
-        """POST on ``path`` and its sub-paths; GET on ``path`` upgrades to a websocket."""
+        """POST on ``path`` and its sub-paths; GET on ``path`` upgrades to a websocket.
+
+        Also hooks :meth:`close` on the application's shutdown.
+        """
         path = path.rstrip("/")
         app.router.add_post(path, self._post)
         app.router.add_post(path + "/{tail:.*}", self._post)
         if self._websocket:
             app.router.add_get(path, self._upgrade)
+        # answer held connects and close sockets before aiohttp waits for open handlers
+        # at shutdown; otherwise a stop lasts as long as the longest held connect
+        app.on_shutdown.append(self._on_shutdown)
+
+    async def _on_shutdown(self, app: web.Application) -> None:
+        await self.close()
 
     def notify(
         self, user_id: str, channel: str, data: dict[str, Any], ext: dict[str, Any] | None = None
