@@ -1,0 +1,300 @@
+"""One conformance suite for the CometD client, over every transport and server.
+
+Backends: the real simulator (a subprocess) over long-polling and websocket, and
+the in-memory transport over the same ``ServerEngine`` (both connection types).
+Each backend gives a client factory and a way to make the server send this
+client's user one event on ``/v2/me/devices`` (the simulator: a REST user-state
+change; memory: an engine publish). The "lossy" backends lose sessions: the
+memory server drops them on demand, the simulator expires them every 1.5 s.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import gevent
+import pytest
+from geventhttpclient import HTTPClient
+
+from gwsload.cometd import CometdClient, CometdError, Incident
+from gwsload.cometd.transports.memory import MemoryServer
+from gwsload.cookies import CookieJar
+from gwsload.simulator.process import SimulatorProcess
+
+pytestmark = pytest.mark.gevent
+
+EVENT_CHANNEL = "/v2/me/devices"
+TRANSPORTS = ["long-polling", "websocket"]
+_agent_numbers = itertools.count(1)
+
+
+@dataclass
+class Backend:
+    name: str
+    make: Callable[[list[Incident]], CometdClient]
+    #: make the server send one event on EVENT_CHANNEL to the last client made
+    trigger: Callable[[], None]
+    #: make the server lose the client's session (None: it happens by itself)
+    drop: Callable[[], None] | None = None
+
+
+class SimAgent:
+    """One simulator agent's REST session (Basic auth, then JSESSIONID in the jar)."""
+
+    def __init__(self, base_url: str, username: str) -> None:
+        parts = urlsplit(base_url)
+        assert parts.hostname is not None and parts.port is not None
+        self.jar = CookieJar()
+        token = base64.b64encode(f"{username}:gwsload".encode()).decode()
+        self.headers = {"Authorization": f"Basic {token}"}
+        self._http = HTTPClient(parts.hostname, parts.port, network_timeout=10)
+        self._ready = False
+
+    def post(self, path: str, body: dict[str, Any]) -> None:
+        headers = {**self.headers, "Content-Type": "application/json"}
+        if self.jar.header():
+            headers["Cookie"] = self.jar.header()
+        response = self._http.post(path, body=json.dumps(body), headers=headers)
+        text = response.read()
+        self.jar.update(response.info().getlist("set-cookie"))
+        assert response.status_code == 200, (path, response.status_code, text)
+
+    def start(self) -> SimAgent:
+        self.post("/api/v2/me", {"operationName": "StartContactCenterSession",
+                                 "channels": ["voice"]})
+        return self
+
+    def toggle(self) -> None:
+        self._ready = not self._ready
+        self.post("/api/v2/me/channels/voice",
+                  {"operationName": "Ready" if self._ready else "NotReady"})
+
+    def close(self) -> None:
+        self._http.close()
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[SimulatorProcess]:
+    with SimulatorProcess(["--agents", "200", "--cometd-timeout-ms", "1000"]) as sim:
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def expiring_simulator() -> Iterator[SimulatorProcess]:
+    args = ["--agents", "1", "--cometd-timeout-ms", "1000", "--expire-sessions-every-s", "1.5"]
+    with SimulatorProcess(args) as sim:
+        yield sim
+
+
+def simulator_backend(sim: SimulatorProcess, transport: str, name: str,
+                      agents: list[SimAgent], username: str | None = None) -> Backend:
+    holder: dict[str, SimAgent] = {}
+
+    def make(incidents: list[Incident]) -> CometdClient:
+        user = username or f"agent{next(_agent_numbers):04d}"
+        agent = SimAgent(sim.url, user).start()
+        agents.append(agent)
+        holder["agent"] = agent
+        return CometdClient(sim.url + "/api/v2/notifications", transport,  # type: ignore[arg-type]
+                            headers=agent.headers, cookies=agent.jar,
+                            on_incident=incidents.append)
+
+    return Backend(name, make, lambda: holder["agent"].toggle())
+
+
+def memory_backend(server: MemoryServer, transport: str) -> Backend:
+    def make(incidents: list[Incident]) -> CometdClient:
+        return CometdClient("memory://", server.transport(transport),
+                            on_incident=incidents.append)
+
+    return Backend(f"memory-{transport}", make,
+                   lambda: server.publish(EVENT_CHANNEL, {"messageType": "DeviceStateChangeMessage"}),
+                   server.drop_sessions)
+
+
+@pytest.fixture(params=[f"{kind}-{t}" for kind in ("simulator", "memory") for t in TRANSPORTS])
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    kind, transport = request.param.split("-", 1)
+    agents: list[SimAgent] = []
+    if kind == "simulator":
+        sim = request.getfixturevalue("simulator")
+        yield simulator_backend(sim, transport, request.param, agents)
+    else:
+        yield memory_backend(MemoryServer(timeout_ms=1000), transport)
+    for agent in agents:
+        agent.close()
+
+
+@pytest.fixture(params=[f"{kind}-{t}" for kind in ("simulator", "memory") for t in TRANSPORTS])
+def lossy_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    kind, transport = request.param.split("-", 1)
+    agents: list[SimAgent] = []
+    if kind == "simulator":
+        sim = request.getfixturevalue("expiring_simulator")
+        yield simulator_backend(sim, transport, request.param, agents, username="agent0001")
+    else:
+        yield memory_backend(MemoryServer(timeout_ms=1000), transport)
+    for agent in agents:
+        agent.close()
+
+
+@pytest.fixture
+def clients() -> Iterator[list[CometdClient]]:
+    made: list[CometdClient] = []
+    yield made
+    for client in made:
+        client.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        gevent.sleep(0.02)
+
+
+def connected(backend: Backend, clients: list[CometdClient]
+              ) -> tuple[CometdClient, list[Incident]]:
+    incidents: list[Incident] = []
+    client = backend.make(incidents)
+    clients.append(client)
+    client.handshake(timeout=5)
+    return client, incidents
+
+
+def test_delivery_is_the_whole_message_stamped_on_arrival(
+    backend: Backend, clients: list[CometdClient]
+) -> None:
+    client, incidents = connected(backend, clients)
+    got: list[dict[str, Any]] = []
+    client.subscribe(EVENT_CHANNEL, got.append)
+    before = time.perf_counter()
+    backend.trigger()
+    wait_until(lambda: len(got) == 1)
+    message = got[0]
+    assert message["channel"] == EVENT_CHANNEL
+    assert message["data"]["messageType"] == "DeviceStateChangeMessage"
+    assert before <= message["_received"] <= time.perf_counter()
+    assert incidents == []
+
+
+def test_own_publish_comes_back(backend: Backend, clients: list[CometdClient]) -> None:
+    client, _ = connected(backend, clients)
+    got: list[dict[str, Any]] = []
+    client.subscribe("/conformance/echo", got.append)
+    client.publish("/conformance/echo", {"k": 1})
+    wait_until(lambda: len(got) == 1)
+    assert got[0]["data"] == {"k": 1}
+
+
+def test_wildcard_subscription_receives_matching_channels(
+    backend: Backend, clients: list[CometdClient]
+) -> None:
+    client, _ = connected(backend, clients)
+    channels: list[str] = []
+    client.subscribe("/v2/me/**", lambda m: channels.append(m["channel"]))
+    backend.trigger()
+    wait_until(lambda: channels == [EVENT_CHANNEL])
+
+
+def test_idle_connect_cycles_keep_the_session(
+    backend: Backend, clients: list[CometdClient]
+) -> None:
+    client, incidents = connected(backend, clients)
+    got: list[dict[str, Any]] = []
+    client.subscribe(EVENT_CHANNEL, got.append)
+    first = client.client_id
+    gevent.sleep(2.5)  # connects are held 1 s here: two idle cycles
+    assert client.connected and client.client_id == first and incidents == []
+    backend.trigger()
+    wait_until(lambda: len(got) == 1)
+
+
+def test_disconnect_ends_the_session(backend: Backend, clients: list[CometdClient]) -> None:
+    client, incidents = connected(backend, clients)
+    client.subscribe(EVENT_CHANNEL, lambda m: None)
+    client.disconnect(timeout=5)
+    assert client.client_id is None and incidents == []
+    with pytest.raises(CometdError):
+        client.subscribe(EVENT_CHANNEL, lambda m: None)
+
+
+def test_illegal_subscription_is_a_clear_error(
+    backend: Backend, clients: list[CometdClient]
+) -> None:
+    client, _ = connected(backend, clients)
+    with pytest.raises(CometdError, match=r"cannot subscribe to '/meta/connect'"):
+        client.subscribe("/meta/connect", lambda m: None)
+
+
+def test_lost_session_is_rebuilt_and_reported(
+    lossy_backend: Backend, clients: list[CometdClient]
+) -> None:
+    client, incidents = connected(lossy_backend, clients)
+    got: list[dict[str, Any]] = []
+    client.subscribe(EVENT_CHANNEL, got.append)
+    first = client.client_id
+    if lossy_backend.drop is not None:
+        lossy_backend.drop()
+    wait_until(lambda: any(i.kind == "rehandshake" for i in incidents), timeout=8)
+    wait_until(lambda: client.connected and client.client_id != first)
+    rehandshake = next(i for i in incidents if i.kind == "rehandshake")
+    assert rehandshake.duration_ms is not None and rehandshake.duration_ms >= 0
+    assert "session_unknown" in rehandshake.detail or "transport" in rehandshake.detail
+    # the subscription was renewed: events flow again (retry: the simulator may expire again)
+    deadline = time.monotonic() + 10
+    while not got and time.monotonic() < deadline:
+        lossy_backend.trigger()
+        gevent.sleep(0.3)
+    assert got
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_unreachable_server_reconnects_on_the_same_session(
+    transport: str, clients: list[CometdClient]
+) -> None:
+    server = MemoryServer(timeout_ms=1000, max_interval_ms=30_000)
+    incidents: list[Incident] = []
+    client = CometdClient("memory://", server.transport(transport), on_incident=incidents.append)
+    clients.append(client)
+    client.handshake(timeout=5)
+    first = client.client_id
+    got: list[dict[str, Any]] = []
+    client.subscribe(EVENT_CHANNEL, got.append)
+    server.reachable = False
+    wait_until(lambda: any(i.kind == "transport_error" for i in incidents), timeout=5)
+    server.reachable = True
+    wait_until(lambda: any(i.kind == "reconnect" for i in incidents), timeout=10)
+    assert client.client_id == first
+    server.publish(EVENT_CHANNEL, {"n": 1})
+    wait_until(lambda: len(got) == 1)
+
+
+def test_publish_is_not_stuck_behind_the_held_connect(clients: list[CometdClient]) -> None:
+    server = MemoryServer(timeout_ms=30_000)
+    client = CometdClient("memory://", server.transport("long-polling"))
+    clients.append(client)
+    client.handshake(timeout=5)
+    wait_until(lambda: server.engine.held_connect(client.client_id or "") is not None)
+    client.publish("/conformance/other", {"k": 1})
+    # answered while the connect is still held on its own lane
+    assert server.engine.held_connect(client.client_id or "") is not None
+
+
+def test_handshake_refused_by_http_401_is_a_clear_error(simulator: SimulatorProcess) -> None:
+    bad = base64.b64encode(b"agent0001:wrong").decode()
+    client = CometdClient(simulator.url + "/api/v2/notifications",
+                          headers={"Authorization": f"Basic {bad}"})
+    try:
+        with pytest.raises(CometdError, match=r"handshake refused: .*HTTP 401"):
+            client.handshake(timeout=5)
+    finally:
+        client.close()
