@@ -106,7 +106,10 @@ def simulator_backend(sim: SimulatorProcess, transport: str, name: str,
                             headers=agent.headers, cookies=agent.jar,
                             on_incident=incidents.append)
 
-    return Backend(name, make, lambda: holder["agent"].toggle())
+    def trigger() -> None:  # the agent of the last client made
+        holder["agent"].toggle()
+
+    return Backend(name, make, trigger)
 
 
 def memory_backend(server: MemoryServer, transport: str) -> Backend:
@@ -114,9 +117,10 @@ def memory_backend(server: MemoryServer, transport: str) -> Backend:
         return CometdClient("memory://", server.transport(transport),
                             on_incident=incidents.append)
 
-    return Backend(f"memory-{transport}", make,
-                   lambda: server.publish(EVENT_CHANNEL, {"messageType": "DeviceStateChangeMessage"}),
-                   server.drop_sessions)
+    def trigger() -> None:
+        server.publish(EVENT_CHANNEL, {"messageType": "DeviceStateChangeMessage"})
+
+    return Backend(f"memory-{transport}", make, trigger, server.drop_sessions)
 
 
 @pytest.fixture(params=[f"{kind}-{t}" for kind in ("simulator", "memory") for t in TRANSPORTS])
