@@ -1,9 +1,10 @@
 """GWS Voice API client and the notification matcher.
 
 Pure parts (importable without gevent): :mod:`.errors`, :mod:`.matcher`,
-:mod:`.protocol`. The gevent parts are imported on first use so that analysis and
-simulator processes can use the pure parts without monkey-patching concerns:
-``GwsSession`` (:mod:`.session`) and ``Agent`` (:mod:`.agent`).
+:mod:`.outcomes`, :mod:`.protocol`, :mod:`.calls`, :mod:`.config`. The gevent parts
+are imported on first use, so that processes which must not import gevent (analysis,
+simulator, pure tests) can use the pure parts: ``GwsSession`` (:mod:`.session`) and
+``Agent`` (:mod:`.agent`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from gwsload.gws.calls import CallTable
+from gwsload.gws.config import AgentConfig, AgentError
 from gwsload.gws.errors import STATUS_MEANINGS, GwsApiError, GwsTransportError, status_meaning
 from gwsload.gws.matcher import (
     RECORDING_OPERATIONS,
@@ -21,7 +24,7 @@ from gwsload.gws.matcher import (
 )
 
 if TYPE_CHECKING:
-    from gwsload.gws.agent import Agent, AgentConfig
+    from gwsload.gws.agent import Agent
     from gwsload.gws.session import GwsSession, Response
 
 __all__ = [
@@ -29,7 +32,9 @@ __all__ = [
     "STATUS_MEANINGS",
     "Agent",
     "AgentConfig",
+    "AgentError",
     "Anomaly",
+    "CallTable",
     "Expectation",
     "GwsApiError",
     "GwsSession",
@@ -42,7 +47,6 @@ __all__ = [
 
 _LAZY = {
     "Agent": "gwsload.gws.agent",
-    "AgentConfig": "gwsload.gws.agent",
     "GwsSession": "gwsload.gws.session",
     "Response": "gwsload.gws.session",
 }

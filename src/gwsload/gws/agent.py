@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, cast
 
 from gevent.event import Event
@@ -33,6 +32,8 @@ from gevent.event import Event
 from gwsload.cometd import CometdClient, Incident
 from gwsload.cometd.client import TransportName
 from gwsload.errors import ConfigError
+from gwsload.gws.calls import CallTable
+from gwsload.gws.config import AgentConfig, AgentError
 from gwsload.gws.errors import GwsApiError, GwsTransportError
 from gwsload.gws.matcher import (
     CALL_STATE_CHANGE_MESSAGE,
@@ -59,37 +60,6 @@ CALLS_CHANNEL = "/v2/me/calls"
 DEVICES_CHANNEL = "/v2/me/devices"
 
 _log = logging.getLogger(__name__)
-
-
-class AgentError(Exception):
-    """The agent flow could not go on (a state never reached within its timeout)."""
-
-
-@dataclass(frozen=True, slots=True)
-class AgentConfig:
-    """How one agent connects and behaves. Times in seconds."""
-
-    base_url: str
-    user: str
-    password: str
-    #: number dialled to set up the call whose recording is operated
-    destination: str = "5000"
-    transport: str = "long-polling"
-    origin: str | None = None
-    verify_tls: bool = True
-    ca_file: str | None = None
-    #: a notification not arriving within this is ``lost``
-    notification_timeout_s: float = 10.0
-    #: bound on waiting for Dialing / Established / Released
-    call_state_timeout_s: float = 15.0
-    request_timeout_s: float = 30.0
-    cometd_timeout_s: float = 10.0
-    #: place for StartContactCenterSession (GWS default place when None)
-    place: str | None = None
-    #: device to dial from; taken from GET /api/v2/me/devices when None
-    device_id: str | None = None
-    #: hang up leftover calls that cannot be reused (not Established)
-    hangup_leftovers: bool = True
 
 
 OutcomeSink = Callable[[Outcome], None]
@@ -154,8 +124,8 @@ class Agent:
         self._on_request = on_request
         self.user: dict[str, Any] = {}
         self.device_id: str | None = config.device_id
-        #: latest known payload of each live call (Released calls are dropped)
-        self.calls: dict[str, dict[str, Any]] = {}
+        #: the live calls, as last notified (Released calls are dropped)
+        self.calls = CallTable()
         #: the call whose recording is operated
         self.call_id: str | None = None
         #: True once login() completed (Ready)
@@ -163,8 +133,6 @@ class Agent:
         self._contact_center_session = False
         self._listening = False
         self._changed = Event()
-        self._dial_pending = False
-        self._dialed: list[str] = []
 
     # -- REST ---------------------------------------------------------------------
 
@@ -245,10 +213,7 @@ class Agent:
         response = self._call("GET", f"{CALLS_PATH}?fields=*", "GetCalls")
         raw = response.body.get("calls")
         calls = [c for c in raw if isinstance(c, dict)] if isinstance(raw, list) else []
-        for call in calls:
-            call_id = call.get("id")
-            if isinstance(call_id, str) and call.get("state") != "Released":
-                self.calls.setdefault(call_id, call)
+        self.calls.recover(calls)
         reusable = [c for c in calls if c.get("state") == "Established"]
         if reusable and self.call_id is None:
             self.call_id = str(reusable[0]["id"])
@@ -274,8 +239,7 @@ class Agent:
             return self.call_id
         if self.device_id is None:
             raise AgentError(f"{self.config.user}: establish_call() before login()")
-        self._dialed.clear()
-        self._dial_pending = True
+        self.calls.watch_dial()
         try:
             self._call(
                 "POST",
@@ -283,10 +247,12 @@ class Agent:
                 "Dial",
                 destination={"phoneNumber": self.config.destination},
             )
-            self._wait_for(lambda: bool(self._dialed), "a Dialing notification after Dial")
+            self._wait_for(
+                lambda: self.calls.dialed() is not None, "a Dialing notification after Dial"
+            )
         finally:
-            self._dial_pending = False
-        call_id = self._dialed[0]
+            self.calls.stop_watching_dial()
+        call_id = self.calls.dialed() or ""
         self.call_id = call_id
         self._wait_for(
             lambda: self.call_state(call_id) == "Established", f"call {call_id} Established"
@@ -355,14 +321,10 @@ class Agent:
     @property
     def recording_state(self) -> str | None:
         """The recording state of the agent's call, as last notified."""
-        call = self.calls.get(self.call_id or "")
-        state = call.get("recordingState") if call else None
-        return state if isinstance(state, str) else None
+        return self.calls.recording_state(self.call_id)
 
     def call_state(self, call_id: str) -> str | None:
-        call = self.calls.get(call_id)
-        state = call.get("state") if call else None
-        return state if isinstance(state, str) else None
+        return self.calls.state(call_id)
 
     def hangup(self, call_id: str | None = None) -> None:
         """Hang up a call (default: the agent's call) and wait for Released."""
@@ -402,27 +364,14 @@ class Agent:
         now = received if isinstance(received, float) else time.perf_counter()
         server_ts, seq = server_stamp(message)
         call = data.get("call")
-        if isinstance(call, dict) and isinstance(call.get("id"), str):
-            self._track_call(call)
+        if isinstance(call, dict):
+            self.calls.update(call)
         for item in self.matcher.on_notification(data, now, server_ts, seq):
             if isinstance(item, Outcome):
                 self._emit(item)
             elif self._on_anomaly is not None:
                 self._on_anomaly(item)
         self._signal()
-
-    def _track_call(self, call: dict[str, Any]) -> None:
-        call_id = str(call["id"])
-        state = call.get("state")
-        if state == "Released":
-            self.calls.pop(call_id, None)
-            return
-        if state == "Dialing" and self._dial_pending and call_id not in self.calls:
-            self._dialed.append(call_id)
-        previous = self.calls.get(call_id)
-        if previous is not None and "recordingState" not in call and "recordingState" in previous:
-            call = {**call, "recordingState": previous["recordingState"]}
-        self.calls[call_id] = call
 
     def _on_devices_message(self, message: Mapping[str, Any]) -> None:
         data = message.get("data")

@@ -1,0 +1,83 @@
+"""The agent's view of its calls, kept from notifications and GET responses. Pure.
+
+GWS's Dial response carries no call id: the client learns it from the ``Dialing``
+``StatusChange`` notification of a call it did not know before. Recording
+notifications carry the whole call, but other notifications (and older servers) may
+leave ``recordingState`` out, so the last known one is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["CallTable"]
+
+
+class CallTable:
+    """Live calls by id (the latest payload of each); Released calls are dropped."""
+
+    __slots__ = ("_calls", "_dialed", "_watching_dial")
+
+    def __init__(self) -> None:
+        self._calls: dict[str, dict[str, Any]] = {}
+        self._watching_dial = False
+        self._dialed: list[str] = []
+
+    def update(self, call: Mapping[str, Any]) -> None:
+        """Take a call payload (from a notification or a GET)."""
+        call_id = call.get("id")
+        if not isinstance(call_id, str):
+            return
+        if call.get("state") == "Released":
+            self._calls.pop(call_id, None)
+            return
+        if call.get("state") == "Dialing" and self._watching_dial and call_id not in self._calls:
+            self._dialed.append(call_id)
+        payload = dict(call)
+        previous = self._calls.get(call_id)
+        if previous is not None and "recordingState" in previous:
+            payload.setdefault("recordingState", previous["recordingState"])
+        self._calls[call_id] = payload
+
+    def recover(self, calls: Iterable[Mapping[str, Any]]) -> None:
+        """Take the calls of ``GET /api/v2/me/calls?fields=*`` (known ones are kept)."""
+        for call in calls:
+            call_id = call.get("id")
+            if isinstance(call_id, str) and call_id not in self._calls:
+                self.update(call)
+
+    def watch_dial(self) -> None:
+        """From now on, remember calls that appear in state Dialing (see :meth:`dialed`)."""
+        self._dialed.clear()
+        self._watching_dial = True
+
+    def stop_watching_dial(self) -> None:
+        self._watching_dial = False
+
+    def dialed(self) -> str | None:
+        """The first new Dialing call since :meth:`watch_dial`, else None."""
+        return self._dialed[0] if self._dialed else None
+
+    def state(self, call_id: str | None) -> str | None:
+        return self._field(call_id, "state")
+
+    def recording_state(self, call_id: str | None) -> str | None:
+        return self._field(call_id, "recordingState")
+
+    def get(self, call_id: str) -> dict[str, Any] | None:
+        return self._calls.get(call_id)
+
+    def ids(self) -> list[str]:
+        return list(self._calls)
+
+    def __contains__(self, call_id: object) -> bool:
+        return call_id in self._calls
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def _field(self, call_id: str | None, name: str) -> str | None:
+        call = self._calls.get(call_id) if call_id is not None else None
+        value = call.get(name) if call is not None else None
+        return value if isinstance(value, str) else None
