@@ -7,7 +7,9 @@ becomes ``request["gws_user_id"]``, so per-user binding is exercised too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +18,6 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from gwsload.simulator.cometd_endpoint import CometdEndpoint
 
@@ -40,6 +41,7 @@ class Served:
     endpoint: CometdEndpoint
     url: str
     http: aiohttp.ClientSession
+    runner: web.AppRunner
 
     async def post(self, messages: Any, *, user: str | None = "u1", sub: str = "") -> Any:
         headers = {"X-User": user} if user is not None else {}
@@ -105,24 +107,31 @@ Serve = Callable[..., Awaitable[Served]]
 
 @pytest_asyncio.fixture
 async def serve() -> AsyncIterator[Serve]:
-    started: list[tuple[TestServer, CometdEndpoint, aiohttp.ClientSession]] = []
+    """Serves the endpoint on loopback like the simulator does: an ``AppRunner``
+    that does not cancel handlers when a client goes away (aiohttp's TestServer would)."""
+    started: list[tuple[web.AppRunner, CometdEndpoint, aiohttp.ClientSession]] = []
 
-    async def start(**options: Any) -> Served:
+    async def start(*, cancel_handlers: bool = False, **options: Any) -> Served:
         endpoint = CometdEndpoint(**options)
         app = web.Application(middlewares=[user_from_header])
         endpoint.add_routes(app, PATH)
-        server = TestServer(app, host="127.0.0.1", port=0)
-        await server.start_server()
+        runner = web.AppRunner(app, handler_cancellation=cancel_handlers)
+        await runner.setup()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        site = web.SockSite(runner, sock)
+        await site.start()
         await endpoint.start()
         http = aiohttp.ClientSession()
-        started.append((server, endpoint, http))
-        return Served(endpoint, str(server.make_url(PATH)), http)
+        started.append((runner, endpoint, http))
+        port = sock.getsockname()[1]
+        return Served(endpoint, f"http://127.0.0.1:{port}{PATH}", http, runner)
 
     yield start
-    for server, endpoint, http in started:
+    for runner, endpoint, http in started:
         await endpoint.close()
         await http.close()
-        await server.close()
+        await runner.cleanup()
 
 
 async def until(condition: Callable[[], bool], what: str, limit_s: float = 5.0) -> None:
@@ -226,6 +235,29 @@ async def test_second_connect_releases_the_first(serve: Serve) -> None:
     served.endpoint.notify("u1", CHANNEL, {"n": 1})
     replies = await asyncio.wait_for(second, 10)
     assert [e["data"] for e in events(replies)] == [{"n": 1}]
+
+
+@pytest.mark.parametrize("cancel_handlers", [False, True])
+async def test_events_for_a_poll_whose_client_left_wait_for_the_next_connect(
+    serve: Serve, cancel_handlers: bool
+) -> None:
+    served = await serve(timeout_ms=30000, cancel_handlers=cancel_handlers)
+    client_id = await served.handshake()
+    await served.subscribe(client_id)
+    held = asyncio.create_task(served.connect(client_id))
+    await until(lambda: served.endpoint.engine.held_connect(client_id) is not None, "held")
+    held.cancel()  # the client gives up the poll
+    with contextlib.suppress(asyncio.CancelledError):
+        await held
+    await served.http.close()  # and its connections close
+    server = served.runner.server
+    assert server is not None
+    await until(lambda: all(c.transport is None for c in server.connections),
+                "server saw the close")
+    assert served.endpoint.notify("u1", CHANNEL, {"kept": True}) == 1
+    async with aiohttp.ClientSession() as served.http:
+        replies = await served.connect(client_id, timeout=0)
+    assert [e["data"] for e in events(replies)] == [{"kept": True}]
 
 
 async def test_session_expiry_gives_402(serve: Serve) -> None:

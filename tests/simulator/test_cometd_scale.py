@@ -54,8 +54,16 @@ async def test_two_thousand_held_connects_each_get_their_notification() -> None:
 
         async def handshake(user: str) -> str:
             async with gate:
-                (reply,) = await post(user, [{"channel": "/meta/handshake", "version": "1.0",
-                                              "supportedConnectionTypes": ["long-polling"]}])
+                (reply,) = await post(
+                    user,
+                    [
+                        {
+                            "channel": "/meta/handshake",
+                            "version": "1.0",
+                            "supportedConnectionTypes": ["long-polling"],
+                        }
+                    ],
+                )
             client_id: str = reply["clientId"]
             return client_id
 
@@ -64,14 +72,23 @@ async def test_two_thousand_held_connects_each_get_their_notification() -> None:
         handshaken = time.perf_counter()
 
         async def subscribe_and_hold(user: str, client_id: str) -> Any:
-            return await post(user, [
-                {"channel": "/meta/subscribe", "clientId": client_id, "subscription": CHANNEL},
-                {"channel": "/meta/connect", "clientId": client_id, "id": "c",
-                 "connectionType": "long-polling"},
-            ])
+            return await post(
+                user,
+                [
+                    {"channel": "/meta/subscribe", "clientId": client_id, "subscription": CHANNEL},
+                    {
+                        "channel": "/meta/connect",
+                        "clientId": client_id,
+                        "id": "c",
+                        "connectionType": "long-polling",
+                    },
+                ],
+            )
 
-        polls = [asyncio.create_task(subscribe_and_hold(u, c))
-                 for u, c in zip(users, client_ids, strict=True)]
+        polls = [
+            asyncio.create_task(subscribe_and_hold(u, c))
+            for u, c in zip(users, client_ids, strict=True)
+        ]
         for _ in range(3000):
             held = sum(endpoint.engine.held_connect(c) is not None for c in client_ids)
             if held == SESSIONS:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -170,11 +170,20 @@ class CometdEndpoint:
         self._dispatch(outcome)
         replies = outcome.replies
         if outcome.hold is not None:
-            replies = [*replies, *await self._wait_out(outcome.hold)]
+            transport = request.transport
+
+            def still_open() -> bool:
+                return transport is not None and not transport.is_closing()
+
+            replies = [*replies, *await self._wait_out(outcome.hold, still_open)]
         return web.Response(text=encode_replies(replies), content_type="application/json")
 
-    async def _wait_out(self, held: HeldConnect) -> list[Message]:
-        """Wait until ``held`` is woken or due; the messages that answer it."""
+    async def _wait_out(self, held: HeldConnect, still_open: Callable[[], bool]) -> list[Message]:
+        """Wait until ``held`` is woken or due; the messages that answer it.
+
+        When the client has gone meanwhile, the session keeps its events for its
+        next connect instead of losing them in a reply nobody reads.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._waiters[held.token] = (held.client_id, future)
@@ -188,6 +197,9 @@ class CometdEndpoint:
             raise
         finally:
             self._waiters.pop(held.token, None)
+        if not still_open():
+            self.engine.abandon(held, loop.time())
+            return []
         return self.engine.complete(held, loop.time())
 
     # ------------------------------------------------------------------ websocket
@@ -226,7 +238,7 @@ class CometdEndpoint:
             conn.track(asyncio.create_task(self._hold_on_socket(conn, outcome.hold)))
 
     async def _hold_on_socket(self, conn: SocketConnection, held: HeldConnect) -> None:
-        conn.send(await self._wait_out(held))
+        conn.send(await self._wait_out(held, lambda: not conn.ws.closed))
 
     def _bind(
         self, conn: SocketConnection, messages: Sequence[Message], replies: Sequence[Message]
