@@ -566,3 +566,25 @@ async def test_websocket_survives_odd_frames(serve: Serve) -> None:
     assert replies[0][0]["error"] == "402::session_unknown"
     assert replies[1][0]["error"] == "402::session_unknown"
     assert replies[2][0]["id"] == "h" and replies[2][0]["successful"] is True
+
+
+async def test_websocket_that_falls_too_far_behind_is_closed_but_session_lives(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gwsload.simulator.cometd_socket.MAX_PENDING_FRAMES", 5)
+    served = await serve(timeout_ms=30000)
+    async with served.http.ws_connect(served.url, headers={"X-User": "u1"}) as ws:
+        await ws.send_str(json.dumps([{"channel": "/meta/handshake", "version": "1.0",
+                                       "supportedConnectionTypes": ["websocket"]}]))
+        client_id = (await receive(ws))[0]["clientId"]
+        await ws.send_str(json.dumps([{"channel": "/meta/subscribe", "clientId": client_id,
+                                       "subscription": CHANNEL}]))
+        await receive(ws)
+        # no await between notifies: the writer cannot drain, the outbox overflows
+        for n in range(20):
+            served.endpoint.notify("u1", CHANNEL, {"n": n})
+        pushed = [(await receive(ws))[0]["data"]["n"] for _ in range(5)]
+        closing = await asyncio.wait_for(ws.receive(), 10)
+    assert pushed == [0, 1, 2, 3, 4]
+    assert closing.type is aiohttp.WSMsgType.CLOSE and closing.data == 1013
+    assert served.endpoint.session_count == 1

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,6 +38,8 @@ from gwsload.simulator.cometd_socket import SocketConnection
 from gwsload.simulator.cometd_wire import encode_replies
 
 __all__ = ["CometdEndpoint"]
+
+log = logging.getLogger("gwsload.simulator.cometd")
 
 #: where the simulator's auth middleware records the authenticated user
 USER_KEY = "gws_user_id"
@@ -286,7 +289,12 @@ class CometdEndpoint:
             if timer is not None:
                 pause = min(pause, max(timer - loop.time(), 0.0))
             await asyncio.sleep(pause)
-            for client_id in self.engine.sweep(loop.time()):
+            try:
+                expired = self.engine.sweep(loop.time())
+            except Exception:  # a bug; keep sweeping rather than let sessions live forever
+                log.exception("CometD session sweep failed")
+                continue
+            for client_id in expired:
                 self._sockets.pop(client_id, None)
 
 

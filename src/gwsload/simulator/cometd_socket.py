@@ -17,6 +17,10 @@ from gwsload.simulator.cometd_wire import encode_replies
 
 __all__ = ["SocketConnection"]
 
+#: frames waiting for a client that does not read; past this the socket is closed
+#: (its sessions live on until max_interval) instead of growing without bound
+MAX_PENDING_FRAMES = 10_000
+
 
 class SocketConnection:
     """The endpoint's view of one open websocket."""
@@ -31,14 +35,20 @@ class SocketConnection:
         self.hold_tasks: set[asyncio.Task[None]] = set()
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._overflowed = False
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop())
 
     def send(self, messages: Sequence[Message]) -> None:
         """Queue one frame holding ``messages`` (a JSON array)."""
-        if messages and not self.ws.closed:
-            self._outbox.put_nowait(encode_replies(messages))
+        if not messages or self.ws.closed or self._overflowed:
+            return
+        if self._outbox.qsize() >= MAX_PENDING_FRAMES:
+            self._overflowed = True
+            self._outbox.put_nowait(None)  # the writer closes the socket after what it has
+            return
+        self._outbox.put_nowait(encode_replies(messages))
 
     def track(self, task: asyncio.Task[None]) -> None:
         self.hold_tasks.add(task)
@@ -57,7 +67,10 @@ class SocketConnection:
     async def _write_loop(self) -> None:
         while True:
             text = await self._outbox.get()
-            if text is None or self.ws.closed:
+            if self.ws.closed:
+                return
+            if text is None:
+                await self.ws.close(code=1013, message=b"client does not read its frames")
                 return
             # a peer that vanished mid-write ends this socket; the reader sees the close
             with contextlib.suppress(ConnectionError, RuntimeError):
