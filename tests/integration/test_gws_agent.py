@@ -202,3 +202,24 @@ def test_agent_keeps_working_through_cometd_session_expiry() -> None:
     assert any(i.kind == "rehandshake" for i in incidents)
     assert set(got.kinds()) <= {"ok", "lost", "late", "unexpected"}
     assert [o.kind for o in got.outcomes[-6:]] == ["ok"] * 6
+
+
+def test_refused_operation_is_an_error_outcome_with_its_status_code(sim: str) -> None:
+    got = Collected()
+    agent = got.agent(sim, "agent0005", "long-polling")
+    try:
+        agent.login()
+        agent.establish_call()
+        exp = agent.record("StopCallRecording")  # not recording: GWS refuses it
+        agent.record("StartCallRecording")
+        agent.hangup()
+    finally:
+        agent.logout()
+    refused = exp.outcome
+    # HTTP 400 makes it an http_error (run-folder rule); it still carries the statusCode
+    assert refused is not None and refused.kind == "http_error"
+    assert (refused.http_status, refused.status_code) == (400, 2)
+    assert "parameter not valid for the current state" in refused.error
+    assert math.isnan(refused.notify_ms) and refused.response_ms > 0
+    assert [o.kind for o in got.outcomes] == ["http_error", "ok"]
+    assert got.anomalies == []

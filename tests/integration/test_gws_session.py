@@ -66,7 +66,7 @@ def test_origin_is_sent_on_every_request(csrf_sim: str) -> None:
     with GwsSession(csrf_sim, "agent0003", "gwsload", network_timeout=10) as session:
         refused = session.get(ME_PATH)  # default Origin is the server's own, not allowed here
     assert refused.http_status == 403 and refused.status_code == 3
-    assert "Origin" in refused.error_text()
+    assert refused.error_text().startswith("HTTP 403 statusCode 3 (operation forbidden): Origin")
 
 
 def test_no_server_is_a_transport_error() -> None:

@@ -25,7 +25,7 @@ import gevent.ssl
 from geventhttpclient import HTTPClient
 
 from gwsload.cookies import CookieJar
-from gwsload.gws.errors import GwsTransportError
+from gwsload.gws.errors import GwsTransportError, status_meaning
 from gwsload.gws.protocol import (
     CSRF_METHODS,
     NOTIFICATIONS_PATH,
@@ -71,7 +71,9 @@ class Response:
             return ""
         message = self.body.get("statusMessage")
         detail = message if isinstance(message, str) else self.excerpt
-        return f"HTTP {self.http_status} statusCode {self.status_code}: {detail}"[:200]
+        code = self.status_code
+        text = f"HTTP {self.http_status} statusCode {code} ({status_meaning(code)})"
+        return (f"{text}: {detail}" if detail else text)[:200]
 
     def raise_for_status(self) -> Response:
         """Raise :class:`~gwsload.gws.errors.GwsApiError` unless ok; returns self."""
