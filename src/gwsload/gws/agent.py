@@ -92,6 +92,10 @@ class Agent:
         on_incident: IncidentSink | None = None,
         wall_offset: float | None = None,
     ) -> None:
+        if config.transport not in TRANSPORTS:
+            raise ConfigError(
+                f"transport must be one of {list(TRANSPORTS)}, got {config.transport!r}"
+            )
         self.config = config
         self.session = GwsSession(
             config.base_url,
@@ -107,10 +111,6 @@ class Agent:
             timeout_s=config.notification_timeout_s,
             wall_offset=time.time() - time.perf_counter() if wall_offset is None else wall_offset,
         )
-        if config.transport not in TRANSPORTS:
-            raise ConfigError(
-                f"transport must be one of {list(TRANSPORTS)}, got {config.transport!r}"
-            )
         self.cometd = CometdClient(
             self.session.notifications_url,
             transport=cast(TransportName, config.transport),
