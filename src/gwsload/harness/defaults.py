@@ -10,7 +10,8 @@ it, these environment variables configure the run:
   ``GWSLOAD_AGENTS`` agents (default 1000) named as the simulator names them
   (``agent0001``...) with the password ``GWSLOAD_PASSWORD`` (default ``gwsload``);
 - ``GWSLOAD_OUT``: write a run folder there (events, hlog, incidents, generator
-  samples); without it only Locust's own statistics are kept.
+  samples, and with ``GWSLOAD_SCENARIO`` the manifest at the end); without it only
+  Locust's own statistics are kept.
 
 The target is Locust's ``--host`` (or the host typed into the web UI).
 """
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +29,11 @@ from gwsload.errors import ConfigError
 from gwsload.harness.identities import AgentDirectory, read_agents_file
 from gwsload.harness.plan import run_config
 from gwsload.harness.runconfig import RunConfig
+from gwsload.metrics.health import GeneratorSample, judge_saturation
+from gwsload.metrics.manifest import build_manifest, finish_manifest, write_manifest
 from gwsload.scenario import load_scenario
 
-__all__ = ["config_for_locust", "default_config"]
+__all__ = ["config_for_locust", "default_config", "write_standalone_manifest"]
 
 
 def _agents() -> AgentDirectory:
@@ -83,3 +88,35 @@ def default_config(environment: Any) -> RunConfig:
     if host and not config.target_url:
         config = dataclasses.replace(config, target_url=host)
     return config
+
+
+def write_standalone_manifest(collector: Any, summary: dict[str, Any] | None) -> None:
+    """Plain Locust with ``GWSLOAD_SCENARIO`` and ``GWSLOAD_OUT``: close the run folder
+    with a manifest, as ``gwsload run`` does (``gwsload run`` writes its own)."""
+    config: RunConfig = collector.config
+    scenario_file = os.environ.get("GWSLOAD_SCENARIO")
+    if config.run_dir is None or config.progress_file is not None or not scenario_file:
+        return
+    run_dir = Path(config.run_dir)
+    manifest = build_manifest(
+        run_id=run_dir.name,
+        t0=collector.t0,
+        scenario=load_scenario(scenario_file),
+        scenario_file=scenario_file,
+        target={"kind": "external", "url": config.target_url, "verify_tls": config.verify_tls},
+        workers=len([w for w in (summary or {}).get("workers", []) if w != "local"]),
+        command_line=["locust", *sys.argv[1:]],
+    )
+    samples = [GeneratorSample.from_dict(s) for s in collector.sink.samples]
+    counts = (summary or {}).get("counts") or {}
+    failed = any(counts.get(k, 0) for k in ("lost", "http_error", "api_error", "transport_error"))
+    write_manifest(
+        run_dir,
+        finish_manifest(
+            manifest,
+            status="completed",
+            exit_code=1 if failed else 0,
+            ended=time.time(),
+            generator=judge_saturation(samples).to_dict(),
+        ),
+    )

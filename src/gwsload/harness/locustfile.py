@@ -19,7 +19,11 @@ from typing import Any
 from locust import argument_parser, events
 
 from gwsload.harness import distributed
-from gwsload.harness.defaults import config_for_locust, default_config
+from gwsload.harness.defaults import (
+    config_for_locust,
+    default_config,
+    write_standalone_manifest,
+)
 from gwsload.harness.shape import ScenarioShape, to_stages
 
 # A Locust worker rebuilds its whole argument parser for every key of every spawn
@@ -40,6 +44,7 @@ if _config is not None and _config.stages:
 
 def _on_init(environment: Any, **_: Any) -> None:
     distributed.install(environment, default_config)
+    distributed.current.on_finished.append(write_standalone_manifest)
 
 
 events.init.add_listener(_on_init)  # type: ignore[no-untyped-call]
