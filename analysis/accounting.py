@@ -60,7 +60,8 @@ def _example_text(row: pd.Series) -> str:
 
 def compute_outcomes(run: RunFolder) -> pd.DataFrame:
     """Rows: outcome, detail, count, share (of operations), examples (list of str)."""
-    events = run.events[run.events["t_s"] >= run.warmup_s]
+    mask = run.events["t_s"].to_numpy() >= run.warmup_s
+    events = run.events.loc[mask, ["outcome", "http_status", "status_code"]]
     total = len(events)
     rows: list[dict[str, object]] = []
     grouped = (events.groupby(["outcome", "http_status", "status_code"], observed=True)

@@ -45,13 +45,13 @@ def compute_steps(run: RunFolder, slos: list[Slo]) -> pd.DataFrame:
         hi = min(end, run.end_s)
         if hi - lo <= 0:
             continue
-        t = run.events["t_s"]
-        events = run.events[(t >= lo) & (t < hi)]
-        if len(events) == 0:
+        t = run.events["t_s"].to_numpy()
+        in_step = (t >= lo) & (t < hi)
+        if not in_step.any():
             continue
         at = run.anomalies["t_s"]
         anomalies = run.anomalies[(at >= lo) & (at < hi)]
-        table = summarize_period(events, anomalies, hi - lo)
+        table = summarize_period(run.events, anomalies, hi - lo, mask=in_step)
         passed = evaluate_slos(slos, table)["passed"]
         pooled = table.loc[ALL]
         rows.append({

@@ -29,6 +29,7 @@ __all__ = [
     "index_of_values",
     "iter_hlog",
     "lowest_value_of_index",
+    "percentile_rows_us",
     "percentile_us",
     "read_hlog_totals",
     "round_sig",
@@ -98,6 +99,24 @@ def percentile_us(counts: Counts, percentiles: npt.ArrayLike) -> npt.NDArray[np.
     index = np.searchsorted(cumulative, target, side="left").astype(np.int64)
     values = np.where(pcts > 0, _highest_value_of_index(index), lowest_value_of_index(index))
     return values.astype(np.float64)
+
+
+def percentile_rows_us(counts: npt.NDArray[np.int64],
+                       percentiles: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """``percentile_us`` for every row of a 2-D count matrix (a prefix of the canonical layout).
+
+    Returns shape (rows, len(percentiles)); NaN for empty rows.
+    """
+    pcts = np.asarray(percentiles, dtype=np.float64)
+    cumulative = np.cumsum(counts, axis=1)
+    total = cumulative[:, -1] if counts.shape[1] else np.zeros(len(counts), np.int64)
+    out = np.full((len(counts), len(pcts)), np.nan)
+    for j, p in enumerate(pcts):
+        target = np.maximum(((min(p, 100.0) * total / 100.0) + 0.5).astype(np.int64), 1)
+        index = (cumulative < target[:, None]).sum(axis=1).astype(np.int64)
+        values = _highest_value_of_index(index) if p > 0 else lowest_value_of_index(index)
+        out[:, j] = np.where(total > 0, values, np.nan)
+    return out
 
 
 def round_sig(value: float, digits: int = SIGNIFICANT_DIGITS) -> float:

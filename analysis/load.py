@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,6 +39,8 @@ _LATENCY_COLUMNS = ("response_ms", "notify_ms", "notify_after_response_ms",
                     "notify_from_intended_ms", "start_lag_ms")
 #: non-ok rows kept with their text, per segment (enough for "first examples")
 _EXAMPLES_PER_SEGMENT = 50
+#: a segment's text is read only while some kind of outcome has fewer examples than this
+_EXAMPLES_PER_KIND = 3
 
 
 @dataclass(frozen=True)
@@ -121,16 +124,41 @@ def _check_columns(file: Path, schema: pa.Schema, needed: tuple[str, ...]) -> No
         raise ConfigError(f"{file}: missing columns {missing} (see docs/run-folder.md)")
 
 
-def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
-    # through Arrow's dictionary: no Python string per row
-    array = pc.fill_null(column.combine_chunks(), "")
-    if not pa.types.is_dictionary(array.type):
-        array = pc.dictionary_encode(array)
-    categories = array.dictionary.to_pylist()
-    if len(set(categories)) != len(categories):
-        return pd.Categorical(array.to_pandas())
-    codes = array.indices.to_numpy(zero_copy_only=False)
-    return pd.Categorical.from_codes(codes, categories=categories)
+class _Codes:
+    """Maps each segment's Arrow dictionary onto one list of categories, no per-row strings."""
+
+    def __init__(self) -> None:
+        self.categories: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def encode(self, column: pa.ChunkedArray) -> npt.NDArray[np.int8]:
+        array = pc.fill_null(column.combine_chunks(), "")
+        if not pa.types.is_dictionary(array.type):
+            array = pc.dictionary_encode(array)
+        mapping = np.array([self._code(str(v)) for v in array.dictionary.to_pylist()],
+                           dtype=np.int8)
+        return mapping[array.indices.to_numpy(zero_copy_only=False)]
+
+    def _code(self, value: str) -> int:
+        if value not in self._index:
+            if len(self.categories) >= 127:
+                raise ConfigError(f"more than 127 distinct values in one events column: {value!r}")
+            self._index[value] = len(self.categories)
+            self.categories.append(value)
+        return self._index[value]
+
+
+def _open_segments(files: list[Path]) -> tuple[list[pq.ParquetFile], int]:
+    opened, rows = [], 0
+    for file in files:
+        try:
+            segment = pq.ParquetFile(file)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
+        _check_columns(file, segment.schema_arrow, EVENT_COLUMNS)
+        opened.append(segment)
+        rows += segment.metadata.num_rows
+    return opened, rows
 
 
 def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -138,39 +166,51 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     if not files:
         raise ConfigError(
             f"{path / 'events'}: no *.parquet segments (expected one row per operation)")
-    parts: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS}
+    segments, total = _open_segments(files)
+    if total == 0:
+        raise ConfigError(f"{path / 'events'}: the segments hold no rows")
+    # filled in place, segment by segment: the only full-size copy of the events
+    columns: dict[str, npt.NDArray[Any]] = {
+        "t_s": np.empty(total, np.float32), "operation": np.empty(total, np.int8),
+        "outcome": np.empty(total, np.int8), "http_status": np.empty(total, np.int16),
+        "status_code": np.empty(total, np.int32),
+        **{name: np.empty(total, np.float32) for name in _LATENCY_COLUMNS}}
+    operations, outcomes = _Codes(), _Codes()
     examples: list[pd.DataFrame] = []
-    for file in files:
+    example_counts: dict[tuple[int, int, int], int] = {}
+    at = 0
+    for file, segment in zip(files, segments, strict=True):
         try:
-            schema = pq.read_schema(file)
-            _check_columns(file, schema, EVENT_COLUMNS)
-            table = pq.read_table(file, columns=list(EVENT_COLUMNS))
+            table = segment.read(columns=list(EVENT_COLUMNS))
         except (pa.ArrowInvalid, OSError) as exc:
             raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
-        if table.num_rows == 0:
-            continue
-        parts["ts"].append((table["ts"].to_numpy() - t0).astype(np.float32))
-        for name in ("operation", "outcome"):
-            parts[name].append(_categorical(table[name]))
-        parts["http_status"].append(table["http_status"].to_numpy().astype(np.int16))
-        parts["status_code"].append(table["status_code"].to_numpy().astype(np.int32))
+        n = table.num_rows
+        part = slice(at, at + n)
+        columns["t_s"][part] = table["ts"].to_numpy() - t0
+        columns["operation"][part] = operations.encode(table["operation"])
+        columns["outcome"][part] = outcome = outcomes.encode(table["outcome"])
+        columns["http_status"][part] = http = table["http_status"].to_numpy()
+        columns["status_code"][part] = status = table["status_code"].to_numpy()
         for name in _LATENCY_COLUMNS:
-            parts[name].append(table[name].to_numpy().astype(np.float32))
-        not_ok = pc.not_equal(table["outcome"], "ok")
-        if pc.any(not_ok).as_py():
-            full = pq.read_table(file, columns=[c for c in EXAMPLE_COLUMNS
-                                                if c in schema.names])
-            examples.append(full.filter(not_ok).slice(0, _EXAMPLES_PER_SEGMENT).to_pandas())
-    if not parts["ts"]:
-        raise ConfigError(f"{path / 'events'}: the segments hold no rows")
+            columns[name][part] = table[name].to_numpy()
+        at += n
+        not_ok = outcome != outcomes.categories.index("ok") if "ok" in outcomes.categories \
+            else np.ones(n, bool)
+        kinds = set(zip(outcome[not_ok].tolist(), http[not_ok].tolist(), status[not_ok].tolist(),
+                        strict=True))
+        if any(example_counts.get(k, 0) < _EXAMPLES_PER_KIND for k in kinds):
+            for k in kinds:
+                example_counts[k] = example_counts.get(k, 0) + int(
+                    ((outcome == k[0]) & (http == k[1]) & (status == k[2])).sum())
+            names = [c for c in EXAMPLE_COLUMNS if c in segment.schema_arrow.names]
+            full = segment.read(columns=names).filter(pa.array(not_ok))
+            examples.append(full.slice(0, _EXAMPLES_PER_SEGMENT).to_pandas())
     events = pd.DataFrame({
-        "t_s": np.concatenate(parts["ts"]),
-        "operation": pd.api.types.union_categoricals(parts["operation"]),
-        "outcome": pd.api.types.union_categoricals(parts["outcome"]),
-        "http_status": np.concatenate(parts["http_status"]),
-        "status_code": np.concatenate(parts["status_code"]),
-        **{name: np.concatenate(parts[name]) for name in _LATENCY_COLUMNS},
-    })
+        name: (pd.Categorical.from_codes(columns[name], categories=codes.categories)
+               if name in ("operation", "outcome") else columns[name])
+        for name, codes in (("t_s", None), ("operation", operations), ("outcome", outcomes),
+                            ("http_status", None), ("status_code", None),
+                            *((n, None) for n in _LATENCY_COLUMNS))}, copy=False)
     example_frame = (pd.concat(examples, ignore_index=True) if examples
                      else pd.DataFrame(columns=list(EXAMPLE_COLUMNS)))
     example_frame["t_s"] = example_frame["ts"].astype(float) - t0

@@ -1,10 +1,14 @@
-"""Headline numbers, time windows and outcome accounting: pure functions of a run.
+"""Headline numbers and time windows: pure functions of a run's columns.
 
 Conventions (docs/reports.md): the measured period is ``[warmup_s, end_s]``;
 ``*`` as an operation means all operations pooled; ratios are
 ``error_ratio = (http_error + api_error + transport_error) / operations`` and
 ``lost_ratio = lost / (ok + lost)`` (loss among requests the server accepted);
 late and duplicate ratios use the same denominator as ``lost_ratio``.
+
+Everything works on numpy columns with masks and ``bincount`` (no per-group
+DataFrame copies), so a 10-million-row run costs a few passes over its columns.
+Latency percentiles, per run and per window, use the HDR buckets (3 significant digits).
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from gwsload.analysis.hdr import (
+    COUNTS_LEN,
     HdrCounts,
-    counts_from_values_us,
+    index_of_values,
     lowest_value_of_index,
+    percentile_rows_us,
     percentile_us,
     round_sig,
 )
@@ -32,10 +38,11 @@ __all__ = [
     "compute_notify_order",
     "compute_spectrum",
     "compute_time_series",
-    "grouped_quantiles",
+    "histograms_from_events",
     "latency_histograms",
-    "measured_events",
+    "measured_mask",
     "summarize_period",
+    "window_percentiles",
 ]
 
 ALL = "*"
@@ -47,6 +54,8 @@ STATS = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9, "max
 ERROR_OUTCOMES = ("http_error", "api_error", "transport_error")
 _WINDOW_CHOICES = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 
+Mask = npt.NDArray[np.bool_]
+
 
 def choose_window_s(duration_s: float, *, target_windows: int = 120) -> float:
     """The smallest round window length giving at most ``target_windows`` windows."""
@@ -56,29 +65,47 @@ def choose_window_s(duration_s: float, *, target_windows: int = 120) -> float:
     return float(_WINDOW_CHOICES[-1])
 
 
-def measured_events(run: RunFolder) -> pd.DataFrame:
-    """Events of the measured period (warm-up excluded)."""
-    events = run.events
-    return events[events["t_s"] >= run.warmup_s]
+def measured_mask(run: RunFolder) -> Mask:
+    """Which events belong to the measured period (warm-up excluded)."""
+    mask: Mask = run.events["t_s"].to_numpy() >= run.warmup_s
+    return mask
+
+
+def _values_us(values_ms: npt.NDArray[np.floating]) -> npt.NDArray[np.int64]:
+    return np.round(values_ms.astype(np.float64) * 1000.0).astype(np.int64)
+
+
+def _codes(events: pd.DataFrame, column: str) -> tuple[npt.NDArray[np.int64], list[str]]:
+    categorical = events[column].astype("category")
+    return (categorical.cat.codes.to_numpy().astype(np.int64),
+            [str(c) for c in categorical.cat.categories])
+
+
+def histograms_from_events(events: pd.DataFrame, mask: Mask | None = None) -> list[HdrCounts]:
+    """HDR histograms (canonical layout) per latency metric and operation of the events."""
+    codes, names = _codes(events, "operation")
+    if mask is not None:
+        codes = codes[mask]
+    result = []
+    for column, metric in LATENCY_METRICS.items():
+        values = events[column].to_numpy()
+        if mask is not None:
+            values = values[mask]
+        finite = np.isfinite(values) & (codes >= 0)
+        index = index_of_values(_values_us(values[finite]))
+        flat = np.bincount(codes[finite] * COUNTS_LEN + index,
+                           minlength=len(names) * COUNTS_LEN)
+        for code, counts in enumerate(flat.reshape(len(names), COUNTS_LEN)):
+            if counts.any():
+                result.append(HdrCounts(metric, names[code], counts.astype(np.int64)))
+    return result
 
 
 def latency_histograms(run: RunFolder) -> list[HdrCounts]:
     """Post-warm-up histograms per metric and operation: from latency.hlog, else from events."""
     if run.hdr is not None:
         return run.hdr
-    return _histograms_from_events(measured_events(run))
-
-
-def _histograms_from_events(events: pd.DataFrame) -> list[HdrCounts]:
-    result = []
-    for column, metric in LATENCY_METRICS.items():
-        for operation, group in events.groupby("operation", observed=True):
-            values = group[column].to_numpy(dtype=np.float64)
-            values = values[np.isfinite(values)]
-            if len(values):
-                us = np.round(values * 1000.0).astype(np.int64)
-                result.append(HdrCounts(metric, str(operation), counts_from_values_us(us)))
-    return result
+    return histograms_from_events(run.events, measured_mask(run))
 
 
 def _pooled(histograms: list[HdrCounts]) -> dict[tuple[str, str], npt.NDArray[np.int64]]:
@@ -108,26 +135,34 @@ def compute_headline(run: RunFolder) -> pd.DataFrame:
     data (latency.hlog, else events), 3 significant digits.
     """
     anomalies = run.anomalies[run.anomalies["t_s"] >= run.warmup_s]
-    return summarize_period(measured_events(run), anomalies, run.end_s - run.warmup_s,
-                            latency_histograms(run))
+    return summarize_period(run.events, anomalies, run.end_s - run.warmup_s,
+                            mask=measured_mask(run), histograms=latency_histograms(run))
 
 
-def summarize_period(events: pd.DataFrame, anomalies: pd.DataFrame, seconds: float,
+def summarize_period(events: pd.DataFrame, anomalies: pd.DataFrame, seconds: float, *,
+                     mask: Mask | None = None,
                      histograms: list[HdrCounts] | None = None) -> pd.DataFrame:
-    """The headline table of any period: ``events`` and ``anomalies`` already cut to it.
+    """The headline table of a period: the events under ``mask`` (all when None).
 
-    Without ``histograms`` the latency stats come from the events themselves.
+    ``anomalies`` must already be cut to the period. Without ``histograms`` the
+    latency stats come from the events themselves.
     """
     if histograms is None:
-        histograms = _histograms_from_events(events)
+        histograms = histograms_from_events(events, mask)
     seconds = max(seconds, 1e-9)
     pooled = _pooled(histograms)
-    operations = sorted(str(o) for o in events["operation"].unique())
+    op_codes, op_names = _codes(events, "operation")
+    out_codes, out_names = _codes(events, "outcome")
+    if mask is not None:
+        op_codes, out_codes = op_codes[mask], out_codes[mask]
+    table = np.bincount(op_codes * len(out_names) + out_codes,
+                        minlength=len(op_names) * len(out_names)).reshape(len(op_names), -1)
+    by_outcome = pd.DataFrame(table, index=op_names, columns=out_names)
+    by_outcome = by_outcome[by_outcome.sum(axis=1) > 0]
+    by_outcome.loc[ALL] = by_outcome.sum(axis=0)
     rows = []
-    for operation in [*operations, ALL]:
-        rows_op = events if operation == ALL else events[events["operation"] == operation]
-        outcome = rows_op["outcome"].value_counts()
-        total = len(rows_op)
+    for operation, outcome in by_outcome.sort_index(key=lambda i: i == ALL).iterrows():
+        total = int(outcome.sum())
         count = {k: int(outcome.get(k, 0)) for k in ("ok", *ERROR_OUTCOMES, "lost")}
         anomalies_op = (anomalies if operation == ALL or "operation" not in anomalies
                         else anomalies[anomalies["operation"] == operation])
@@ -144,59 +179,61 @@ def summarize_period(events: pd.DataFrame, anomalies: pd.DataFrame, seconds: flo
             "duplicate_ratio": int(kinds.get("duplicate", 0)) / accepted if accepted else np.nan,
         }
         for column, metric in LATENCY_METRICS.items():
-            for stat, value in _latency_stats(pooled.get((metric, operation))).items():
+            for stat, value in _latency_stats(pooled.get((metric, str(operation)))).items():
                 row[f"{column}_{stat}"] = value
         rows.append(row)
     return pd.DataFrame(rows).set_index("operation")
 
 
-def grouped_quantiles(keys: npt.NDArray[np.int64], values: npt.NDArray[np.floating],
-                      quantiles: list[float]) -> pd.DataFrame:
-    """Nearest-rank quantiles (0..1) of ``values`` per integer key; NaN values ignored.
+def window_percentiles(keys: npt.NDArray[np.int64], n_keys: int,
+                       values_ms: npt.NDArray[np.floating],
+                       percentiles: list[float]) -> npt.NDArray[np.float64]:
+    """HDR percentiles (ms, 3 significant digits) of ``values_ms`` per integer key.
 
-    One sort of the whole column, no per-group Python work: index = key, columns = quantiles.
+    One ``bincount`` into (key x HDR bucket) counts; shape (n_keys, len(percentiles)),
+    NaN where a key has no value. NaN values are ignored.
     """
-    finite = np.isfinite(values)
-    keys, values = keys[finite], values[finite]
-    order = np.lexsort((values, keys))
-    keys, values = keys[order], values[order]
-    unique, starts, sizes = np.unique(keys, return_index=True, return_counts=True)
-    out = {}
-    for q in quantiles:
-        rank = np.maximum(np.ceil(q * sizes).astype(np.int64), 1) - 1
-        out[q] = values[starts + rank].astype(np.float64)
-    return pd.DataFrame(out, index=pd.Index(unique, name="key"))
+    finite = np.isfinite(values_ms)
+    index = index_of_values(_values_us(values_ms[finite]))
+    width = int(index.max()) + 1 if len(index) else 1
+    counts = np.bincount(keys[finite] * width + index, minlength=n_keys * width)
+    values = percentile_rows_us(counts.reshape(n_keys, width), percentiles) / 1000.0
+    rounded: npt.NDArray[np.float64] = np.vectorize(round_sig, otypes=[float])(values)
+    return rounded
 
 
 def compute_time_series(run: RunFolder, window_s: float) -> pd.DataFrame:
     """Tidy per-window table (warm-up included), one row per window and operation (+ ``*``).
 
-    Columns: window_s (start), operation, operations, ops_per_s, errors, lost, ok,
+    Columns: window_s (start), operation, operations, ok, errors, lost, ops_per_s,
     ``response_ms_p50/p90/p99``, ``notify_ms_p50/p90/p99``, warmup (bool).
     """
     events = run.events
-    window = np.floor(events["t_s"].to_numpy() / window_s).astype(np.int64)
-    window = np.maximum(window, 0)
-    op_codes = events["operation"].cat.codes.to_numpy().astype(np.int64)
-    op_names = [str(c) for c in events["operation"].cat.categories]
-    outcome = events["outcome"].to_numpy()
-    is_error = np.isin(outcome, ERROR_OUTCOMES)
-    is_lost = outcome == "lost"
+    n_windows = int(np.floor(run.end_s / window_s)) + 1
+    window = np.clip(np.floor(events["t_s"].to_numpy() / window_s).astype(np.int64),
+                     0, n_windows - 1)
+    op_codes, op_names = _codes(events, "operation")
+    out_codes, out_names = _codes(events, "outcome")
+    error_codes = [out_names.index(o) for o in ERROR_OUTCOMES if o in out_names]
+    is_error = np.isin(out_codes, error_codes)
+    is_lost = out_codes == (out_names.index("lost") if "lost" in out_names else -2)
     frames = []
-    for label, key, n_ops in (("per-op", window * len(op_names) + op_codes, len(op_names)),
-                              (ALL, window, 1)):
-        counts = pd.DataFrame({"key": key, "errors": is_error, "lost": is_lost})
-        table = counts.groupby("key").agg(operations=("errors", "size"), errors=("errors", "sum"),
-                                          lost=("lost", "sum"))
+    n_ops = len(op_names) + 1  # the last slot is "all operations"
+    for key in (window * n_ops + op_codes, window * n_ops + n_ops - 1):
+        n_keys = n_windows * n_ops
+        frame = pd.DataFrame({
+            "window_s": np.repeat(np.arange(n_windows) * window_s, n_ops),
+            "operation": np.tile([*op_names, ALL], n_windows),
+            "operations": np.bincount(key, minlength=n_keys),
+            "errors": np.bincount(key, weights=is_error, minlength=n_keys).astype(np.int64),
+            "lost": np.bincount(key, weights=is_lost, minlength=n_keys).astype(np.int64),
+        })
         for column in ("response_ms", "notify_ms"):
-            q = grouped_quantiles(key, events[column].to_numpy(), [0.5, 0.9, 0.99])
-            q.columns = [f"{column}_p50", f"{column}_p90", f"{column}_p99"]
-            table = table.join(q)
-        table["window_s"] = (table.index // n_ops) * window_s
-        table["operation"] = ([op_names[k % n_ops] for k in table.index] if label == "per-op"
-                              else ALL)
-        frames.append(table.reset_index(drop=True))
-    series = pd.concat(frames, ignore_index=True)
+            stats = window_percentiles(key, n_keys, events[column].to_numpy(), [50, 90, 99])
+            for j, stat in enumerate(("p50", "p90", "p99")):
+                frame[f"{column}_{stat}"] = stats[:, j]
+        frames.append(frame[frame["operations"] > 0])
+    series = pd.concat(frames)
     # the last window may be partial: rate over the time actually covered
     covered = np.minimum(series["window_s"] + window_s, run.end_s) - series["window_s"]
     series["ops_per_s"] = series["operations"] / np.maximum(covered, 1e-9)
@@ -219,9 +256,9 @@ def compute_spectrum(counts: npt.NDArray[np.int64], *, points: int = 200) -> pd.
                          "value_ms": values})
 
 
-def compute_notify_order(events: pd.DataFrame) -> dict[str, float]:
+def compute_notify_order(values_ms: npt.NDArray[np.floating]) -> dict[str, float]:
     """How notifications arrive relative to HTTP responses (ms; negative = notification first)."""
-    values = events["notify_after_response_ms"].to_numpy(dtype=np.float64)
+    values = np.asarray(values_ms, dtype=np.float64)
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return {"count": 0, "notification_first_ratio": np.nan, "p1": np.nan, "p50": np.nan,

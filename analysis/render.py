@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from gwsload.analysis import plots
-from gwsload.analysis.metrics import ALL, compute_spectrum, latency_histograms, measured_events
+from gwsload.analysis.metrics import ALL, compute_spectrum, latency_histograms, measured_mask
 from gwsload.analysis.summary import RunAnalysis
 
 __all__ = ["figure_png", "page", "render_report", "table"]
@@ -39,7 +39,8 @@ th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
 th{background:#f3f5f8}td:first-child,th:first-child{text-align:left}
 td.text{text-align:left}.bad{color:#c62828;font-weight:600}.good{color:#2e7d32}
 img{max-width:100%;display:block;margin:8px 0}.grid{display:flex;flex-wrap:wrap;gap:8px}
-.grid img{max-width:540px}tr.total td{font-weight:600;background:#fafbfc}\ntable{display:block;overflow-x:auto;max-width:100%}
+.grid img{max-width:540px}tr.total td{font-weight:600;background:#fafbfc}
+table{display:block;overflow-x:auto;max-width:100%}
 """
 
 
@@ -156,18 +157,19 @@ def _distribution_section(analysis: RunAnalysis) -> str:
             ax = plots.plot_percentile_spectrum(spectra)
             ax.set_title(f"{title}: percentile spectrum")
             images.append(figure_png(ax))
-    events = measured_events(analysis.run)
-    per_op = {}
-    for operation, group in events.groupby("operation", observed=True):
-        values = group["notify_ms"].to_numpy()
-        step = max(1, len(values) // _HISTOGRAM_SAMPLE)
-        per_op[str(operation)] = values[::step]
+    events = analysis.run.events
+    mask = measured_mask(analysis.run)
+    # a display histogram: an even sample of at most _HISTOGRAM_SAMPLE values
+    step = max(1, int(mask.sum()) // _HISTOGRAM_SAMPLE)
+    sample = np.flatnonzero(mask)[::step]
+    operations = events["operation"].to_numpy()[sample]
+    notify = events["notify_ms"].to_numpy()[sample]
+    per_op = {str(op): notify[operations == op] for op in sorted(set(operations))}
     ax = plots.plot_latency_histogram(per_op)
     ax.set_title("Notification latency histogram")
     images.append(figure_png(ax))
-    order = events["notify_after_response_ms"].to_numpy()
-    step = max(1, len(order) // _HISTOGRAM_SAMPLE)
-    images.append(figure_png(plots.plot_notify_after_response(order[::step])))
+    order = events["notify_after_response_ms"].to_numpy()[sample]
+    images.append(figure_png(plots.plot_notify_after_response(order)))
     share = analysis.notify_order["notification_first_ratio"]
     text = (f"<p>The notification arrived before the HTTP response for "
             f"{_pct(float(share))} of operations (both orders are normal).</p>")

@@ -25,7 +25,7 @@ from gwsload.analysis.metrics import (
     compute_headline,
     compute_notify_order,
     compute_time_series,
-    measured_events,
+    measured_mask,
 )
 from gwsload.analysis.slo import Slo, evaluate_slos, parse_slos
 from gwsload.analysis.validity import Finding, assess_validity
@@ -96,7 +96,8 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
     return RunAnalysis(
         run=run, headline=headline, window_s=window_s, series=series,
         outcomes=compute_outcomes(run),
-        notify_order=compute_notify_order(measured_events(run)),
+        notify_order=compute_notify_order(
+            run.events["notify_after_response_ms"].to_numpy()[measured_mask(run)]),
         slos=slos, slo_results=evaluate_slos(slos, headline),
         findings=assess_validity(run, headline),
         capacity=compute_capacity(run, slos),

@@ -248,8 +248,9 @@ def write_run(path: Path | str, spec: SyntheticRun | None = None) -> Path:
             hlog.close()
     rng = writer.rng
     for i in range(spec.unexpected_count):
-        writer.anomaly_rows.append({"ts": T0 + rng.uniform(spec.warmup_s or 0.0, duration), "kind": "unexpected",
-                                    "operation": "", "age_ms": np.nan, "call_id": f"c{i}"})
+        t = rng.uniform(spec.warmup_s or 0.0, duration)
+        writer.anomaly_rows.append({"ts": T0 + t, "kind": "unexpected", "operation": "",
+                                    "age_ms": np.nan, "call_id": f"c{i}"})
     if writer.anomaly_rows:
         rows = writer.anomaly_rows
         table = pa.table({

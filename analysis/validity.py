@@ -66,8 +66,8 @@ def _omission_findings(run: RunFolder, headline: pd.DataFrame) -> list[Finding]:
             "Closed workload: each agent waits for its previous operation, so when the server "
             "slows down the offered load drops with it; latencies are not corrected for "
             "coordinated omission (use an open workload for that)."))]
-    events = run.events[run.events["t_s"] >= run.warmup_s]
-    lag = events["start_lag_ms"].to_numpy(dtype=np.float64)
+    mask = run.events["t_s"].to_numpy() >= run.warmup_s
+    lag = run.events["start_lag_ms"].to_numpy()[mask]
     late_share = float((lag > LATE_START_MS).mean()) if len(lag) else 0.0
     corrected = float(headline.loc[ALL, "notify_from_intended_ms_p99"])
     plain = float(headline.loc[ALL, "notify_ms_p99"])

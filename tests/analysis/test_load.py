@@ -54,10 +54,10 @@ def test_missing_or_broken_files(copy: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a run folder"):
         load_run(tmp_path / "nowhere")
     (copy / "manifest.json").write_text("{not json")
-    with pytest.raises(ConfigError, match="manifest.json: not valid JSON"):
+    with pytest.raises(ConfigError, match=r"manifest\.json: not valid JSON"):
         load_run(copy)
     (copy / "manifest.json").unlink()
-    with pytest.raises(ConfigError, match="manifest.json: missing"):
+    with pytest.raises(ConfigError, match=r"manifest\.json: missing"):
         load_run(copy)
 
 

@@ -13,7 +13,7 @@ from gwsload.analysis.metrics import (
     compute_headline,
     compute_notify_order,
     compute_time_series,
-    grouped_quantiles,
+    window_percentiles,
 )
 
 
@@ -68,16 +68,20 @@ def test_events_fallback_agrees_with_the_hlog(runs: dict[str, Path]) -> None:
             with_hlog[column].to_numpy(), rel=2e-3)
 
 
-def test_grouped_quantiles_is_nearest_rank_per_group() -> None:
+def test_window_percentiles_are_hdr_percentiles_per_key() -> None:
     rng = np.random.default_rng(3)
     keys = rng.integers(0, 5, 10_000)
+    keys[keys == 3] = 4  # key 3 stays empty
     values = rng.normal(100, 20, 10_000)
     values[::17] = np.nan
-    table = grouped_quantiles(keys, values, [0.5, 0.99])
-    for key in range(5):
+    table = window_percentiles(keys, 6, values, [50, 99, 100])
+    for key in (0, 1, 2, 4):
         chosen = values[(keys == key) & np.isfinite(values)]
-        expected = np.quantile(chosen, [0.5, 0.99], method="inverted_cdf")
-        assert table.loc[key].to_numpy() == pytest.approx(expected)
+        counts = hdr.counts_from_values_us(np.round(chosen * 1000).astype(np.int64))
+        expected = [hdr.round_sig(v / 1000) for v in hdr.percentile_us(counts, [50, 99, 100])]
+        assert table[key].tolist() == expected
+        assert table[key, 1] == pytest.approx(np.quantile(chosen, 0.99), rel=0.01)
+    assert np.isnan(table[[3, 5]]).all()
 
 
 def test_time_series_windows(runs: dict[str, Path]) -> None:
@@ -88,14 +92,16 @@ def test_time_series_windows(runs: dict[str, Path]) -> None:
     assert pooled["operations"].sum() == len(run.events)
     assert pooled["warmup"].tolist() == [True] + [False] * 11
     first = run.events[run.events["t_s"] < 10.0]
-    assert pooled.iloc[0]["notify_ms_p99"] == pytest.approx(
-        np.quantile(first["notify_ms"].dropna(), 0.99, method="inverted_cdf"))
+    ordered = np.sort(first["notify_ms"].dropna().to_numpy())
+    at_hdr_rank = ordered[int(0.99 * len(ordered) + 0.5) - 1]
+    assert pooled.iloc[0]["notify_ms_p99"] == pytest.approx(at_hdr_rank, rel=0.006)
     assert pooled["ops_per_s"].to_numpy() == pytest.approx(20.0, rel=0.2)
 
 
 def test_notification_order(runs: dict[str, Path]) -> None:
     truth = _truth(runs["clean"])
-    order = compute_notify_order(load_run(runs["clean"]).events.query("t_s >= 10"))
+    events = load_run(runs["clean"]).events.query("t_s >= 10")
+    order = compute_notify_order(events["notify_after_response_ms"].to_numpy())
     values = truth["notify_after_response_ms"].dropna()
     assert order["notification_first_ratio"] == pytest.approx((values < 0).mean())
     assert 0.0 < order["notification_first_ratio"] < 0.5

@@ -56,7 +56,7 @@ def test_slo_files_toml_and_json(tmp_path: Path) -> None:
     assert load_slo_file(js)[0].bound == "min"
     broken = tmp_path / "broken.toml"
     broken.write_text("[[slo]\n")
-    with pytest.raises(ConfigError, match="broken.toml: not valid TOML"):
+    with pytest.raises(ConfigError, match=r"broken\.toml: not valid TOML"):
         load_slo_file(broken)
     with pytest.raises(ConfigError, match="cannot read SLO file"):
         load_slo_file(tmp_path / "absent.toml")
