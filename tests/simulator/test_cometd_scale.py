@@ -1,4 +1,5 @@
-"""Thousands of held long-polling connects in one process, each woken by a notify.
+"""Thousands of held connects in one process (long-polling, then websocket), each
+reached by a notify.
 
 Prints the RSS growth and the wall time (pytest -s); asserts only counts.
 """
@@ -6,6 +7,7 @@ Prints the RSS growth and the wall time (pytest -s); asserts only counts.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from typing import Any
@@ -111,6 +113,69 @@ async def test_two_thousand_held_connects_each_get_their_notification() -> None:
             f"with all held (client and server in this process)"
         )
     finally:
+        await endpoint.close()
+        await http.close()
+        await server.close()
+
+
+async def test_two_thousand_websockets_with_held_connects_each_get_their_push() -> None:
+    process = psutil.Process(os.getpid())
+    rss_before = process.memory_info().rss
+    endpoint = CometdEndpoint(timeout_ms=60000, max_interval_ms=60000)
+    app = web.Application(middlewares=[user_from_header])
+    endpoint.add_routes(app, "/cometd")
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    await endpoint.start()
+    url = str(server.make_url("/cometd"))
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    gate = asyncio.Semaphore(200)
+    sockets: list[aiohttp.ClientWebSocketResponse] = []
+    try:
+        started = time.perf_counter()
+
+        async def open_session(user: str) -> str:
+            async with gate:
+                ws = await http.ws_connect(url, headers={"X-User": user})
+                sockets.append(ws)
+                await ws.send_str(json.dumps([{"channel": "/meta/handshake", "version": "1.0",
+                                               "supportedConnectionTypes": ["websocket"]}]))
+                client_id: str = json.loads((await ws.receive()).data)[0]["clientId"]
+                await ws.send_str(json.dumps([
+                    {"channel": "/meta/subscribe", "clientId": client_id,
+                     "subscription": CHANNEL},
+                    {"channel": "/meta/connect", "clientId": client_id, "id": "c",
+                     "connectionType": "websocket"},
+                ]))  # fmt: skip
+                await ws.receive()  # the subscribe reply; the connect stays held
+                return client_id
+
+        users = [f"user{i:05d}" for i in range(SESSIONS)]
+        client_ids = await asyncio.gather(*(open_session(u) for u in users))
+        opened = time.perf_counter()
+        assert sum(endpoint.engine.held_connect(c) is not None for c in client_ids) == SESSIONS
+        rss_open = process.memory_info().rss
+        assert len(set(client_ids)) == len(sockets) == SESSIONS
+        delivered = sum(endpoint.notify(u, CHANNEL, {"user": u}) for u in users)
+        assert delivered == SESSIONS
+
+        async def pushed(ws: aiohttp.ClientWebSocketResponse) -> str:
+            (event,) = json.loads((await ws.receive()).data)
+            user: str = event["data"]["user"]
+            return user
+
+        got = await asyncio.wait_for(asyncio.gather(*(pushed(ws) for ws in sockets)), 60)
+        pushed_all = time.perf_counter()
+        assert sorted(got) == users
+        print(
+            f"\n{SESSIONS} websocket sessions: open+handshake+subscribe+hold "
+            f"{opened - started:.2f}s, notify->all pushes {pushed_all - opened:.2f}s; "
+            f"RSS +{(rss_open - rss_before) / 2**20:.1f} MiB with all open "
+            f"(client and server in this process)"
+        )
+    finally:
+        for ws in sockets:
+            await ws.close()
         await endpoint.close()
         await http.close()
         await server.close()
