@@ -9,6 +9,8 @@ import random
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gwsload.bayeux import BayeuxFailure, LocalProtocolError, Reconnect, RemoteProtocolError
 from gwsload.bayeux._client import ClientSession
@@ -489,3 +491,29 @@ def test_single_object_payload_and_unknown_replies_are_tolerated() -> None:
     # a reply to nothing we sent, and a reply without channel: ignored
     assert reply(session, 0.0, {"id": "999", "channel": "/meta/subscribe", "successful": True},
                  {"id": "998", "successful": False, "error": "400::channel_missing"}) == []
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["id", "channel", "successful", "clientId", "advice", "data", "error",
+                         "ext", "subscription", "reconnect", "timeout", "interval"]),
+        inner, max_size=6),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=_json | st.text(max_size=40))
+def test_no_payload_breaks_receive_with_anything_but_remote_protocol_error(payload: Any) -> None:
+    session = faye_session()
+    only(session.outbound(0.0), Lane.CONNECT)
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    try:
+        session.receive(text, 1.0)
+    except RemoteProtocolError:
+        pass
+    # whatever came, the session is in a known state and can still be driven
+    assert session.state in set(ClientState)
+    session.handle_timer(100.0)
+    session.outbound(100.0)

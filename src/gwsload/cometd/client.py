@@ -55,7 +55,7 @@ from gwsload.cometd.transports.long_polling import LongPollingTransport
 from gwsload.cometd.transports.websocket import WebSocketTransport
 from gwsload.cookies import CookieJar
 
-__all__ = ["Callback", "CometdClient"]
+__all__ = ["Callback", "CometdClient", "TransportName"]
 
 logger = logging.getLogger(__name__)
 
