@@ -148,17 +148,17 @@ class _Codes:
         return self._index[value]
 
 
-def _open_segments(files: list[Path]) -> tuple[list[pq.ParquetFile], int]:
-    opened, rows = [], 0
+def _count_rows(files: list[Path]) -> int:
+    # footers only; a ParquetFile kept open holds its buffers, so none is kept
+    rows = 0
     for file in files:
         try:
-            segment = pq.ParquetFile(file)
+            metadata = pq.read_metadata(file)
         except (pa.ArrowInvalid, OSError) as exc:
             raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
-        _check_columns(file, segment.schema_arrow, EVENT_COLUMNS)
-        opened.append(segment)
-        rows += segment.metadata.num_rows
-    return opened, rows
+        _check_columns(file, metadata.schema.to_arrow_schema(), EVENT_COLUMNS)
+        rows += metadata.num_rows
+    return rows
 
 
 def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -166,7 +166,7 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     if not files:
         raise ConfigError(
             f"{path / 'events'}: no *.parquet segments (expected one row per operation)")
-    segments, total = _open_segments(files)
+    total = _count_rows(files)
     if total == 0:
         raise ConfigError(f"{path / 'events'}: the segments hold no rows")
     # filled in place, segment by segment: the only full-size copy of the events
@@ -179,9 +179,9 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     examples: list[pd.DataFrame] = []
     example_counts: dict[tuple[int, int, int], int] = {}
     at = 0
-    for file, segment in zip(files, segments, strict=True):
+    for file in files:
         try:
-            table = segment.read(columns=list(EVENT_COLUMNS))
+            table = pq.read_table(file, columns=list(EVENT_COLUMNS))
         except (pa.ArrowInvalid, OSError) as exc:
             raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
         n = table.num_rows
@@ -202,8 +202,8 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
             for k in kinds:
                 example_counts[k] = example_counts.get(k, 0) + int(
                     ((outcome == k[0]) & (http == k[1]) & (status == k[2])).sum())
-            names = [c for c in EXAMPLE_COLUMNS if c in segment.schema_arrow.names]
-            full = segment.read(columns=names).filter(pa.array(not_ok))
+            names = [c for c in EXAMPLE_COLUMNS if c in pq.read_schema(file).names]
+            full = pq.read_table(file, columns=names).filter(pa.array(not_ok))
             examples.append(full.slice(0, _EXAMPLES_PER_SEGMENT).to_pandas())
     events = pd.DataFrame({
         name: (pd.Categorical.from_codes(columns[name], categories=codes.categories)
