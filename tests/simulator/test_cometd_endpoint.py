@@ -252,8 +252,9 @@ async def test_events_for_a_poll_whose_client_left_wait_for_the_next_connect(
     await served.http.close()  # and its connections close
     server = served.runner.server
     assert server is not None
-    await until(lambda: all(c.transport is None for c in server.connections),
-                "server saw the close")
+    await until(
+        lambda: all(c.transport is None for c in server.connections), "server saw the close"
+    )
     assert served.endpoint.notify("u1", CHANNEL, {"kept": True}) == 1
     async with aiohttp.ClientSession() as served.http:
         replies = await served.connect(client_id, timeout=0)
@@ -540,11 +541,21 @@ async def test_websocket_disabled_offers_only_long_polling(serve: Serve) -> None
 async def test_websocket_disconnect_then_http_message_is_402(serve: Serve) -> None:
     served = await serve()
     async with served.http.ws_connect(served.url, headers={"X-User": "u1"}) as ws:
-        await ws.send_str(json.dumps([{"channel": "/meta/handshake", "version": "1.0",
-                                       "supportedConnectionTypes": ["websocket"]}]))
+        await ws.send_str(
+            json.dumps(
+                [
+                    {
+                        "channel": "/meta/handshake",
+                        "version": "1.0",
+                        "supportedConnectionTypes": ["websocket"],
+                    }
+                ]
+            )
+        )
         client_id = (await receive(ws))[0]["clientId"]
-        await ws.send_str(json.dumps([{"channel": "/meta/disconnect", "id": "d",
-                                       "clientId": client_id}]))
+        await ws.send_str(
+            json.dumps([{"channel": "/meta/disconnect", "id": "d", "clientId": client_id}])
+        )
         (bye,) = await receive(ws)
         assert bye == {"id": "d", "channel": "/meta/disconnect", "successful": True}
         (reply,) = await served.connect(client_id, timeout=0)
@@ -554,13 +565,33 @@ async def test_websocket_disconnect_then_http_message_is_402(serve: Serve) -> No
 
 async def test_websocket_survives_odd_frames(serve: Serve) -> None:
     served = await serve()
-    odd = ["", "[]", "42", "null", "[1,2]", '{"channel":5}', '[{"channel":"/meta/connect"}]',
-           '[{"channel":"/x","data":NaN,"clientId":"nosuch"}]', "[" * 5000, '"text"']
+    odd = [
+        "",
+        "[]",
+        "42",
+        "null",
+        "[1,2]",
+        '{"channel":5}',
+        '[{"channel":"/meta/connect"}]',
+        '[{"channel":"/x","data":NaN,"clientId":"nosuch"}]',
+        "[" * 5000,
+        '"text"',
+    ]
     async with served.http.ws_connect(served.url, headers={"X-User": "u1"}) as ws:
         for frame in odd:
             await ws.send_str(frame)
-        await ws.send_str(json.dumps([{"channel": "/meta/handshake", "id": "h", "version": "1.0",
-                                       "supportedConnectionTypes": ["websocket"]}]))
+        await ws.send_str(
+            json.dumps(
+                [
+                    {
+                        "channel": "/meta/handshake",
+                        "id": "h",
+                        "version": "1.0",
+                        "supportedConnectionTypes": ["websocket"],
+                    }
+                ]
+            )
+        )
         replies = [await receive(ws) for _ in range(3)]
     # only the well-formed Bayeux frames were answered, in order
     assert replies[0][0]["error"] == "402::session_unknown"
@@ -574,11 +605,23 @@ async def test_websocket_that_falls_too_far_behind_is_closed_but_session_lives(
     monkeypatch.setattr("gwsload.simulator.cometd_socket.MAX_PENDING_FRAMES", 5)
     served = await serve(timeout_ms=30000)
     async with served.http.ws_connect(served.url, headers={"X-User": "u1"}) as ws:
-        await ws.send_str(json.dumps([{"channel": "/meta/handshake", "version": "1.0",
-                                       "supportedConnectionTypes": ["websocket"]}]))
+        await ws.send_str(
+            json.dumps(
+                [
+                    {
+                        "channel": "/meta/handshake",
+                        "version": "1.0",
+                        "supportedConnectionTypes": ["websocket"],
+                    }
+                ]
+            )
+        )
         client_id = (await receive(ws))[0]["clientId"]
-        await ws.send_str(json.dumps([{"channel": "/meta/subscribe", "clientId": client_id,
-                                       "subscription": CHANNEL}]))
+        await ws.send_str(
+            json.dumps(
+                [{"channel": "/meta/subscribe", "clientId": client_id, "subscription": CHANNEL}]
+            )
+        )
         await receive(ws)
         # no await between notifies: the writer cannot drain, the outbox overflows
         for n in range(20):

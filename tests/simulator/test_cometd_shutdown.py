@@ -30,15 +30,31 @@ def test_sigterm_answers_held_connect_and_exits_cleanly() -> None:
 
         (hs,) = post([{"channel": "/meta/handshake", "supportedConnectionTypes": ["long-polling"]}])
         client_id = hs["clientId"]
-        post([{"channel": "/meta/connect", "id": "1", "clientId": client_id,
-               "connectionType": "long-polling", "advice": {"timeout": 0}}])
+        post(
+            [
+                {
+                    "channel": "/meta/connect",
+                    "id": "1",
+                    "clientId": client_id,
+                    "connectionType": "long-polling",
+                    "advice": {"timeout": 0},
+                }
+            ]
+        )
         result: dict[str, Any] = {}
 
         def hold() -> None:
             try:
-                result["replies"] = post([{"channel": "/meta/connect", "id": "2",
-                                           "clientId": client_id,
-                                           "connectionType": "long-polling"}])
+                result["replies"] = post(
+                    [
+                        {
+                            "channel": "/meta/connect",
+                            "id": "2",
+                            "clientId": client_id,
+                            "connectionType": "long-polling",
+                        }
+                    ]
+                )
             except OSError as exc:
                 result["error"] = repr(exc)
 
@@ -50,8 +66,20 @@ def test_sigterm_answers_held_connect_and_exits_cleanly() -> None:
         assert sim.stop() == 0, sim.stderr_tail()
         poller.join(10)
         assert not poller.is_alive()
-        assert result == {"replies": [{"id": "2", "channel": "/meta/connect", "successful": True,
-                                       "advice": {"reconnect": "retry", "interval": 0,
-                                                  "timeout": 30000, "maxInterval": 10000}}]}
+        assert result == {
+            "replies": [
+                {
+                    "id": "2",
+                    "channel": "/meta/connect",
+                    "successful": True,
+                    "advice": {
+                        "reconnect": "retry",
+                        "interval": 0,
+                        "timeout": 30000,
+                        "maxInterval": 10000,
+                    },
+                }
+            ]
+        }
     finally:
         sim.close()
