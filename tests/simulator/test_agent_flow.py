@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -172,3 +173,38 @@ async def test_user_data_operations_notify_attached_data_changed(start_sim: Star
     data = await _next_call_notification(sim, mark, call_id)
     assert data["notificationType"] == "AttachedDataChanged"
     assert data["call"]["userData"] == {"k": "v"}
+
+
+async def test_agent_to_agent_call_over_http(start_sim: StartSim) -> None:
+    sim = await start_sim()
+    caller, callee = sim.agent("agent0001"), sim.agent("agent0002")
+    await callee.login()
+    device_id = await caller.login()
+    call_id = await caller.dial(device_id, "10002")
+    ringing = await sim.wait_published(
+        lambda p: (
+            p.notification.agent == "agent0002"
+            and p.notification.data.get("call", {}).get("state") == "Ringing"
+        )
+    )
+    inbound_id = ringing.notification.call_id
+    await asyncio.sleep(0.1)  # longer than the answer delay: nobody answers for a simulated agent
+    _, body, _ = await caller.request("GET", f"/api/v2/me/calls/{call_id}")
+    assert body["call"]["state"] == "Dialing"
+    mark = len(sim.published)
+    await callee.post_ok(f"/api/v2/me/calls/{inbound_id}", {"operationName": "Answer"})
+    await sim.wait_published(
+        lambda p: (
+            p.notification.call_id == call_id
+            and p.notification.data["call"]["state"] == "Established"
+        ),
+        start=mark,
+    )
+    await callee.post_ok(f"/api/v2/me/calls/{inbound_id}", {"operationName": "Hangup"})
+    released = await sim.wait_published(
+        lambda p: (
+            p.notification.call_id == call_id and p.notification.data["call"]["state"] == "Released"
+        ),
+        start=mark,
+    )
+    assert released.notification.agent == "agent0001"

@@ -89,7 +89,7 @@ def _paths(client: Client) -> list[str]:
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(body=bodies, which=st.integers(min_value=0, max_value=10))
 def test_any_body_gets_a_gws_answer(client: Client, body: str, which: int) -> None:

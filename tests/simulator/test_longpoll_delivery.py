@@ -42,8 +42,10 @@ class LongPoller:
         self.client_id = reply["clientId"]
         replies = await self.exchange({"channel": "/meta/subscribe", "subscription": channel})
         assert replies[0]["successful"], replies
-        # the first connect returns at once and sets up the session
-        await self.exchange({"channel": "/meta/connect", "connectionType": "long-polling"})
+        # the first connect asks not to be held, as CometD clients do
+        await self.exchange(
+            {"channel": "/meta/connect", "connectionType": "long-polling", "advice": {"timeout": 0}}
+        )
 
     async def events_until(self, wanted: int, timeout_s: float = 10.0) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []

@@ -157,3 +157,44 @@ def test_ids_are_stable_per_username_and_seeded_per_call() -> None:
     second, agent_b = _world()
     assert agent_a.user_id == agent_b.user_id and agent_a.device_id == agent_b.device_id
     assert _established(first, agent_a) == _established(second, agent_b)
+
+
+def test_a_call_between_two_agents_rings_and_is_answered() -> None:
+    world, caller = _world()
+    callee = world.agents["agent0002"]
+    world.start_session(callee, {"channels": ["voice"]}, T0)
+    call, [dialing, ringing] = world.dial(
+        caller, caller.device_id, {"destination": {"phoneNumber": callee.dn}}, T0
+    )
+    assert dialing.agent == "agent0001" and ringing.agent == "agent0002"
+    inbound = ringing.data["call"]
+    assert (inbound["state"], inbound["callType"]) == ("Ringing", "Internal")
+    assert inbound["participants"][0]["phoneNumber"] == caller.dn and inbound["dnis"] == callee.dn
+    assert inbound["capabilities"] == capabilities_of(CallState.RINGING, None)
+    assert "Answer" in inbound["capabilities"] and "recordingState" not in inbound
+    assert call.peer_id == inbound["id"]
+    # the caller cannot answer its own outbound leg
+    with pytest.raises(ApiError):
+        _op(world, caller, call.id, "Answer")
+    answered = _op(world, callee, inbound["id"], "Answer")
+    assert [(n.agent, n.data["call"]["state"]) for n in answered] == [
+        ("agent0002", "Established"), ("agent0001", "Established"),
+    ]  # fmt: skip
+    # each leg records on its own
+    _op(world, callee, inbound["id"], "StartCallRecording")
+    assert caller.calls[call.id].recording is RecordingState.STOPPED
+    released = _op(world, caller, call.id, "Hangup")
+    assert [(n.agent, n.data["call"]["state"]) for n in released] == [
+        ("agent0001", "Released"), ("agent0002", "Released"),
+    ]  # fmt: skip
+    assert released[1].data["call"]["recordingState"] == "Stopped"
+    assert caller.calls == {} and callee.calls == {}
+
+
+def test_dialling_an_agent_without_a_session_is_answered_by_the_far_end() -> None:
+    world, caller = _world()
+    call, notifications = world.dial(
+        caller, caller.device_id, {"destination": {"phoneNumber": "10003"}}, T0
+    )
+    assert len(notifications) == 1 and call.peer_id is None
+    assert [n.data["call"]["state"] for n in world.far_end_answers(call.id, T0)] == ["Established"]

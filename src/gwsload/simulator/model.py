@@ -165,6 +165,10 @@ class Call:
     #: None until the call is established (recording is offered from then on)
     recording: RecordingState | None = None
     user_data: dict[str, Any] = field(default_factory=dict)
+    #: the dialled number for an outbound leg; the agent's own DN for an inbound one
+    dnis: str = ""
+    #: the other leg, when both ends are simulated agents
+    peer_id: str | None = None
 
 
 @dataclass(slots=True)

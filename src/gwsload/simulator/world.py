@@ -85,12 +85,14 @@ class World:
         self.agents: dict[str, Agent] = {}
         self.by_user_id: dict[str, Agent] = {}
         self._calls: dict[str, tuple[Agent, Call]] = {}
+        self._by_dn: dict[str, Agent] = {}
         for account in accounts:
             user_id = uuid.uuid5(_NAMESPACE, account.username).hex
             device_id = str(uuid.uuid5(_NAMESPACE, "device:" + account.username))
             agent = Agent(account, user_id, device_id)
             self.agents[account.username] = agent
             self.by_user_id[user_id] = agent
+            self._by_dn[account.dn] = agent
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -168,10 +170,37 @@ class World:
             destination=number.strip(),
             created_at=now,
             user_data=dict(user_data),
+            dnis=number.strip(),
         )
+        self._register(agent, call)
+        notifications = [self._call_notification(agent, call, STATUS_CHANGE, now)]
+        callee = self._by_dn.get(call.destination)
+        if (
+            callee is not None
+            and callee is not agent
+            and callee.session_active
+            and len(callee.calls) < MAX_CALLS_PER_AGENT
+        ):
+            # both ends are ours: the callee's phone rings, and the call is up once it answers
+            ringing = Call(
+                id=self._new_call_id(),
+                conn_id=call.conn_id,
+                state=CallState.RINGING,
+                call_type="Internal",
+                destination=agent.dn,
+                created_at=now,
+                user_data=dict(user_data),
+                dnis=callee.dn,
+                peer_id=call.id,
+            )
+            call.peer_id = ringing.id
+            self._register(callee, ringing)
+            notifications.append(self._call_notification(callee, ringing, STATUS_CHANGE, now))
+        return call, notifications
+
+    def _register(self, agent: Agent, call: Call) -> None:
         agent.calls[call.id] = call
         self._calls[call.id] = (agent, call)
-        return call, [self._call_notification(agent, call, STATUS_CHANGE, now)]
 
     def far_end_answers(self, call_id: str, now: float) -> list[Notification]:
         """The dialled party picks up: Dialing -> Established (nothing if hung up meanwhile)."""
@@ -232,20 +261,35 @@ class World:
     def _change_state(
         self, agent: Agent, call: Call, target: CallState, now: float
     ) -> list[Notification]:
+        if target is CallState.RELEASED:
+            return self._release(agent, call, now)
+        answering = call.state is CallState.RINGING
         if target is CallState.ESTABLISHED and call.established_at is None:
             self._establish(call, now)
         else:
             call.state = target
-        if target is not CallState.RELEASED:
-            return [self._call_notification(agent, call, STATUS_CHANGE, now)]
+        notifications = [self._call_notification(agent, call, STATUS_CHANGE, now)]
+        peer = self._calls.get(call.peer_id) if call.peer_id else None
+        if answering and peer is not None and peer[1].state is CallState.DIALING:
+            self._establish(peer[1], now)
+            notifications.append(self._call_notification(peer[0], peer[1], STATUS_CHANGE, now))
+        return notifications
+
+    def _release(self, agent: Agent, call: Call, now: float) -> list[Notification]:
+        """Released, with an empty capability list; the other simulated leg goes too."""
+        call.state = CallState.RELEASED
         # the recording ends with the call
         if call.recording in (RecordingState.RECORDING, RecordingState.PAUSED):
             call.recording = RecordingState.STOPPED
             call.user_data["GSIP_RECORD"] = "OFF"
-        released = self._call_notification(agent, call, STATUS_CHANGE, now)
+        notifications = [self._call_notification(agent, call, STATUS_CHANGE, now)]
         del agent.calls[call.id]
         del self._calls[call.id]
-        return [released]
+        peer = self._calls.get(call.peer_id) if call.peer_id else None
+        if peer is not None:
+            peer[1].peer_id = None
+            notifications.extend(self._release(peer[0], peer[1], now))
+        return notifications
 
     @staticmethod
     def _establish(call: Call, now: float) -> None:
@@ -293,7 +337,7 @@ class World:
             "state": str(call.state),
             "deviceUri": f"{self.api_base}/devices/{agent.device_id}",
             "participants": [_participant(call.destination)],
-            "dnis": call.destination,
+            "dnis": call.dnis or call.destination,
             "callType": call.call_type,
             "capabilities": capabilities_of(call.state, call.recording),
             "duration": str(max(0, int(now - since))),
