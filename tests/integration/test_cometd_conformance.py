@@ -11,6 +11,7 @@ memory server drops them on demand, the simulator expires them every 1.5 s.
 from __future__ import annotations
 
 import base64
+import gc
 import itertools
 import json
 import time
@@ -20,7 +21,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
+import psutil
 import pytest
+from gevent import Greenlet
 from geventhttpclient import HTTPClient
 
 from gwsload.cometd import CometdClient, CometdError, Incident
@@ -302,3 +305,32 @@ def test_handshake_refused_by_http_401_is_a_clear_error(simulator: SimulatorProc
             client.handshake(timeout=5)
     finally:
         client.close()
+
+
+def _live_greenlets() -> int:
+    return sum(1 for o in gc.get_objects() if isinstance(o, Greenlet) and not o.dead)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_no_socket_or_greenlet_left_after_close(
+    simulator: SimulatorProcess, transport: str
+) -> None:
+    me = psutil.Process()
+    gevent.sleep(0)  # the hub's own descriptors (epoll, eventfd) belong to the baseline
+    gc.collect()
+    fds_before, greenlets_before = me.num_fds(), _live_greenlets()
+    agents: list[SimAgent] = []
+    made: list[CometdClient] = []
+    for _ in range(10):
+        backend = simulator_backend(simulator, transport, transport, agents)
+        client, _ = connected(backend, made)
+        client.subscribe(EVENT_CHANNEL, lambda m: None)
+    assert me.num_fds() >= fds_before + 10  # each client holds at least one socket
+    for n, client in enumerate(made):
+        client.disconnect(timeout=5) if n % 2 else client.close()
+    for agent in agents:
+        agent.close()
+    gevent.sleep(0.2)  # let the killed listeners unwind
+    gc.collect()
+    assert me.num_fds() <= fds_before
+    assert _live_greenlets() <= greenlets_before

@@ -157,6 +157,6 @@ class LongPollingTransport:
     def close(self) -> None:
         self._closed = True
         listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.kill(block=False)
+        if listener is not None and listener is not gevent.getcurrent():
+            listener.kill(block=False)  # (closed from a callback, it just ends its loop)
         self.reset()
