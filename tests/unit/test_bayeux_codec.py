@@ -86,6 +86,9 @@ def test_numeric_id_becomes_a_string() -> None:
     ("payload", "needle"),
     [
         ("{not json", "not JSON"),
+        ('[{"channel":"/a","data":NaN}]', "not JSON"),
+        ('[{"channel":"/a","data":-Infinity}]', "not JSON"),
+        ('[{"channel":"/a","data":1e999}]', "not JSON"),
         ("42", "JSON array"),
         ("[42]", "message [0] must be a JSON object"),
         ('[{"channel":5}]', "'channel' must be a string"),

@@ -91,10 +91,26 @@ def _advice_to_wire(advice: Advice) -> dict[str, Any]:
     return wire
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text}")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def decode(payload: str | bytes) -> list[Message]:
-    """Parse a Bayeux payload (array of messages, or one message object)."""
+    """Parse a Bayeux payload (array of messages, or one message object).
+
+    ``NaN``, ``Infinity`` and numbers that overflow to infinity are refused:
+    Python's ``json`` accepts them, but they cannot be encoded again, so one
+    bad publish would otherwise break every later reply to its subscribers.
+    """
     try:
-        parsed = json.loads(payload)
+        parsed = json.loads(payload, parse_float=_finite_float, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise RemoteProtocolError(f"payload is not JSON: {exc}") from None
     if isinstance(parsed, dict):
