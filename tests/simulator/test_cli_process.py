@@ -119,3 +119,14 @@ def test_simulator_process_reports_a_failed_start() -> None:
     with pytest.raises(SimulatorStartError, match=r"(?s)exited with code 2.*--agents"):
         sim.start()
     sim.close()
+
+
+def test_importing_the_package_and_process_module_stays_light() -> None:
+    code = (
+        "import sys, gwsload.simulator, gwsload.simulator.process;"
+        "print(sorted(m for m in ('aiohttp', 'gevent', 'locust') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert result.stdout.strip() == "[]"
