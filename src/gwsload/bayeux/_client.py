@@ -31,7 +31,6 @@ passed in). The whole state graph is in :mod:`gwsload.bayeux._state`.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from typing import Any, Final
@@ -56,8 +55,9 @@ from gwsload.bayeux._client_events import (
     UnsubscribeAccepted,
     UnsubscribeRejected,
 )
-from gwsload.bayeux._codec import encode, message_from_wire
-from gwsload.bayeux._errors import BayeuxFailure, LocalProtocolError, RemoteProtocolError
+from gwsload.bayeux._client_wire import is_session_unknown, parse_payload
+from gwsload.bayeux._codec import encode
+from gwsload.bayeux._errors import BayeuxFailure, LocalProtocolError
 from gwsload.bayeux._messages import Advice, ConnectionType, Message, MetaChannel, Reconnect
 from gwsload.bayeux._state import ClientState, Trigger, next_state
 
@@ -86,12 +86,6 @@ class _Request:
     message: Message  # as queued, without clientId, so it can be sent again
     lane: Lane
     deadline: float
-
-
-def is_session_unknown(failure: BayeuxFailure) -> bool:
-    """``402::session_unknown`` (CometD) or ``401:<id>:Unknown client`` (faye)."""
-    text = failure.message.lower()
-    return failure.code in (401, 402) and ("unknown" in text or "session" in text)
 
 
 class ClientSession:
@@ -353,7 +347,7 @@ class ClientSession:
         """
         if self._state is ClientState.DISCONNECTED:
             return self._take_events()
-        parsed = _parse(payload)
+        parsed = parse_payload(payload)
         events = self._take_events()
         for item in parsed:
             if type(item) is Delivery:
@@ -634,26 +628,3 @@ class ClientSession:
 def _subscription(message: Message) -> str:
     sub = message.subscription
     return sub if isinstance(sub, str) else ""
-
-
-def _parse(payload: str | bytes) -> list[Delivery | Message]:
-    """Deliveries stay plain dicts (the hot path); replies become ``Message`` s."""
-    try:
-        parsed = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise RemoteProtocolError(f"payload is not JSON: {exc}") from None
-    if isinstance(parsed, dict):
-        parsed = [parsed]
-    elif not isinstance(parsed, list):
-        raise RemoteProtocolError(
-            f"payload must be a JSON array of messages, got {type(parsed).__name__}"
-        )
-    items: list[Delivery | Message] = []
-    for index, item in enumerate(parsed):
-        if type(item) is dict and "successful" not in item:
-            channel = item.get("channel")
-            if type(channel) is str and not channel.startswith("/meta/"):
-                items.append(Delivery(channel, item))
-                continue
-        items.append(message_from_wire(item, index))
-    return items
