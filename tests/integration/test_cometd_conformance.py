@@ -296,12 +296,15 @@ def test_publish_is_not_stuck_behind_the_held_connect(clients: list[CometdClient
     assert server.engine.held_connect(client.client_id or "") is not None
 
 
-def test_handshake_refused_by_http_401_is_a_clear_error(simulator: SimulatorProcess) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_handshake_refused_by_http_401_is_a_clear_error(
+    simulator: SimulatorProcess, transport: str
+) -> None:
     bad = base64.b64encode(b"agent0001:wrong").decode()
-    client = CometdClient(simulator.url + "/api/v2/notifications",
+    client = CometdClient(simulator.url + "/api/v2/notifications", transport,  # type: ignore[arg-type]
                           headers={"Authorization": f"Basic {bad}"})
     try:
-        with pytest.raises(CometdError, match=r"handshake refused: .*HTTP 401"):
+        with pytest.raises(CometdError, match=r"handshake refused: .*401"):
             client.handshake(timeout=5)
     finally:
         client.close()
