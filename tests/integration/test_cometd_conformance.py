@@ -29,6 +29,7 @@ from geventhttpclient import HTTPClient
 from gwsload.cometd import CometdClient, CometdError, Incident
 from gwsload.cometd.transports.memory import MemoryServer
 from gwsload.cookies import CookieJar
+from gwsload.errors import ConfigError
 from gwsload.simulator.process import SimulatorProcess
 
 pytestmark = pytest.mark.gevent
@@ -337,3 +338,16 @@ def test_no_socket_or_greenlet_left_after_close(
     gc.collect()
     assert me.num_fds() <= fds_before
     assert _live_greenlets() <= greenlets_before
+
+
+@pytest.mark.parametrize(
+    ("url", "transport", "expected"),
+    [
+        ("http://127.0.0.1:1/cometd", "ws", r"transport must be one of \['long-polling', "),
+        ("ftp://127.0.0.1/cometd", "long-polling", r"long-polling URL must be http"),
+        ("127.0.0.1:8080/cometd", "websocket", r"websocket URL must be http\(s\)://"),
+    ],
+)
+def test_bad_transport_or_url_is_a_config_error(url: str, transport: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        CometdClient(url, transport)  # type: ignore[arg-type]

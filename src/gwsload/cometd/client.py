@@ -54,6 +54,7 @@ from gwsload.cometd.transports.base import Transport
 from gwsload.cometd.transports.long_polling import LongPollingTransport
 from gwsload.cometd.transports.websocket import WebSocketTransport
 from gwsload.cookies import CookieJar
+from gwsload.errors import ConfigError
 
 __all__ = ["Callback", "CometdClient", "TransportName"]
 
@@ -114,7 +115,7 @@ class CometdClient:
         elif transport == "websocket":
             self._transport = WebSocketTransport(url, **options)
         elif isinstance(transport, str):
-            raise ValueError(
+            raise ConfigError(
                 f"transport must be one of ['long-polling', 'websocket'], got {transport!r}"
             )
         else:

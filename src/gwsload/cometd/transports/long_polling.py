@@ -23,6 +23,7 @@ from gwsload.bayeux._client_events import Batch, Lane
 from gwsload.cometd.errors import TransportError
 from gwsload.cometd.transports.base import Sink
 from gwsload.cookies import CookieJar
+from gwsload.errors import ConfigError
 
 __all__ = ["LongPollingTransport"]
 
@@ -44,7 +45,7 @@ class LongPollingTransport:
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"long-polling URL must be http:// or https://host/path, got {url!r}")
+            raise ConfigError(f"long-polling URL must be http:// or https://host/path, got {url!r}")
         self._url = url
         self._host = parts.hostname
         self._tls = parts.scheme == "https"

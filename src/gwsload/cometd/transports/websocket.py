@@ -25,6 +25,7 @@ from gwsload.bayeux._client_events import Batch
 from gwsload.cometd.errors import TransportError
 from gwsload.cometd.transports.base import Sink
 from gwsload.cookies import CookieJar
+from gwsload.errors import ConfigError
 
 __all__ = ["WebSocketTransport"]
 
@@ -60,7 +61,7 @@ class WebSocketTransport:
         parts = urlsplit(url)
         scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
         if scheme is None or not parts.hostname:
-            raise ValueError(f"websocket URL must be http(s):// or ws(s)://host/path, got {url!r}")
+            raise ConfigError(f"websocket URL must be http(s):// or ws(s)://host/path, got {url!r}")
         self._url = urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, ""))
         self._host = parts.hostname
         self._tls = scheme == "wss"
