@@ -36,7 +36,8 @@ def _detail(outcome: str, http_status: int, status_code: int) -> str:
         return f"HTTP {http_status}"
     if outcome == "api_error":
         meaning = STATUS_CODE_MEANINGS.get(status_code, "unknown statusCode")
-        return f"statusCode {status_code} ({meaning})"
+        http = f", HTTP {http_status}" if http_status and not 200 <= http_status < 300 else ""
+        return f"statusCode {status_code} ({meaning}{http})"
     return ""
 
 

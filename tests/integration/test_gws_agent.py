@@ -216,10 +216,10 @@ def test_refused_operation_is_an_error_outcome_with_its_status_code(sim: str) ->
     finally:
         agent.logout()
     refused = exp.outcome
-    # HTTP 400 makes it an http_error (run-folder rule); it still carries the statusCode
-    assert refused is not None and refused.kind == "http_error"
+    # a GWS error body (statusCode 2, with HTTP 400) is an API error
+    assert refused is not None and refused.kind == "api_error"
     assert (refused.http_status, refused.status_code) == (400, 2)
     assert "parameter not valid for the current state" in refused.error
     assert math.isnan(refused.notify_ms) and refused.response_ms > 0
-    assert [o.kind for o in got.outcomes] == ["http_error", "ok"]
+    assert [o.kind for o in got.outcomes] == ["api_error", "ok"]
     assert got.anomalies == []

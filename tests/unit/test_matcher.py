@@ -137,10 +137,16 @@ def test_error_responses_are_final_at_once() -> None:
     e1 = m.expect_recording(CALL, "StartCallRecording", now=0.0)
     e2 = m.expect_recording(CALL, "StopCallRecording", now=0.0)
     e3 = m.expect_recording(CALL, "PauseCallRecording", now=0.0)
-    http = m.on_response(e1, 0.1, 503, 4, error="Voice service is not available")
+    e4 = m.expect_recording(CALL, "ResumeCallRecording", now=0.0)
+    http = m.on_response(e1, 0.1, 502, -1, error="Bad Gateway")
     api = m.on_response(e2, 0.1, 200, 2)
     transport = m.on_transport_error(e3, 5.0, "timed out")
-    assert http is not None and (http.kind, http.http_status) == ("http_error", 503)
+    # a GWS error body is an API error whatever HTTP status it came with
+    down = m.on_response(e4, 0.1, 503, 4, error="Voice service is not available")
+    assert down is not None and (down.kind, down.http_status, down.status_code) == (
+        "api_error", 503, 4,
+    )
+    assert http is not None and (http.kind, http.http_status) == ("http_error", 502)
     assert api is not None and (api.kind, api.status_code, api.error) == (
         "api_error",
         2,

@@ -216,10 +216,15 @@ class NotificationMatcher:
         exp.http_status = http_status
         exp.status_code = status_code
         exp.error = error
+        # A GWS error body names its cause (statusCode), whatever the HTTP status it
+        # came with (GWS pairs statusCode 2 with 400, 4 with 503...): that is an API
+        # error. A non-2xx without a statusCode (a proxy page, a bare 502) is HTTP's.
+        if status_code > 0:
+            return self._finish(exp, "api_error", error or f"statusCode {status_code}")
         if not 200 <= http_status < 300:
             return self._finish(exp, "http_error", error or f"HTTP {http_status}")
         if status_code != 0:
-            return self._finish(exp, "api_error", error or f"statusCode {status_code}")
+            return self._finish(exp, "api_error", error or "response without statusCode")
         if exp.t_notified is not None:
             return self._finish(exp, "ok", "")
         if now >= exp.deadline:
