@@ -8,7 +8,7 @@ sweep, fault timers, truth-log flush) is tied to the application's lifecycle.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import Protocol
 
 from aiohttp import web
 
@@ -24,9 +24,15 @@ from gwsload.simulator.node import CometdLike, SimulatedNode
 from gwsload.simulator.options import SimulatorOptions
 from gwsload.simulator.rest import add_routes
 
-__all__ = ["NODE", "build_app", "make_endpoint"]
+__all__ = ["NODE", "MountableEndpoint", "build_app", "make_endpoint"]
 
 NOTIFICATIONS_PATH = "/api/v2/notifications"
+
+
+class MountableEndpoint(CometdLike, Protocol):
+    """A CometD endpoint that also brings its own routes (``CometdEndpoint``)."""
+
+    def add_routes(self, app: web.Application, path: str = NOTIFICATIONS_PATH) -> None: ...
 
 
 def make_endpoint(options: SimulatorOptions) -> CometdEndpoint:
@@ -43,14 +49,13 @@ def build_app(
     options: SimulatorOptions,
     *,
     accounts: Iterable[AgentAccount] | None = None,
-    endpoint: Any = None,
+    endpoint: MountableEndpoint | None = None,
 ) -> web.Application:
     """The application for ``options`` (already checked). Raises ``ConfigError`` on a bad
     agents file or truth-log path."""
     if endpoint is None:
         endpoint = make_endpoint(options)
-    comet: CometdLike = endpoint
-    node = SimulatedNode(options, comet, accounts=accounts)
+    node = SimulatedNode(options, endpoint, accounts=accounts)
     # client_max_size: GWS operation bodies are small; 1 MiB leaves room for userData
     app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=1 << 20)
     app[NODE] = node

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
 from gwsload.simulator.agents import AgentAccount, generate_accounts, read_accounts_file
@@ -121,11 +121,11 @@ class SimulatedNode:
             if self.truth is not None:
                 self.truth.close()
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self._tasks.append(asyncio.get_running_loop().create_task(coro))
 
     @staticmethod
-    async def _every(period_s: float, action: Any) -> None:
+    async def _every(period_s: float, action: Callable[[], object]) -> None:
         while True:
             await asyncio.sleep(period_s)
             try:
