@@ -62,11 +62,19 @@ def _example_text(row: pd.Series) -> str:
 def compute_outcomes(run: RunFolder) -> pd.DataFrame:
     """Rows: outcome, detail, count, share (of operations), examples (list of str)."""
     mask = run.events["t_s"].to_numpy() >= run.warmup_s
-    events = run.events.loc[mask, ["outcome", "http_status", "status_code"]]
-    total = len(events)
+    total = int(mask.sum())
+    outcome = run.events["outcome"]
+    is_ok = (outcome == "ok").to_numpy()
+    # only the (few) other rows are grouped by status; ok is one count
+    other = run.events.loc[mask & ~is_ok, ["outcome", "http_status", "status_code"]]
     rows: list[dict[str, object]] = []
-    grouped = (events.groupby(["outcome", "http_status", "status_code"], observed=True)
+    grouped = (other.groupby(["outcome", "http_status", "status_code"], observed=True)
                .size().reset_index(name="count"))
+    ok_count = int((mask & is_ok).sum())
+    if ok_count:
+        grouped = pd.concat([pd.DataFrame({"outcome": ["ok"], "http_status": [200],
+                                           "status_code": [0], "count": [ok_count]}),
+                             grouped.astype({"outcome": str})], ignore_index=True)
     grouped = grouped[grouped["count"] > 0]
     grouped["detail"] = [_detail(str(o), int(h), int(s)) for o, h, s in
                          zip(grouped["outcome"], grouped["http_status"], grouped["status_code"],

@@ -120,6 +120,9 @@ def _first(mask: pd.Series, steps: pd.DataFrame) -> int | None:
 
 def compute_capacity(run: RunFolder, slos: list[Slo]) -> CapacityResult | None:
     """The knee of a step-load run; None when the run has fewer than two distinct loads."""
+    loads = {(s.get("users"), s.get("rate_per_s")) for s in run.manifest.get("stages") or []}
+    if len(loads) < 2:
+        return None
     steps = compute_steps(run, slos)
     if len(steps) < 2 or steps["offered"].nunique() < 2:
         return None

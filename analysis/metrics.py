@@ -13,6 +13,8 @@ Latency percentiles, per run and per window, use the HDR buckets (3 significant 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -38,6 +40,7 @@ __all__ = [
     "compute_notify_order",
     "compute_spectrum",
     "compute_time_series",
+    "hdr_counts_by_key",
     "histograms_from_events",
     "latency_histograms",
     "measured_mask",
@@ -55,6 +58,9 @@ ERROR_OUTCOMES = ("http_error", "api_error", "transport_error")
 _WINDOW_CHOICES = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 
 Mask = npt.NDArray[np.bool_]
+KeyOf = Callable[[slice], npt.NDArray[np.int64]]
+#: rows per chunk: bounds the temporaries of a pass over a column (about 8 MB each)
+_CHUNK = 1 << 20
 
 
 def choose_window_s(duration_s: float, *, target_windows: int = 120) -> float:
@@ -75,29 +81,54 @@ def _values_us(values_ms: npt.NDArray[np.floating]) -> npt.NDArray[np.int64]:
     return np.round(values_ms.astype(np.float64) * 1000.0).astype(np.int64)
 
 
-def _codes(events: pd.DataFrame, column: str) -> tuple[npt.NDArray[np.int64], list[str]]:
+def _codes(events: pd.DataFrame, column: str) -> tuple[npt.NDArray[np.signedinteger], list[str]]:
     categorical = events[column].astype("category")
-    return (categorical.cat.codes.to_numpy().astype(np.int64),
+    return (categorical.cat.codes.to_numpy(),
             [str(c) for c in categorical.cat.categories])
+
+
+def hdr_counts_by_key(key_of: KeyOf | list[KeyOf], n_keys: int,
+                      values_ms: npt.NDArray[np.floating], *,
+                      width: int | None = None) -> npt.NDArray[np.int64]:
+    """(key x HDR bucket) counts of ``values_ms``, in chunks so temporaries stay small.
+
+    ``key_of(rows)`` gives the key (0..n_keys-1, or -1 to skip) of a slice of rows;
+    with several key functions every row is counted once under each.
+    ``width`` defaults to the buckets needed by the largest value.
+    """
+    key_makers = key_of if isinstance(key_of, list) else [key_of]
+    if width is None:
+        width = _width(values_ms)
+    counts = np.zeros(n_keys * width, dtype=np.int64)
+    for start in range(0, len(values_ms), _CHUNK):
+        rows = slice(start, start + _CHUNK)
+        values = values_ms[rows]
+        finite = np.isfinite(values)
+        index = np.minimum(index_of_values(_values_us(values[finite])), width - 1)
+        for make_keys in key_makers:
+            keys = make_keys(rows)[finite]
+            keep = keys >= 0
+            counts += np.bincount(keys[keep] * width + index[keep], minlength=n_keys * width)
+    return counts.reshape(n_keys, width)
+
+
+def _masked_key(codes: npt.NDArray[np.signedinteger], mask: Mask | None) -> KeyOf:
+    def key_of(rows: slice) -> npt.NDArray[np.int64]:
+        keys = codes[rows].astype(np.int64)
+        return keys if mask is None else np.where(mask[rows], keys, -1)
+    return key_of
 
 
 def histograms_from_events(events: pd.DataFrame, mask: Mask | None = None) -> list[HdrCounts]:
     """HDR histograms (canonical layout) per latency metric and operation of the events."""
     codes, names = _codes(events, "operation")
-    if mask is not None:
-        codes = codes[mask]
     result = []
     for column, metric in LATENCY_METRICS.items():
-        values = events[column].to_numpy()
-        if mask is not None:
-            values = values[mask]
-        finite = np.isfinite(values) & (codes >= 0)
-        index = index_of_values(_values_us(values[finite]))
-        flat = np.bincount(codes[finite] * COUNTS_LEN + index,
-                           minlength=len(names) * COUNTS_LEN)
-        for code, counts in enumerate(flat.reshape(len(names), COUNTS_LEN)):
+        matrix = hdr_counts_by_key(_masked_key(codes, mask), len(names),
+                                   events[column].to_numpy(), width=COUNTS_LEN)
+        for code, counts in enumerate(matrix):
             if counts.any():
-                result.append(HdrCounts(metric, names[code], counts.astype(np.int64)))
+                result.append(HdrCounts(metric, names[code], counts))
     return result
 
 
@@ -155,8 +186,9 @@ def summarize_period(events: pd.DataFrame, anomalies: pd.DataFrame, seconds: flo
     out_codes, out_names = _codes(events, "outcome")
     if mask is not None:
         op_codes, out_codes = op_codes[mask], out_codes[mask]
-    table = np.bincount(op_codes * len(out_names) + out_codes,
-                        minlength=len(op_names) * len(out_names)).reshape(len(op_names), -1)
+    pairs = op_codes.astype(np.int16) * len(out_names) + out_codes
+    table = np.bincount(pairs, minlength=len(op_names) * len(out_names)).reshape(
+        len(op_names), -1)
     by_outcome = pd.DataFrame(table, index=op_names, columns=out_names)
     by_outcome = by_outcome[by_outcome.sum(axis=1) > 0]
     by_outcome.loc[ALL] = by_outcome.sum(axis=0)
@@ -190,14 +222,15 @@ def window_percentiles(keys: npt.NDArray[np.int64], n_keys: int,
                        percentiles: list[float]) -> npt.NDArray[np.float64]:
     """HDR percentiles (ms, 3 significant digits) of ``values_ms`` per integer key.
 
-    One ``bincount`` into (key x HDR bucket) counts; shape (n_keys, len(percentiles)),
-    NaN where a key has no value. NaN values are ignored.
+    Shape (n_keys, len(percentiles)); NaN where a key has no value; NaN values ignored.
     """
-    finite = np.isfinite(values_ms)
-    index = index_of_values(_values_us(values_ms[finite]))
-    width = int(index.max()) + 1 if len(index) else 1
-    counts = np.bincount(keys[finite] * width + index, minlength=n_keys * width)
-    values = percentile_rows_us(counts.reshape(n_keys, width), percentiles) / 1000.0
+    return _percentiles_ms(hdr_counts_by_key(lambda rows: keys[rows], n_keys, values_ms),
+                           percentiles)
+
+
+def _percentiles_ms(counts: npt.NDArray[np.int64],
+                    percentiles: list[float]) -> npt.NDArray[np.float64]:
+    values = percentile_rows_us(counts, percentiles) / 1000.0
     rounded: npt.NDArray[np.float64] = np.vectorize(round_sig, otypes=[float])(values)
     return rounded
 
@@ -210,36 +243,56 @@ def compute_time_series(run: RunFolder, window_s: float) -> pd.DataFrame:
     """
     events = run.events
     n_windows = int(np.floor(run.end_s / window_s)) + 1
-    window = np.clip(np.floor(events["t_s"].to_numpy() / window_s).astype(np.int64),
-                     0, n_windows - 1)
+    t_s = events["t_s"].to_numpy()
     op_codes, op_names = _codes(events, "operation")
     out_codes, out_names = _codes(events, "outcome")
     error_codes = [out_names.index(o) for o in ERROR_OUTCOMES if o in out_names]
-    is_error = np.isin(out_codes, error_codes)
-    is_lost = out_codes == (out_names.index("lost") if "lost" in out_names else -2)
-    frames = []
+    lost_code = out_names.index("lost") if "lost" in out_names else -2
     n_ops = len(op_names) + 1  # the last slot is "all operations"
-    for key in (window * n_ops + op_codes, window * n_ops + n_ops - 1):
-        n_keys = n_windows * n_ops
-        frame = pd.DataFrame({
-            "window_s": np.repeat(np.arange(n_windows) * window_s, n_ops),
-            "operation": np.tile([*op_names, ALL], n_windows),
-            "operations": np.bincount(key, minlength=n_keys),
-            "errors": np.bincount(key, weights=is_error, minlength=n_keys).astype(np.int64),
-            "lost": np.bincount(key, weights=is_lost, minlength=n_keys).astype(np.int64),
-        })
-        for column in ("response_ms", "notify_ms"):
-            stats = window_percentiles(key, n_keys, events[column].to_numpy(), [50, 90, 99])
-            for j, stat in enumerate(("p50", "p90", "p99")):
-                frame[f"{column}_{stat}"] = stats[:, j]
-        frames.append(frame[frame["operations"] > 0])
-    series = pd.concat(frames)
+    n_keys = n_windows * n_ops
+
+    # one small-int pass for the windows (multiplying beats float floor division)
+    window = np.empty(len(t_s), dtype=np.int32)
+    for start in range(0, len(t_s), _CHUNK):
+        rows = slice(start, start + _CHUNK)
+        window[rows] = np.clip(t_s[rows] * (1.0 / window_s), 0, n_windows - 1)
+
+    key_makers: list[KeyOf] = [
+        lambda rows: window[rows].astype(np.int64) * n_ops + op_codes[rows],
+        lambda rows: window[rows].astype(np.int64) * n_ops + (n_ops - 1),
+    ]
+    operations = np.zeros(n_keys, np.int64)
+    errors = np.zeros(n_keys, np.int64)
+    lost = np.zeros(n_keys, np.int64)
+    for key_of in key_makers:
+        for start in range(0, len(t_s), _CHUNK):
+            rows = slice(start, start + _CHUNK)
+            keys, outcome = key_of(rows), out_codes[rows]
+            operations += np.bincount(keys, minlength=n_keys)
+            errors += np.bincount(keys[np.isin(outcome, error_codes)], minlength=n_keys)
+            lost += np.bincount(keys[outcome == lost_code], minlength=n_keys)
+    frame = pd.DataFrame({
+        "window_s": np.repeat(np.arange(n_windows) * window_s, n_ops),
+        "operation": np.tile([*op_names, ALL], n_windows),
+        "operations": operations, "errors": errors, "lost": lost})
+    for column in ("response_ms", "notify_ms"):
+        values = events[column].to_numpy()
+        counts = hdr_counts_by_key(key_makers, n_keys, values)
+        stats = _percentiles_ms(counts, [50, 90, 99])
+        for j, stat in enumerate(("p50", "p90", "p99")):
+            frame[f"{column}_{stat}"] = stats[:, j]
+    series = frame[frame["operations"] > 0].copy()
     # the last window may be partial: rate over the time actually covered
     covered = np.minimum(series["window_s"] + window_s, run.end_s) - series["window_s"]
     series["ops_per_s"] = series["operations"] / np.maximum(covered, 1e-9)
     series["ok"] = series["operations"] - series["errors"] - series["lost"]
     series["warmup"] = series["window_s"] < run.warmup_s
     return series.sort_values(["operation", "window_s"]).reset_index(drop=True)
+
+
+def _width(values_ms: npt.NDArray[np.floating]) -> int:
+    finite_max = np.nanmax(values_ms) if np.isfinite(values_ms).any() else 0.0
+    return int(index_of_values(_values_us(np.array([finite_max])))[0]) + 1
 
 
 def compute_spectrum(counts: npt.NDArray[np.int64], *, points: int = 200) -> pd.DataFrame:

@@ -161,10 +161,12 @@ def _distribution_section(analysis: RunAnalysis) -> str:
     mask = measured_mask(analysis.run)
     # a display histogram: an even sample of at most _HISTOGRAM_SAMPLE values
     step = max(1, int(mask.sum()) // _HISTOGRAM_SAMPLE)
-    sample = np.flatnonzero(mask)[::step]
-    operations = events["operation"].to_numpy()[sample]
+    sample = np.flatnonzero(mask[::step]) * step
+    codes = events["operation"].cat.codes.to_numpy()[sample]
     notify = events["notify_ms"].to_numpy()[sample]
-    per_op = {str(op): notify[operations == op] for op in sorted(set(operations))}
+    per_op = {str(name): notify[codes == code]
+              for code, name in enumerate(events["operation"].cat.categories)
+              if (codes == code).any()}
     ax = plots.plot_latency_histogram(per_op)
     ax.set_title("Notification latency histogram")
     images.append(figure_png(ax))
