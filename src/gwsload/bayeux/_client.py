@@ -120,6 +120,7 @@ class ClientSession:
         self._rng = rng if rng is not None else random.Random()
         self._state = ClientState.DISCONNECTED
         self._last_id = 0
+        self._replies = 0
         self._events: list[Event] = []
         self._subscriptions: dict[str, None] = {}  # an ordered set
         self._reset_session()
@@ -164,6 +165,12 @@ class ClientSession:
     @property
     def ack_enabled(self) -> bool:
         return self._ack
+
+    @property
+    def replies_received(self) -> int:
+        """Replies (not deliveries) handled so far. A payload that added none changed
+        nothing but deliveries, so a driver may skip its send step after it."""
+        return self._replies
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
@@ -354,6 +361,7 @@ class ClientSession:
                 events.append(item)
             else:
                 assert isinstance(item, Message)
+                self._replies += 1
                 self._reply(item, now, events)
         return events
 

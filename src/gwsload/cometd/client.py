@@ -270,6 +270,7 @@ class CometdClient:
 
     def on_payload(self, payload: str | bytes, batch: Batch | None) -> None:
         now = time.monotonic()
+        replies = self._session.replies_received
         try:
             events = self._session.receive(payload, now)
         except RemoteProtocolError as exc:
@@ -281,7 +282,8 @@ class CometdClient:
                 self._deliver(event, stamp)
             else:
                 self._handle(event)
-        self._pump()
+        if self._session.replies_received != replies:
+            self._pump()  # (deliveries alone change nothing to send: skip it)
 
     def on_failure(self, error: TransportError, batch: Batch | None) -> None:
         if self._closed or self._session.state is ClientState.DISCONNECTED:
