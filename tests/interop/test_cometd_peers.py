@@ -302,3 +302,42 @@ def test_handshake_to_a_closed_port_times_out_with_the_last_error() -> None:
             client.handshake(timeout=1)
     finally:
         client.close()
+
+
+@pytest.mark.parametrize(
+    ("script", "transport", "hold"),
+    [
+        ("faye_server.js", "long-polling", ["--timeout", "1"]),
+        ("faye_server.js", "websocket", ["--timeout", "1"]),
+        ("cometd_server.js", "long-polling", ["--timeout", "1000"]),
+    ],
+)
+def test_server_restart_is_survived(script: str, transport: str, hold: list[str]) -> None:
+    """The server dies (connections reset, then refused) and comes back on the same
+    port without the old sessions: transport errors, back-off, a new session, the
+    subscription renewed."""
+    process, peer = start_peer(script, *hold)
+    incidents: list[Incident] = []
+    client = CometdClient(peer.url, transport,  # type: ignore[arg-type]
+                          on_incident=incidents.append)
+    try:
+        client.handshake(timeout=5)
+        got: list[dict[str, Any]] = []
+        client.subscribe("/restart", got.append)
+        first = client.client_id
+        process.terminate()
+        process.wait(timeout=10)
+        wait_until(lambda: any(i.kind == "transport_error" for i in incidents), timeout=5)
+        process, peer = start_peer(script, *hold, "--port", str(peer.port))
+        wait_until(lambda: client.connected and client.client_id != first, timeout=15)
+        wait_until(lambda: client.session.subscriptions == ("/restart",))
+        deadline = time.monotonic() + 10
+        while not got and time.monotonic() < deadline:
+            peer.publish("/restart", {"after": "restart"})
+            gevent.sleep(0.3)
+        assert got and got[0]["data"] == {"after": "restart"}
+        assert any(i.kind == "rehandshake" and i.duration_ms for i in incidents)
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,8 +1,8 @@
 'use strict';
 // cometd-nodejs-server 1.2.1 (the official CometD server for Node) as a third-party Bayeux
 // peer for the interop tests: long-polling only, with the acknowledgement extension.
-// Usage: node cometd_server.js [--timeout MS] [--max-interval MS]
-// Listens on 127.0.0.1 (ephemeral port), endpoint /cometd, and prints {"port": N} once listening.
+// Usage: node cometd_server.js [--timeout MS] [--max-interval MS] [--port N]
+// Listens on 127.0.0.1 (an ephemeral port unless --port), endpoint /cometd, and prints {"port": N} once listening.
 // Test-only control endpoints on the same port:
 //   POST /control/publish?channel=/x   body: JSON data  -> server-side publish
 //   POST /control/drop                  -> disconnect every session (the server "lost" them)
@@ -66,7 +66,7 @@ const server = http.createServer((request, response) => {
         reply(404, {error: 'not found'});
     }
 });
-server.listen(0, '127.0.0.1', () => {
+server.listen(Number(option('--port', '0')), '127.0.0.1', () => {
     process.stdout.write(JSON.stringify({port: server.address().port}) + '\n');
 });
 process.on('SIGTERM', () => process.exit(0));

@@ -1,7 +1,7 @@
 'use strict';
 // faye 1.4.3 as a third-party Bayeux peer for the interop tests (long-polling and websocket).
-// Usage: node faye_server.js [--timeout SECONDS]
-// Listens on 127.0.0.1 (ephemeral port), mount /cometd, and prints {"port": N} once listening.
+// Usage: node faye_server.js [--timeout SECONDS] [--port N]
+// Listens on 127.0.0.1 (an ephemeral port unless --port), mount /cometd, and prints {"port": N} once listening.
 // Test-only control endpoints on the same port:
 //   POST /control/publish?channel=/x   body: JSON data  -> server-side publish
 //   POST /control/drop                  -> destroy every client (the server "lost" them)
@@ -64,7 +64,7 @@ const server = http.createServer((request, response) => {
     }
 });
 bayeux.attach(server);
-server.listen(0, '127.0.0.1', () => {
+server.listen(Number(option('--port', '0')), '127.0.0.1', () => {
     process.stdout.write(JSON.stringify({port: server.address().port}) + '\n');
 });
 process.on('SIGTERM', () => process.exit(0));
