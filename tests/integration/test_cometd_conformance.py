@@ -351,3 +351,21 @@ def test_no_socket_or_greenlet_left_after_close(
 def test_bad_transport_or_url_is_a_config_error(url: str, transport: str, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
         CometdClient(url, transport)  # type: ignore[arg-type]
+
+
+def test_a_starved_process_reports_a_listener_gap(clients: list[CometdClient]) -> None:
+    # connects every 2 s (advice interval); the process is then kept busy past the due time
+    server = MemoryServer(timeout_ms=100, interval_ms=2000)
+    incidents: list[Incident] = []
+    client = CometdClient("memory://", server.transport("long-polling"),
+                          on_incident=incidents.append)
+    clients.append(client)
+    client.handshake(timeout=5)
+    wait_until(lambda: client.connected)
+    busy_until = time.monotonic() + 3.5
+    while time.monotonic() < busy_until:  # blocks the hub, whatever is monkey-patched
+        pass
+    wait_until(lambda: any(i.kind == "listener_gap" for i in incidents), timeout=3)
+    gap = next(i for i in incidents if i.kind == "listener_gap")
+    assert gap.duration_ms is not None and gap.duration_ms > 1000
+    assert client.connected
