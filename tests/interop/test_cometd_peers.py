@@ -56,8 +56,9 @@ class Peer:
         finally:
             client.close()
 
-    def publish(self, channel: str, data: Any) -> None:
-        self._call("POST", f"/control/publish?channel={channel}", json.dumps(data))
+    def publish(self, channel: str, data: Any, count: int | None = None) -> None:
+        query = f"channel={channel}" + (f"&count={count}" if count is not None else "")
+        self._call("POST", f"/control/publish?{query}", json.dumps(data))
 
     def drop(self) -> int:
         return int(self._call("POST", "/control/drop")["dropped"])
@@ -213,6 +214,20 @@ def test_lost_session_is_rebuilt_and_deliveries_resume(
     rehandshake = next(i for i in incidents if i.kind == "rehandshake")
     assert rehandshake.duration_ms is not None and rehandshake.duration_ms >= 0
     assert abs(rehandshake.ts - time.time()) < 30
+
+
+def test_a_burst_arrives_complete_and_in_order(
+    case: tuple[Peer, str, bool], make_client: Callable[..., Any]
+) -> None:
+    peer, _, _ = case
+    client, incidents = make_client()
+    client.handshake(timeout=5)
+    got: list[int] = []
+    client.subscribe("/burst", lambda m: got.append(m["data"]["n"]))
+    peer.publish("/burst", {"burst": True}, count=200)
+    wait_until(lambda: len(got) >= 200)
+    gevent.sleep(0.2)  # nothing more may come
+    assert got == list(range(200)) and incidents == []
 
 
 def test_idle_connect_cycles_keep_the_session(

@@ -4,7 +4,8 @@
 // Usage: node cometd_server.js [--timeout MS] [--max-interval MS] [--port N]
 // Listens on 127.0.0.1 (an ephemeral port unless --port), endpoint /cometd, and prints {"port": N} once listening.
 // Test-only control endpoints on the same port:
-//   POST /control/publish?channel=/x   body: JSON data  -> server-side publish
+//   POST /control/publish?channel=/x[&count=N]   body: JSON object -> server-side publish
+//                                       (with count: N messages, each with "n": 0..N-1, in order)
 //   POST /control/drop                  -> disconnect every session (the server "lost" them)
 //   GET  /control/seen                  -> headers of the last Bayeux request per channel
 const http = require('http');
@@ -53,8 +54,15 @@ const server = http.createServer((request, response) => {
         bayeux.handle(request, response);
     } else if (url.pathname === '/control/publish') {
         body(request, (text) => {
-            bayeux.createServerChannel(url.searchParams.get('channel')).publish(null, JSON.parse(text));
-            reply(200, {published: true});
+            const channel = bayeux.createServerChannel(url.searchParams.get('channel'));
+            const data = JSON.parse(text);
+            const count = url.searchParams.get('count');
+            if (count === null) {
+                channel.publish(null, data);
+            } else {
+                for (let n = 0; n < Number(count); ++n) channel.publish(null, {...data, n});
+            }
+            reply(200, {published: count === null ? 1 : Number(count)});
         });
     } else if (url.pathname === '/control/drop') {
         const all = [...sessions.values()];

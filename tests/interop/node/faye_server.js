@@ -3,7 +3,8 @@
 // Usage: node faye_server.js [--timeout SECONDS] [--port N]
 // Listens on 127.0.0.1 (an ephemeral port unless --port), mount /cometd, and prints {"port": N} once listening.
 // Test-only control endpoints on the same port:
-//   POST /control/publish?channel=/x   body: JSON data  -> server-side publish
+//   POST /control/publish?channel=/x[&count=N]   body: JSON object -> server-side publish
+//                                       (with count: N messages, each with "n": 0..N-1, in order)
 //   POST /control/drop                  -> destroy every client (the server "lost" them)
 //   GET  /control/seen                  -> headers of the last Bayeux request per channel
 // A handshake with the header X-Deny-Handshake is refused (403::handshake_denied).
@@ -48,8 +49,21 @@ const server = http.createServer((request, response) => {
     };
     if (url.pathname === '/control/publish') {
         body(request, (text) => {
-            bayeux.getClient().publish(url.searchParams.get('channel'), JSON.parse(text))
-                .then(() => reply(200, {published: true}), (e) => reply(500, {error: String(e)}));
+            const channel = url.searchParams.get('channel');
+            const data = JSON.parse(text);
+            const count = url.searchParams.get('count');
+            if (count === null) {
+                bayeux.getClient().publish(channel, data)
+                    .then(() => reply(200, {published: 1}), (e) => reply(500, {error: String(e)}));
+                return;
+            }
+            const client = bayeux.getClient();
+            const sendFrom = (n) => {
+                if (n >= Number(count)) return reply(200, {published: n});
+                client.publish(channel, {...data, n}).then(() => sendFrom(n + 1),
+                                                             (e) => reply(500, {error: String(e)}));
+            };
+            sendFrom(0);
         });
     } else if (url.pathname === '/control/drop') {
         const engine = bayeux._server._engine;
