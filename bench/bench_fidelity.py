@@ -36,6 +36,8 @@ latency_model = "lognormal"
 latency_ms = 2
 latency_p99_ms = 10
 answer_delay_ms = 10
+[client]
+transport = "{transport}"
 """
 
 SATURATION = """
@@ -95,9 +97,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs")
     parser.add_argument("--users", type=int, default=20, help="agents at saturation")
+    parser.add_argument(
+        "--transport", default="long-polling", choices=("long-polling", "websocket")
+    )
     args = parser.parse_args()
     seconds = 15.0 if args.quick else 60.0
     warmup = 5.0
+    simulator = SIMULATOR.format(transport=args.transport)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         out, t0 = run(
@@ -105,7 +111,7 @@ def main() -> int:
             "saturation",
             SATURATION.format(
                 warmup=warmup, duration=warmup + seconds, users=args.users,
-                spawn_rate=args.users * 2, simulator=SIMULATOR,
+                spawn_rate=args.users * 2, simulator=simulator,
             ),
         )  # fmt: skip
         rows = steady_rows(out, t0, warmup, [])
@@ -117,7 +123,7 @@ def main() -> int:
             "half",
             HALF.format(
                 warmup=warmup, duration=warmup + seconds, users=users, spawn_rate=users * 2,
-                rate=round(rate, 2), simulator=SIMULATOR,
+                rate=round(rate, 2), simulator=simulator,
             ),
         )  # fmt: skip
         rows = steady_rows(out, t0, warmup, ["publish_lag_ms", "notify_ms", "start_lag_ms"])
@@ -129,6 +135,7 @@ def main() -> int:
         return 1
     pct = {p: float(np.percentile(lag, p)) for p in (50, 90, 99, 99.9)}
     achieved = len(rows["ts"]) / seconds
+    print(f"transport {args.transport}")
     print(f"saturation: {saturation_ops:.0f} ops/s ({args.users} agents, one process)")
     print(f"half load: {rate:.1f} cycles/s offered, {achieved:.0f} ok ops/s, {users} agents")
     print(
@@ -139,6 +146,7 @@ def main() -> int:
     print(f"generator verdict: {manifest['generator']}")
     record = {
         "seconds": seconds,
+        "transport": args.transport,
         "saturation_ops_per_s": saturation_ops,
         "half_rate_cycles_per_s": rate,
         "half_ok_ops_per_s": achieved,

@@ -97,17 +97,20 @@ def write_standalone_manifest(collector: Any, summary: dict[str, Any] | None) ->
     scenario_file = os.environ.get("GWSLOAD_SCENARIO")
     if config.run_dir is None or config.progress_file is not None or not scenario_file:
         return
+    scenario = load_scenario(scenario_file)
+    steady_from = collector.t0 + scenario.effective_warmup_s
+    samples = [GeneratorSample.from_dict(s) for s in collector.sink.samples]
+    samples = [s for s in samples if s.ts >= steady_from] or samples
     run_dir = Path(config.run_dir)
     manifest = build_manifest(
         run_id=run_dir.name,
         t0=collector.t0,
-        scenario=load_scenario(scenario_file),
+        scenario=scenario,
         scenario_file=scenario_file,
         target={"kind": "external", "url": config.target_url, "verify_tls": config.verify_tls},
         workers=len([w for w in (summary or {}).get("workers", []) if w != "local"]),
         command_line=["locust", *sys.argv[1:]],
     )
-    samples = [GeneratorSample.from_dict(s) for s in collector.sink.samples]
     counts = (summary or {}).get("counts") or {}
     failed = any(counts.get(k, 0) for k in ("lost", "http_error", "api_error", "transport_error"))
     write_manifest(

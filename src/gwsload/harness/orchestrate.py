@@ -164,9 +164,13 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
         stack.close()  # Locust processes and simulator stopped: the truth log is complete
     _rename_locust_outputs(run_dir / "locust")
     summary = final.get("summary") if final is not None and final.get("state") == "done" else None
-    verdict = judge_saturation(_read_generator_samples(run_dir / "generator.csv"))
     if final is not None and isinstance(final.get("t0"), int | float):
         manifest["t0"] = final["t0"]
+    # judged like the headline numbers: after the warm-up (logins and ramp load the
+    # generator in a way the measured period does not)
+    steady_from = float(manifest["t0"]) + scenario.effective_warmup_s  # type: ignore[arg-type]
+    samples = _read_generator_samples(run_dir / "generator.csv")
+    verdict = judge_saturation([s for s in samples if s.ts >= steady_from] or samples)
     ended = time.time()
     code, status, reasons = _verdict(summary, interrupted=signals.requested > 0, finished=finished)
     write_manifest(
