@@ -99,9 +99,9 @@ class CapacityResult:
         else:
             rule = ("the highest step that holds every SLO" if self.has_slos
                     else "the last step before the knee (no SLOs given)")
-            p99 = self.steps.set_index("step").loc[self.capacity_step, "notify_ms_p99"]
-            parts.append(f"Capacity: {self._describe(self.capacity_step)}, {rule} "
-                         f"(notification p99 {p99:.3g} ms)")
+            row = self.steps.set_index("step").loc[self.capacity_step]
+            parts.append(f"Capacity: {row['users']:g} agents ({row['ops_per_s']:.1f} ops/s, "
+                         f"notification p99 {row['notify_ms_p99']:.3g} ms), {rule}")
         if self.throughput_knee_step is not None:
             parts.append(f"throughput stops following load at "
                          f"{self._describe(self.throughput_knee_step)}")

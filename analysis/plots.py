@@ -72,6 +72,7 @@ def plot_throughput(series: pd.DataFrame, *, users: pd.DataFrame | None = None,
         twin = ax.twinx()
         twin.plot(users["t_s"], users["users"], color="0.4", lw=1, ls=":", label="users")
         twin.set_ylabel("users")
+        twin.set_ylim(bottom=0, top=max(1.0, float(users["users"].max()) * 1.15))
         twin.legend(loc="lower right", fontsize=8)
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title("Throughput")

@@ -187,10 +187,16 @@ def _capacity_section(analysis: RunAnalysis) -> str:
     capacity = analysis.capacity
     if capacity is None:
         return ""
-    steps = capacity.steps[["step", "users", "offered", "ops_per_s", "efficiency",
-                            "notify_ms_p50", "notify_ms_p99", "response_ms_p99",
-                            "error_ratio", "lost_ratio", "slo_ok"]]
-    classes = {i: "bad" for i, ok in enumerate(steps["slo_ok"]) if not ok}
+    columns = {"step": "step", "users": "users", "offered": "offered load",
+               "ops_per_s": "achieved ops/s", "efficiency": "scaling efficiency",
+               "notify_ms_p50": "notify p50 (ms)", "notify_ms_p99": "notify p99 (ms)",
+               "response_ms_p99": "HTTP p99 (ms)", "error_ratio": "errors",
+               "lost_ratio": "lost", "slo_ok": "SLOs hold"}
+    steps = capacity.steps[list(columns)].rename(columns=columns)
+    steps["errors"] = [_pct(float(v)) for v in steps["errors"]]
+    steps["lost"] = [_pct(float(v)) for v in steps["lost"]]
+    steps["SLOs hold"] = ["yes" if ok else "no" for ok in capacity.steps["slo_ok"]]
+    classes = {i: "bad" for i, ok in enumerate(capacity.steps["slo_ok"]) if not ok}
     image = figure_png(plots.plot_capacity(capacity.steps, capacity_step=capacity.capacity_step))
     return (f"<h2>Capacity</h2><div class=\"verdict none\">{html.escape(capacity.sentence)}"
             f"</div>{table(steps, classes=classes)}{image}")

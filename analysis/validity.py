@@ -51,6 +51,11 @@ def _generator_findings(run: RunFolder) -> list[Finding]:
             findings.append(Finding("warning", (
                 f"Event-loop lag p99 on worker {worker} was {p99:.0f} ms: measured latencies "
                 f"can be overstated by up to that much.")))
+    if len(samples) and not findings:
+        findings.append(Finding("note", (
+            f"Generator healthy: CPU peaked at {samples['cpu_percent'].max():.0f}% and "
+            f"event-loop lag at {samples['loop_lag_ms'].max():.0f} ms, so it did not shape "
+            "the numbers.")))
     for text in (run.manifest.get("generator") or {}).get("findings") or []:
         findings.append(Finding("warning", f"Harness: {text}"))
     kinds = run.incidents["kind"].value_counts()
