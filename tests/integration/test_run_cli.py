@@ -65,10 +65,12 @@ def test_ctrl_c_stops_cleanly_and_marks_the_run_interrupted(tmp_path: Path) -> N
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
+        # two closed segments: the run has been going for two intervals (a progress
+        # line is printed every second once the first interval is in)
         deadline = time.monotonic() + 30
-        while not list((out / "events").glob("*.parquet")) and time.monotonic() < deadline:
+        while len(list((out / "events").glob("*.parquet"))) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert list((out / "events").glob("*.parquet")), "no events segment within 30 s"
+        assert len(list((out / "events").glob("*.parquet"))) >= 2, "no 2 segments within 30 s"
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
     finally:
