@@ -26,8 +26,9 @@ import pytest
 from gevent import Greenlet
 from geventhttpclient import HTTPClient
 
+from gwsload.bayeux._client_events import Batch, Lane
 from gwsload.cometd import CometdClient, CometdError, Incident
-from gwsload.cometd.transports.memory import MemoryServer
+from gwsload.cometd.transports.memory import MemoryServer, MemoryTransport
 from gwsload.cookies import CookieJar
 from gwsload.errors import ConfigError
 from gwsload.simulator.process import SimulatorProcess
@@ -369,3 +370,37 @@ def test_a_starved_process_reports_a_listener_gap(clients: list[CometdClient]) -
     gap = next(i for i in incidents if i.kind == "listener_gap")
     assert gap.duration_ms is not None and gap.duration_ms > 1000
     assert client.connected
+
+
+class _SlowImmediateLane(MemoryTransport):
+    """An immediate lane that takes 1.5 s per exchange; counts connects sent."""
+
+    def __init__(self, server: MemoryServer) -> None:
+        super().__init__(server, "long-polling")
+        self.connects = 0
+        self.slow = False
+
+    def send(self, batch: Batch, timeout: float) -> None:
+        if batch.lane is Lane.CONNECT:
+            self.connects += 1
+        elif self.slow:
+            gevent.sleep(1.5)
+        super().send(batch, timeout)
+
+
+def test_connects_do_not_wait_behind_a_slow_immediate_exchange(
+    clients: list[CometdClient]
+) -> None:
+    server = MemoryServer(timeout_ms=100)
+    transport = _SlowImmediateLane(server)
+    client = CometdClient("memory://", transport)
+    clients.append(client)
+    client.handshake(timeout=5)
+    wait_until(lambda: client.connected)
+    transport.slow = True
+    before = transport.connects
+    publisher = gevent.spawn(client.publish, "/conformance/slow", {"k": 1})
+    gevent.sleep(1.0)  # the publish is still in its exchange
+    assert not publisher.ready()
+    assert transport.connects - before >= 3  # connects held 0.1 s kept cycling meanwhile
+    publisher.get(timeout=5)

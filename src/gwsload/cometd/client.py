@@ -399,31 +399,44 @@ class CometdClient:
                     waiter.set(event)
 
     def _pump(self) -> None:
-        """Run the session: expire what is overdue, send what is due, re-arm the timer."""
+        """Run the session: expire what is overdue, send what is due, re-arm the timer.
+
+        The connect lane never waits behind the immediate lane: a due /meta/connect
+        goes out from whichever greenlet pumps (handing it over does not block),
+        while immediate exchanges (which may block on the network) are made by one
+        greenlet at a time; a second one leaves its work to the first, which loops.
+        """
+        if self._closed:
+            return
+        self._send_connect()
         if self._pumping:
             self._again = True
-            return
-        if self._closed:
+            self._arm_timer()
             return
         self._pumping = True
         try:
             while True:
                 self._again = False
-                now = time.monotonic()
-                for event in self._session.handle_timer(now):
-                    self._handle(event)
-                due = self._session.get_timer()
-                for batch in self._session.outbound(now):
-                    self._transport.send(batch, self._timeout(batch, now, due))
-                if not self._again or self._closed:
+                for batch in self._session.outbound(time.monotonic(), Lane.IMMEDIATE):
+                    self._transport.send(batch, self._max_network_delay)
+                if self._closed:
+                    break
+                self._send_connect()
+                if not self._again:
                     break
         finally:
             self._pumping = False
         self._arm_timer()
 
+    def _send_connect(self) -> None:
+        now = time.monotonic()
+        for event in self._session.handle_timer(now):
+            self._handle(event)
+        due = self._session.get_timer()
+        for batch in self._session.outbound(now, Lane.CONNECT):
+            self._transport.send(batch, self._timeout(batch, now, due))
+
     def _timeout(self, batch: Batch, now: float, due: float | None) -> float:
-        if batch.lane is not Lane.CONNECT:
-            return self._max_network_delay
         if due is not None and now - due > LISTENER_GAP_S:
             self._incident(
                 "listener_gap",

@@ -16,6 +16,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 import gevent
+import gevent.lock
 import gevent.socket
 import gevent.ssl
 import websocket
@@ -75,6 +76,8 @@ class WebSocketTransport:
         self._sink: Sink | None = None
         self._ws: websocket.WebSocket | None = None
         self._reader: gevent.Greenlet[[websocket.WebSocket], None] | None = None
+        # one sender at a time: frames must not interleave, nor two upgrades race
+        self._sending = gevent.lock.Semaphore()
         self._closed = False
 
     def start(self, sink: Sink) -> None:
@@ -83,17 +86,21 @@ class WebSocketTransport:
     def send(self, batch: Batch, timeout: float) -> None:
         sink = self._sink
         assert sink is not None, "start() first"
-        try:
-            ws = self._ws if self._ws is not None else self._open()
-        except TransportError as exc:
-            sink.on_failure(exc, batch)
-            return
-        try:
-            ws.send(batch.payload)
-        except Exception as exc:  # the socket broke under us
-            self._lost(ws)
-            sink.on_failure(TransportError(f"send on {self._url}: {type(exc).__name__}: {exc}"),
-                            None)
+        with self._sending:
+            try:
+                ws = self._ws if self._ws is not None else self._open()
+            except TransportError as exc:
+                failure: tuple[TransportError, Batch | None] | None = (exc, batch)
+            else:
+                try:
+                    ws.send(batch.payload)
+                    failure = None
+                except Exception as exc:  # the socket broke under us
+                    self._lost(ws)
+                    error = TransportError(f"send on {self._url}: {type(exc).__name__}: {exc}")
+                    failure = (error, None)
+        if failure is not None:
+            sink.on_failure(*failure)
 
     def _open(self) -> websocket.WebSocket:
         if self._closed:
