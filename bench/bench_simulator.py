@@ -185,6 +185,11 @@ async def measure(url: str, pid: int, args: argparse.Namespace) -> None:
     print(f"simulator CPU idle (held connects)      : {idle_cpu:.1f} %")
     print(f"recording ops/s ({args.busy} busy agents, closed loop): {counter[0] / elapsed:.0f}")
     print(f"simulator CPU busy / bench client CPU   : {busy_cpu:.0f} % / {client_cpu:.0f} %")
+    cpu_ms_per_op = busy_cpu / 100 * elapsed * 1000 / max(1, counter[0])
+    print(
+        f"simulator CPU per recording op          : {cpu_ms_per_op:.2f} ms "
+        f"(REST request + notification + next connect; ~{1000 / cpu_ms_per_op:.0f} ops/s per core)"
+    )
     print(f"re-handshakes (sessions lost)           : {rehandshakes}")
 
 
