@@ -8,6 +8,7 @@ anomalies, ``late``, ``duplicate`` and ``unexpected``, each with its first examp
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import pandas as pd
 
@@ -63,8 +64,7 @@ def compute_outcomes(run: RunFolder) -> pd.DataFrame:
     """Rows: outcome, detail, count, share (of operations), examples (list of str)."""
     mask = run.events["t_s"].to_numpy() >= run.warmup_s
     total = int(mask.sum())
-    outcome = run.events["outcome"]
-    is_ok = (outcome == "ok").to_numpy()
+    is_ok = (run.events["outcome"] == "ok").to_numpy()
     # only the (few) other rows are grouped by status; ok is one count
     other = run.events.loc[mask & ~is_ok, ["outcome", "http_status", "status_code"]]
     rows: list[dict[str, object]] = []
@@ -86,7 +86,8 @@ def compute_outcomes(run: RunFolder) -> pd.DataFrame:
             _detail(str(o), int(h), int(s)) for o, h, s in
             zip(examples["outcome"], examples["http_status"], examples["status_code"],
                 strict=True)])
-    for (outcome, detail), count in by_detail.items():
+    for key, count in by_detail.items():
+        outcome, detail = cast(tuple[str, str], key)
         sample = (examples[(examples["outcome"] == outcome) & (examples["detail"] == detail)]
                   if len(examples) else examples)
         rows.append({"outcome": outcome, "detail": detail, "count": int(count),

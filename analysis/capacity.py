@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from gwsload.analysis.load import RunFolder
-from gwsload.analysis.metrics import ALL, summarize_period
+from gwsload.analysis.metrics import ALL, number, row_of, summarize_period
 from gwsload.analysis.slo import Slo, evaluate_slos
 
 __all__ = ["CapacityResult", "compute_capacity", "compute_steps"]
@@ -32,7 +32,7 @@ LATENCY_FACTOR = 2.0
 def compute_steps(run: RunFolder, slos: list[Slo]) -> pd.DataFrame:
     """One row per step: users, offered load, achieved ops/s, latency stats, ratios, slo_ok."""
     stages = run.manifest.get("stages") or []
-    rows = []
+    rows: list[dict[str, object]] = []
     previous_users = 0.0
     for stage in stages:
         start, end = float(stage.get("start_s", 0)), float(stage.get("end_s", 0))
@@ -53,18 +53,18 @@ def compute_steps(run: RunFolder, slos: list[Slo]) -> pd.DataFrame:
         anomalies = run.anomalies[(at >= lo) & (at < hi)]
         table = summarize_period(run.events, anomalies, hi - lo, mask=in_step)
         passed = evaluate_slos(slos, table)["passed"]
-        pooled = table.loc[ALL]
+        pooled = {k: number(v) for k, v in row_of(table, ALL).items()}
         rows.append({
             "step": int(stage.get("index", len(rows))), "users": users,
             "offered": float(rate) if rate is not None else users,
             "offered_unit": "ops/s" if rate is not None else "users",
             "measured_from_s": lo, "measured_to_s": hi,
-            "ops_per_s": float(pooled["ops_per_s"]),
-            "notify_ms_p50": float(pooled["notify_ms_p50"]),
-            "notify_ms_p90": float(pooled["notify_ms_p90"]),
-            "notify_ms_p99": float(pooled["notify_ms_p99"]),
-            "response_ms_p99": float(pooled["response_ms_p99"]),
-            "error_ratio": float(pooled["error_ratio"]), "lost_ratio": float(pooled["lost_ratio"]),
+            "ops_per_s": pooled["ops_per_s"],
+            "notify_ms_p50": pooled["notify_ms_p50"],
+            "notify_ms_p90": pooled["notify_ms_p90"],
+            "notify_ms_p99": pooled["notify_ms_p99"],
+            "response_ms_p99": pooled["response_ms_p99"],
+            "error_ratio": pooled["error_ratio"], "lost_ratio": pooled["lost_ratio"],
             "slo_ok": bool(passed.all()) if len(passed) else True,
         })
     steps = pd.DataFrame(rows)

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from gwsload.analysis.load import load_run
-from gwsload.analysis.metrics import compute_headline
+from gwsload.analysis.metrics import compute_headline, number
 from gwsload.analysis.report import write_junit
 from gwsload.analysis.slo import evaluate_slos, junit_xml, load_slo_file, parse_slos
 from gwsload.errors import EXIT_FAILED, EXIT_OK, ConfigError
@@ -36,7 +36,8 @@ def main(args: argparse.Namespace) -> int:
     width = max(len(n) for n in results["name"])
     print(f"{'SLO':<{width}}  {'measured':>10}  result")
     for row in results.itertuples():
-        value = "no data" if math.isnan(row.value) else f"{row.value:.4g}"
+        measured = number(row.value)
+        value = "no data" if math.isnan(measured) else f"{measured:.4g}"
         print(f"{row.name:<{width}}  {value:>10}  {'pass' if row.passed else 'FAIL'}")
     failed = int((~results["passed"]).sum())
     junit = write_junit(junit_xml(results, suite=f"slo {run.run_id}"),

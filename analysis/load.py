@@ -137,7 +137,8 @@ class _Codes:
             array = pc.dictionary_encode(array)
         mapping = np.array([self._code(str(v)) for v in array.dictionary.to_pylist()],
                            dtype=np.int8)
-        return mapping[array.indices.to_numpy(zero_copy_only=False)]
+        codes: npt.NDArray[np.int8] = mapping[array.indices.to_numpy(zero_copy_only=False)]
+        return codes
 
     def _code(self, value: str) -> int:
         if value not in self._index:
@@ -205,12 +206,11 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
             names = [c for c in EXAMPLE_COLUMNS if c in pq.read_schema(file).names]
             full = pq.read_table(file, columns=names).filter(pa.array(not_ok))
             examples.append(full.slice(0, _EXAMPLES_PER_SEGMENT).to_pandas())
+    categories = {"operation": operations.categories, "outcome": outcomes.categories}
     events = pd.DataFrame({
-        name: (pd.Categorical.from_codes(columns[name], categories=codes.categories)
-               if name in ("operation", "outcome") else columns[name])
-        for name, codes in (("t_s", None), ("operation", operations), ("outcome", outcomes),
-                            ("http_status", None), ("status_code", None),
-                            *((n, None) for n in _LATENCY_COLUMNS))}, copy=False)
+        name: (pd.Categorical.from_codes(values, categories=pd.Index(categories[name]))
+               if name in categories else values)
+        for name, values in columns.items()}, copy=False)
     example_frame = (pd.concat(examples, ignore_index=True) if examples
                      else pd.DataFrame(columns=list(EXAMPLE_COLUMNS)))
     example_frame["t_s"] = example_frame["ts"].astype(float) - t0
@@ -231,7 +231,8 @@ def _read_anomalies(path: Path, t0: float) -> pd.DataFrame:
     frame = pd.concat(frames, ignore_index=True)
     frame["t_s"] = frame["ts"] - t0
     keep = [c for c in ("t_s", *ANOMALY_COLUMNS[1:]) if c in frame.columns]
-    return frame[keep].sort_values("t_s", kind="stable").reset_index(drop=True)
+    result: pd.DataFrame = frame[keep].sort_values("t_s", kind="stable").reset_index(drop=True)
+    return result
 
 
 def _read_incidents(path: Path, t0: float) -> pd.DataFrame:

@@ -14,6 +14,7 @@ Latency percentiles, per run and per window, use the HDR buckets (3 significant 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, SupportsFloat, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +45,8 @@ __all__ = [
     "histograms_from_events",
     "latency_histograms",
     "measured_mask",
+    "number",
+    "row_of",
     "summarize_period",
     "window_percentiles",
 ]
@@ -61,6 +64,16 @@ Mask = npt.NDArray[np.bool_]
 KeyOf = Callable[[slice], npt.NDArray[np.int64]]
 #: rows per chunk: bounds the temporaries of a pass over a column (about 8 MB each)
 _CHUNK = 1 << 20
+
+
+def number(value: object) -> float:
+    """A table cell as a float (pandas-stubs type cells as any scalar)."""
+    return float(cast(SupportsFloat, value))
+
+
+def row_of(frame: pd.DataFrame, key: str) -> dict[str, Any]:
+    """One row of a table indexed by operation, as a plain dict."""
+    return {str(k): v for k, v in frame.loc[key].items()}
 
 
 def choose_window_s(duration_s: float, *, target_windows: int = 120) -> float:
@@ -83,8 +96,8 @@ def _values_us(values_ms: npt.NDArray[np.floating]) -> npt.NDArray[np.int64]:
 
 def _codes(events: pd.DataFrame, column: str) -> tuple[npt.NDArray[np.signedinteger], list[str]]:
     categorical = events[column].astype("category")
-    return (categorical.cat.codes.to_numpy(),
-            [str(c) for c in categorical.cat.categories])
+    codes: npt.NDArray[np.signedinteger] = np.asarray(categorical.cat.codes)
+    return codes, [str(c) for c in categorical.cat.categories]
 
 
 def hdr_counts_by_key(key_of: KeyOf | list[KeyOf], n_keys: int,

@@ -15,6 +15,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from gwsload.analysis.metrics import number
+
 __all__ = [
     "new_axes",
     "plot_capacity",
@@ -153,7 +155,7 @@ def plot_latency_histogram(values_ms: Mapping[str, npt.ArrayLike], *, bins: int 
     every = np.concatenate([v for v in cleaned.values() if len(v)] or [np.array([1.0])])
     edges = np.geomspace(max(every.min(), 1e-3), max(every.max(), every.min() * 1.01), bins)
     for label, values in cleaned.items():
-        ax.hist(values, bins=edges, histtype="step", lw=1.3, label=label)
+        ax.hist(values, bins=list(edges), histtype="step", lw=1.3, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("ms")
     ax.set_ylabel("operations")
@@ -197,7 +199,7 @@ def plot_capacity(steps: pd.DataFrame, *, capacity_step: int | None = None,
     twin.set_ylabel("ms")
     if capacity_step is not None:
         at = steps.set_index("step").loc[capacity_step, "offered"]
-        ax.axvline(float(at), color="tab:green", lw=2, alpha=0.6, label="capacity")
+        ax.axvline(number(at), color="tab:green", lw=2, alpha=0.6, label="capacity")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
     twin.legend(loc="lower right", fontsize=8)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from gwsload.analysis import plots
 from gwsload.analysis.metrics import ALL, compute_spectrum, latency_histograms, measured_mask
@@ -47,8 +48,8 @@ table{display:block;overflow-x:auto;max-width:100%}
 def figure_png(ax: Axes) -> str:
     """The Axes' figure as an ``<img>`` with an inline base64 PNG."""
     buffer = io.BytesIO()
-    figure = ax.get_figure()
-    assert figure is not None  # every Axes made by plots.new_axes has one
+    figure = ax.get_figure(root=True)
+    assert isinstance(figure, Figure)  # every Axes made by plots.new_axes has one
     figure.savefig(buffer, format="png", dpi=100)
     encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
     title = html.escape(ax.get_title() or "plot")
@@ -125,15 +126,18 @@ def _slo_section(analysis: RunAnalysis) -> str:
 
 def _time_section(analysis: RunAnalysis) -> str:
     run, series = analysis.run, analysis.series
-    decorations = {"warmup_s": run.warmup_s, "incidents": run.incidents}
-    users = (run.generator.groupby("t_s", as_index=False)["users"].sum()
+    warmup, incidents = run.warmup_s, run.incidents
+    users = (run.generator.groupby("t_s", as_index=False)[["users"]].sum()
              if len(run.generator) else None)
     images = [
-        figure_png(plots.plot_throughput(series, users=users, **decorations)),
-        figure_png(plots.plot_latency_over_time(series, metric="notify_ms", **decorations)),
-        figure_png(plots.plot_latency_over_time(series, metric="response_ms", **decorations)),
+        figure_png(plots.plot_throughput(series, users=users, warmup_s=warmup,
+                                         incidents=incidents)),
+        *(figure_png(plots.plot_latency_over_time(series, metric=metric, warmup_s=warmup,
+                                                  incidents=incidents))
+          for metric in ("notify_ms", "response_ms")),
         figure_png(plots.plot_errors_over_time(series, anomalies=run.anomalies,
-                                               window_s=analysis.window_s, **decorations)),
+                                               window_s=analysis.window_s, warmup_s=warmup,
+                                               incidents=incidents)),
     ]
     incidents = run.incidents
     text = f"<p class=\"meta\">Windows of {analysis.window_s:g} s; shaded: warm-up.</p>"

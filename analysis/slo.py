@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from gwsload.analysis.metrics import ALL, LATENCY_METRICS, STATS
+from gwsload.analysis.metrics import ALL, LATENCY_METRICS, STATS, number
 from gwsload.errors import ConfigError
 
 __all__ = ["Slo", "evaluate_slos", "junit_xml", "load_slo_file", "parse_slos"]
@@ -98,11 +98,11 @@ def load_slo_file(path: Path) -> list[Slo]:
 
 def _value(slo: Slo, headline: pd.DataFrame) -> float:
     if slo.metric == "unexpected_count":
-        return float(headline.loc[ALL, "unexpected"]) if ALL in headline.index else math.nan
+        return number(headline.loc[ALL, "unexpected"]) if ALL in headline.index else math.nan
     if slo.operation not in headline.index:
         return math.nan
     column = f"{slo.metric}_{slo.stat}" if slo.metric in LATENCY_METRICS else slo.metric
-    return float(headline.loc[slo.operation, column])
+    return number(headline.loc[slo.operation, column])
 
 
 def evaluate_slos(slos: list[Slo], headline: pd.DataFrame) -> pd.DataFrame:
@@ -133,7 +133,8 @@ def junit_xml(results: pd.DataFrame, *, suite: str) -> str:
     for row in results.itertuples(index=False):
         case = ET.SubElement(suite_el, "testcase", classname=f"slo.{row.metric}",
                              name=str(row.name))
-        value = "no data" if math.isnan(row.value) else f"{row.value:g}"
+        measured = number(row.value)
+        value = "no data" if math.isnan(measured) else f"{measured:g}"
         if not row.passed:
             failure = ET.SubElement(case, "failure", message=f"{row.name}: measured {value}",
                                     type="SloBreach")

@@ -26,6 +26,8 @@ from gwsload.analysis.metrics import (
     compute_notify_order,
     compute_time_series,
     measured_mask,
+    number,
+    row_of,
 )
 from gwsload.analysis.slo import Slo, evaluate_slos, parse_slos
 from gwsload.analysis.validity import Finding, assess_validity
@@ -61,7 +63,7 @@ class RunAnalysis:
     @property
     def verdict_sentence(self) -> str:
         """The decision in one sentence."""
-        pooled = self.headline.loc[ALL]
+        pooled = {k: number(v) for k, v in row_of(self.headline, ALL).items()}
         facts = (f"{int(pooled['operations']):,} operations at {pooled['ops_per_s']:.1f} ops/s, "
                  f"notification p99 {_fmt(pooled['notify_ms_p99'])} ms, "
                  f"errors {_pct(pooled['error_ratio'])}, lost {_pct(pooled['lost_ratio'])}")
@@ -118,7 +120,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _operation_block(row: pd.Series) -> dict[str, Any]:
+def _operation_block(row: dict[str, Any]) -> dict[str, Any]:
     block: dict[str, Any] = {key: row[key] for key in _COUNTERS}
     block["latency_ms"] = {
         metric: {stat: row[f"{metric}_{stat}"] for stat in (*STATS, "mean")}
@@ -142,9 +144,9 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "measured": {"warmup_s": run.warmup_s, "from_s": run.warmup_s, "to_s": run.end_s,
                      "seconds": run.end_s - run.warmup_s},
         "latency_source": "hdr" if run.hdr is not None else "events",
-        "all": _operation_block(headline.loc[ALL]),
-        "operations": {op: _operation_block(row) for op, row in headline.iterrows()
-                       if op != ALL},
+        "all": _operation_block(row_of(headline, ALL)),
+        "operations": {str(op): _operation_block(row_of(headline, str(op)))
+                       for op in headline.index if op != ALL},
         "notification_order": analysis.notify_order,
         "outcomes": analysis.outcomes.to_dict(orient="records"),
         "slo": {"verdict": analysis.slo_verdict,
@@ -183,7 +185,8 @@ def summary_markdown(analysis: RunAnalysis) -> str:
     if len(analysis.slo_results):
         lines += ["", "| SLO | measured | result |", "|---|--:|---|"]
         for r in analysis.slo_results.itertuples():
-            lines.append(f"| {r.name} | {_fmt(r.value)} | {'pass' if r.passed else '**FAIL**'} |")
+            verdict = "pass" if r.passed else "**FAIL**"
+            lines.append(f"| {r.name} | {_fmt(number(r.value))} | {verdict} |")
     if analysis.findings:
         lines += ["", "**Validity**", ""]
         lines += [f"- {'⚠ ' if f.severity == 'warning' else ''}{f.text}"

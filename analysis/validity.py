@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gwsload.analysis.load import RunFolder
-from gwsload.analysis.metrics import ALL
+from gwsload.analysis.metrics import ALL, number
 
 __all__ = ["Finding", "assess_validity"]
 
@@ -74,8 +74,8 @@ def _omission_findings(run: RunFolder, headline: pd.DataFrame) -> list[Finding]:
     mask = run.events["t_s"].to_numpy() >= run.warmup_s
     lag = run.events["start_lag_ms"].to_numpy()[mask]
     late_share = float((lag > LATE_START_MS).mean()) if len(lag) else 0.0
-    corrected = float(headline.loc[ALL, "notify_from_intended_ms_p99"])
-    plain = float(headline.loc[ALL, "notify_ms_p99"])
+    corrected = number(headline.loc[ALL, "notify_from_intended_ms_p99"])
+    plain = number(headline.loc[ALL, "notify_ms_p99"])
     if late_share > LATE_START_SHARE or corrected > CORRECTION_FACTOR * plain:
         return [Finding("warning", (
             f"Coordinated omission: {late_share:.1%} of operations started more than "
