@@ -190,3 +190,28 @@ async def test_periodic_stalls_and_session_expiry_run(start_sim: StartSim) -> No
     # only agent0003 has a contact-center session, so it is the one that loses its CometD sessions
     assert endpoint.expired[:3] == [agent.agent.user_id if agent.agent else ""] * 3
     assert sim.node.publisher.stalls >= 1
+
+
+async def test_async_error_share_accepts_then_publishes_an_error_message(
+    start_sim: StartSim, tmp_path: Path
+) -> None:
+    sim = await start_sim(async_error_share=1.0, truth_log=tmp_path / "t.csv")
+    agent = sim.agent()
+    call_id = await agent.established_call()
+    mark = len(sim.published)
+    await agent.post_ok(f"/api/v2/me/calls/{call_id}", {"operationName": "StartCallRecording"})
+    error = await sim.wait_published(lambda p: p.notification.call_id == call_id, start=mark)
+    data = error.notification.data
+    assert error.notification.channel == "/v2/me/calls"
+    assert data["messageType"] == "ErrorMessage" and data["callId"] == call_id
+    assert data["operationName"] == "StartCallRecording" and data["errorMessage"]
+    _, current, _ = await agent.request("GET", f"/api/v2/me/calls/{call_id}")
+    assert current["call"]["recordingState"] == "Stopped"
+    # still only StartCallRecording is allowed: the failed operation changed nothing
+    status, body, _ = await agent.request(
+        "POST", f"/api/v2/me/calls/{call_id}", {"operationName": "StopCallRecording"}
+    )
+    assert (status, body["statusCode"]) == (400, 2)
+    await _drain(sim)
+    rows = _truth_rows(sim)
+    assert [r["notification_type"] for r in rows if r["call_id"] == call_id][-1] == "ErrorMessage"

@@ -111,6 +111,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="answer this share of recording operations with HTTP 503 (statusCode 4)",
     )
     flt.add_argument(
+        "--async-error-share",
+        type=float,
+        default=0.0,
+        help="accept this share of recording operations, then fail them: an ErrorMessage "
+        "notification instead of the state change",
+    )
+    flt.add_argument(
         "--voice-down",
         action="store_true",
         help="the voice service is down: every voice operation gets HTTP 503",
@@ -183,6 +190,7 @@ def options_from_args(args: argparse.Namespace) -> SimulatorOptions:
         delay_share=args.delay_share,
         delay_ms=args.delay_ms,
         http_error_share=args.http_error_share,
+        async_error_share=args.async_error_share,
         voice_down=args.voice_down,
         expire_sessions_every_s=args.expire_sessions_every_s,
         stall_every_s=args.stall_every_s,

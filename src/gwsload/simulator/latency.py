@@ -54,6 +54,7 @@ class Faults:
         self._options = options
         self._notification_rng = random.Random(f"{seed}:notifications")
         self._http_rng = random.Random(f"{seed}:http")
+        self._async_rng = random.Random(f"{seed}:async")
         self.choice_rng = random.Random(f"{seed}:choices")
 
     def for_recording_notification(self) -> FaultDecision:
@@ -72,3 +73,8 @@ class Faults:
         """Whether this recording operation gets HTTP 503 (``--http-error-share``)."""
         share = self._options.http_error_share
         return share > 0 and self._http_rng.random() < share
+
+    def fail_after_accepting(self) -> bool:
+        """Whether this accepted recording operation fails later (``--async-error-share``)."""
+        share = self._options.async_error_share
+        return share > 0 and self._async_rng.random() < share

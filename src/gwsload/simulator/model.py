@@ -18,6 +18,7 @@ __all__ = [
     "CALL_TRANSITIONS",
     "DEVICES_CHANNEL",
     "DEVICE_MESSAGE",
+    "ERROR_MESSAGE",
     "GSIP_RECORD",
     "MAX_CALLS_PER_AGENT",
     "RECORDING_CHANGE",
@@ -41,6 +42,7 @@ CALL_MESSAGE = "CallStateChangeMessage"
 DEVICE_MESSAGE = "DeviceStateChangeMessage"
 STATUS_CHANGE = "StatusChange"
 RECORDING_CHANGE = "CallRecordingStateChange"
+ERROR_MESSAGE = "ErrorMessage"
 ATTACHED_DATA_CHANGE = "AttachedDataChanged"
 
 #: a runaway client must not grow an agent without bound

@@ -48,6 +48,8 @@ class SimulatorOptions:
     delay_share: float = 0.0
     delay_ms: float = 0.0
     http_error_share: float = 0.0
+    #: accepted recording operations that fail afterwards (an ErrorMessage, no state change)
+    async_error_share: float = 0.0
     #: the voice service is down from the start: every voice operation gets HTTP 503
     voice_down: bool = False
     expire_sessions_every_s: float = 0.0
@@ -88,7 +90,14 @@ class SimulatorOptions:
                 )
         elif self.latency_p99_ms is not None:
             _bad("--latency-p99-ms", self.latency_p99_ms, "only with --latency-model lognormal")
-        for name in ("drop_share", "duplicate_share", "delay_share", "http_error_share"):
+        shares = (
+            "drop_share",
+            "duplicate_share",
+            "delay_share",
+            "http_error_share",
+            "async_error_share",
+        )
+        for name in shares:
             value = getattr(self, name)
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
                 _bad("--" + name.replace("_", "-"), value, "a share in [0, 1]")

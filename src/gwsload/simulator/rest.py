@@ -161,7 +161,13 @@ async def post_call(request: web.Request) -> web.Response:
     agent = _agent(request)
     call_id = request.match_info["call_id"]
     node.world.call_of(agent, call_id)  # unknown call -> 404 before anything else
-    if operation_name(body) in RECORDING_OPERATIONS and node.faults.fail_operation():
-        raise ApiError(4, "Voice service is not available at this time", 503)
-    node.publish(node.world.call_operation(agent, call_id, body, time.time()))
+    fail_later = False
+    if operation_name(body) in RECORDING_OPERATIONS:
+        if node.faults.fail_operation():
+            raise ApiError(4, "Voice service is not available at this time", 503)
+        fail_later = node.faults.fail_after_accepting()
+    notifications = node.world.call_operation(
+        agent, call_id, body, time.time(), fail_later=fail_later
+    )
+    node.publish(notifications)
     return _ok()

@@ -37,6 +37,7 @@ from gwsload.simulator.model import (
     CALLS_CHANNEL,
     DEVICE_MESSAGE,
     DEVICES_CHANNEL,
+    ERROR_MESSAGE,
     GSIP_RECORD,
     MAX_CALLS_PER_AGENT,
     RECORDING_CHANGE,
@@ -212,9 +213,19 @@ class World:
         return [self._call_notification(agent, call, STATUS_CHANGE, now)]
 
     def call_operation(
-        self, agent: Agent, call_id: str, params: Mapping[str, Any], now: float
+        self,
+        agent: Agent,
+        call_id: str,
+        params: Mapping[str, Any],
+        now: float,
+        *,
+        fail_later: bool = False,
     ) -> list[Notification]:
-        """``POST /api/v2/me/calls/{id}``: check the operation against the capabilities."""
+        """``POST /api/v2/me/calls/{id}``: check the operation against the capabilities.
+
+        ``fail_later``: a recording operation is accepted but fails behind GWS (as when
+        the recorder refuses): nothing changes and an ``ErrorMessage`` is published.
+        """
         call = self.call_of(agent, call_id)
         operation = operation_name(params)
         caps = capabilities_of(call.state, call.recording)
@@ -225,6 +236,8 @@ class World:
             )  # fmt: skip
         self._require_voice()
         if operation in RECORDING_OPERATIONS:
+            if fail_later:
+                return [self._error_notification(agent, call, operation)]
             return [self._change_recording(agent, call, RECORDING_OPERATIONS[operation], now)]
         if operation in CALL_TRANSITIONS:
             return self._change_state(agent, call, CALL_TRANSITIONS[operation], now)
@@ -371,6 +384,26 @@ class World:
             notification_type=notification_type,
             call_id=call.id,
             recording_state=str(call.recording) if call.recording is not None else "",
+        )
+
+    def _error_notification(self, agent: Agent, call: Call, operation: str) -> Notification:
+        # GWS documents the messageType only; the other field names are this simulator's
+        data = {
+            "messageType": ERROR_MESSAGE,
+            "phoneNumber": agent.dn,
+            "errorCode": 4,
+            "errorMessage": f"{operation} failed: the recorder refused the request",
+            "operationName": operation,
+            "callId": call.id,
+            "callUri": f"{self.api_base}/me/calls/{call.id}",
+        }
+        return Notification(
+            agent=agent.username,
+            user_id=agent.user_id,
+            channel=CALLS_CHANNEL,
+            data=data,
+            notification_type=ERROR_MESSAGE,
+            call_id=call.id,
         )
 
     def _device_notification(self, agent: Agent) -> Notification:
