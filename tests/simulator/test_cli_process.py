@@ -5,12 +5,16 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from gwsload.simulator.process import SimulatorProcess, SimulatorStartError
@@ -130,3 +134,28 @@ def test_importing_the_package_and_process_module_stays_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_simulator_does_not_outlive_its_parent() -> None:
+    parent = (
+        "import os; from gwsload.simulator.process import SimulatorProcess;"
+        "sim = SimulatorProcess(['--agents', '2']); sim.start();"
+        "print(sim.pid, flush=True); os._exit(0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", parent], capture_output=True, text=True, timeout=30, check=True
+    )
+    pid = int(result.stdout.strip())
+    deadline = time.monotonic() + 20
+    while _running(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            raise AssertionError("the orphaned simulator kept running")
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

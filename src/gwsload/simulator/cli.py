@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import resource
 import signal
 import sys
@@ -170,6 +171,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="stderr log level",
     )
+    out.add_argument(
+        "--stop-on-stdin-eof",
+        action="store_true",
+        help="also stop when stdin closes (SimulatorProcess uses it, so a simulator never "
+        "outlives the process that started it)",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> SimulatorOptions:
@@ -214,12 +221,13 @@ def main(args: argparse.Namespace) -> int:
     )
     _raise_fd_limit()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(options))
+        asyncio.run(run(options, stop_on_stdin_eof=args.stop_on_stdin_eof))
     return EXIT_OK
 
 
-async def run(options: SimulatorOptions) -> None:
-    """Serve until SIGINT/SIGTERM; print the base URL on stdout once listening."""
+async def run(options: SimulatorOptions, *, stop_on_stdin_eof: bool = False) -> None:
+    """Serve until SIGINT/SIGTERM (or stdin closes, if asked); print the base URL on
+    stdout once listening."""
     from aiohttp import web  # noqa: PLC0415 (keeps ``gwsload --help`` light)
 
     from gwsload.simulator.app import NODE, build_app  # noqa: PLC0415
@@ -242,10 +250,27 @@ async def run(options: SimulatorOptions) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if stop_on_stdin_eof:
+            _stop_on_eof(loop, sys.stdin.fileno(), stop)
         print(url, flush=True)
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def _stop_on_eof(loop: asyncio.AbstractEventLoop, fd: int, stop: asyncio.Event) -> None:
+    """Set ``stop`` once ``fd`` reads end-of-file (the parent closed it, or died)."""
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+            stop.set()
+
+    loop.add_reader(fd, readable)
 
 
 def _raise_fd_limit() -> None:

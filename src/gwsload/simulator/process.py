@@ -60,9 +60,13 @@ class SimulatorProcess:
             raise RuntimeError("SimulatorProcess already started")
         # stderr goes to a file: nobody has to drain a pipe, and the tail is there on failure
         self._stderr = tempfile.TemporaryFile(prefix="gwsload-sim-", suffix=".log")  # noqa: SIM115
-        command = [sys.executable, "-m", "gwsload.simulator", "--port", "0", *self.args]
+        command = [
+            sys.executable, "-m", "gwsload.simulator", "--port", "0", "--stop-on-stdin-eof",
+            *self.args,
+        ]  # fmt: skip
+        # stdin: the child stops when this pipe closes, so it never outlives this process
         self._proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr,
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
             env=self.env, close_fds=True,
         )  # fmt: skip
         try:
@@ -126,8 +130,9 @@ class SimulatorProcess:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=self.stop_timeout_s)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
         return proc.returncode
 
     def close(self) -> None:
