@@ -215,3 +215,29 @@ async def test_async_error_share_accepts_then_publishes_an_error_message(
     await _drain(sim)
     rows = _truth_rows(sim)
     assert [r["notification_type"] for r in rows if r["call_id"] == call_id][-1] == "ErrorMessage"
+
+
+class _FlakyEndpoint(RecordingEndpoint):
+    """Fails on its first notification."""
+
+    def notify(
+        self, user_id: str, channel: str, data: dict[str, Any], ext: dict[str, Any] | None = None
+    ) -> int:
+        if not self.notified:
+            self.notified.append((user_id, channel, {"failed": True}, ext))
+            raise RuntimeError("endpoint bug")
+        return super().notify(user_id, channel, data, ext)
+
+
+async def test_a_failing_delivery_does_not_stop_the_publisher(
+    start_sim: StartSim, caplog: pytest.LogCaptureFixture
+) -> None:
+    endpoint = _FlakyEndpoint()
+    sim = await start_sim(endpoint=endpoint)
+    agent = sim.agent()
+    call_id = await agent.established_call()  # the login notification hits the bug
+    await _record_cycles(agent, call_id, 1)
+    await _drain(sim)
+    assert "endpoint bug" in caplog.text
+    states = [d["call"].get("recordingState") for _, _, d, _ in endpoint.notified if "call" in d]
+    assert states[-2:] == ["Recording", "Stopped"]

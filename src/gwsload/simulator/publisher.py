@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from typing import Any, Protocol
 from gwsload.simulator.latency import Faults, LatencyModel
 from gwsload.simulator.truth_log import TruthLog
 from gwsload.simulator.world import Notification
+
+log = logging.getLogger("gwsload.simulator")
 
 __all__ = ["NotificationSink", "Published", "Publisher"]
 
@@ -141,10 +144,18 @@ class Publisher:
     def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
         now = loop.time()
-        if now >= self._stalled_until:
-            while self._heap and self._heap[0].due <= now:
-                self._emit(heapq.heappop(self._heap), now)
-        self._arm(loop)
+        try:
+            if now >= self._stalled_until:
+                while self._heap and self._heap[0].due <= now:
+                    pending = heapq.heappop(self._heap)
+                    try:
+                        self._emit(pending, now)
+                    except Exception:  # one bad notification must not stop the others
+                        log.exception(
+                            "publishing a %s failed", pending.notification.notification_type
+                        )
+        finally:
+            self._arm(loop)
 
     def _emit(self, pending: _Pending, now: float) -> None:
         self._seq += 1
