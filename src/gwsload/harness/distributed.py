@@ -196,7 +196,9 @@ class Collector:
         self.t0 = t0
         self.duration_s = total_duration_s(to_stages(config.stages))
         self.sink: RunSink | None = (
-            RunSink(config.run_dir, t0=t0) if config.run_dir is not None else None
+            RunSink(config.run_dir, t0=t0, warmup_s=config.warmup_s)
+            if config.run_dir is not None
+            else None
         )
         self.expected_workers: set[str] = set()
         self._lost_reported: set[str] = set()

@@ -56,4 +56,5 @@ def run_config(
         run_dir=run_dir,
         progress_file=progress_file,
         workers=workers,
+        warmup_s=scenario.effective_warmup_s,
     )

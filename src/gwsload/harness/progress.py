@@ -82,6 +82,9 @@ def format_summary(summary: Mapping[str, Any], *, duration_s: float | None) -> l
         f"unexpected {counts.get('unexpected', 0)}",
     ]
     operations: Mapping[str, Mapping[str, Any]] = summary.get("operations") or {}
+    warmup = float(summary.get("warmup_s", 0.0) or 0.0)
+    if operations and warmup > 0:
+        lines.append(f"latencies after the {warmup:g} s warm-up:")
     for name, entry in operations.items():
         lines.append(
             f"{name}: response p50 {_ms(entry.get('response_p50_ms'))} "

@@ -68,6 +68,8 @@ class RunConfig:
     progress_file: str | None = None
     #: worker processes expected (0: single process)
     workers: int = 0
+    #: the start of the run left out of the summary's percentiles (manifest ``warmup_s``)
+    warmup_s: float = 0.0
     #: how often workers ship rows and histograms, and the hlog interval, seconds
     ship_interval_s: float = 2.0
     #: how often generator health is sampled, seconds

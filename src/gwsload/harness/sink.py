@@ -7,7 +7,7 @@ and cumulative counts. :class:`RunSink` writes them:
 
 - rows into closed Parquet segments per worker (``events/``, ``anomalies/``),
 - histograms added per tag into the current ``latency.hlog`` interval (exact HDR
-  addition) and into whole-run totals (for the summary and the progress line),
+  addition) and into run totals after the warm-up (for the summary),
 - incidents and generator samples appended as they come.
 
 :meth:`accept` only queues; :meth:`tick` does the work, so the Locust binding can run
@@ -62,9 +62,13 @@ class WorkerState:
 class RunSink:
     """Writes the run folder from shipped batches; one per run, in the master process."""
 
-    def __init__(self, run_dir: str | os.PathLike[str], *, t0: float) -> None:
+    def __init__(
+        self, run_dir: str | os.PathLike[str], *, t0: float, warmup_s: float = 0.0
+    ) -> None:
         self.run_dir = Path(run_dir)
         self.t0 = t0
+        #: intervals starting before ``t0 + warmup_s`` stay out of the summary's totals
+        self.warmup_s = warmup_s
         self._events = SegmentWriter(self.run_dir, "events")
         self._anomalies = SegmentWriter(self.run_dir, "anomalies")
         self._hlog = HlogWriter(self.run_dir / "latency.hlog", base_time=t0)
@@ -105,10 +109,13 @@ class RunSink:
             self._anomalies.add(worker, anomalies)
         latency = batch.get("latency")
         if latency:
-            self._interval.add(Interval.decode(latency))
-            # the merger owns the histograms it was given: decode again for the totals
-            for tag, histogram in Interval.decode(latency).histograms.items():
-                self._add_total(tag, histogram)
+            interval = Interval.decode(latency)
+            steady = interval.start >= self.t0 + self.warmup_s
+            self._interval.add(interval)
+            if steady:
+                # the merger owns the histograms it was given: decode again for the totals
+                for tag, histogram in Interval.decode(latency).histograms.items():
+                    self._add_total(tag, histogram)
         for record in batch.get("incidents") or ():
             self._incidents.write(record)
         for sample in batch.get("samples") or ():
@@ -198,7 +205,8 @@ class RunSink:
         }
 
     def summary(self) -> dict[str, Any]:
-        """Whole-run counts and exact percentiles per operation (merged histograms)."""
+        """Whole-run counts, and exact percentiles per operation after the warm-up
+        (merged histograms)."""
         counts = self.counts()
         operations: dict[str, dict[str, Any]] = {}
         for tag, histogram in sorted(self.totals.items()):
@@ -210,6 +218,7 @@ class RunSink:
             entry[f"{metric}_max_ms"] = float(histogram.get_max_value()) / 1000.0
         return {
             "counts": {k: int(v) for k, v in sorted(counts.items())},
+            "warmup_s": self.warmup_s,
             "operations": operations,
             "not_started": self.not_started,
             "workers": sorted(self.workers),
