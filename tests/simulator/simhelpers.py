@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
+from multidict import CIMultiDictProxy
 
 from gwsload.simulator.node import SimulatedNode
 from gwsload.simulator.publisher import Published
@@ -70,7 +71,7 @@ class GwsAgent:
         auth: bool = True,
         headers: dict[str, str] | None = None,
         data: bytes | None = None,
-    ) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
+    ) -> tuple[int, Any, CIMultiDictProxy[str]]:
         all_headers = {"Authorization": self.authorization} if auth else {}
         if self.csrf_token is not None and method != "GET":
             all_headers["X-CSRF-TOKEN"] = self.csrf_token
