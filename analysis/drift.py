@@ -22,6 +22,8 @@ __all__ = ["DriftResult", "compute_drift", "mann_kendall", "theil_sen_slope"]
 ALPHA = 0.05
 MATERIAL_RELATIVE = 0.10
 MIN_WINDOWS = 8
+#: shorter measured periods are not tested: start-up effects would read as drift
+MIN_DURATION_S = 600.0
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -56,6 +58,10 @@ def theil_sen_slope(t: npt.ArrayLike, values: npt.ArrayLike) -> float:
     return float(np.median((x[j] - x[i])[usable] / dt[usable]))
 
 
+def _amount(value: float) -> str:
+    return f"{value:,.0f}" if value >= 1000 else f"{value:.3g}"
+
+
 @dataclass(frozen=True, slots=True)
 class DriftResult:
     quantity: str
@@ -72,7 +78,7 @@ class DriftResult:
         if self.windows < MIN_WINDOWS:
             return f"{self.quantity}: too few windows ({self.windows}) to test for drift"
         direction = "grew" if self.slope_per_hour > 0 else "fell"
-        amount = f"{abs(self.slope_per_hour):.3g} {self.unit}/hour"
+        amount = f"{_amount(abs(self.slope_per_hour))} {self.unit}/hour"
         if self.drifting:
             return (f"{self.quantity} {direction} {amount} (significant, Mann-Kendall "
                     f"p = {self.p_value:.2g}; "
@@ -104,9 +110,13 @@ def compute_drift(series: pd.DataFrame, generator: pd.DataFrame, *, window_s: fl
     """Drift of latency p99s, error and loss rates (pooled series) and generator memory/fds.
 
     ``series`` is ``compute_time_series`` output; ``generator`` is the run's samples.
-    The last window is left out when it is partial (its percentiles rest on fewer ops).
+    The last window is left out (it may be partial). Runs measured for less than
+    ``MIN_DURATION_S`` give no result: start-up effects would read as drift.
     """
     pooled = series[(series["operation"] == "*") & ~series["warmup"]].sort_values("window_s")
+    measured_s = len(pooled) * window_s
+    if measured_s < MIN_DURATION_S:
+        return []
     if len(pooled) > 1:
         pooled = pooled.iloc[:-1]
     t = pooled["window_s"].to_numpy(dtype=np.float64) + window_s / 2

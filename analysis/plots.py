@@ -117,6 +117,7 @@ def plot_errors_over_time(series: pd.DataFrame, *, anomalies: pd.DataFrame | Non
             ax.plot(per_window.index.get_level_values("window"), per_window.to_numpy(), "o",
                     ms=3, label=str(kind))
     ax.set_ylabel(f"count per {window_s:g} s")
+    ax.set_ylim(bottom=0, top=max(1.0, ax.get_ylim()[1]))
     _time_decorations(ax, warmup_s, incidents)
     ax.legend(loc="upper left", fontsize=8, ncols=4)
     ax.set_title("Errors, losses and stray notifications")

@@ -167,13 +167,14 @@ def _distribution_section(analysis: RunAnalysis) -> str:
     step = max(1, int(mask.sum()) // _HISTOGRAM_SAMPLE)
     sample = np.flatnonzero(mask[::step]) * step
     codes = events["operation"].cat.codes.to_numpy()[sample]
-    notify = events["notify_ms"].to_numpy()[sample]
-    per_op = {str(name): notify[codes == code]
-              for code, name in enumerate(events["operation"].cat.categories)
-              if (codes == code).any()}
-    ax = plots.plot_latency_histogram(per_op)
-    ax.set_title("Notification latency histogram")
-    images.append(figure_png(ax))
+    names = list(enumerate(events["operation"].cat.categories))
+    for column, title in (("notify_ms", "Notification latency"), ("response_ms", "HTTP response")):
+        values = events[column].to_numpy()[sample]
+        per_op = {str(name): values[codes == code] for code, name in names
+                  if (codes == code).any()}
+        ax = plots.plot_latency_histogram(per_op)
+        ax.set_title(f"{title} histogram")
+        images.append(figure_png(ax))
     order = events["notify_after_response_ms"].to_numpy()[sample]
     images.append(figure_png(plots.plot_notify_after_response(order)))
     share = analysis.notify_order["notification_first_ratio"]
@@ -207,6 +208,9 @@ def _capacity_section(analysis: RunAnalysis) -> str:
 
 
 def _drift_section(analysis: RunAnalysis) -> str:
+    if not analysis.drift:
+        return ("<h2>Drift</h2><p>Not tested: the measured period is under 10 minutes, too "
+                "short to tell drift from start-up effects.</p>")
     items = "".join(
         f"<li class=\"{'bad' if d.drifting else ''}\">{html.escape(d.sentence)}</li>"
         for d in analysis.drift)

@@ -194,5 +194,9 @@ def summary_markdown(analysis: RunAnalysis) -> str:
     if analysis.capacity is not None:
         lines += ["", f"**Capacity:** {analysis.capacity.sentence}"]
     drifting = [d.sentence for d in analysis.drift if d.drifting]
-    lines += ["", "**Drift:** " + ("; ".join(drifting) if drifting else "no drift detected.")]
+    if not analysis.drift:
+        drift_text = "not tested (measured period under 10 minutes)."
+    else:
+        drift_text = "; ".join(drifting) if drifting else "no drift detected."
+    lines += ["", "**Drift:** " + drift_text]
     return "\n".join(lines) + "\n"
