@@ -24,20 +24,17 @@ from __future__ import annotations
 
 import random
 import string
-import time
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gwsload.simulator import payloads
 from gwsload.simulator.agents import AgentAccount
 from gwsload.simulator.model import (
     ATTACHED_DATA_CHANGE,
-    CALL_MESSAGE,
     CALL_TRANSITIONS,
     CALLS_CHANNEL,
-    DEVICE_MESSAGE,
     DEVICES_CHANNEL,
-    ERROR_MESSAGE,
     GSIP_RECORD,
     MAX_CALLS_PER_AGENT,
     RECORDING_CHANGE,
@@ -237,7 +234,7 @@ class World:
         self._require_voice()
         if operation in RECORDING_OPERATIONS:
             if fail_later:
-                return [self._error_notification(agent, call, operation)]
+                return [payloads.error_notification(self.api_base, agent, call, operation)]
             return [self._change_recording(agent, call, RECORDING_OPERATIONS[operation], now)]
         if operation in CALL_TRANSITIONS:
             return self._change_state(agent, call, CALL_TRANSITIONS[operation], now)
@@ -266,7 +263,7 @@ class World:
         self, agent: Agent, call: Call, target: RecordingState, now: float
     ) -> Notification:
         if target is RecordingState.RECORDING and "GSIP_REC_FN" not in call.user_data:
-            call.user_data["GSIP_REC_FN"] = _recording_file_name(agent, call, now)
+            call.user_data["GSIP_REC_FN"] = payloads.recording_file_name(agent, call, now)
         call.recording = target
         call.user_data["GSIP_RECORD"] = GSIP_RECORD[target]
         return self._call_notification(agent, call, RECORDING_CHANGE, now)
@@ -313,108 +310,21 @@ class World:
     # -- payloads --------------------------------------------------------------------------
 
     def user_payload(self, agent: Agent) -> dict[str, Any]:
-        number = agent.username.removeprefix("agent")
-        return {
-            "id": agent.user_id,
-            "userName": agent.username,
-            "firstName": "Agent",
-            "lastName": number,
-            "roles": ["ROLE_AGENT"],
-            "enabled": True,
-            "changePasswordOnFirstLogin": False,
-            "uri": f"{self.api_base}/users/{agent.user_id}",
-            "path": f"/users/{agent.user_id}",
-        }
+        return payloads.user_payload(self.api_base, agent)
 
     def device_payload(self, agent: Agent) -> dict[str, Any]:
-        return {
-            "id": agent.device_id,
-            "deviceState": "Active" if agent.session_active else "Inactive",
-            "userState": dict(USER_STATES[agent.user_state]),
-            "phoneNumber": agent.dn,
-            "e164Number": agent.dn,
-            "telephonyNetwork": "Private",
-            "doNotDisturb": "Off",
-            "voiceEnvironmentUri": f"{self.api_base}/voice-environments/sim",
-            "capabilities": ["ForwardCallsOn", "DoNotDisturbOn"],
-            "uri": f"{self.api_base}/devices/{agent.device_id}",
-            "path": f"/devices/{agent.device_id}",
-        }
+        return payloads.device_payload(self.api_base, agent)
 
     def call_payload(self, agent: Agent, call: Call, now: float) -> dict[str, Any]:
-        since = call.established_at if call.established_at is not None else now
-        payload: dict[str, Any] = {
-            "id": call.id,
-            "callUuid": call.id,
-            "connId": call.conn_id,
-            "state": str(call.state),
-            "deviceUri": f"{self.api_base}/devices/{agent.device_id}",
-            "participants": [_participant(call.destination)],
-            "dnis": call.dnis or call.destination,
-            "callType": call.call_type,
-            "capabilities": capabilities_of(call.state, call.recording),
-            "duration": str(max(0, int(now - since))),
-            "mute": "Off",
-            "supervisorListeningIn": False,
-            "monitoredUserMuted": False,
-            "monitoring": False,
-            "uri": f"{self.api_base}/me/calls/{call.id}",
-            "path": f"/calls/{call.id}",
-        }
-        if call.user_data:
-            payload["userData"] = dict(call.user_data)
-        if call.recording is not None:
-            payload["recordingState"] = str(call.recording)
-        return payload
+        return payloads.call_payload(self.api_base, agent, call, now)
 
     def _call_notification(
         self, agent: Agent, call: Call, notification_type: str, now: float
     ) -> Notification:
-        data = {
-            "notificationType": notification_type,
-            "messageType": CALL_MESSAGE,
-            "phoneNumber": agent.dn,
-            "call": self.call_payload(agent, call, now),
-        }
-        return Notification(
-            agent=agent.username,
-            user_id=agent.user_id,
-            channel=CALLS_CHANNEL,
-            data=data,
-            notification_type=notification_type,
-            call_id=call.id,
-            recording_state=str(call.recording) if call.recording is not None else "",
-        )
-
-    def _error_notification(self, agent: Agent, call: Call, operation: str) -> Notification:
-        # GWS documents the messageType only; the other field names are this simulator's
-        data = {
-            "messageType": ERROR_MESSAGE,
-            "phoneNumber": agent.dn,
-            "errorCode": 4,
-            "errorMessage": f"{operation} failed: the recorder refused the request",
-            "operationName": operation,
-            "callId": call.id,
-            "callUri": f"{self.api_base}/me/calls/{call.id}",
-        }
-        return Notification(
-            agent=agent.username,
-            user_id=agent.user_id,
-            channel=CALLS_CHANNEL,
-            data=data,
-            notification_type=ERROR_MESSAGE,
-            call_id=call.id,
-        )
+        return payloads.call_notification(self.api_base, agent, call, notification_type, now)
 
     def _device_notification(self, agent: Agent) -> Notification:
-        data = {"messageType": DEVICE_MESSAGE, "devices": [self.device_payload(agent)]}
-        return Notification(
-            agent=agent.username,
-            user_id=agent.user_id,
-            channel=DEVICES_CHANNEL,
-            data=data,
-            notification_type=DEVICE_MESSAGE,
-        )
+        return payloads.device_notification(self.api_base, agent)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -440,20 +350,3 @@ class World:
 
 def _state_text(call: Call) -> str:
     return str(call.state) + (f" (recording {call.recording})" if call.recording else "")
-
-
-def _participant(number: str) -> dict[str, str]:
-    return {
-        "e164Number": number,
-        "formattedPhoneNumber": number,
-        "phoneNumber": number,
-        "digits": number,
-    }
-
-
-def _recording_file_name(agent: Agent, call: Call, now: float) -> str:
-    stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(now))
-    host = "gwsload-sim"
-    return (
-        f"{call.id}_{agent.dn}_{agent.dn}_{call.destination}_{stamp}_{host}__%3Ccont_center_id%3E"
-    )
