@@ -125,3 +125,14 @@ def test_two_workers_against_the_simulator(tmp_path: Path) -> None:
         agents_by_worker.setdefault(event["worker"], set()).add(event["agent"])
     assert not agents_by_worker["w1"] & agents_by_worker["w2"]
     assert len(_truth(out)) == len(events)
+
+
+def test_expired_sessions_become_incidents(tmp_path: Path) -> None:
+    code, output, out = _run(tmp_path, name="expire", faults="expire_sessions_every_s = 1.5")
+    assert code in (0, 1), output  # a notification published into the gap may be lost
+    incidents = [json.loads(line) for line in (out / "incidents.jsonl").read_text().splitlines()]
+    rehandshakes = [i for i in incidents if i["kind"] == "rehandshake"]
+    assert len(rehandshakes) >= 2
+    assert {i["worker"] for i in rehandshakes} == {"local"}
+    assert all(i["agent"].startswith("agent") for i in rehandshakes)
+    assert Counter(e["outcome"] for e in _events(out))["ok"] > 0

@@ -202,6 +202,8 @@ class Collector:
         )
         self.expected_workers: set[str] = set()
         self._lost_reported: set[str] = set()
+        #: workers (``w1``...) the master lost: not waited for at the end
+        self.lost_workers: set[str] = set()
         self._ticker: gevent.Greenlet | None = None
         #: one thread writes the run folder, so sink calls never overlap
         self._writer = ThreadPool(1)
@@ -243,17 +245,17 @@ class Collector:
                 self._lost_reported.add(node.id)
                 index = runner.worker_indexes.get(node.id)
                 name = f"w{index + 1}" if index is not None else node.id
+                self.lost_workers.add(name)
                 self.sink.worker_lost(name, f"no heartbeat from worker {node.id}")
 
     def wait_for_finals(self, timeout_s: float) -> list[str]:
-        """Block (cooperatively) until every known worker sent its final batch.
-
-        Returns the workers that did not within ``timeout_s``.
-        """
+        """Block (cooperatively) until every known worker sent its final batch, or was
+        lost (no heartbeat). Returns the workers without a final batch."""
         deadline = time.monotonic() + timeout_s
         while True:
+            self._check_workers()
             missing = self._missing_finals()
-            if not missing or time.monotonic() >= deadline:
+            if set(missing) <= self.lost_workers or time.monotonic() >= deadline:
                 return missing
             gevent.sleep(0.1)
 
@@ -275,7 +277,8 @@ class Collector:
             return None
         now = time.time()
         for worker in missing:
-            self.sink.worker_lost(worker, "no final batch before the end of the run")
+            if worker not in self.lost_workers:
+                self.sink.worker_lost(worker, "no final batch before the end of the run")
         self._writer.apply(self.sink.close, (now,))
         summary = self.sink.summary()
         summary["missing_workers"] = missing
