@@ -31,11 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = _DEFAULTS
     net = parser.add_argument_group("listening")
     net.add_argument("--host", default=d.host, help="address to listen on (default %(default)s)")
-    net.add_argument("--port", type=int, default=d.port, help="port; 0 = a free one (default)")
+    net.add_argument(
+        "--port", type=int, default=d.port, metavar="N", help="port; 0 = a free one (default)"
+    )
     who = parser.add_argument_group("agents")
     who.add_argument(
         "--agents",
         type=int,
+        metavar="N",
         default=d.agents,
         help="generate agent0001..agentN (default %(default)s)",
     )
@@ -55,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     beh.add_argument(
         "--answer-delay-ms",
         type=float,
+        metavar="MS",
         default=d.answer_delay_ms,
         help="the far end answers a dialled call after this (default %(default)s)",
     )
@@ -67,15 +71,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     beh.add_argument(
         "--latency-ms",
         type=float,
+        metavar="MS",
         default=d.latency_ms,
         help="fixed notification latency, or the lognormal median (default %(default)s)",
     )
     beh.add_argument(
-        "--latency-p99-ms", type=float, default=None, help="p99 of the lognormal latency model"
+        "--latency-p99-ms",
+        type=float,
+        metavar="MS",
+        default=None,
+        help="p99 of the lognormal latency model",
     )
     beh.add_argument(
         "--seed",
         type=int,
+        metavar="N",
         default=d.seed,
         help="seed for latencies, ids and faults (default %(default)s)",
     )
@@ -90,30 +100,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     flt = parser.add_argument_group("faults (shares in [0, 1], all seeded)")
     flt.add_argument(
-        "--drop-share", type=float, default=0.0, help="drop this share of recording notifications"
+        "--drop-share",
+        type=float,
+        metavar="SHARE",
+        default=0.0,
+        help="drop this share of recording notifications",
     )
     flt.add_argument(
         "--duplicate-share",
         type=float,
+        metavar="SHARE",
         default=0.0,
         help="publish this share of recording notifications twice",
     )
     flt.add_argument(
         "--delay-share",
         type=float,
+        metavar="SHARE",
         default=0.0,
         help="delay this share of recording notifications by --delay-ms more",
     )
-    flt.add_argument("--delay-ms", type=float, default=0.0, help="extra delay for --delay-share")
+    flt.add_argument(
+        "--delay-ms", type=float, metavar="MS", default=0.0, help="extra delay for --delay-share"
+    )
     flt.add_argument(
         "--http-error-share",
         type=float,
+        metavar="SHARE",
         default=0.0,
         help="answer this share of recording operations with HTTP 503 (statusCode 4)",
     )
     flt.add_argument(
         "--async-error-share",
         type=float,
+        metavar="SHARE",
         default=0.0,
         help="accept this share of recording operations, then fail them: an ErrorMessage "
         "notification instead of the state change",
@@ -137,23 +157,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="every S seconds hold all notifications for --stall-ms",
     )
-    flt.add_argument("--stall-ms", type=float, default=0.0, help="length of each stall")
+    flt.add_argument(
+        "--stall-ms", type=float, metavar="MS", default=0.0, help="length of each stall"
+    )
     out = parser.add_argument_group("CometD and output")
     out.add_argument(
         "--cometd-timeout-ms",
         type=int,
+        metavar="MS",
         default=d.cometd_timeout_ms,
         help="how long a /meta/connect is held (default %(default)s)",
     )
     out.add_argument(
         "--cometd-interval-ms",
         type=int,
+        metavar="MS",
         default=d.cometd_interval_ms,
         help="advice.interval (default %(default)s)",
     )
     out.add_argument(
         "--cometd-max-interval-ms",
         type=int,
+        metavar="MS",
         default=d.cometd_max_interval_ms,
         help="a session without a connect for this long expires (default %(default)s)",
     )
