@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gwsload.analysis.compare import DEFAULT_TOLERANCE, check_comparable, compare_runs
+from gwsload.analysis.compare import (
+    DEFAULT_MIN_CHANGE_MS,
+    DEFAULT_TOLERANCE,
+    check_comparable,
+    compare_runs,
+)
 from gwsload.analysis.load import load_run
 from gwsload.analysis.render_compare import compare_document, compare_verdict, render_compare
 from gwsload.analysis.report import write_compare
@@ -30,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("candidate", type=Path, metavar="CANDIDATE_DIR")
     parser.add_argument("--tolerance", type=_tolerance, default=DEFAULT_TOLERANCE,
                         help="relative change that counts (default 0.1 = 10%%)")
+    parser.add_argument("--min-change-ms", type=float, default=DEFAULT_MIN_CHANGE_MS,
+                        metavar="MS", help="smallest latency change that counts (default 1 ms)")
     parser.add_argument("--force", action="store_true",
                         help="compare runs of different scenarios or loads anyway")
     parser.add_argument("--out", type=Path, metavar="DIR",
@@ -43,7 +50,8 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.baseline}: baseline and candidate are the same run folder")
     if not args.force:
         check_comparable(baseline, candidate)
-    result = compare_runs(baseline, candidate, tolerance=args.tolerance, seed=args.seed)
+    result = compare_runs(baseline, candidate, tolerance=args.tolerance,
+                          min_change_ms=args.min_change_ms, seed=args.seed)
     print(f"{'operation':<20} {'metric':<12} {'stat':<9} {'baseline':>10} {'candidate':>10} "
           f"{'change':>8} {'95% CI':>17}  verdict")
     for r in result.itertuples():

@@ -9,8 +9,11 @@ sampling noise. Throughput is the mean of per-window ops/s. The change is
 ``candidate / baseline - 1`` with a 95 % percentile interval.
 
 Verdict per row, with tolerance ``tol`` (docs/reports.md): *worse* when the whole
-interval is on the bad side of zero and the point change is beyond ``tol``;
-*better* symmetrically; otherwise *same*.
+interval lies beyond ``tol`` on the bad side (the change is significantly larger
+than the tolerance, not merely significant) and, for latencies, the absolute
+change is at least ``min_change_ms``; *better* symmetrically; otherwise *same*.
+Two runs of one build differ by a few percent from machine noise alone, and with
+dozens of rows a plain "interval excludes zero" rule flags some of them.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ __all__ = ["COMPARED_STATS", "check_comparable", "compare_runs", "window_histogr
 COMPARED_STATS = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 COMPARED_METRICS = ("notify_ms", "response_ms")
 DEFAULT_TOLERANCE = 0.10
+#: latency changes smaller than this are never a verdict, whatever their ratio
+DEFAULT_MIN_CHANGE_MS = 1.0
 BOOTSTRAP_REPLICATES = 500
 _GRID_LOW_MS = 0.01
 _GRID_RATIO = 1.005
@@ -106,20 +111,21 @@ def _percentiles(weights: npt.NDArray[np.float64], matrix: npt.NDArray[np.float6
     return np.where(total > 0, out, np.nan)
 
 
-def _verdict(change: float, low: float, high: float, higher_is_worse: bool, tol: float) -> str:
-    if not all(map(math.isfinite, (change, low, high))):
+def _verdict(low: float, high: float, *, higher_is_worse: bool, tol: float,
+             material: bool) -> str:
+    if not (math.isfinite(low) and math.isfinite(high)) or not material:
         return "same"
-    bad_sign = 1.0 if higher_is_worse else -1.0
-    if bad_sign * low > 0 and bad_sign * high > 0 and bad_sign * change > tol:
+    worse_low, worse_high = (low, high) if higher_is_worse else (-high, -low)
+    if worse_low > tol:
         return "worse"
-    if bad_sign * low < 0 and bad_sign * high < 0 and -bad_sign * change > tol:
+    if worse_high < -tol:
         return "better"
     return "same"
 
 
 def _row(operation: str, metric: str, stat: str, base: npt.NDArray[np.float64],
-         cand: npt.NDArray[np.float64], *, higher_is_worse: bool,
-         tol: float) -> dict[str, Any]:
+         cand: npt.NDArray[np.float64], *, higher_is_worse: bool, tol: float,
+         min_change: float) -> dict[str, Any]:
     with np.errstate(invalid="ignore", divide="ignore"):
         changes = cand / base - 1.0
     replicates = changes[1:][np.isfinite(changes[1:])]
@@ -129,11 +135,13 @@ def _row(operation: str, metric: str, stat: str, base: npt.NDArray[np.float64],
     return {"operation": operation, "metric": metric, "stat": stat,
             "baseline": float(base[0]), "candidate": float(cand[0]), "change": change,
             "ci_low": float(low), "ci_high": float(high),
-            "verdict": _verdict(change, float(low), float(high), higher_is_worse, tol)}
+            "verdict": _verdict(float(low), float(high), higher_is_worse=higher_is_worse,
+                                tol=tol, material=abs(cand[0] - base[0]) >= min_change)}
 
 
 def compare_runs(baseline: RunFolder, candidate: RunFolder, *,
-                 tolerance: float = DEFAULT_TOLERANCE, seed: int = 0) -> pd.DataFrame:
+                 tolerance: float = DEFAULT_TOLERANCE,
+                 min_change_ms: float = DEFAULT_MIN_CHANGE_MS, seed: int = 0) -> pd.DataFrame:
     """One row per operation x metric x stat (+ throughput): values, change, 95 % CI, verdict."""
     shortest = min(baseline.end_s - baseline.warmup_s, candidate.end_s - candidate.warmup_s)
     window_s = choose_window_s(shortest, target_windows=60)
@@ -150,15 +158,16 @@ def compare_runs(baseline: RunFolder, candidate: RunFolder, *,
         rates_b = wb @ _window_counts(baseline, operation, window_s) / wb.sum(1) / window_s
         rates_c = wc @ _window_counts(candidate, operation, window_s) / wc.sum(1) / window_s
         rows.append(_row(operation, "throughput", "ops_per_s", rates_b, rates_c,
-                         higher_is_worse=False, tol=tolerance))
+                         higher_is_worse=False, tol=tolerance, min_change=0.0))
         for metric in COMPARED_METRICS:
             mb = window_histograms(baseline, metric, operation, window_s)
             mc = window_histograms(candidate, metric, operation, window_s)
             for stat, q in COMPARED_STATS.items():
                 rows.append(_row(operation, metric, stat, _percentiles(wb, mb, q),
                                  _percentiles(wc, mc, q), higher_is_worse=True,
-                                 tol=tolerance))
+                                 tol=tolerance, min_change=min_change_ms))
     table = pd.DataFrame(rows)
     table.attrs["window_s"] = window_s
     table.attrs["tolerance"] = tolerance
+    table.attrs["min_change_ms"] = min_change_ms
     return table

@@ -41,6 +41,7 @@ __all__ = [
     "compute_notify_order",
     "compute_spectrum",
     "compute_time_series",
+    "compute_users",
     "hdr_counts_by_key",
     "histograms_from_events",
     "latency_histograms",
@@ -306,6 +307,13 @@ def compute_time_series(run: RunFolder, window_s: float) -> pd.DataFrame:
 def _width(values_ms: npt.NDArray[np.floating]) -> int:
     finite_max = np.nanmax(values_ms) if np.isfinite(values_ms).any() else 0.0
     return int(index_of_values(_values_us(np.array([finite_max])))[0]) + 1
+
+
+def compute_users(generator: pd.DataFrame, window_s: float) -> pd.DataFrame:
+    """Users per window: each worker's last sample in the window, summed over workers."""
+    window = np.floor(generator["t_s"].to_numpy() / window_s) * window_s
+    last = generator.assign(t_s=window).groupby(["t_s", "worker"])["users"].last()
+    return last.groupby(level="t_s").sum().reset_index()
 
 
 def compute_spectrum(counts: npt.NDArray[np.int64], *, points: int = 200) -> pd.DataFrame:

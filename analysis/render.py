@@ -17,7 +17,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gwsload.analysis import plots
-from gwsload.analysis.metrics import ALL, compute_spectrum, latency_histograms, measured_mask
+from gwsload.analysis.metrics import (
+    ALL,
+    compute_spectrum,
+    compute_users,
+    latency_histograms,
+    measured_mask,
+)
 from gwsload.analysis.summary import RunAnalysis
 
 __all__ = ["figure_png", "page", "render_report", "table"]
@@ -127,8 +133,7 @@ def _slo_section(analysis: RunAnalysis) -> str:
 def _time_section(analysis: RunAnalysis) -> str:
     run, series = analysis.run, analysis.series
     warmup, incidents = run.warmup_s, run.incidents
-    users = (run.generator.groupby("t_s", as_index=False)[["users"]].sum()
-             if len(run.generator) else None)
+    users = compute_users(run.generator, analysis.window_s) if len(run.generator) else None
     images = [
         figure_png(plots.plot_throughput(series, users=users, warmup_s=warmup,
                                          incidents=incidents)),

@@ -30,9 +30,11 @@ def compare_verdict(table_: pd.DataFrame) -> str:
     if len(worse):
         rows = ", ".join(f"{r.metric} {r.stat} [{r.operation}] {r.change:+.1%}"
                          for r in worse.itertuples())
-        return f"REGRESSION: {len(worse)} significant change(s) beyond {tol:.0%}: {rows}."
+        return (f"REGRESSION: {len(worse)} change(s) significantly beyond the {tol:.0%} "
+                f"tolerance: {rows}.")
     extra = f"; {len(better)} significantly better" if len(better) else ""
-    return f"NO REGRESSION: no significant change beyond {tol:.0%} for the worse{extra}."
+    return (f"NO REGRESSION: nothing significantly worse than the {tol:.0%} "
+            f"tolerance{extra}.")
 
 
 def compare_document(baseline: RunFolder, candidate: RunFolder,
@@ -95,8 +97,9 @@ def render_compare(baseline: RunFolder, candidate: RunFolder, table_: pd.DataFra
         f"<div class=\"verdict {css}\">{html.escape(verdict)}</div>",
         "<h2>Changes</h2>",
         "<p class=\"meta\">change = candidate / baseline - 1 (values in ms, throughput in "
-        "ops/s). worse: the 95% interval is entirely on the bad side of zero and the change "
-        "exceeds the tolerance.</p>",
+        "ops/s). worse: the whole 95% interval lies beyond the tolerance on the bad side "
+        f"(and a latency moved by at least {table_.attrs.get('min_change_ms', 1.0):g} ms); "
+        "better: the same on the good side; otherwise same.</p>",
         table(shown, classes=classes),
         "<h2>Overlaid</h2>", _overlays(baseline, candidate),
     ]

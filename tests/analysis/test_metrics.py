@@ -13,6 +13,7 @@ from gwsload.analysis.metrics import (
     compute_headline,
     compute_notify_order,
     compute_time_series,
+    compute_users,
     window_percentiles,
 )
 
@@ -105,3 +106,12 @@ def test_notification_order(runs: dict[str, Path]) -> None:
     values = truth["notify_after_response_ms"].dropna()
     assert order["notification_first_ratio"] == pytest.approx((values < 0).mean())
     assert 0.0 < order["notification_first_ratio"] < 0.5
+
+
+def test_users_per_window_add_up_workers() -> None:
+    generator = pd.DataFrame({"t_s": [0.0, 1.0, 4.0, 2.5, 6.0, 7.0],
+                              "worker": ["w1", "w1", "w1", "w2", "w2", "w1"],
+                              "users": [5, 6, 8, 10, 12, 9]})
+    users = compute_users(generator, 5.0)
+    assert users["t_s"].tolist() == [0.0, 5.0]
+    assert users["users"].tolist() == [8 + 10, 12 + 9]
