@@ -36,11 +36,13 @@ def _chromium(args: list[str], profile: Path) -> str:
     return done.stdout
 
 
-@pytest.mark.parametrize("kind", ["report", "compare"])
+@pytest.mark.parametrize("kind", ["report", "compare", "harness-run"])
 def test_every_image_decodes_in_chromium(runs: dict[str, Path], tmp_path: Path,
                                          kind: str) -> None:
-    if kind == "report":
-        assert main(["report", str(runs["faulty"]), "--out", str(tmp_path)]) == 0
+    if kind in ("report", "harness-run"):
+        folder = runs["faulty"] if kind == "report" else Path(__file__).parent / "data" / (
+            "faulty-smoke")
+        assert main(["report", str(folder), "--out", str(tmp_path)]) == 0
         page = tmp_path / "report.html"
     else:
         assert main(["compare", str(runs["baseline"]), str(runs["slower"]),
