@@ -28,10 +28,14 @@ def compare_verdict(table_: pd.DataFrame) -> str:
     better = table_[table_["verdict"] == "better"]
     tol = table_.attrs.get("tolerance", 0.1)
     if len(worse):
-        rows = ", ".join(f"{r.metric} {r.stat} [{r.operation}] {r.change:+.1%}"
-                         for r in worse.itertuples())
+        # all-operations rows first, then the largest changes
+        ranked = worse.assign(pooled=worse["operation"] != ALL, size=-worse["change"].abs())
+        ranked = ranked.sort_values(["pooled", "size"])
+        shown = ", ".join(f"{r.metric} {r.stat} [{r.operation}] {r.change:+.1%}"
+                          for r in ranked.head(4).itertuples())
+        more = f" and {len(worse) - 4} more" if len(worse) > 4 else ""
         return (f"REGRESSION: {len(worse)} change(s) significantly beyond the {tol:.0%} "
-                f"tolerance: {rows}.")
+                f"tolerance: {shown}{more}.")
     extra = f"; {len(better)} significantly better" if len(better) else ""
     return (f"NO REGRESSION: nothing significantly worse than the {tol:.0%} "
             f"tolerance{extra}.")
