@@ -84,9 +84,15 @@ class CapacityResult:
     latency_knee_step: int | None
     has_slos: bool
 
-    def _describe(self, step: int) -> str:
+    def _load(self, step: int) -> str:
         row = self.steps.set_index("step").loc[step]
-        return f"{row['users']:g} agents ({row['ops_per_s']:.1f} ops/s)"
+        if row["offered_unit"] == "ops/s":
+            return f"{row['offered']:g} ops/s offered"
+        return f"{row['users']:g} agents"
+
+    def _describe(self, step: int, extra: str = "") -> str:
+        row = self.steps.set_index("step").loc[step]
+        return f"{self._load(step)} ({row['ops_per_s']:.1f} ops/s achieved{extra})"
 
     @property
     def sentence(self) -> str:
@@ -99,15 +105,17 @@ class CapacityResult:
         else:
             rule = ("the highest step that holds every SLO" if self.has_slos
                     else "the last step before the knee (no SLOs given)")
-            row = self.steps.set_index("step").loc[self.capacity_step]
-            parts.append(f"Capacity: {row['users']:g} agents ({row['ops_per_s']:.1f} ops/s, "
-                         f"notification p99 {row['notify_ms_p99']:.3g} ms), {rule}")
+            p99 = self.steps.set_index("step").loc[self.capacity_step, "notify_ms_p99"]
+            described = self._describe(self.capacity_step,
+                                       f", notification p99 {p99:.3g} ms")
+            parts.append(f"Capacity: {described}, {rule}")
         if self.throughput_knee_step is not None:
             parts.append(f"throughput stops following load at "
                          f"{self._describe(self.throughput_knee_step)}")
         if self.latency_knee_step is not None:
             row = self.steps.set_index("step").loc[self.latency_knee_step]
-            parts.append(f"notification p99 turns sharply upward at {row['users']:g} agents "
+            parts.append(f"notification p99 turns sharply upward at "
+                         f"{self._load(self.latency_knee_step)} "
                          f"({row['notify_ms_p99']:.3g} ms, {row['p99_vs_first']:.1f}x the "
                          f"first step)")
         return "; ".join(parts) + "."

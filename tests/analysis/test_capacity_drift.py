@@ -82,3 +82,19 @@ def test_a_steady_run_has_no_drift(runs: dict[str, Path]) -> None:
     assert not any(r.drifting for r in found.values())  # type: ignore[attr-defined]
     assert found["notification p99"].sentence.startswith(  # type: ignore[attr-defined]
         "notification p99: no drift")
+
+
+def test_open_workload_steps_use_the_offered_rate(tmp_path: Path) -> None:
+    from gwsload.analysis.synthetic import Stage, SyntheticRun, write_run
+
+    stages = tuple(Stage(users=50, duration_s=30.0, rate_per_s=r) for r in (20, 40, 60, 80))
+    run = load_run(write_run(tmp_path / "open", SyntheticRun(
+        stages=stages, capacity_ops_s=50.0, open_workload=True, warmup_s=2.0)))
+    result = compute_capacity(run, [])
+    assert result is not None
+    steps = result.steps
+    assert steps["offered"].tolist() == [20, 40, 60, 80]
+    assert set(steps["offered_unit"]) == {"ops/s"}
+    assert steps["ops_per_s"].tolist() == pytest.approx([20, 40, 50, 50], rel=0.08)
+    assert result.throughput_knee_step == 2
+    assert "throughput stops following load at 60 ops/s offered (50." in result.sentence
