@@ -103,7 +103,7 @@ class LoadProcess:
         self.recorder = OpRecorder(worker, start=t0, request_event=environment.events.request)
         #: set when the test is stopping: agents finish the operation in hand and leave
         self.stopping = Event()
-        #: agents holding a live CometD listener (for the greenlet count)
+        #: agents logged in, each with a live CometD listener greenlet
         self.listeners = 0
         self._deliver = deliver
         runner = environment.runner
@@ -134,15 +134,16 @@ class LoadProcess:
     def _ship_loop(self) -> None:
         interval = self.config.ship_interval_s
         runner = self.environment.runner
-        users_before, users_frozen = 0, 0
+        before, frozen = (0, 0), (0, 0)
         while True:
             gevent.sleep(interval)
             self._ship(final=False)
-            users = runner.user_count if runner is not None else 0
-            if users == users_before and users != users_frozen:
+            # users spawned and agents logged in (logins go on after spawning ends)
+            now = (runner.user_count if runner is not None else 0, self.listeners)
+            if now == before and now != frozen:
                 _freeze_heap()  # a ramp just ended: its agents are the long-lived heap now
-                users_frozen = users
-            users_before = users
+                frozen = now
+            before = now
 
     def _ship(self, *, final: bool, not_started: int = 0) -> None:
         runner = self.environment.runner

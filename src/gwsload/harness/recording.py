@@ -44,6 +44,8 @@ class RecordingAgent(AgentBase):
         self._failures = 0
         #: whether GWS holds this agent's call recording (from accepted operations)
         self._recording = False
+        #: counted in the process's live listeners (logged in)
+        self._listening = False
 
     def on_start(self) -> None:
         super().on_start()
@@ -96,21 +98,15 @@ class RecordingAgent(AgentBase):
     @task
     def operate(self) -> None:
         load = self._load()
-        if self.process is not None:
-            self.process.listeners += 1
-        try:
-            while not self.stopping:
-                if not self._ensure_call():
-                    continue
-                intended = self.next_intended()
-                if intended is None:
-                    continue
-                self._cycle(intended)
-                if load.ticker is None:
-                    self.pause(self.draw_think())
-        finally:
-            if self.process is not None:
-                self.process.listeners -= 1
+        while not self.stopping:
+            if not self._ensure_call():
+                continue
+            intended = self.next_intended()
+            if intended is None:
+                continue
+            self._cycle(intended)
+            if load.ticker is None:
+                self.pause(self.draw_think())
 
     def _ensure_call(self) -> bool:
         """Logged in with an Established call; False (after a back-off) when not yet."""
@@ -120,6 +116,8 @@ class RecordingAgent(AgentBase):
         try:
             if not agent.logged_in:
                 agent.login()
+                self._load().listeners += 1  # a live CometD listener from now on
+                self._listening = True
             if agent.call_id is None or agent.call_state(agent.call_id) != "Established":
                 self._recording = False  # a new call starts unrecorded
                 agent.establish_call()
@@ -201,5 +199,8 @@ class RecordingAgent(AgentBase):
         finally:
             if agent is not None:
                 agent.logout()
+            if self._listening and self.process is not None:
+                self.process.listeners -= 1
+                self._listening = False
             self.agent = None
             super().on_stop()
