@@ -11,6 +11,7 @@ from gwsload.analysis.drift import compute_drift, mann_kendall, theil_sen_slope
 from gwsload.analysis.load import load_run
 from gwsload.analysis.metrics import choose_window_s, compute_time_series
 from gwsload.analysis.slo import parse_slos
+from gwsload.analysis.synthetic import Stage, SyntheticRun, write_run
 
 
 def test_knee_of_a_step_load_with_planted_capacity(runs: dict[str, Path]) -> None:
@@ -85,8 +86,6 @@ def test_a_steady_run_has_no_drift(runs: dict[str, Path]) -> None:
 
 
 def test_open_workload_steps_use_the_offered_rate(tmp_path: Path) -> None:
-    from gwsload.analysis.synthetic import Stage, SyntheticRun, write_run
-
     stages = tuple(Stage(users=50, duration_s=30.0, rate_per_s=r) for r in (20, 40, 60, 80))
     run = load_run(write_run(tmp_path / "open", SyntheticRun(
         stages=stages, capacity_ops_s=50.0, open_workload=True, warmup_s=2.0)))
