@@ -356,3 +356,56 @@ def test_server_restart_is_survived(script: str, transport: str, hold: list[str]
         client.close()
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def tls_faye(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """faye over https/wss with a self-signed certificate for 127.0.0.1: (url, cert file)."""
+    folder = tmp_path_factory.mktemp("tls")
+    key, crt = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(crt)],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    process, peer = start_peer("faye_server.js", "--tls-key", str(key), "--tls-cert", str(crt))
+    try:
+        yield f"https://127.0.0.1:{peer.port}/cometd", str(crt)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("transport", ["long-polling", "websocket"])
+@pytest.mark.parametrize("trust", ["ca_file", "no_verify"])
+def test_tls_with_a_lab_ca_or_without_verification(
+    tls_faye: tuple[str, str], transport: str, trust: str
+) -> None:
+    url, cert = tls_faye
+    options: dict[str, Any] = (
+        {"ca_file": cert} if trust == "ca_file" else {"verify_tls": False}
+    )
+    client = CometdClient(url, transport, **options)  # type: ignore[arg-type]
+    try:
+        client.handshake(timeout=5)
+        got: list[dict[str, Any]] = []
+        client.subscribe("/tls", got.append)
+        client.publish("/tls", {"secure": True})
+        wait_until(lambda: len(got) == 1)
+        assert got[0]["data"] == {"secure": True}
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("transport", ["long-polling", "websocket"])
+def test_tls_certificate_not_trusted_is_a_clear_error(
+    tls_faye: tuple[str, str], transport: str
+) -> None:
+    url, _ = tls_faye
+    client = CometdClient(url, transport)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(CometdError, match=r"(?i)certificate verify failed"):
+            client.handshake(timeout=2)
+    finally:
+        client.close()

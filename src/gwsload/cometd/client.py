@@ -87,6 +87,8 @@ class CometdClient:
             (e.g. the in-memory one).
         headers: sent on every request / the websocket upgrade (auth, CSRF, Origin).
         cookies: the jar shared with the REST session; updated from every response.
+        verify_tls: verify certificates and host names (turn off only for lab systems).
+        ca_file: an extra CA bundle to trust (e.g. a lab CA) while verifying.
         on_incident: called with each :class:`Incident` (reconnects, re-handshakes,
             transport errors, listener gaps); runs in the greenlet that saw it.
         ack: ask for the acknowledgement extension (guaranteed, ordered delivery).
@@ -100,6 +102,7 @@ class CometdClient:
         headers: dict[str, str] | None = None,
         cookies: CookieJar | None = None,
         verify_tls: bool = True,
+        ca_file: str | None = None,
         on_incident: Callable[[Incident], None] | None = None,
         ack: bool = False,
         max_network_delay: float = DEFAULT_MAX_NETWORK_DELAY,
@@ -108,7 +111,7 @@ class CometdClient:
         self.url = url
         options: dict[str, Any] = {
             "headers": headers, "cookies": cookies, "verify_tls": verify_tls,
-            "connect_timeout": connect_timeout,
+            "ca_file": ca_file, "connect_timeout": connect_timeout,
         }
         if transport == "long-polling":
             self._transport: Transport = LongPollingTransport(url, **options)

@@ -1,6 +1,7 @@
 'use strict';
 // faye 1.4.3 as a third-party Bayeux peer for the interop tests (long-polling and websocket).
-// Usage: node faye_server.js [--timeout SECONDS] [--port N]
+// Usage: node faye_server.js [--timeout SECONDS] [--port N] [--tls-key PEM --tls-cert PEM]
+// (with --tls-key/--tls-cert it serves https:// and wss://)
 // Listens on 127.0.0.1 (an ephemeral port unless --port), mount /cometd, and prints {"port": N} once listening.
 // Test-only control endpoints on the same port:
 //   POST /control/publish?channel=/x[&count=N]   body: JSON object -> server-side publish
@@ -8,7 +9,9 @@
 //   POST /control/drop                  -> destroy every client (the server "lost" them)
 //   GET  /control/seen                  -> headers of the last Bayeux request per channel
 // A handshake with the header X-Deny-Handshake is refused (403::handshake_denied).
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const faye = require('faye');
 
 function option(name, fallback) {
@@ -41,7 +44,9 @@ function body(request, done) {
     request.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
 }
 
-const server = http.createServer((request, response) => {
+const tls = option('--tls-key', null) === null ? null :
+    {key: fs.readFileSync(option('--tls-key')), cert: fs.readFileSync(option('--tls-cert'))};
+const handler = (request, response) => {
     const url = new URL(request.url, 'http://127.0.0.1');
     const reply = (status, value) => {
         response.writeHead(status, {'Content-Type': 'application/json'});
@@ -76,7 +81,8 @@ const server = http.createServer((request, response) => {
     } else {
         reply(404, {error: 'not found'});
     }
-});
+};
+const server = tls === null ? http.createServer(handler) : https.createServer(tls, handler);
 bayeux.attach(server);
 server.listen(Number(option('--port', '0')), '127.0.0.1', () => {
     process.stdout.write(JSON.stringify({port: server.address().port}) + '\n');

@@ -13,6 +13,7 @@ A failed exchange drops that lane's connection; the next request opens a new one
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
@@ -22,6 +23,7 @@ from geventhttpclient import HTTPClient
 from gwsload.bayeux._client_events import Batch, Lane
 from gwsload.cometd.errors import TransportError
 from gwsload.cometd.transports.base import Sink
+from gwsload.cometd.transports.tls import client_context
 from gwsload.cookies import CookieJar
 from gwsload.errors import ConfigError
 
@@ -41,6 +43,7 @@ class LongPollingTransport:
         headers: dict[str, str] | None = None,
         cookies: CookieJar | None = None,
         verify_tls: bool = True,
+        ca_file: str | None = None,
         connect_timeout: float = 10.0,
     ) -> None:
         parts = urlsplit(url)
@@ -54,6 +57,7 @@ class LongPollingTransport:
         self._headers = {"Content-Type": _CONTENT_TYPE, **(headers or {})}
         self._cookies = cookies if cookies is not None else CookieJar()
         self._verify_tls = verify_tls
+        self._ca_file = ca_file
         self._connect_timeout = connect_timeout
         self._clients: dict[Lane, tuple[HTTPClient, float]] = {}
         self._sink: Sink | None = None
@@ -115,7 +119,8 @@ class LongPollingTransport:
             self._host,
             self._port,
             ssl=self._tls,
-            insecure=not self._verify_tls,
+            ssl_context_factory=self._tls_context if self._tls else None,
+            insecure=self._tls and not self._verify_tls,
             connection_timeout=self._connect_timeout,
             network_timeout=timeout,
             concurrency=1,
@@ -123,6 +128,9 @@ class LongPollingTransport:
         )
         self._clients[lane] = (client, timeout)
         return client
+
+    def _tls_context(self, **_: Any) -> Any:
+        return client_context(verify=self._verify_tls, ca_file=self._ca_file)
 
     def _drop(self, lane: Lane) -> None:
         current = self._clients.pop(lane, None)

@@ -18,13 +18,13 @@ from urllib.parse import urlsplit, urlunsplit
 import gevent
 import gevent.lock
 import gevent.socket
-import gevent.ssl
 import websocket
 import websocket._handshake
 
 from gwsload.bayeux._client_events import Batch
 from gwsload.cometd.errors import TransportError
 from gwsload.cometd.transports.base import Sink
+from gwsload.cometd.transports.tls import client_context
 from gwsload.cookies import CookieJar
 from gwsload.errors import ConfigError
 
@@ -57,6 +57,7 @@ class WebSocketTransport:
         headers: dict[str, str] | None = None,
         cookies: CookieJar | None = None,
         verify_tls: bool = True,
+        ca_file: str | None = None,
         connect_timeout: float = 10.0,
     ) -> None:
         parts = urlsplit(url)
@@ -72,6 +73,7 @@ class WebSocketTransport:
         self._header_lines = [f"{k}: {v}" for k, v in headers.items() if k.lower() != "origin"]
         self._cookies = cookies if cookies is not None else CookieJar()
         self._verify_tls = verify_tls
+        self._ca_file = ca_file
         self._connect_timeout = connect_timeout
         self._sink: Sink | None = None
         self._ws: websocket.WebSocket | None = None
@@ -111,10 +113,7 @@ class WebSocketTransport:
                 (self._host, self._port), timeout=self._connect_timeout
             )
             if self._tls:
-                context = gevent.ssl.create_default_context()
-                if not self._verify_tls:
-                    context.check_hostname = False
-                    context.verify_mode = gevent.ssl.CERT_NONE
+                context = client_context(verify=self._verify_tls, ca_file=self._ca_file)
                 sock = context.wrap_socket(sock, server_hostname=self._host)
             ws = websocket.WebSocket(enable_multithread=False, skip_utf8_validation=True)
             ws.connect(  # type: ignore[no-untyped-call]
