@@ -204,7 +204,7 @@ def _start_target(
     directory = (
         AgentDirectory(listed=options.agents)
         if options.agents is not None
-        else AgentDirectory(generated=_simulator_agents(scenario))
+        else AgentDirectory(generated=_simulator_agents(scenario, options.workers))
     )
     if options.synthetic:
         return "http://127.0.0.1:9", {"kind": "synthetic", "url": ""}, directory
@@ -212,6 +212,8 @@ def _start_target(
         info = {"kind": "external", "url": options.target, "verify_tls": options.verify_tls}
         return options.target, info, directory
     argv = [*scenario.simulator_argv(), "--truth-log", str(run_dir / "simulator-truth.csv")]
+    if options.agents is None:
+        argv += ["--agents", str(len(directory))]  # the last --agents wins
     if options.agents_file is not None:
         argv += ["--agents-file", str(options.agents_file)]
     simulator = SimulatorProcess(argv)
@@ -222,11 +224,15 @@ def _start_target(
     return simulator.url, info, directory
 
 
-def _simulator_agents(scenario: Scenario) -> int:
+def _simulator_agents(scenario: Scenario, workers: int) -> int:
+    """Agents the embedded simulator serves. Worker k of n takes every n-th agent, and
+    Locust may put more users on one worker than on another (or all of them on the
+    survivor of a lost worker): distributed runs get twice the peak."""
     settings = scenario.simulator
     if settings is not None and settings.agents is not None:
         return settings.agents
-    return max(1, scenario.peak_users)
+    peak = max(1, scenario.peak_users)
+    return peak * 2 if workers > 0 else peak
 
 
 def _watch(
