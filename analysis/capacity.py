@@ -105,7 +105,7 @@ class CapacityResult:
         else:
             rule = ("the highest step that holds every SLO" if self.has_slos
                     else "the last step before the knee (no SLOs given)")
-            p99 = self.steps.set_index("step").loc[self.capacity_step, "notify_ms_p99"]
+            p99 = number(self.steps.set_index("step").loc[self.capacity_step, "notify_ms_p99"])
             described = self._describe(self.capacity_step,
                                        f", notification p99 {p99:.3g} ms")
             parts.append(f"Capacity: {described}, {rule}")

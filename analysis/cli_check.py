@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from gwsload.analysis.load import load_run
 from gwsload.analysis.metrics import compute_headline, number
 from gwsload.analysis.report import write_junit
-from gwsload.analysis.slo import evaluate_slos, junit_xml, load_slo_file, parse_slos
+from gwsload.analysis.slo import (
+    evaluate_slos,
+    format_value,
+    junit_xml,
+    load_slo_file,
+    parse_slos,
+)
 from gwsload.errors import EXIT_FAILED, EXIT_OK, ConfigError
 
 __all__ = ["add_arguments", "main"]
@@ -33,12 +38,11 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"{run.path}: no SLOs to check (the scenario has none; "
                           "give --slo FILE with [[slo]] tables)")
     results = evaluate_slos(slos, compute_headline(run))
-    width = max(len(n) for n in results["name"])
-    print(f"{'SLO':<{width}}  {'measured':>10}  result")
+    width = max(len(n) for n in results["label"])
+    print(f"{'SLO':<{width}}  {'measured':>14}  result")
     for row in results.itertuples():
-        measured = number(row.value)
-        value = "no data" if math.isnan(measured) else f"{measured:.4g}"
-        print(f"{row.name:<{width}}  {value:>10}  {'pass' if row.passed else 'FAIL'}")
+        value = format_value(str(row.metric), number(row.value))
+        print(f"{row.label:<{width}}  {value:>14}  {'pass' if row.passed else 'FAIL'}")
     failed = int((~results["passed"]).sum())
     junit = write_junit(junit_xml(results, suite=f"slo {run.run_id}"),
                         args.junit or run.path / "check.junit.xml")

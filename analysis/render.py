@@ -23,7 +23,9 @@ from gwsload.analysis.metrics import (
     compute_users,
     latency_histograms,
     measured_mask,
+    number,
 )
+from gwsload.analysis.slo import format_value
 from gwsload.analysis.summary import RunAnalysis
 
 __all__ = ["figure_png", "page", "render_report", "table"]
@@ -123,9 +125,12 @@ def _headline_table(analysis: RunAnalysis) -> str:
 def _slo_section(analysis: RunAnalysis) -> str:
     if not len(analysis.slo_results):
         return "<p>No SLOs in the scenario: nothing to sign off.</p>"
-    frame = analysis.slo_results[["name", "value", "passed"]].copy()
-    frame["passed"] = ["pass" if p else "FAIL" for p in frame["passed"]]
-    frame.columns = ["SLO", "measured", "result"]
+    results = analysis.slo_results
+    frame = pd.DataFrame({
+        "objective": results["label"],
+        "measured": [format_value(m, number(v)) for m, v in zip(results["metric"],
+                                                                results["value"], strict=True)],
+        "result": ["pass" if p else "FAIL" for p in results["passed"]]})
     classes = {i: "bad" for i, p in enumerate(analysis.slo_results["passed"]) if not p}
     return table(frame, classes=classes)
 

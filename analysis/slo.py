@@ -21,7 +21,7 @@ import pandas as pd
 from gwsload.analysis.metrics import ALL, LATENCY_METRICS, STATS, number
 from gwsload.errors import ConfigError
 
-__all__ = ["Slo", "evaluate_slos", "junit_xml", "load_slo_file", "parse_slos"]
+__all__ = ["Slo", "evaluate_slos", "format_value", "junit_xml", "load_slo_file", "parse_slos"]
 
 RATIO_METRICS = ("lost_ratio", "error_ratio", "late_ratio", "duplicate_ratio")
 OTHER_METRICS = ("unexpected_count", "ops_per_s")
@@ -44,6 +44,36 @@ class Slo:
         stat = f" {self.stat}" if self.stat else ""
         sign = "<=" if self.bound == "max" else ">="
         return f"{self.metric}{stat} [{self.operation}] {sign} {self.threshold:g}"
+
+    @property
+    def label(self) -> str:
+        """The objective in words, e.g. ``notification latency p99, all operations <= 500 ms``."""
+        what = _WORDS[self.metric] + (f" {self.stat}" if self.stat else "")
+        scope = "all operations" if self.operation == ALL else self.operation
+        if self.metric == "unexpected_count":
+            scope = "whole run"
+        sign = "\u2264" if self.bound == "max" else "\u2265"
+        return f"{what}, {scope} {sign} {format_value(self.metric, self.threshold)}"
+
+
+_WORDS = {"response_ms": "HTTP response time", "notify_ms": "notification latency",
+          "notify_from_intended_ms": "notification latency from schedule",
+          "lost_ratio": "lost notifications", "error_ratio": "errors",
+          "late_ratio": "late notifications", "duplicate_ratio": "duplicate notifications",
+          "unexpected_count": "unexpected notifications", "ops_per_s": "throughput"}
+
+
+def format_value(metric: str, value: float) -> str:
+    """A measured or threshold value with its unit."""
+    if math.isnan(value):
+        return "no data"
+    if metric in LATENCY_METRICS:
+        return f"{value:.3g} ms"
+    if metric in RATIO_METRICS:
+        return f"{value:.3%}".replace(".000%", "%")
+    if metric == "ops_per_s":
+        return f"{value:.1f} ops/s"
+    return f"{value:g}"
 
 
 def parse_slos(entries: Any, *, source: str) -> list[Slo]:
@@ -106,7 +136,7 @@ def _value(slo: Slo, headline: pd.DataFrame) -> float:
 
 
 def evaluate_slos(slos: list[Slo], headline: pd.DataFrame) -> pd.DataFrame:
-    """One row per SLO: name, metric, stat, operation, bound, threshold, value, passed."""
+    """One row per SLO: name, label, metric, stat, operation, bound, threshold, value, passed."""
     rows = []
     for slo in slos:
         value = _value(slo, headline)
@@ -116,10 +146,11 @@ def evaluate_slos(slos: list[Slo], headline: pd.DataFrame) -> pd.DataFrame:
             passed = value <= slo.threshold
         else:
             passed = value >= slo.threshold
-        rows.append({"name": slo.name, "metric": slo.metric, "stat": slo.stat or "",
+        rows.append({"name": slo.name, "label": slo.label, "metric": slo.metric,
+                     "stat": slo.stat or "",
                      "operation": slo.operation, "bound": slo.bound,
                      "threshold": slo.threshold, "value": value, "passed": passed})
-    return pd.DataFrame(rows, columns=["name", "metric", "stat", "operation", "bound",
+    return pd.DataFrame(rows, columns=["name", "label", "metric", "stat", "operation", "bound",
                                        "threshold", "value", "passed"])
 
 

@@ -29,7 +29,7 @@ from gwsload.analysis.metrics import (
     number,
     row_of,
 )
-from gwsload.analysis.slo import Slo, evaluate_slos, parse_slos
+from gwsload.analysis.slo import Slo, evaluate_slos, format_value, parse_slos
 from gwsload.analysis.validity import Finding, assess_validity
 
 __all__ = ["SCHEMA", "RunAnalysis", "analyze_run", "summary_json", "summary_markdown"]
@@ -186,7 +186,8 @@ def summary_markdown(analysis: RunAnalysis) -> str:
         lines += ["", "| SLO | measured | result |", "|---|--:|---|"]
         for r in analysis.slo_results.itertuples():
             verdict = "pass" if r.passed else "**FAIL**"
-            lines.append(f"| {r.name} | {_fmt(number(r.value))} | {verdict} |")
+            measured = format_value(str(r.metric), number(r.value))
+            lines.append(f"| {r.label} | {measured} | {verdict} |")
     if analysis.findings:
         lines += ["", "**Validity**", ""]
         lines += [f"- {'⚠ ' if f.severity == 'warning' else ''}{f.text}"

@@ -37,7 +37,7 @@ def test_report_writes_three_files_with_the_documented_keys(
                                    "seconds": 110.0}
     markdown = (faulty / "summary.md").read_text()
     assert "**FAIL: 2 of 4 SLOs breached" in markdown
-    assert "| lost_ratio [*] <= 0.0001 |" in markdown
+    assert "| lost notifications, all operations \u2264 0.010% |" in markdown
     html = (faulty / "report.html").read_text()
     assert html.count('<img alt="') >= 8
     assert "src=\"http" not in html and "<script" not in html  # self-contained
@@ -57,7 +57,9 @@ def test_check_passes_fails_and_writes_junit(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(faulty)]) == 1
     out = capsys.readouterr().out
-    assert "lost_ratio [*] <= 0.0001" in out and "FAIL" in out
+    line = next(x for x in out.splitlines() if x.startswith("lost notifications"))
+    assert line.startswith("lost notifications, all operations \u2264 0.010%")
+    assert line.endswith("FAIL")
     junit = ET.parse(faulty / "check.junit.xml").getroot()
     assert junit.get("tests") == "4" and junit.get("failures") == "2"
     clean_junit = tmp_path / "clean.xml"

@@ -31,6 +31,12 @@ def test_thresholds_per_metric_and_operation() -> None:
     assert results["value"].iloc[1] == 510.0
     assert pd.isna(results["value"].iloc[6])  # no data for that operation: a failure
     assert results["name"].iloc[3] == "ops_per_s [*] >= 20"
+    assert results["label"].tolist()[:4] == [
+        "notification latency p99, StartCallRecording \u2264 500 ms",
+        "notification latency p99, all operations \u2264 500 ms",
+        "lost notifications, all operations \u2264 0.010%",
+        "throughput, all operations \u2265 20.0 ops/s"]
+    assert results["label"].iloc[5] == "unexpected notifications, whole run \u2264 0"
 
 
 @pytest.mark.parametrize(("entry", "message"), [
