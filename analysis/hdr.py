@@ -154,30 +154,33 @@ _BASE_TIME = re.compile(r"#\[BaseTime:\s*([\d.]+)")
 _YEAR_S = 365 * 24 * 3600.0
 
 
-def _decode_counts(payload: str) -> Counts:
+def _add_decoded(payload: str, into: Counts) -> None:
+    """Decode one histogram and add its counts to ``into`` (canonical layout), in place."""
     hist = HdrHistogram.decode(payload)
-    raw = np.ctypeslib.as_array(hist.counts).astype(np.int64)
+    raw = np.ctypeslib.as_array(hist.counts).view(np.int64)
     if hist.unit_magnitude == 0 and hist.sub_bucket_half_count_magnitude == _HALF_COUNT_MAGNITUDE:
-        out = np.zeros(COUNTS_LEN, dtype=np.int64)
         n = min(len(raw), COUNTS_LEN)
-        out[:n] = raw[:n]
-        out[COUNTS_LEN - 1] += raw[n:].sum()
-        return out
+        into[:n] += raw[:n]
+        into[COUNTS_LEN - 1] += raw[n:].sum()
+        return
     # another layout: re-bucket by the value each bucket stands for
     nonzero = np.flatnonzero(raw).astype(np.int64)
     values = _value_of_index(nonzero, hist.sub_bucket_half_count_magnitude, hist.unit_magnitude)
-    return np.bincount(
-        index_of_values(values), weights=raw[nonzero], minlength=COUNTS_LEN
-    ).astype(np.int64)
+    into += np.bincount(index_of_values(values), weights=raw[nonzero],
+                        minlength=COUNTS_LEN).astype(np.int64)
 
 
-def iter_hlog(path: Path) -> Iterator[HlogInterval]:
-    """Interval histograms of an HdrHistogram log, start times made absolute.
+def _decode_counts(payload: str) -> Counts:
+    counts = np.zeros(COUNTS_LEN, dtype=np.int64)
+    _add_decoded(payload, counts)
+    return counts
 
-    Timestamps are absolute unless a ``BaseTime`` is given or they are more than a
-    year before ``StartTime`` (then relative to it), as the HdrHistogram log readers do.
-    Raises ConfigError naming the line when a line cannot be decoded.
-    """
+
+_Line = tuple[int, str, float, float, str]
+
+
+def _hlog_lines(path: Path) -> Iterator[_Line]:
+    """(line number, tag, absolute start, length, payload) of each interval line."""
     start_time: float | None = None
     base_time: float | None = None
     with path.open(encoding="utf-8") as lines:
@@ -196,34 +199,52 @@ def iter_hlog(path: Path) -> Iterator[HlogInterval]:
                 tag, _, line = line[4:].partition(",")
             try:
                 start_s, length_s, _max, payload = line.split(",", 3)
-                start = float(start_s)
-                counts = _decode_counts(payload)
-                length = float(length_s)
-            except Exception as exc:
-                raise ConfigError(
-                    f"{path}:{number}: not an HdrHistogram interval line "
-                    f"(expected Tag=<metric>.<operation>,start,length,max,histogram): {exc}"
-                ) from exc
+                start, length = float(start_s), float(length_s)
+            except ValueError as exc:
+                raise _bad_line(path, number, exc) from exc
             if start_time is None:
                 start_time = start
             if base_time is None:
                 base_time = start_time if start < start_time - _YEAR_S else 0.0
-            yield HlogInterval(tag=tag, start=start + base_time, length_s=length, counts=counts)
+            yield number, tag, start + base_time, length, payload
+
+
+def _bad_line(path: Path, number: int, exc: Exception) -> ConfigError:
+    return ConfigError(f"{path}:{number}: not an HdrHistogram interval line "
+                       f"(expected Tag=<metric>.<operation>,start,length,max,histogram): {exc}")
+
+
+def iter_hlog(path: Path) -> Iterator[HlogInterval]:
+    """Interval histograms of an HdrHistogram log, start times made absolute.
+
+    Timestamps are absolute unless a ``BaseTime`` is given or they are more than a
+    year before ``StartTime`` (then relative to it), as the HdrHistogram log readers do.
+    Raises ConfigError naming the line when a line cannot be decoded.
+    """
+    for number, tag, start, length, payload in _hlog_lines(path):
+        try:
+            counts = _decode_counts(payload)
+        except Exception as exc:
+            raise _bad_line(path, number, exc) from exc
+        yield HlogInterval(tag=tag, start=start, length_s=length, counts=counts)
 
 
 def read_hlog_totals(path: Path, *, from_ts: float) -> list[HdrCounts]:
     """Per-tag sums of every interval whose midpoint is at or after ``from_ts``.
 
     Tags are ``<metric>.<operation>``; a tag without a dot is kept with operation ``*``.
+    Intervals before ``from_ts`` are not even decoded.
     """
     totals: dict[str, Counts] = {}
-    for interval in iter_hlog(path):
-        if interval.start + interval.length_s / 2 < from_ts:
+    for number, tag, start, length, payload in _hlog_lines(path):
+        if start + length / 2 < from_ts:
             continue
-        if interval.tag in totals:
-            totals[interval.tag] += interval.counts
-        else:
-            totals[interval.tag] = interval.counts.copy()
+        if tag not in totals:
+            totals[tag] = np.zeros(COUNTS_LEN, dtype=np.int64)
+        try:
+            _add_decoded(payload, totals[tag])
+        except Exception as exc:
+            raise _bad_line(path, number, exc) from exc
     result = []
     for tag, counts in sorted(totals.items()):
         metric, _, operation = tag.partition(".")
