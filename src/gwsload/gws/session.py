@@ -21,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import gevent.ssl
 from geventhttpclient import HTTPClient
 
+from gwsload.cometd.transports.tls import client_context
 from gwsload.cookies import CookieJar
 from gwsload.gws.errors import GwsTransportError, status_meaning
 from gwsload.gws.protocol import (
@@ -81,12 +81,13 @@ class Response:
         return self
 
 
-def _insecure_context_factory(**_: Any) -> ssl.SSLContext:
-    # gevent's SSLContext: its sockets yield to the hub during the TLS handshake
-    context: ssl.SSLContext = gevent.ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
+def _context_factory(*, verify: bool, ca_file: str | None) -> Callable[..., ssl.SSLContext]:
+    # geventhttpclient's default factory is the stdlib's create_default_context: in
+    # a process that is not monkey-patched its sockets block the whole hub.
+    def factory(cafile: str | None = None, **_: Any) -> ssl.SSLContext:
+        return client_context(verify=verify, ca_file=cafile or ca_file)
+
+    return factory
 
 
 class GwsSession:
@@ -127,9 +128,7 @@ class GwsSession:
         self._closed = False
         self._authorization = basic_authorization(user, password)
         tls = self.base.scheme == "https"
-        factory: Callable[..., ssl.SSLContext] | None = None
-        if tls and not verify_tls:
-            factory = _insecure_context_factory
+        factory = _context_factory(verify=verify_tls, ca_file=ca_file) if tls else None
         self._client = HTTPClient(
             self.base.host,
             port=self.base.port,
