@@ -1,15 +1,10 @@
 """Locust binding of a run: load processes ship batches, the master writes the run folder.
 
-Roles (one process may hold both, as a single-process run does, worker id ``local``):
-
-- :class:`LoadProcess` runs users: it owns the process's :class:`OpRecorder`, identity
-  allocator, health sampler and, for an open workload, the cycle ticker. Every
-  ``ship_interval_s`` its shipper greenlet drains the recorder into a batch
-  (:func:`make_batch`) and hands it to the collector: directly in a local run, as the
-  Locust custom message ``gwsload_batch`` from a worker.
-- :class:`Collector` (master or single process) feeds batches to a
-  :class:`~gwsload.harness.sink.RunSink`, closes an hlog interval and writes the
-  progress record every ``ship_interval_s``, and finishes the run folder at the end.
+Roles (one process may hold both, as a single-process run does, worker id ``local``),
+in :mod:`gwsload.harness.roles`: a ``LoadProcess`` runs users and ships a batch every
+few seconds (directly to the collector in a local run, as the Locust custom message
+``gwsload_batch`` from a worker); the ``Collector`` (master or single process) writes
+the run folder and the progress record.
 
 Start of a test (master ``test_start``): the master stamps ``t0`` and sends the
 configuration to every worker (``gwsload_config``), before Locust's spawn messages, so
@@ -22,272 +17,22 @@ notification, hang up and log out) and then ship what is left.
 
 from __future__ import annotations
 
-import gc
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
-import gevent
 from gevent.event import Event
-from gevent.threadpool import ThreadPool
 from locust.env import Environment
-from locust.runners import STATE_MISSING, LocalRunner, MasterRunner, WorkerRunner
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
-from gwsload.harness.health import HealthSampler
-from gwsload.harness.identities import AgentDirectory, IdentityAllocator
-from gwsload.harness.openloop import CycleTicker
-from gwsload.harness.progress import write_progress
-from gwsload.harness.recorder import OpRecorder
+from gwsload.harness.roles import Collector, LoadProcess
 from gwsload.harness.runconfig import RunConfig
-from gwsload.harness.shape import rate_share, to_stages
-from gwsload.harness.sink import RunSink
-from gwsload.stages import total_duration_s
 
-__all__ = ["Collector", "LoadProcess", "install", "make_batch"]
-
-log = logging.getLogger("gwsload")
+__all__ = ["MSG_BATCH", "MSG_CONFIG", "MSG_STOP", "current", "install"]
 
 MSG_BATCH = "gwsload_batch"
 MSG_CONFIG = "gwsload_config"
 MSG_STOP = "gwsload_stop"
-
-
-def make_batch(
-    recorder: OpRecorder,
-    *,
-    now: float,
-    samples: list[dict[str, Any]],
-    users: int,
-    not_started: int = 0,
-    final: bool = False,
-) -> dict[str, Any]:
-    """Everything a load process recorded since its last batch, msgpack-able."""
-    interval = recorder.latency.take_interval(now)
-    return {
-        "worker": recorder.worker,
-        "final": final,
-        "events": recorder.events.drain(),
-        "anomalies": recorder.anomalies.drain(),
-        "latency": interval.encode() if interval.histograms else None,
-        "incidents": recorder.drain_incidents(),
-        "samples": samples,
-        "counts": dict(recorder.counts),
-        "users": users,
-        "not_started": not_started,
-    }
-
-
-class LoadProcess:
-    """The per-process state users reach through :data:`current` (see module doc)."""
-
-    def __init__(
-        self,
-        environment: Environment,
-        config: RunConfig,
-        *,
-        worker: str,
-        worker_index: int,
-        worker_count: int,
-        t0: float,
-        deliver: Callable[[dict[str, Any]], None],
-    ) -> None:
-        self.environment = environment
-        self.config = config
-        self.worker = worker
-        self.t0 = t0
-        self.directory = AgentDirectory.from_dict(config.agents)
-        self.identities = IdentityAllocator(
-            worker_index=worker_index, worker_count=worker_count, capacity=len(self.directory)
-        )
-        self.recorder = OpRecorder(worker, start=t0, request_event=environment.events.request)
-        #: set when the test is stopping: agents finish the operation in hand and leave
-        self.stopping = Event()
-        #: agents logged in, each with a live CometD listener greenlet
-        self.listeners = 0
-        self._deliver = deliver
-        runner = environment.runner
-        self.sampler = HealthSampler(
-            worker,
-            users=lambda: runner.user_count if runner is not None else 0,
-            greenlets=lambda: (runner.user_count if runner is not None else 0) + self.listeners,
-        )
-        self.ticker: CycleTicker | None = None
-        if config.workload.model == "open":
-            stages = to_stages(config.stages)
-            processes = max(worker_count, 1)
-            self.ticker = CycleTicker(
-                lambda: rate_share(stages, t0, processes),
-                poisson=config.workload.arrivals == "poisson",
-                seed=worker_index + 1,
-            )
-        self._shipper: gevent.Greenlet | None = None
-        self._finished = False
-
-    def start(self) -> None:
-        _freeze_heap()
-        self.sampler.start()
-        if self.ticker is not None:
-            self.ticker.start()
-        self._shipper = gevent.spawn(self._ship_loop)
-
-    def _ship_loop(self) -> None:
-        interval = self.config.ship_interval_s
-        runner = self.environment.runner
-        before, frozen = (0, 0), (0, 0)
-        while True:
-            gevent.sleep(interval)
-            self._ship(final=False)
-            # users spawned and agents logged in (logins go on after spawning ends)
-            now = (runner.user_count if runner is not None else 0, self.listeners)
-            if now == before and now != frozen:
-                _freeze_heap()  # a ramp just ended: its agents are the long-lived heap now
-                frozen = now
-            before = now
-
-    def _ship(self, *, final: bool, not_started: int = 0) -> None:
-        runner = self.environment.runner
-        # no sample once stopping: that period measures the stop (Locust's own stop
-        # work blocks the loop), not the load
-        sampling = not final and not self.stopping.is_set()
-        batch = make_batch(
-            self.recorder,
-            now=time.time(),
-            samples=[self.sampler.sample().to_dict()] if sampling else [],
-            users=runner.user_count if runner is not None else 0,
-            not_started=not_started,
-            final=final,
-        )
-        try:
-            self._deliver(batch)
-        except Exception:  # a lost batch must not kill the shipper; the log says why
-            log.exception("could not ship a batch of %s", self.worker)
-
-    def finish(self) -> None:
-        """After the users stopped: ship the final batch (idempotent)."""
-        if self._finished:
-            return
-        self._finished = True
-        if self._shipper is not None:
-            self._shipper.kill(block=True)
-        not_started = self.ticker.stop() if self.ticker is not None else 0
-        self._ship(final=True, not_started=not_started)
-        self.sampler.stop()
-
-
-def _freeze_heap() -> None:
-    """Collect once, then move every live object out of the collector's sight.
-
-    A full (generation 2) collection walks every tracked object; with thousands of
-    agents that is a 100 ms pause of the whole event loop, and every notification
-    arriving meanwhile would be stamped late. Long-lived objects (modules, agents)
-    are frozen after start-up and after each ramp, so later collections only walk
-    what was created since.
-    """
-    gc.collect()
-    gc.freeze()
-
-
-class Collector:
-    """Master (or single-process) side: the run sink, progress, and the end of the run."""
-
-    def __init__(self, environment: Environment, config: RunConfig, *, t0: float) -> None:
-        self.environment = environment
-        self.config = config
-        self.t0 = t0
-        self.duration_s = total_duration_s(to_stages(config.stages))
-        self.sink: RunSink | None = (
-            RunSink(config.run_dir, t0=t0, warmup_s=config.warmup_s)
-            if config.run_dir is not None
-            else None
-        )
-        self.expected_workers: set[str] = set()
-        self._lost_reported: set[str] = set()
-        #: workers (``w1``...) the master lost: not waited for at the end
-        self.lost_workers: set[str] = set()
-        self._ticker: gevent.Greenlet | None = None
-        #: one thread writes the run folder, so sink calls never overlap
-        self._writer = ThreadPool(1)
-        self.state = "running"
-        self.finished = False
-
-    def start(self) -> None:
-        self._ticker = gevent.spawn(self._tick_loop)
-
-    def accept(self, batch: dict[str, Any]) -> None:
-        if self.sink is not None and not self.finished:
-            self.sink.accept(batch)
-
-    def _tick_loop(self) -> None:
-        while True:
-            gevent.sleep(self.config.ship_interval_s)
-            self.tick()
-
-    def tick(self) -> None:
-        if self.sink is None:
-            return
-        # file writing happens in a thread: in a single-process run the agents share this
-        # event loop, and a Parquet write must not delay their notification stamps
-        self._writer.apply(self.sink.tick, (time.time(),))
-        self._check_workers()
-        now = time.time()
-        if self.config.progress_file:
-            write_progress(
-                self.config.progress_file,
-                self.sink.progress(now, duration_s=self.duration_s, state=self.state),
-            )
-
-    def _check_workers(self) -> None:
-        runner = self.environment.runner
-        if not isinstance(runner, MasterRunner) or self.sink is None:
-            return
-        for node in runner.clients.all:
-            if node.state == STATE_MISSING and node.id not in self._lost_reported:
-                self._lost_reported.add(node.id)
-                index = runner.worker_indexes.get(node.id)
-                name = f"w{index + 1}" if index is not None else node.id
-                self.lost_workers.add(name)
-                self.sink.worker_lost(name, f"no heartbeat from worker {node.id}")
-
-    def wait_for_finals(self, timeout_s: float) -> list[str]:
-        """Block (cooperatively) until every known worker sent its final batch, or was
-        lost (no heartbeat). Returns the workers without a final batch."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            self._check_workers()
-            missing = self._missing_finals()
-            if set(missing) <= self.lost_workers or time.monotonic() >= deadline:
-                return missing
-            gevent.sleep(0.1)
-
-    def _missing_finals(self) -> list[str]:
-        if self.sink is None:
-            return []
-        workers = dict(self.sink.workers)  # a snapshot: the writer thread adds workers
-        known = set(workers) | self.expected_workers
-        return sorted(w for w in known if w not in workers or not workers[w].final)
-
-    def finish(self, *, missing: list[str]) -> dict[str, Any] | None:
-        """Close the run folder; returns the summary (None without a run folder)."""
-        if self.finished:
-            return None
-        self.finished = True
-        if self._ticker is not None:
-            self._ticker.kill(block=True)
-        if self.sink is None:
-            return None
-        now = time.time()
-        for worker in missing:
-            if worker not in self.lost_workers:
-                self.sink.worker_lost(worker, "no final batch before the end of the run")
-        self._writer.apply(self.sink.close, (now,))
-        summary = self.sink.summary()
-        summary["missing_workers"] = missing
-        if self.config.progress_file:
-            record = self.sink.progress(now, duration_s=self.duration_s, state="done")
-            record["summary"] = summary
-            write_progress(self.config.progress_file, record)
-        return summary
 
 
 # -- wiring into Locust's events ------------------------------------------------------

@@ -21,7 +21,8 @@ from locust.user.task import LOCUST_STATE_STOPPING
 
 from gwsload.gws.matcher import RECORDING_OPERATIONS
 from gwsload.gws.outcomes import Outcome
-from gwsload.harness.distributed import LoadProcess, current
+from gwsload.harness.distributed import current
+from gwsload.harness.roles import LoadProcess
 
 __all__ = ["AgentBase", "SyntheticAgent", "wall_offset"]
 
