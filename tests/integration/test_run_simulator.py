@@ -88,11 +88,12 @@ def test_no_faults_every_operation_matches_a_published_notification(
         truth = published[event["server_seq"]]
         assert (truth["agent"], truth["call_id"]) == (event["agent"], event["call_id"])
         assert truth["recording_state"] == event["expected_state"]
-        # causality: it arrived after it was published, and no sooner than the delay
-        # the simulator chose after accepting the request (which came after t_sent)
+        # causality: it arrived after it was published (wall clocks of two processes,
+        # converted from monotonic stamps: a few ms of slack for clock slewing), and no
+        # sooner than the delay the simulator chose after accepting the request
         arrived = event["ts"] + event["notify_ms"] / 1000.0
-        assert arrived >= float(truth["ts"]) - 1e-3
-        assert event["publish_lag_ms"] >= -1.0
+        assert arrived >= float(truth["ts"]) - 0.01
+        assert event["publish_lag_ms"] >= -10.0
         assert event["notify_ms"] >= float(truth["delay_ms"]) - 1.0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["target"]["kind"] == "embedded-simulator"
