@@ -44,7 +44,7 @@ from gwsload.metrics.manifest import (
     write_manifest,
 )
 from gwsload.scenario import Scenario
-from gwsload.simulator.process import SimulatorProcess
+from gwsload.simulator.process import SimulatorProcess, SimulatorStartError
 
 __all__ = ["EXIT_INTERRUPTED", "RunOptions", "execute"]
 
@@ -112,7 +112,13 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
     _say(stream, f"gwsload run {run_id}: {scenario.description or scenario.name}")
     signals = _Signals()
     with ExitStack() as stack, signals.installed():
-        target_url, target_info, directory = _start_target(options, run_dir, stack)
+        try:
+            target_url, target_info, directory = _start_target(options, run_dir, stack)
+        except SimulatorStartError as exc:
+            _say(stream, f"gwsload run: the embedded simulator did not start: {exc}")
+            if not any(run_dir.iterdir()):
+                run_dir.rmdir()
+            return EXIT_FAILED
         private = Path(tempfile.mkdtemp(prefix="gwsload-run-"))
         stack.callback(shutil.rmtree, private, True)
         progress_file = private / "progress.json"
