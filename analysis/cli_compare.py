@@ -7,12 +7,19 @@ from pathlib import Path
 
 from gwsload.analysis.compare import (
     DEFAULT_MIN_CHANGE_MS,
+    DEFAULT_RATIO_TOLERANCE,
     DEFAULT_TOLERANCE,
     check_comparable,
     compare_runs,
 )
 from gwsload.analysis.load import load_run
-from gwsload.analysis.render_compare import compare_document, compare_verdict, render_compare
+from gwsload.analysis.metrics import number
+from gwsload.analysis.render_compare import (
+    compare_document,
+    compare_verdict,
+    format_change,
+    render_compare,
+)
 from gwsload.analysis.report import write_compare
 from gwsload.errors import EXIT_FAILED, EXIT_OK, ConfigError
 
@@ -37,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="relative change that counts (default 0.1 = 10%%)")
     parser.add_argument("--min-change-ms", type=float, default=DEFAULT_MIN_CHANGE_MS,
                         metavar="MS", help="smallest latency change that counts (default 1 ms)")
+    parser.add_argument("--ratio-tolerance", type=_tolerance, default=DEFAULT_RATIO_TOLERANCE,
+                        metavar="FRACTION",
+                        help="error/lost ratio change that counts (default 0.001 = 0.1 pp)")
     parser.add_argument("--force", action="store_true",
                         help="compare runs of different scenarios or loads anyway")
     parser.add_argument("--out", type=Path, metavar="DIR",
@@ -51,13 +61,16 @@ def main(args: argparse.Namespace) -> int:
     if not args.force:
         check_comparable(baseline, candidate)
     result = compare_runs(baseline, candidate, tolerance=args.tolerance,
-                          min_change_ms=args.min_change_ms, seed=args.seed)
+                          min_change_ms=args.min_change_ms,
+                          ratio_tolerance=args.ratio_tolerance, seed=args.seed)
     print(f"{'operation':<20} {'metric':<12} {'stat':<9} {'baseline':>10} {'candidate':>10} "
           f"{'change':>8} {'95% CI':>17}  verdict")
     for r in result.itertuples():
+        kind = str(r.change_kind)
+        change, low, high = (format_change(number(v), kind) for v in (r.change, r.ci_low,
+                                                                       r.ci_high))
         print(f"{r.operation:<20} {r.metric:<12} {r.stat:<9} {r.baseline:>10.4g} "
-              f"{r.candidate:>10.4g} {r.change:>+8.1%} [{r.ci_low:>+7.1%},{r.ci_high:>+7.1%}]  "
-              f"{r.verdict}")
+              f"{r.candidate:>10.4g} {change:>9} [{low:>9},{high:>9}]  {r.verdict}")
     for path in write_compare(render_compare(baseline, candidate, result),
                               compare_document(baseline, candidate, result),
                               args.out or candidate.path):

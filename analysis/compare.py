@@ -29,13 +29,19 @@ from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL, choose_window_s
 from gwsload.errors import ConfigError
 
-__all__ = ["COMPARED_STATS", "check_comparable", "compare_runs", "window_histograms"]
+__all__ = ["COMPARED_STATS", "DEFAULT_RATIO_TOLERANCE", "check_comparable", "compare_runs",
+           "window_histograms"]
 
 COMPARED_STATS = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 COMPARED_METRICS = ("notify_ms", "response_ms")
 DEFAULT_TOLERANCE = 0.10
 #: latency changes smaller than this are never a verdict, whatever their ratio
 DEFAULT_MIN_CHANGE_MS = 1.0
+#: error and lost ratios: a change of the difference beyond 0.1 percentage point counts
+DEFAULT_RATIO_TOLERANCE = 0.001
+#: metric, outcomes counted, outcomes it is a share of (docs/reports.md ratio definitions)
+_RATIOS = (("error_ratio", ("http_error", "api_error", "transport_error"), None),
+           ("lost_ratio", ("lost",), ("ok", "lost")))
 BOOTSTRAP_REPLICATES = 500
 _GRID_LOW_MS = 0.01
 _GRID_RATIO = 1.005
@@ -82,13 +88,16 @@ def window_histograms(run: RunFolder, column: str, operation: str,
     return flat.reshape(n_windows, _GRID_BINS).astype(np.float64)
 
 
-def _window_counts(run: RunFolder, operation: str, window_s: float) -> npt.NDArray[np.float64]:
+def _window_counts(run: RunFolder, operation: str, window_s: float,
+                   outcomes: tuple[str, ...] | None = None) -> npt.NDArray[np.float64]:
     n_windows = int((run.end_s - run.warmup_s) // window_s)
     events = run.events
     t = events["t_s"].to_numpy()
     keep = (t >= run.warmup_s) & (t < run.warmup_s + n_windows * window_s)
     if operation != ALL:
         keep &= (events["operation"] == operation).to_numpy()
+    if outcomes is not None:
+        keep &= events["outcome"].isin(outcomes).to_numpy()
     window = ((t[keep] - run.warmup_s) // window_s).astype(np.int64)
     return np.bincount(window, minlength=n_windows).astype(np.float64)
 
@@ -125,15 +134,16 @@ def _verdict(low: float, high: float, *, higher_is_worse: bool, tol: float,
 
 def _row(operation: str, metric: str, stat: str, base: npt.NDArray[np.float64],
          cand: npt.NDArray[np.float64], *, higher_is_worse: bool, tol: float,
-         min_change: float) -> dict[str, Any]:
+         min_change: float, absolute: bool = False) -> dict[str, Any]:
     with np.errstate(invalid="ignore", divide="ignore"):
-        changes = cand / base - 1.0
+        changes = cand - base if absolute else cand / base - 1.0
     replicates = changes[1:][np.isfinite(changes[1:])]
     low, high = (np.quantile(replicates, [0.025, 0.975]) if len(replicates)
                  else (math.nan, math.nan))
     change = float(changes[0])
     return {"operation": operation, "metric": metric, "stat": stat,
             "baseline": float(base[0]), "candidate": float(cand[0]), "change": change,
+            "change_kind": "absolute" if absolute else "relative",
             "ci_low": float(low), "ci_high": float(high),
             "verdict": _verdict(float(low), float(high), higher_is_worse=higher_is_worse,
                                 tol=tol, material=abs(cand[0] - base[0]) >= min_change)}
@@ -141,8 +151,15 @@ def _row(operation: str, metric: str, stat: str, base: npt.NDArray[np.float64],
 
 def compare_runs(baseline: RunFolder, candidate: RunFolder, *,
                  tolerance: float = DEFAULT_TOLERANCE,
-                 min_change_ms: float = DEFAULT_MIN_CHANGE_MS, seed: int = 0) -> pd.DataFrame:
-    """One row per operation x metric x stat (+ throughput): values, change, 95 % CI, verdict."""
+                 min_change_ms: float = DEFAULT_MIN_CHANGE_MS,
+                 ratio_tolerance: float = DEFAULT_RATIO_TOLERANCE,
+                 seed: int = 0) -> pd.DataFrame:
+    """One row per operation x metric x stat: values, change, 95 % CI, verdict.
+
+    Latency and throughput changes are relative (``candidate / baseline - 1``); error
+    and lost ratios change by their difference (``candidate - baseline``), judged
+    against ``ratio_tolerance`` (a fraction: 0.001 = 0.1 percentage point).
+    """
     shortest = min(baseline.end_s - baseline.warmup_s, candidate.end_s - candidate.warmup_s)
     window_s = choose_window_s(shortest, target_windows=60)
     if shortest // window_s < 5:
@@ -159,6 +176,16 @@ def compare_runs(baseline: RunFolder, candidate: RunFolder, *,
         rates_c = wc @ _window_counts(candidate, operation, window_s) / wc.sum(1) / window_s
         rows.append(_row(operation, "throughput", "ops_per_s", rates_b, rates_c,
                          higher_is_worse=False, tol=tolerance, min_change=0.0))
+        for metric, numerator, denominator in _RATIOS:
+            ratios = []
+            for run, weights in ((baseline, wb), (candidate, wc)):
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    ratios.append(
+                        (weights @ _window_counts(run, operation, window_s, numerator))
+                        / (weights @ _window_counts(run, operation, window_s, denominator)))
+            rows.append(_row(operation, metric, "ratio", ratios[0], ratios[1],
+                             higher_is_worse=True, tol=ratio_tolerance, min_change=0.0,
+                             absolute=True))
         for metric in COMPARED_METRICS:
             mb = window_histograms(baseline, metric, operation, window_s)
             mc = window_histograms(candidate, metric, operation, window_s)
@@ -170,4 +197,5 @@ def compare_runs(baseline: RunFolder, candidate: RunFolder, *,
     table.attrs["window_s"] = window_s
     table.attrs["tolerance"] = tolerance
     table.attrs["min_change_ms"] = min_change_ms
+    table.attrs["ratio_tolerance"] = ratio_tolerance
     return table

@@ -16,10 +16,19 @@ from gwsload.analysis.metrics import (
     compute_spectrum,
     compute_time_series,
     latency_histograms,
+    number,
 )
 from gwsload.analysis.render import figure_png, page, table
 
-__all__ = ["compare_document", "compare_verdict", "render_compare"]
+__all__ = ["compare_document", "compare_verdict", "format_change", "render_compare"]
+
+
+def format_change(value: float, kind: str) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    if kind == "absolute":
+        return f"{value * 100:+.2f} pp"
+    return f"{value:+.1%}"
 
 
 def compare_verdict(table_: pd.DataFrame) -> str:
@@ -31,11 +40,14 @@ def compare_verdict(table_: pd.DataFrame) -> str:
         # all-operations rows first, then the largest changes
         ranked = worse.assign(pooled=worse["operation"] != ALL, size=-worse["change"].abs())
         ranked = ranked.sort_values(["pooled", "size"])
-        shown = ", ".join(f"{r.metric} {r.stat} [{r.operation}] {r.change:+.1%}"
-                          for r in ranked.head(4).itertuples())
+        shown = ", ".join(
+            f"{r.metric}{'' if r.stat == 'ratio' else ' ' + str(r.stat)} [{r.operation}] "
+            f"{format_change(number(r.change), str(r.change_kind))}"
+            for r in ranked.head(4).itertuples())
         more = f" and {len(worse) - 4} more" if len(worse) > 4 else ""
-        return (f"REGRESSION: {len(worse)} change(s) significantly beyond the {tol:.0%} "
-                f"tolerance: {shown}{more}.")
+        ratio_tol = table_.attrs.get("ratio_tolerance", 0.001) * 100
+        return (f"REGRESSION: {len(worse)} change(s) significantly beyond tolerance "
+                f"({tol:.0%}; ratios {ratio_tol:g} pp): {shown}{more}.")
     extra = f"; {len(better)} significantly better" if len(better) else ""
     return (f"NO REGRESSION: nothing significantly worse than the {tol:.0%} "
             f"tolerance{extra}.")
@@ -46,7 +58,9 @@ def compare_document(baseline: RunFolder, candidate: RunFolder,
     records = table_.to_dict(orient="records")
     return {"schema": "gwsload.compare/1", "baseline": baseline.run_id,
             "candidate": candidate.run_id, "window_s": table_.attrs.get("window_s"),
-            "tolerance": table_.attrs.get("tolerance"), "verdict": compare_verdict(table_),
+            "tolerance": table_.attrs.get("tolerance"),
+            "min_change_ms": table_.attrs.get("min_change_ms"),
+            "ratio_tolerance": table_.attrs.get("ratio_tolerance"), "verdict": compare_verdict(table_),
             "regression": bool((table_["verdict"] == "worse").any()),
             "rows": [{k: (None if isinstance(v, float) and math.isnan(v) else v)
                       for k, v in r.items()} for r in records]}
@@ -87,7 +101,12 @@ def render_compare(baseline: RunFolder, candidate: RunFolder, table_: pd.DataFra
     verdict = compare_verdict(table_)
     shown = table_.copy()
     for column in ("change", "ci_low", "ci_high"):
-        shown[column] = [f"{v:+.1%}" if math.isfinite(v) else "n/a" for v in shown[column]]
+        shown[column] = [format_change(v, kind) for v, kind in zip(shown[column],
+                                                            shown["change_kind"], strict=True)]
+    for column in ("baseline", "candidate"):
+        shown[column] = [f"{v:.3%}" if kind == "absolute" and math.isfinite(v) else v
+                         for v, kind in zip(shown[column], shown["change_kind"], strict=True)]
+    shown = shown.drop(columns=["change_kind"])
     shown = shown.rename(columns={"ci_low": "95% CI low", "ci_high": "95% CI high"})
     classes = {i: ("bad" if v == "worse" else "good")
                for i, v in enumerate(table_["verdict"]) if v != "same"}
@@ -101,7 +120,9 @@ def render_compare(baseline: RunFolder, candidate: RunFolder, table_: pd.DataFra
         f"<div class=\"verdict {css}\">{html.escape(verdict)}</div>",
         "<h2>Changes</h2>",
         "<p class=\"meta\">change = candidate / baseline - 1 (values in ms, throughput in "
-        "ops/s). worse: the whole 95% interval lies beyond the tolerance on the bad side "
+        "ops/s); for error and lost ratios, candidate - baseline in percentage points (pp), "
+        f"tolerance {table_.attrs.get('ratio_tolerance', 0.001) * 100:g} pp. "
+        "worse: the whole 95% interval lies beyond the tolerance on the bad side "
         f"(and a latency moved by at least {table_.attrs.get('min_change_ms', 1.0):g} ms); "
         "better: the same on the good side; otherwise same.</p>",
         table(shown, classes=classes),

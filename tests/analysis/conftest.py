@@ -30,6 +30,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "same": SyntheticRun(seed=22),
         "slower": SyntheticRun(seed=23, latency_factor=1.3),
         "faster": SyntheticRun(seed=24, latency_factor=0.7),
+        "lossy": SyntheticRun(seed=25, lost_ratio=0.02),
         "no_hlog": SyntheticRun(seed=1, write_hlog=False),
         "capacity": SyntheticRun(stages=CAPACITY_STAGES, capacity_ops_s=85.0, warmup_s=5.0,
                                  slo=({**SLOS[0], "max": 300},), scenario="capacity"),

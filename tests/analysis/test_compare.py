@@ -16,7 +16,8 @@ def _verdicts(runs: dict[str, Path], baseline: str, candidate: str) -> dict[tupl
 
 def test_a_planted_30_percent_regression_is_worse(runs: dict[str, Path]) -> None:
     table = compare_runs(load_run(runs["baseline"]), load_run(runs["slower"]))
-    pooled = table[(table["operation"] == "*") & (table["metric"] != "throughput")]
+    pooled = table[(table["operation"] == "*") & table["metric"].isin(["notify_ms",
+                                                                       "response_ms"])]
     assert (pooled["verdict"] == "worse").all()
     assert pooled["change"].to_numpy() == pytest.approx(0.3, abs=0.12)
     assert (pooled["ci_low"] > 0).all()
@@ -24,6 +25,17 @@ def test_a_planted_30_percent_regression_is_worse(runs: dict[str, Path]) -> None
     assert (pooled["change"] <= pooled["ci_high"]).all()
     throughput = table[(table["operation"] == "*") & (table["metric"] == "throughput")]
     assert throughput["verdict"].tolist() == ["same"]
+
+
+def test_planted_losses_are_a_regression_in_percentage_points(runs: dict[str, Path]) -> None:
+    table = compare_runs(load_run(runs["baseline"]), load_run(runs["lossy"]))
+    lost = table[(table["operation"] == "*") & (table["metric"] == "lost_ratio")].iloc[0]
+    assert lost["change_kind"] == "absolute"
+    assert lost["baseline"] == 0.0
+    assert lost["change"] == pytest.approx(0.02, abs=0.008)  # 2 % planted
+    assert lost["ci_low"] > 0.001 and lost["verdict"] == "worse"
+    errors = table[(table["operation"] == "*") & (table["metric"] == "error_ratio")]
+    assert errors["verdict"].tolist() == ["same"]
 
 
 def test_a_planted_improvement_is_better(runs: dict[str, Path]) -> None:
