@@ -60,7 +60,8 @@ def compare_document(baseline: RunFolder, candidate: RunFolder,
             "candidate": candidate.run_id, "window_s": table_.attrs.get("window_s"),
             "tolerance": table_.attrs.get("tolerance"),
             "min_change_ms": table_.attrs.get("min_change_ms"),
-            "ratio_tolerance": table_.attrs.get("ratio_tolerance"), "verdict": compare_verdict(table_),
+            "ratio_tolerance": table_.attrs.get("ratio_tolerance"),
+            "verdict": compare_verdict(table_),
             "regression": bool((table_["verdict"] == "worse").any()),
             "rows": [{k: (None if isinstance(v, float) and math.isnan(v) else v)
                       for k, v in r.items()} for r in records]}
