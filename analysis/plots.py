@@ -41,6 +41,11 @@ def new_axes(width: float = 9.0, height: float = 3.2) -> Axes:
     return figure.add_subplot()
 
 
+def _legend(ax: Axes) -> None:
+    if ax.get_legend_handles_labels()[0]:  # nothing drawn, nothing to explain
+        ax.legend(fontsize=8)
+
+
 def _time_decorations(ax: Axes, warmup_s: float, incidents: pd.DataFrame | None) -> None:
     if warmup_s > 0:
         ax.axvspan(0, warmup_s, color="0.9", zorder=0, label="warm-up")
@@ -142,7 +147,7 @@ def plot_percentile_spectrum(spectra: Mapping[str, pd.DataFrame], *,
     ax.set_xlabel("percentile")
     ax.set_ylabel("ms")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend(ax)
     ax.set_title("Percentile spectrum")
     return ax
 
@@ -161,7 +166,7 @@ def plot_latency_histogram(values_ms: Mapping[str, npt.ArrayLike], *, bins: int 
     ax.set_xlabel("ms")
     ax.set_ylabel("operations")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend(ax)
     ax.set_title("Latency histogram")
     return ax
 

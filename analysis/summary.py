@@ -65,7 +65,8 @@ class RunAnalysis:
         """The decision in one sentence."""
         pooled = {k: number(v) for k, v in row_of(self.headline, ALL).items()}
         facts = (f"{int(pooled['operations']):,} operations at {pooled['ops_per_s']:.1f} ops/s, "
-                 f"notification p99 {_fmt(pooled['notify_ms_p99'])} ms, "
+                 f"notification p99 {_fmt(pooled['notify_ms_p99'])}"
+                 f"{'' if math.isnan(pooled['notify_ms_p99']) else ' ms'}, "
                  f"errors {_pct(pooled['error_ratio'])}, lost {_pct(pooled['lost_ratio'])}")
         warnings = sum(f.severity == "warning" for f in self.findings)
         caveat = f" ({warnings} validity warning{'s' * (warnings != 1)})" if warnings else ""
