@@ -92,3 +92,35 @@ def test_ctrl_c_stops_cleanly_and_marks_the_run_interrupted(tmp_path: Path) -> N
     )  # fmt: skip
     assert responses == rows
     assert (out / "locust" / "report.html").is_file()
+
+
+BREACH = """
+name = "breach"
+description = "synthetic agents against an SLO they cannot meet"
+warmup_s = 0
+[workload]
+hold_s = 0.2
+think_time_s = 0.2
+[[stages]]
+duration_s = 3
+users = 2
+spawn_rate = 2
+[[slo]]
+metric = "notify_ms"
+stat = "p99"
+max = 1
+"""
+
+
+def test_an_slo_breach_fails_the_run(tmp_path: Path) -> None:
+    scenario = tmp_path / "breach.toml"
+    scenario.write_text(BREACH, encoding="utf-8")
+    out = tmp_path / "run"
+    done = _gwsload("run", str(scenario), "--synthetic", "--out", str(out),
+                    "--progress-every", "0", timeout=100)  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "lost 0" in done.stdout  # nothing else failed: the SLO did
+    assert "an SLO of the scenario does not hold" in done.stdout
+    assert (out / "check.junit.xml").is_file()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "completed" and manifest["exit_code"] == 1

@@ -65,6 +65,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds between progress lines (0: none)",
     )
     parser.add_argument(
+        "--no-check",
+        action="store_true",
+        help="do not check the scenario's SLOs at the end (gwsload check does it later)",
+    )
+    parser.add_argument(
         "--synthetic",
         action="store_true",
         help="no server at all: agents produce operations with known latencies "
@@ -116,6 +121,7 @@ def main(args: argparse.Namespace) -> int:
         force=args.force,
         progress_every_s=args.progress_every,
         synthetic=args.synthetic,
+        check_slos=not args.no_check,
         command_line=["gwsload", *sys.argv[1:]],
     )
     return execute(options)

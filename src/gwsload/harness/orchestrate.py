@@ -10,8 +10,9 @@
    flushed), mark the manifest ``interrupted``; a second Ctrl-C stops at once.
 6. Close the manifest (status, exit code, generator verdict) and print a summary.
 
-Exit codes: 0 every operation ok; 1 the run failed its criteria (lost
-notifications, errors, a worker lost) or did not complete; 2 bad input (raised as
+Exit codes: 0 every operation ok (and the scenario's SLOs hold, checked by
+``gwsload check``); 1 the run failed its criteria (lost notifications, errors, a
+worker lost, an SLO breach) or did not complete; 2 bad input (raised as
 ``ConfigError`` before anything starts); 130 interrupted.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import csv
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -74,6 +76,8 @@ class RunOptions:
     progress_every_s: float
     synthetic: bool
     command_line: list[str]
+    #: run ``gwsload check`` on the folder when the scenario has SLOs
+    check_slos: bool = True
     #: the Locust entry point (default: the packaged one)
     locustfile: str | None = None
 
@@ -179,23 +183,47 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
     verdict = judge_saturation([s for s in samples if s.ts >= steady_from] or samples)
     ended = time.time()
     code, status, reasons = _verdict(summary, interrupted=signals.requested > 0, finished=finished)
-    write_manifest(
-        run_dir,
-        finish_manifest(
+
+    def close_manifest() -> None:
+        closed = finish_manifest(
             manifest, status=status, exit_code=code, ended=ended, generator=verdict.to_dict()
-        ),
-    )
+        )
+        write_manifest(run_dir, closed)
+
+    close_manifest()
     duration = float(final["elapsed_s"]) if final is not None and "elapsed_s" in final else None
     if summary is not None:
         for line in format_summary(summary, duration_s=duration):
             _say(stream, line)
     for finding in verdict.findings:
         _say(stream, f"load generator saturated: {finding} (latencies are not trustworthy)")
+    checked = status == "completed" and scenario.slo and options.check_slos
+    if checked and not _check_slos(run_dir, stream):
+        reasons.append("failed: an SLO of the scenario does not hold (see the table above)")
+        if code == EXIT_OK:
+            code = EXIT_FAILED
+            close_manifest()
     for reason in reasons:
         _say(stream, reason)
     _say(stream, f"run {status}, exit {code}; run folder {run_dir}")
     _say(stream, f"report: gwsload report {run_dir}")
     return code
+
+
+def _check_slos(run_dir: Path, stream: TextIO) -> bool:
+    """``gwsload check RUN_DIR`` on the finished folder (its table is printed); False on
+    a breach. A check that cannot run says why and does not fail the run."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "gwsload.cli", "check", str(run_dir)],
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        _say(stream, f"SLO check did not run: {exc}")
+        return True
+    for line in (done.stdout + done.stderr).strip().splitlines():
+        _say(stream, line)
+    return done.returncode != EXIT_FAILED
 
 
 def _say(stream: TextIO, line: str) -> None:
