@@ -11,7 +11,8 @@ from gwsload.errors import ConfigError
 
 def _verdicts(runs: dict[str, Path], baseline: str, candidate: str) -> dict[tuple[str, ...], str]:
     table = compare_runs(load_run(runs[baseline]), load_run(runs[candidate]))
-    return {(r.operation, r.metric, r.stat): r.verdict for r in table.itertuples()}
+    return {(str(r.operation), str(r.metric), str(r.stat)): str(r.verdict)
+            for r in table.itertuples()}
 
 
 def test_a_planted_30_percent_regression_is_worse(runs: dict[str, Path]) -> None:

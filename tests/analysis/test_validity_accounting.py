@@ -45,11 +45,11 @@ def test_outcome_accounting_by_status_with_examples(runs: dict[str, Path]) -> No
     truth = truth[truth["ts"] - run.t0 >= run.warmup_s]
     counts = truth["outcome"].value_counts()
     assert table.loc[("http_error", "HTTP 503"), "count"] == counts["http_error"]
-    api = table.loc[("api_error", "statusCode 2 (parameter not valid for current state)")]
-    assert api["count"] == counts["api_error"]
+    api = ("api_error", "statusCode 2 (parameter not valid for current state)")
+    assert table.loc[api, "count"] == counts["api_error"]
     assert table.loc[("lost", ""), "count"] == counts["lost"]
     assert table.loc[("unexpected", "notification"), "count"] == 3
-    examples = table.loc[("http_error", "HTTP 503"), "examples"]
+    examples = [str(e) for e in table.loc[("http_error", "HTTP 503"), "examples"]]  # type: ignore[union-attr]
     assert 1 <= len(examples) <= 3 and examples[0].startswith("t=")
     assert "'http_error'" in examples[0]
     assert list(table.index.get_level_values("outcome"))[:2] == ["ok", "http_error"]
