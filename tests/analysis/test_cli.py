@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -101,3 +103,13 @@ def test_compare_exit_codes(runs: dict[str, Path], tmp_path: Path,
     assert "use --force" in capsys.readouterr().err
     assert main(["compare", str(runs["baseline"]), str(runs["slower"]), "--force",
                  "--tolerance", "50%", "--out", str(out)]) == 0
+
+
+def test_the_report_commands_never_import_gevent_or_locust(runs: dict[str, Path],
+                                                          tmp_path: Path) -> None:
+    code = ("import sys; from gwsload.cli import main; "
+            f"main(['report', {str(runs['clean'])!r}, '--out', {str(tmp_path)!r}]); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('gevent', 'locust')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
