@@ -204,7 +204,8 @@ def _capacity_section(analysis: RunAnalysis) -> str:
         return ""
     columns = {"step": "step", "users": "users", "offered": "offered load",
                "ops_per_s": "achieved ops/s", "efficiency": "scaling efficiency",
-               "notify_ms_p50": "notify p50 (ms)", "notify_ms_p99": "notify p99 (ms)",
+               "notify_ms_p50": "notify p50 (ms)", "notify_ms_p90": "notify p90 (ms)",
+               "notify_ms_p99": "notify p99 (ms)",
                "response_ms_p99": "HTTP p99 (ms)", "error_ratio": "errors",
                "lost_ratio": "lost", "slo_ok": "SLOs hold"}
     steps = capacity.steps[list(columns)].rename(columns=columns)
