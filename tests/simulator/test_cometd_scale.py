@@ -138,8 +138,17 @@ async def test_two_thousand_websockets_with_held_connects_each_get_their_push() 
             async with gate:
                 ws = await http.ws_connect(url, headers={"X-User": user})
                 sockets.append(ws)
-                await ws.send_str(json.dumps([{"channel": "/meta/handshake", "version": "1.0",
-                                               "supportedConnectionTypes": ["websocket"]}]))
+                await ws.send_str(
+                    json.dumps(
+                        [
+                            {
+                                "channel": "/meta/handshake",
+                                "version": "1.0",
+                                "supportedConnectionTypes": ["websocket"],
+                            }
+                        ]
+                    )
+                )
                 client_id: str = json.loads((await ws.receive()).data)[0]["clientId"]
                 await ws.send_str(json.dumps([
                     {"channel": "/meta/subscribe", "clientId": client_id,

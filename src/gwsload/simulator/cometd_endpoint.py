@@ -165,8 +165,7 @@ class CometdEndpoint:
             # a session now polling over HTTP no longer gets pushes on an old socket
             client_id = message.client_id
             if client_id in self._sockets and (
-                not self.engine.has_session(client_id)
-                or self.engine.owner_of(client_id) == owner
+                not self.engine.has_session(client_id) or self.engine.owner_of(client_id) == owner
             ):
                 del self._sockets[client_id]
         outcome = self.engine.handle(messages, _now(), owner=owner)
