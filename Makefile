@@ -24,7 +24,7 @@ smoke: $(BIN)/gwsload
 ## the tests: lint, types, then two pytest processes (asyncio/pure apart from gevent)
 test: $(BIN)/gwsload $(NODE_DIR)/node_modules/.installed lint typecheck
 	$(BIN)/python -m pytest -q tests/unit tests/simulator tests/analysis
-	$(BIN)/python -m pytest -q tests/integration tests/interop
+	$(BIN)/python -m pytest -q -p tests.gevent_first tests/integration tests/interop
 
 lint: $(BIN)/gwsload
 	$(BIN)/ruff check src analysis locustfiles tests bench
