@@ -21,7 +21,6 @@ The Locust ``LoadTestShape`` is a thin wrapper over :func:`stage_at`::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -86,7 +85,9 @@ class StageWindow:
 
 def total_duration_s(stages: Sequence[Stage]) -> float:
     """Length of the whole run in seconds (the sum of the stage durations)."""
-    return math.fsum(stage.duration_s for stage in stages)
+    # added in order, exactly as stage_at and stage_windows add them: a more exact
+    # sum (math.fsum) can exceed their last end by an ulp and end the run early
+    return sum((stage.duration_s for stage in stages), 0.0)
 
 
 def stage_windows(stages: Sequence[Stage]) -> list[StageWindow]:

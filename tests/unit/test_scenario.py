@@ -217,6 +217,8 @@ duplicate_share = 0.05
 delay_share = 0.2
 delay_ms = 300
 http_error_share = 0.01
+async_error_share = 0.02
+voice_down = true
 expire_sessions_every_s = 30
 stall_every_s = 20
 stall_ms = 500
@@ -227,7 +229,8 @@ seed = 9
         "--agents", "40", "--answer-delay-ms", "50", "--latency-model", "lognormal",
         "--latency-ms", "5", "--latency-p99-ms", "25.5", "--drop-share", "0.1",
         "--duplicate-share", "0.05", "--delay-share", "0.2", "--delay-ms", "300",
-        "--http-error-share", "0.01", "--expire-sessions-every-s", "30",
+        "--http-error-share", "0.01", "--async-error-share", "0.02", "--voice-down",
+        "--expire-sessions-every-s", "30",
         "--stall-every-s", "20", "--stall-ms", "500", "--csrf", "--seed", "9",
     ]
 
@@ -387,6 +390,8 @@ duplicate_share = 0.05
 delay_share = 0.2
 delay_ms = 300
 http_error_share = 0.01
+async_error_share = 0.02
+voice_down = true
 expire_sessions_every_s = 30
 stall_every_s = 20
 stall_ms = 500

@@ -117,6 +117,8 @@ def _read_simulator(t: Table) -> SimulatorSettings:
         delay_share=number("delay_share", share),
         delay_ms=number("delay_ms"),
         http_error_share=number("http_error_share", share),
+        async_error_share=number("async_error_share", share),
+        voice_down=t.opt("voice_down", bool, "true or false"),
         expire_sessions_every_s=number("expire_sessions_every_s"),
         stall_every_s=number("stall_every_s"),
         stall_ms=number("stall_ms"),

@@ -77,6 +77,10 @@ class SimulatorSettings:
     delay_share: float | None = None
     delay_ms: float | None = None
     http_error_share: float | None = None
+    #: share of recording operations accepted, then failed by an ErrorMessage notification
+    async_error_share: float | None = None
+    #: the voice service is "down": every voice operation gets HTTP 503, statusCode 4
+    voice_down: bool | None = None
     expire_sessions_every_s: float | None = None
     stall_every_s: float | None = None
     stall_ms: float | None = None
