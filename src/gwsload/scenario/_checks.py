@@ -22,6 +22,8 @@ __all__ = ["Table", "check_no_secrets", "number_text", "parse_duration"]
 _SECRET_WORDS = ("password", "passwd", "secret", "token", "credential", "apikey", "api_key")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _T = TypeVar("_T")
+#: a TOML bare key: shown as is in errors; any other key is shown quoted
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def parse_duration(text: str, *, what: str = "duration") -> float:
@@ -85,8 +87,13 @@ class Table:
         self.path = path
 
     def key_path(self, key: str) -> str:
-        """``stages[2].users`` for key ``users`` of table ``stages[2]``."""
-        return f"{self.path}.{key}" if self.path else key
+        """``stages[2].users`` for key ``users`` of table ``stages[2]``.
+
+        A key that is not a bare TOML key (spaces, newlines, quotes) is shown quoted,
+        so the error stays one line and says exactly what the file holds.
+        """
+        shown = key if _BARE_KEY.fullmatch(key) else json.dumps(key)
+        return f"{self.path}.{shown}" if self.path else shown
 
     def error(self, key: str, expected: str, got: object) -> ConfigError:
         """The one-line error for a bad value."""
