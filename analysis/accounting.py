@@ -13,6 +13,7 @@ from typing import cast
 import pandas as pd
 
 from gwsload.analysis.load import RunFolder
+from gwsload.analysis.metrics import measured_mask
 
 __all__ = ["STATUS_CODE_MEANINGS", "compute_outcomes"]
 
@@ -62,7 +63,7 @@ def _example_text(row: pd.Series) -> str:
 
 def compute_outcomes(run: RunFolder) -> pd.DataFrame:
     """Rows: outcome, detail, count, share (of operations), examples (list of str)."""
-    mask = run.events["t_s"].to_numpy() >= run.warmup_s
+    mask = measured_mask(run)
     total = int(mask.sum())
     is_ok = (run.events["outcome"] == "ok").to_numpy()
     # only the (few) other rows are grouped by status; ok is one count
@@ -80,7 +81,8 @@ def compute_outcomes(run: RunFolder) -> pd.DataFrame:
                          zip(grouped["outcome"], grouped["http_status"], grouped["status_code"],
                              strict=True)]
     by_detail = grouped.groupby(["outcome", "detail"], observed=True)["count"].sum()
-    examples = run.examples[run.examples["t_s"] >= run.warmup_s]
+    examples = run.examples[run.examples["t_s"].between(run.warmup_s, run.measure_end_s,
+                                                        inclusive="left")]
     if len(examples):
         examples = examples.assign(detail=[
             _detail(str(o), int(h), int(s)) for o, h, s in
@@ -93,7 +95,8 @@ def compute_outcomes(run: RunFolder) -> pd.DataFrame:
         rows.append({"outcome": outcome, "detail": detail, "count": int(count),
                      "share": count / total if total else 0.0,
                      "examples": [_example_text(r) for _, r in sample.head(EXAMPLES).iterrows()]})
-    anomalies = run.anomalies[run.anomalies["t_s"] >= run.warmup_s]
+    anomalies = run.anomalies[run.anomalies["t_s"].between(run.warmup_s, run.measure_end_s,
+                                                           inclusive="left")]
     for kind, group in anomalies.groupby("kind"):
         rows.append({"outcome": str(kind), "detail": "notification", "count": len(group),
                      "share": len(group) / total if total else 0.0,

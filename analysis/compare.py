@@ -74,7 +74,7 @@ def window_histograms(run: RunFolder, column: str, operation: str,
                       window_s: float) -> npt.NDArray[np.float64]:
     """Matrix (full measured windows x grid bins) of counts of ``column`` for ``operation``."""
     events = run.events
-    n_windows = int((run.end_s - run.warmup_s) // window_s)
+    n_windows = int((run.measure_end_s - run.warmup_s) // window_s)
     t = events["t_s"].to_numpy()
     keep = (t >= run.warmup_s) & (t < run.warmup_s + n_windows * window_s)
     if operation != ALL:
@@ -90,7 +90,7 @@ def window_histograms(run: RunFolder, column: str, operation: str,
 
 def _window_counts(run: RunFolder, operation: str, window_s: float,
                    outcomes: tuple[str, ...] | None = None) -> npt.NDArray[np.float64]:
-    n_windows = int((run.end_s - run.warmup_s) // window_s)
+    n_windows = int((run.measure_end_s - run.warmup_s) // window_s)
     events = run.events
     t = events["t_s"].to_numpy()
     keep = (t >= run.warmup_s) & (t < run.warmup_s + n_windows * window_s)
@@ -160,7 +160,8 @@ def compare_runs(baseline: RunFolder, candidate: RunFolder, *,
     and lost ratios change by their difference (``candidate - baseline``), judged
     against ``ratio_tolerance`` (a fraction: 0.001 = 0.1 percentage point).
     """
-    shortest = min(baseline.end_s - baseline.warmup_s, candidate.end_s - candidate.warmup_s)
+    shortest = min(baseline.measure_end_s - baseline.warmup_s,
+                   candidate.measure_end_s - candidate.warmup_s)
     window_s = choose_window_s(shortest, target_windows=60)
     if shortest // window_s < 5:
         raise ConfigError(f"runs too short to compare: {shortest:.0f} s measured, "
@@ -170,8 +171,9 @@ def compare_runs(baseline: RunFolder, candidate: RunFolder, *,
                  & set(map(str, candidate.events["operation"].unique())))
     rows = []
     for operation in [ALL, *ops]:
-        wb = _resample_weights(rng, int((baseline.end_s - baseline.warmup_s) // window_s))
-        wc = _resample_weights(rng, int((candidate.end_s - candidate.warmup_s) // window_s))
+        wb = _resample_weights(rng, int((baseline.measure_end_s - baseline.warmup_s) // window_s))
+        wc = _resample_weights(rng,
+                               int((candidate.measure_end_s - candidate.warmup_s) // window_s))
         rates_b = wb @ _window_counts(baseline, operation, window_s) / wb.sum(1) / window_s
         rates_c = wc @ _window_counts(candidate, operation, window_s) / wc.sum(1) / window_s
         rows.append(_row(operation, "throughput", "ops_per_s", rates_b, rates_c,

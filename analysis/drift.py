@@ -113,7 +113,10 @@ def compute_drift(series: pd.DataFrame, generator: pd.DataFrame, *, window_s: fl
     The last window is left out (it may be partial). Runs measured for less than
     ``MIN_DURATION_S`` give no result: start-up effects would read as drift.
     """
-    pooled = series[(series["operation"] == "*") & ~series["warmup"]].sort_values("window_s")
+    measured = ~series["warmup"]
+    if "cooldown" in series:
+        measured &= ~series["cooldown"]
+    pooled = series[(series["operation"] == "*") & measured].sort_values("window_s")
     measured_s = len(pooled) * window_s
     if measured_s < MIN_DURATION_S:
         return []

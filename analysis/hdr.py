@@ -229,15 +229,16 @@ def iter_hlog(path: Path) -> Iterator[HlogInterval]:
         yield HlogInterval(tag=tag, start=start, length_s=length, counts=counts)
 
 
-def read_hlog_totals(path: Path, *, from_ts: float) -> list[HdrCounts]:
-    """Per-tag sums of every interval whose midpoint is at or after ``from_ts``.
+def read_hlog_totals(path: Path, *, from_ts: float,
+                     to_ts: float = float("inf")) -> list[HdrCounts]:
+    """Per-tag sums of every interval whose midpoint is in ``[from_ts, to_ts)``.
 
     Tags are ``<metric>.<operation>``; a tag without a dot is kept with operation ``*``.
     Intervals before ``from_ts`` are not even decoded.
     """
     totals: dict[str, Counts] = {}
     for number, tag, start, length, payload in _hlog_lines(path):
-        if start + length / 2 < from_ts:
+        if not from_ts <= start + length / 2 < to_ts:
             continue
         if tag not in totals:
             totals[tag] = np.zeros(COUNTS_LEN, dtype=np.int64)

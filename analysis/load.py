@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from gwsload.analysis.hdr import HdrCounts, read_hlog_totals
 from gwsload.errors import ConfigError
 
-__all__ = ["KNOWN_FORMATS", "RunFolder", "load_run", "warmup_seconds"]
+__all__ = ["KNOWN_FORMATS", "RunFolder", "load_run", "measured_end_seconds", "warmup_seconds"]
 
 KNOWN_FORMATS = (1,)
 EVENT_COLUMNS = (
@@ -51,8 +51,10 @@ class RunFolder:
     manifest: dict[str, Any]
     t0: float
     warmup_s: float
-    #: end of the measured period, seconds since t0
+    #: end of the data (last event or the run's duration), seconds since t0
     end_s: float
+    #: end of the measured period: the last stage's end (see measured_end_seconds)
+    measure_end_s: float
     #: t_s, operation, outcome, http_status, status_code and the latency columns (ms)
     events: pd.DataFrame
     #: first non-ok rows with their text columns (t_s instead of ts)
@@ -74,6 +76,19 @@ class RunFolder:
     def workload_model(self) -> str:
         workload = self.manifest.get("workload") or {}
         return str(workload.get("model", "closed"))
+
+
+def measured_end_seconds(manifest: dict[str, Any], end_s: float) -> float:
+    """The cool-down rule: the measured period ends with the last stage.
+
+    Operations sent after it are the agents signing off (stopping a recording left
+    running, hanging up, logging out), all at once: a burst no stage asked for, so
+    it stays out of the headline like the warm-up. A run that stopped earlier ends
+    where its data ends.
+    """
+    ends = [float(s["end_s"]) for s in manifest.get("stages") or ()
+            if isinstance(s, dict) and isinstance(s.get("end_s"), int | float)]
+    return min(end_s, max(ends)) if ends and max(ends) > 0 else end_s
 
 
 def warmup_seconds(manifest: dict[str, Any]) -> float:
@@ -292,9 +307,12 @@ def load_run(path: Path | str) -> RunFolder:
             f"({end_s:.0f} s); nothing would be left to measure"
         )
     hlog = path / "latency.hlog"
-    hdr = read_hlog_totals(hlog, from_ts=t0 + warmup) if hlog.exists() else None
+    measure_end = measured_end_seconds(manifest, end_s)
+    hdr = (read_hlog_totals(hlog, from_ts=t0 + warmup, to_ts=t0 + measure_end)
+           if hlog.exists() else None)
     return RunFolder(
-        path=path, manifest=manifest, t0=t0, warmup_s=warmup, end_s=end_s, events=events,
+        path=path, manifest=manifest, t0=t0, warmup_s=warmup, end_s=end_s,
+        measure_end_s=measure_end, events=events,
         examples=examples, anomalies=_read_anomalies(path, t0),
         incidents=_read_incidents(path, t0), generator=_read_generator(path, t0), hdr=hdr,
     )

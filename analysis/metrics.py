@@ -86,8 +86,9 @@ def choose_window_s(duration_s: float, *, target_windows: int = 120) -> float:
 
 
 def measured_mask(run: RunFolder) -> Mask:
-    """Which events belong to the measured period (warm-up excluded)."""
-    mask: Mask = run.events["t_s"].to_numpy() >= run.warmup_s
+    """Which events belong to the measured period (warm-up and sign-off excluded)."""
+    t = run.events["t_s"].to_numpy()
+    mask: Mask = (t >= run.warmup_s) & (t < run.measure_end_s)
     return mask
 
 
@@ -179,8 +180,9 @@ def compute_headline(run: RunFolder) -> pd.DataFrame:
     Latency columns are ``<metric>_<stat>`` (e.g. ``notify_ms_p99``), from the HDR
     data (latency.hlog, else events), 3 significant digits.
     """
-    anomalies = run.anomalies[run.anomalies["t_s"] >= run.warmup_s]
-    return summarize_period(run.events, anomalies, run.end_s - run.warmup_s,
+    t = run.anomalies["t_s"]
+    anomalies = run.anomalies[(t >= run.warmup_s) & (t < run.measure_end_s)]
+    return summarize_period(run.events, anomalies, run.measure_end_s - run.warmup_s,
                             mask=measured_mask(run), histograms=latency_histograms(run))
 
 
@@ -301,6 +303,7 @@ def compute_time_series(run: RunFolder, window_s: float) -> pd.DataFrame:
     series["ops_per_s"] = series["operations"] / np.maximum(covered, 1e-9)
     series["ok"] = series["operations"] - series["errors"] - series["lost"]
     series["warmup"] = series["window_s"] < run.warmup_s
+    series["cooldown"] = series["window_s"] >= run.measure_end_s
     return series.sort_values(["operation", "window_s"]).reset_index(drop=True)
 
 

@@ -46,9 +46,13 @@ def _legend(ax: Axes) -> None:
         ax.legend(fontsize=8)
 
 
-def _time_decorations(ax: Axes, warmup_s: float, incidents: pd.DataFrame | None) -> None:
+def _time_decorations(ax: Axes, warmup_s: float, incidents: pd.DataFrame | None,
+                      cooldown_s: float | None = None) -> None:
     if warmup_s > 0:
         ax.axvspan(0, warmup_s, color="0.9", zorder=0, label="warm-up")
+    if cooldown_s is not None and cooldown_s < ax.get_xlim()[1]:
+        ax.axvspan(cooldown_s, ax.get_xlim()[1], color="0.94", zorder=0, hatch="//",
+                   edgecolor="0.8", label="sign-off")
     if incidents is not None and len(incidents):
         for kind, group in incidents.groupby("kind"):
             colour = INCIDENT_COLOURS.get(str(kind), "tab:gray")
@@ -65,6 +69,7 @@ def _pooled(series: pd.DataFrame) -> pd.DataFrame:
 
 def plot_throughput(series: pd.DataFrame, *, users: pd.DataFrame | None = None,
                     warmup_s: float = 0.0, incidents: pd.DataFrame | None = None,
+                    cooldown_s: float | None = None,
                     ax: Axes | None = None) -> Axes:
     """Ops/s per window (all and per operation); users on a second axis when given."""
     ax = ax or new_axes()
@@ -74,7 +79,7 @@ def plot_throughput(series: pd.DataFrame, *, users: pd.DataFrame | None = None,
         ax.plot(group["window_s"], group["ops_per_s"], lw=1.8 if pooled else 0.9,
                 label="all operations" if pooled else str(operation), drawstyle="steps-post")
     ax.set_ylabel("ops/s")
-    _time_decorations(ax, warmup_s, incidents)
+    _time_decorations(ax, warmup_s, incidents, cooldown_s)
     if users is not None and len(users):
         twin = ax.twinx()
         twin.plot(users["t_s"], users["users"], color="0.4", lw=1, ls=":", label="users")
@@ -88,6 +93,7 @@ def plot_throughput(series: pd.DataFrame, *, users: pd.DataFrame | None = None,
 
 def plot_latency_over_time(series: pd.DataFrame, *, metric: str = "notify_ms",
                            warmup_s: float = 0.0, incidents: pd.DataFrame | None = None,
+                    cooldown_s: float | None = None,
                            ax: Axes | None = None) -> Axes:
     """p50/p90/p99 of ``metric`` per window, all operations pooled, log scale."""
     ax = ax or new_axes()
@@ -97,7 +103,7 @@ def plot_latency_over_time(series: pd.DataFrame, *, metric: str = "notify_ms",
                 lw=1.8 if stat == "p99" else 1.0, label=stat, drawstyle="steps-post")
     ax.set_yscale("log")
     ax.set_ylabel("ms")
-    _time_decorations(ax, warmup_s, incidents)
+    _time_decorations(ax, warmup_s, incidents, cooldown_s)
     ax.legend(loc="upper left", fontsize=8, ncols=3)
     name = "Notification latency" if metric == "notify_ms" else "HTTP response time"
     ax.set_title(f"{name} per window")
@@ -107,6 +113,7 @@ def plot_latency_over_time(series: pd.DataFrame, *, metric: str = "notify_ms",
 def plot_errors_over_time(series: pd.DataFrame, *, anomalies: pd.DataFrame | None = None,
                           window_s: float = 1.0, warmup_s: float = 0.0,
                           incidents: pd.DataFrame | None = None,
+                          cooldown_s: float | None = None,
                           ax: Axes | None = None) -> Axes:
     """Errors, lost operations and late/duplicate/unexpected notifications per window."""
     ax = ax or new_axes()
@@ -123,7 +130,7 @@ def plot_errors_over_time(series: pd.DataFrame, *, anomalies: pd.DataFrame | Non
                     ms=3, label=str(kind))
     ax.set_ylabel(f"count per {window_s:g} s")
     ax.set_ylim(bottom=0, top=max(1.0, ax.get_ylim()[1]))
-    _time_decorations(ax, warmup_s, incidents)
+    _time_decorations(ax, warmup_s, incidents, cooldown_s)
     ax.legend(loc="upper left", fontsize=8, ncols=4)
     ax.set_title("Errors, losses and stray notifications")
     return ax

@@ -138,19 +138,21 @@ def _slo_section(analysis: RunAnalysis) -> str:
 def _time_section(analysis: RunAnalysis) -> str:
     run, series = analysis.run, analysis.series
     warmup, incidents = run.warmup_s, run.incidents
+    cooldown = run.measure_end_s if run.measure_end_s < run.end_s else None
     users = compute_users(run.generator, analysis.window_s) if len(run.generator) else None
     images = [
         figure_png(plots.plot_throughput(series, users=users, warmup_s=warmup,
-                                         incidents=incidents)),
+                                         incidents=incidents, cooldown_s=cooldown)),
         *(figure_png(plots.plot_latency_over_time(series, metric=metric, warmup_s=warmup,
-                                                  incidents=incidents))
+                                                  incidents=incidents, cooldown_s=cooldown))
           for metric in ("notify_ms", "response_ms")),
         figure_png(plots.plot_errors_over_time(series, anomalies=run.anomalies,
                                                window_s=analysis.window_s, warmup_s=warmup,
-                                               incidents=incidents)),
+                                               incidents=incidents, cooldown_s=cooldown)),
     ]
     incidents = run.incidents
-    text = f"<p class=\"meta\">Windows of {analysis.window_s:g} s; shaded: warm-up.</p>"
+    shaded = "warm-up" + (" and sign-off (hatched)" if cooldown is not None else "")
+    text = f"<p class=\"meta\">Windows of {analysis.window_s:g} s; shaded: {shaded}.</p>"
     if len(incidents):
         counts = incidents.groupby("kind").agg(count=("t_s", "size"),
                                                first_s=("t_s", "min"),

@@ -48,15 +48,18 @@ def test_losses_and_errors_match_what_the_simulator_did() -> None:
 def test_headline_counts_are_the_measured_rows(headline: pd.DataFrame) -> None:
     events = pq.read_table(RUN / "events").to_pandas()
     manifest = json.loads((RUN / "manifest.json").read_text())
-    measured = events[events["ts"] - manifest["t0"] >= manifest["warmup_s"]]
+    t = events["ts"] - manifest["t0"]
+    # measured: after the warm-up and before the last stage ends (then the agents sign off)
+    end = min(manifest["duration_s"], max(stage["end_s"] for stage in manifest["stages"]))
+    measured = events[(t >= manifest["warmup_s"]) & (t < end)]
+    assert 0 < len(measured) < len(events[t >= manifest["warmup_s"]])
     counts = measured.groupby("operation")["outcome"].value_counts().unstack(fill_value=0)
     for operation, row in counts.iterrows():
         assert headline.loc[operation, "operations"] == row.sum()
         assert headline.loc[operation, "lost"] == row.get("lost", 0)
         assert headline.loc[operation, "api_error"] == row.get("api_error", 0)
     pooled = headline.loc["*"]
-    assert pooled["ops_per_s"] == pytest.approx(
-        len(measured) / (manifest["duration_s"] - manifest["warmup_s"]))
+    assert pooled["ops_per_s"] == pytest.approx(len(measured) / (end - manifest["warmup_s"]))
 
 
 def test_headline_percentiles_agree_with_the_hdrh_package(headline: pd.DataFrame) -> None:
@@ -69,7 +72,9 @@ def test_headline_percentiles_agree_with_the_hdrh_package(headline: pd.DataFrame
         if not line.startswith("Tag="):
             continue
         tag, start, length, _max, payload = line[4:].split(",", 4)
-        if base + float(start) + float(length) / 2 < manifest["t0"] + manifest["warmup_s"]:
+        middle = base + float(start) + float(length) / 2 - manifest["t0"]
+        end = max(stage["end_s"] for stage in manifest["stages"])
+        if not manifest["warmup_s"] <= middle < end:
             continue
         histogram = HdrHistogram.decode(payload)
         if tag in merged:

@@ -84,7 +84,7 @@ def format_summary(summary: Mapping[str, Any], *, duration_s: float | None) -> l
     operations: Mapping[str, Mapping[str, Any]] = summary.get("operations") or {}
     warmup = float(summary.get("warmup_s", 0.0) or 0.0)
     if operations and warmup > 0:
-        lines.append(f"latencies after the {warmup:g} s warm-up:")
+        lines.append(f"latencies after the {warmup:g} s warm-up, before the agents sign off:")
     for name, entry in operations.items():
         lines.append(
             f"{name}: response p50 {_ms(entry.get('response_p50_ms'))} "

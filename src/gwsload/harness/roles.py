@@ -184,7 +184,7 @@ class Collector:
         self.t0 = t0
         self.duration_s = total_duration_s(to_stages(config.stages))
         self.sink: RunSink | None = (
-            RunSink(config.run_dir, t0=t0, warmup_s=config.warmup_s)
+            RunSink(config.run_dir, t0=t0, warmup_s=config.warmup_s, end_s=self.duration_s)
             if config.run_dir is not None
             else None
         )

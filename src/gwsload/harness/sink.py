@@ -17,6 +17,7 @@ No gevent and no Locust here.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections import Counter
@@ -63,12 +64,19 @@ class RunSink:
     """Writes the run folder from shipped batches; one per run, in the master process."""
 
     def __init__(
-        self, run_dir: str | os.PathLike[str], *, t0: float, warmup_s: float = 0.0
+        self,
+        run_dir: str | os.PathLike[str],
+        *,
+        t0: float,
+        warmup_s: float = 0.0,
+        end_s: float = math.inf,
     ) -> None:
         self.run_dir = Path(run_dir)
         self.t0 = t0
         #: intervals starting before ``t0 + warmup_s`` stay out of the summary's totals
         self.warmup_s = warmup_s
+        #: and so do those starting after the last stage (the agents signing off)
+        self.end_s = end_s
         self._events = SegmentWriter(self.run_dir, "events")
         self._anomalies = SegmentWriter(self.run_dir, "anomalies")
         self._hlog = HlogWriter(self.run_dir / "latency.hlog", base_time=t0)
@@ -110,7 +118,7 @@ class RunSink:
         latency = batch.get("latency")
         if latency:
             interval = Interval.decode(latency)
-            steady = interval.start >= self.t0 + self.warmup_s
+            steady = self.t0 + self.warmup_s <= interval.start < self.t0 + self.end_s
             self._interval.add(interval)
             if steady:
                 # the merger owns the histograms it was given: decode again for the totals
