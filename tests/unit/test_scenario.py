@@ -26,6 +26,28 @@ duration_s = 60
 users = 10
 """
 
+# every [simulator] key, each set away from its default
+EVERY_SIMULATOR_SETTING = """
+[simulator]
+agents = 40
+answer_delay_ms = 50
+latency_model = "lognormal"
+latency_ms = 5
+latency_p99_ms = 25.5
+drop_share = 0.1
+duplicate_share = 0.05
+delay_share = 0.2
+delay_ms = 300
+http_error_share = 0.01
+async_error_share = 0.02
+voice_down = true
+expire_sessions_every_s = 30
+stall_every_s = 20
+stall_ms = 500
+csrf = true
+seed = 9
+"""
+
 STAGES_3 = """
 [[stages]]
 duration_s = 60
@@ -205,26 +227,7 @@ def test_warmup_default_is_first_ramp_rounded_up(write: Write) -> None:
 
 
 def test_simulator_table_maps_onto_the_simulator_flags(write: Write) -> None:
-    text = MINIMAL + """
-[simulator]
-agents = 40
-answer_delay_ms = 50
-latency_model = "lognormal"
-latency_ms = 5
-latency_p99_ms = 25.5
-drop_share = 0.1
-duplicate_share = 0.05
-delay_share = 0.2
-delay_ms = 300
-http_error_share = 0.01
-async_error_share = 0.02
-voice_down = true
-expire_sessions_every_s = 30
-stall_every_s = 20
-stall_ms = 500
-csrf = true
-seed = 9
-"""
+    text = MINIMAL + EVERY_SIMULATOR_SETTING
     assert load_scenario(write(text)).simulator_argv() == [
         "--agents", "40", "--answer-delay-ms", "50", "--latency-model", "lognormal",
         "--latency-ms", "5", "--latency-p99-ms", "25.5", "--drop-share", "0.1",
@@ -378,26 +381,7 @@ def test_smoke_is_about_a_minute_and_small() -> None:
 
 
 def test_simulator_argv_is_accepted_by_the_simulator_itself(write: Write) -> None:
-    text = MINIMAL + """
-[simulator]
-agents = 40
-answer_delay_ms = 50
-latency_model = "lognormal"
-latency_ms = 5
-latency_p99_ms = 25.5
-drop_share = 0.1
-duplicate_share = 0.05
-delay_share = 0.2
-delay_ms = 300
-http_error_share = 0.01
-async_error_share = 0.02
-voice_down = true
-expire_sessions_every_s = 30
-stall_every_s = 20
-stall_ms = 500
-csrf = true
-seed = 9
-"""
+    text = MINIMAL + EVERY_SIMULATOR_SETTING
     scenario = load_scenario(write(text))
     parser = argparse.ArgumentParser()
     add_arguments(parser)
