@@ -37,7 +37,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser(chosen: str | None) -> argparse.ArgumentParser:
-    parser = _Parser(prog="gwsload", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="gwsload",
+        description="Load and soak testing of the GWS Voice API call-recording operations.",
+    )
     parser.add_argument("--version", action="version", version=f"gwsload {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
