@@ -174,6 +174,10 @@ def analyse(run: Path, settle_share: float) -> dict[str, Any]:
     rss = trend(t, totals["rss_bytes"].to_numpy(np.float64) / MIB)
     fds = trend(t, totals["open_fds"].to_numpy(np.float64))
     greenlets = trend(t, totals["greenlets"].to_numpy(np.float64))
+    # throughput per window: a closed load that slows down would hide a leak per op
+    sent = np.floor((measured["t_s"].to_numpy() - start) / window_s)
+    per_window = np.bincount(sent[sent >= 0].astype(int), minlength=len(totals))
+    throughput = trend(t, per_window[: len(totals)] / window_s)
     ops_per_s = len(measured) / max(folder.measure_end_s - folder.warmup_s, 1e-9)
     rss_relative = rss["slope_per_hour"] / rss["median"]
     rss_fail = rss["p_value"] < ALPHA and rss_relative > RSS_LIMIT_PER_HOUR
@@ -189,6 +193,7 @@ def analyse(run: Path, settle_share: float) -> dict[str, Any]:
         "rss_bytes_per_operation": bytes_per_op,
         "open_fds": fds,
         "greenlets": greenlets,
+        "ops_per_s_trend": throughput,
         "operations": len(measured),
         "ops_per_s": ops_per_s,
         "outcomes": measured["outcome"].value_counts().to_dict(),
@@ -204,7 +209,7 @@ def analyse(run: Path, settle_share: float) -> dict[str, Any]:
 
 
 def print_result(r: dict[str, Any], drift: list[str]) -> None:
-    rss, fds, gl = r["rss_mib"], r["open_fds"], r["greenlets"]
+    rss, fds, gl, ops = r["rss_mib"], r["open_fds"], r["greenlets"], r["ops_per_s_trend"]
     print(
         f"analysed {r['analysed_from_s']:.0f}-{r['analysed_to_s']:.0f} s, "
         f"{r['windows']} windows of {r['window_s']:.0f} s"
@@ -231,6 +236,10 @@ def print_result(r: dict[str, Any], drift: list[str]) -> None:
     print(
         f"greenlets {gl['start']:.1f} -> {gl['end']:.1f}, slope {gl['slope_per_hour']:+.2f}"
         f"/hour, Mann-Kendall p = {gl['p_value']:.2g}"
+    )
+    print(
+        f"ops/s per window {ops['start']:.0f} -> {ops['end']:.0f}, slope "
+        f"{ops['slope_per_hour']:+.1f}/hour, Mann-Kendall p = {ops['p_value']:.2g}"
     )
     print(
         "gwsload report drift:"
@@ -260,7 +269,7 @@ def main() -> int:
     parser.add_argument(
         "--expire-s",
         type=float,
-        default=90.0,
+        default=2.0,
         help="the simulator expires every CometD session this often",
     )
     parser.add_argument(
