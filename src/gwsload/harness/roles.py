@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +39,9 @@ from gwsload.stages import total_duration_s
 __all__ = ["Collector", "LoadProcess", "make_batch"]
 
 log = logging.getLogger("gwsload")
+
+#: how long a thread may hold the GIL while another waits for it (Python's default: 5 ms)
+_SWITCH_INTERVAL_S = 0.0005
 
 
 def make_batch(
@@ -199,6 +203,10 @@ class Collector:
         self.finished = False
 
     def start(self) -> None:
+        # the writer thread's Python work (Parquet columns, HDR histograms) holds the GIL;
+        # in a single-process run the agents' event loop waits for it before each wake-up,
+        # up to the switch interval, and notifications arriving meanwhile are stamped late
+        sys.setswitchinterval(_SWITCH_INTERVAL_S)
         self._ticker = gevent.spawn(self._tick_loop)
 
     def accept(self, batch: dict[str, Any]) -> None:
