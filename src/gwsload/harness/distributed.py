@@ -55,6 +55,14 @@ def _listen(hook: Any, listener: Callable[..., None]) -> None:
     hook.add_listener(listener)  # Locust's EventHook is untyped
 
 
+def _leave_in_time(environment: Environment, config: RunConfig) -> None:
+    # Locust's default stop timeout (0) kills agents mid-operation: an accepted stop
+    # would be sent again at sign-off and refused. Plain `locust -f` gets the same
+    # grace as `gwsload run`; the master passes it to its workers with the spawn.
+    if not environment.stop_timeout:
+        environment.stop_timeout = config.stop_timeout_s
+
+
 def install(environment: Environment, default_config: Callable[[Environment], RunConfig]) -> None:
     """Register the run's listeners and messages; called from the locustfile's ``init``."""
     runner = environment.runner
@@ -72,6 +80,7 @@ def install(environment: Environment, default_config: Callable[[Environment], Ru
 
         def master_start(environment: Environment, **_: Any) -> None:
             config = config_now()
+            _leave_in_time(environment, config)
             t0 = time.time()
             collector = current.collector = Collector(environment, config, t0=t0)
             collector.expected_workers = {f"w{i + 1}" for i in range(master.worker_count)}
@@ -139,6 +148,7 @@ def install(environment: Environment, default_config: Callable[[Environment], Ru
 
         def local_start(environment: Environment, **_: Any) -> None:
             config = config_now()
+            _leave_in_time(environment, config)
             t0 = time.time()
             collector = current.collector = Collector(environment, config, t0=t0)
             collector.expected_workers = {"local"}

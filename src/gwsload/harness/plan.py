@@ -8,7 +8,7 @@ run reads. :func:`stop_timeout_s` is how long Locust waits for users to leave.
 from __future__ import annotations
 
 from gwsload.harness.identities import AgentDirectory
-from gwsload.harness.runconfig import RunConfig, StageSpec, WorkloadSpec
+from gwsload.harness.runconfig import RunConfig, StageSpec, WorkloadSpec, leave_time_s
 from gwsload.scenario import Scenario
 
 __all__ = ["run_config", "stop_timeout_s"]
@@ -17,7 +17,7 @@ __all__ = ["run_config", "stop_timeout_s"]
 def stop_timeout_s(scenario: Scenario) -> float:
     """Time for an agent to finish its operation, stop recording, hang up and log out."""
     client = scenario.client
-    return client.notification_timeout_s + 3 * client.request_timeout_s + 5.0
+    return leave_time_s(client.notification_timeout_s, client.request_timeout_s)
 
 
 def run_config(

@@ -17,7 +17,7 @@ from typing import Any
 
 from gwsload.scenario import Distribution
 
-__all__ = ["CONFIG_ENV", "RunConfig", "StageSpec", "WorkloadSpec"]
+__all__ = ["CONFIG_ENV", "RunConfig", "StageSpec", "WorkloadSpec", "leave_time_s"]
 
 #: environment variable naming the JSON file of the run configuration
 CONFIG_ENV = "GWSLOAD_RUN_CONFIG"
@@ -46,6 +46,12 @@ class WorkloadSpec:
     arrivals: str = "constant"
 
 
+
+def leave_time_s(notification_timeout_s: float, request_timeout_s: float) -> float:
+    """How long an agent may take to leave: its operation's notification, then stop,
+    hangup and logout requests, plus slack."""
+    return notification_timeout_s + 3 * request_timeout_s + 5.0
+
 @dataclass(frozen=True, slots=True)
 class RunConfig:
     """One run, as the Locust processes see it."""
@@ -68,6 +74,11 @@ class RunConfig:
     progress_file: str | None = None
     #: worker processes expected (0: single process)
     workers: int = 0
+
+    @property
+    def stop_timeout_s(self) -> float:
+        """Time for an agent to finish its operation, stop recording, hang up and log out."""
+        return leave_time_s(self.notification_timeout_s, self.request_timeout_s)
     #: the start of the run left out of the summary's percentiles (manifest ``warmup_s``)
     warmup_s: float = 0.0
     #: how often workers ship rows and histograms, and the hlog interval, seconds
