@@ -16,6 +16,7 @@ from gwsload.harness.openloop import CycleTicker
 from gwsload.harness.progress import format_progress, format_summary
 from gwsload.harness.runconfig import RunConfig, StageSpec, WorkloadSpec
 from gwsload.harness.shape import ScenarioShape, rate_share
+from gwsload.harness.sink import RunSink
 from gwsload.scenario import Distribution
 from gwsload.stages import Stage
 
@@ -115,3 +116,19 @@ def test_late_tickets_keep_their_intended_start_times() -> None:
     gaps = [b - a for a, b in itertools.pairwise(tickets)]  # type: ignore[operator]
     assert all(gap == pytest.approx(0.02, abs=1e-9) for gap in gaps)
     assert left >= 0 and ticker.issued >= 10
+
+
+def test_progress_rate_is_ops_since_the_last_tick_over_that_time(tmp_path: Path) -> None:
+    sink = RunSink(tmp_path, t0=1000.0)
+    try:
+        sink.accept({"worker": "w1", "counts": {"ops": 100}, "users": 5})
+        sink.accept({"worker": "w2", "counts": {"ops": 60}, "users": 5})
+        sink.tick(1002.0)
+        assert sink.progress(1002.0, duration_s=60.0, state="running")["ops_per_s"] == 80.0
+        # counts are cumulative per worker: only the growth counts, over 4 s this time
+        sink.accept({"worker": "w1", "counts": {"ops": 180}, "users": 5})
+        sink.accept({"worker": "w2", "counts": {"ops": 100}, "users": 5})
+        sink.tick(1006.0)
+        assert sink.progress(1006.0, duration_s=60.0, state="running")["ops_per_s"] == 30.0
+    finally:
+        sink.close(1006.0)

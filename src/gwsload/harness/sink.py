@@ -92,6 +92,7 @@ class RunSink:
         self._last_interval_ops = 0
         self._last_interval_s = 0.0
         self._ops_in_interval = 0
+        self._last_flush = t0
         self._closed = False
         self._queued: list[Mapping[str, Any]] = []
         _warm_up_parquet()
@@ -174,7 +175,10 @@ class RunSink:
             self._hlog.write(interval)
         self._last_interval_notify = notify
         self._last_interval_ops = self._ops_in_interval
-        self._last_interval_s = (now - interval.start) if interval is not None else 0.0
+        # the ops counted here arrived since the last flush: that is their time span (an
+        # interval's start can be older, as a worker's histograms may lag its counts)
+        self._last_interval_s = now - self._last_flush
+        self._last_flush = now
         self._ops_in_interval = 0
 
     def counts(self) -> Counter[str]:
