@@ -9,6 +9,7 @@ headers of the last request per channel.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -81,24 +82,30 @@ def start_peer(script: str, *args: str) -> tuple[subprocess.Popen[str], Peer]:
     return process, Peer(script.removesuffix("_server.js"), json.loads(line)["port"])
 
 
-@pytest.fixture(scope="module")
-def faye() -> Iterator[Peer]:
-    process, peer = start_peer("faye_server.js", "--timeout", "1")
+def stop_peer(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_peer(script: str, *args: str) -> Iterator[Peer]:
+    process, peer = start_peer(script, *args)
     try:
         yield peer
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_peer(process)
+
+
+@pytest.fixture(scope="module")
+def faye() -> Iterator[Peer]:
+    with running_peer("faye_server.js", "--timeout", "1") as peer:
+        yield peer
 
 
 @pytest.fixture(scope="module")
 def cometd() -> Iterator[Peer]:
-    process, peer = start_peer("cometd_server.js", "--timeout", "1000")
-    try:
+    with running_peer("cometd_server.js", "--timeout", "1000") as peer:
         yield peer
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 # (peer fixture, transport, ack)
@@ -340,8 +347,7 @@ def test_server_restart_is_survived(script: str, transport: str, hold: list[str]
         got: list[dict[str, Any]] = []
         client.subscribe("/restart", got.append)
         first = client.client_id
-        process.terminate()
-        process.wait(timeout=10)
+        stop_peer(process)
         wait_until(lambda: any(i.kind == "transport_error" for i in incidents), timeout=5)
         process, peer = start_peer(script, *hold, "--port", str(peer.port))
         wait_until(lambda: client.connected and client.client_id != first, timeout=15)
@@ -354,8 +360,7 @@ def test_server_restart_is_survived(script: str, transport: str, hold: list[str]
         assert any(i.kind == "rehandshake" and i.duration_ms for i in incidents)
     finally:
         client.close()
-        process.terminate()
-        process.wait(timeout=10)
+        stop_peer(process)
 
 
 @pytest.fixture(scope="module")
@@ -369,12 +374,8 @@ def tls_faye(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
          "-keyout", str(key), "-out", str(crt)],
         check=True, capture_output=True, timeout=30,
     )  # fmt: skip
-    process, peer = start_peer("faye_server.js", "--tls-key", str(key), "--tls-cert", str(crt))
-    try:
+    with running_peer("faye_server.js", "--tls-key", str(key), "--tls-cert", str(crt)) as peer:
         yield f"https://127.0.0.1:{peer.port}/cometd", str(crt)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.mark.parametrize("transport", ["long-polling", "websocket"])
