@@ -372,6 +372,15 @@ async def receive(ws: aiohttp.ClientWebSocketResponse, limit_s: float = 10.0) ->
     return parsed
 
 
+async def ws_handshake(ws: aiohttp.ClientWebSocketResponse) -> str:
+    """Handshake over the socket; the new clientId."""
+    handshake = {"channel": "/meta/handshake", "version": "1.0",
+                 "supportedConnectionTypes": ["websocket"]}
+    await ws.send_str(json.dumps([handshake]))
+    client_id: str = (await receive(ws))[0]["clientId"]
+    return client_id
+
+
 async def test_websocket_handshake_subscribe_push_and_held_connect(serve: Serve) -> None:
     served = await serve(timeout_ms=600)
     async with served.http.ws_connect(served.url, headers={"X-User": "u1"}) as ws:
@@ -429,18 +438,7 @@ async def test_websocket_handshake_subscribe_push_and_held_connect(serve: Serve)
 async def test_websocket_close_keeps_session_until_max_interval(serve: Serve) -> None:
     served = await serve(timeout_ms=30000, max_interval_ms=5000)
     async with served.http.ws_connect(served.url, headers={"X-User": "u1"}) as ws:
-        await ws.send_str(
-            json.dumps(
-                [
-                    {
-                        "channel": "/meta/handshake",
-                        "version": "1.0",
-                        "supportedConnectionTypes": ["websocket"],
-                    }
-                ]
-            )
-        )
-        client_id = (await receive(ws))[0]["clientId"]
+        client_id = await ws_handshake(ws)
         await ws.send_str(
             json.dumps(
                 [
@@ -549,18 +547,7 @@ async def test_websocket_disabled_offers_only_long_polling(serve: Serve) -> None
 async def test_websocket_disconnect_then_http_message_is_402(serve: Serve) -> None:
     served = await serve()
     async with served.http.ws_connect(served.url, headers={"X-User": "u1"}) as ws:
-        await ws.send_str(
-            json.dumps(
-                [
-                    {
-                        "channel": "/meta/handshake",
-                        "version": "1.0",
-                        "supportedConnectionTypes": ["websocket"],
-                    }
-                ]
-            )
-        )
-        client_id = (await receive(ws))[0]["clientId"]
+        client_id = await ws_handshake(ws)
         await ws.send_str(
             json.dumps([{"channel": "/meta/disconnect", "id": "d", "clientId": client_id}])
         )
@@ -613,18 +600,7 @@ async def test_websocket_that_falls_too_far_behind_is_closed_but_session_lives(
     monkeypatch.setattr("gwsload.simulator.cometd_socket.MAX_PENDING_FRAMES", 5)
     served = await serve(timeout_ms=30000)
     async with served.http.ws_connect(served.url, headers={"X-User": "u1"}) as ws:
-        await ws.send_str(
-            json.dumps(
-                [
-                    {
-                        "channel": "/meta/handshake",
-                        "version": "1.0",
-                        "supportedConnectionTypes": ["websocket"],
-                    }
-                ]
-            )
-        )
-        client_id = (await receive(ws))[0]["clientId"]
+        client_id = await ws_handshake(ws)
         await ws.send_str(
             json.dumps(
                 [{"channel": "/meta/subscribe", "clientId": client_id, "subscription": CHANNEL}]
