@@ -119,12 +119,11 @@ class RunSink:
         latency = batch.get("latency")
         if latency:
             interval = Interval.decode(latency)
-            steady = self.t0 + self.warmup_s <= interval.start < self.t0 + self.end_s
-            self._interval.add(interval)
-            if steady:
-                # the merger owns the histograms it was given: decode again for the totals
-                for tag, histogram in Interval.decode(latency).histograms.items():
+            if self.t0 + self.warmup_s <= interval.start < self.t0 + self.end_s:
+                # totals copy the counts, so add them before the merger takes ownership
+                for tag, histogram in interval.histograms.items():
                     self._add_total(tag, histogram)
+            self._interval.add(interval)
         for record in batch.get("incidents") or ():
             self._incidents.write(record)
         for sample in batch.get("samples") or ():
