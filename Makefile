@@ -27,7 +27,8 @@ test: $(BIN)/gwsload $(NODE_DIR)/node_modules/.installed lint typecheck
 	$(BIN)/python -m pytest -q -p tests.gevent_first tests/integration tests/interop
 
 lint: $(BIN)/gwsload
-	$(BIN)/ruff check src analysis locustfiles tests bench
+	$(BIN)/ruff check src analysis locustfiles tests bench examples
+	$(BIN)/ruff format --check src analysis locustfiles tests bench examples
 
 typecheck: $(BIN)/gwsload
 	$(BIN)/mypy

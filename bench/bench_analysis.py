@@ -34,21 +34,33 @@ USERS = 1000
 
 def _spec(ops: int) -> SyntheticRun:
     return SyntheticRun(
-        scenario="bench", stages=(Stage(users=USERS, duration_s=DURATION_S),),
-        ops_per_user_s=ops / USERS / DURATION_S, warmup_s=30.0, error_ratio=0.001,
-        lost_ratio=0.0005, late_per_lost=0.2, unexpected_count=20, span_s=60.0,
+        scenario="bench",
+        stages=(Stage(users=USERS, duration_s=DURATION_S),),
+        ops_per_user_s=ops / USERS / DURATION_S,
+        warmup_s=30.0,
+        error_ratio=0.001,
+        lost_ratio=0.0005,
+        late_per_lost=0.2,
+        unexpected_count=20,
+        span_s=60.0,
         hlog_interval_s=10.0,
         incidents=((600.0, "reconnect"), (1800.0, "rehandshake")),
-        slo=({"metric": "notify_ms", "stat": "p99", "operation": "*", "max": 500},
-             {"metric": "lost_ratio", "operation": "*", "max": 0.001}))
+        slo=(
+            {"metric": "notify_ms", "stat": "p99", "operation": "*", "max": 500},
+            {"metric": "lost_ratio", "operation": "*", "max": 0.001},
+        ),
+    )
 
 
 def _report(path: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one `gwsload report` child process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "gwsload.cli", "report", str(path)], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "gwsload.cli", "report", str(path)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     # ru_maxrss of children is the largest child so far: runs go small to large
@@ -73,25 +85,37 @@ def main() -> int:
             size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
             wall, rss = _report(path)
             results.append((ops, wall, rss))
-            print(f"{ops:>11,} ops: generated in {generated:5.1f} s ({size:,.0f} MB on disk); "
-                  f"report {wall:5.1f} s wall, peak RSS {rss:,.0f} MB")
+            print(
+                f"{ops:>11,} ops: generated in {generated:5.1f} s ({size:,.0f} MB on disk); "
+                f"report {wall:5.1f} s wall, peak RSS {rss:,.0f} MB"
+            )
         (small, t_small, _), (large, t_large, rss_large) = results
-        print(f"scaling: {large / small:.0f}x the operations took {t_large / t_small:.1f}x "
-              f"the time")
-        record = {"operations": large, "report_s": round(t_large, 2),
-                  "peak_rss_mb": round(rss_large), "small_operations": small,
-                  "small_report_s": round(t_small, 2), "goal_s": TARGET_S,
-                  "goal_judged": large >= 10_000_000}
+        print(
+            f"scaling: {large / small:.0f}x the operations took {t_large / t_small:.1f}x the time"
+        )
+        record = {
+            "operations": large,
+            "report_s": round(t_large, 2),
+            "peak_rss_mb": round(rss_large),
+            "small_operations": small,
+            "small_report_s": round(t_small, 2),
+            "goal_s": TARGET_S,
+            "goal_judged": large >= 10_000_000,
+        }
         out = Path(__file__).resolve().parent / "out"
         out.mkdir(exist_ok=True)
         (out / "analysis.json").write_text(json.dumps(record, indent=2) + "\n")
         if large < 10_000_000:
-            print(f"{large:,} operations reported in {t_large:.1f} s, peak RSS "
-                  f"{rss_large:,.0f} MB (the goal is judged on 10 M: run without --quick)")
+            print(
+                f"{large:,} operations reported in {t_large:.1f} s, peak RSS "
+                f"{rss_large:,.0f} MB (the goal is judged on 10 M: run without --quick)"
+            )
             return 0
         verdict = "meets" if t_large < TARGET_S else "MISSES"
-        print(f"{verdict} the goal: {large:,} operations reported in {t_large:.1f} s "
-              f"(goal < {TARGET_S:.0f} s), peak RSS {rss_large:,.0f} MB")
+        print(
+            f"{verdict} the goal: {large:,} operations reported in {t_large:.1f} s "
+            f"(goal < {TARGET_S:.0f} s), peak RSS {rss_large:,.0f} MB"
+        )
         return 0 if t_large < TARGET_S else 1
     finally:
         if args.keep is None:

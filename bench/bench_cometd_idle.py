@@ -44,9 +44,13 @@ OUT = Path(__file__).resolve().parent / "out" / "cometd_idle.json"
 
 def _connect(url: str, n: int, transport: str, incidents: list[Incident]) -> CometdClient:
     token = base64.b64encode(f"agent{n:04d}:gwsload".encode()).decode()
-    client = CometdClient(url, transport,  # type: ignore[arg-type]
-                          headers={"Authorization": f"Basic {token}"}, cookies=CookieJar(),
-                          on_incident=incidents.append)
+    client = CometdClient(
+        url,
+        transport,  # type: ignore[arg-type]
+        headers={"Authorization": f"Basic {token}"},
+        cookies=CookieJar(),
+        on_incident=incidents.append,
+    )
     client.handshake(timeout=30)
     client.subscribe("/v2/me/calls", _ignore, timeout=30)
     return client
@@ -54,14 +58,20 @@ def _connect(url: str, n: int, transport: str, incidents: list[Incident]) -> Com
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="500 clients, 6 s idle window, connects held 2 s")
+    parser.add_argument(
+        "--quick", action="store_true", help="500 clients, 6 s idle window, connects held 2 s"
+    )
     parser.add_argument("--clients", type=int, default=None)
     parser.add_argument("--idle-s", type=float, default=None)
-    parser.add_argument("--hold-ms", type=int, default=None,
-                        help="how long the server holds /meta/connect (default 30000)")
-    parser.add_argument("--transport", choices=["long-polling", "websocket"],
-                        default="long-polling")
+    parser.add_argument(
+        "--hold-ms",
+        type=int,
+        default=None,
+        help="how long the server holds /meta/connect (default 30000)",
+    )
+    parser.add_argument(
+        "--transport", choices=["long-polling", "websocket"], default="long-polling"
+    )
     args = parser.parse_args()
     clients_n = args.clients or (500 if args.quick else 2000)
     idle_s = args.idle_s or (6.0 if args.quick else 30.0)
@@ -81,8 +91,9 @@ def main() -> int:
         cpu_before = me.cpu_times()
         started = time.perf_counter()
         pool = gevent.pool.Pool(100)
-        jobs = [pool.spawn(_connect, url, n, args.transport, incidents)
-                for n in range(1, clients_n + 1)]
+        jobs = [
+            pool.spawn(_connect, url, n, args.transport, incidents) for n in range(1, clients_n + 1)
+        ]
         gevent.joinall(jobs, raise_error=True)
         clients = [job.value for job in jobs]
         connect_s = time.perf_counter() - started

@@ -45,13 +45,17 @@ def bench_engine(sessions: int) -> dict[str, float]:
         owner = f"u{i}"
         (reply,) = engine.handle(
             [Message("/meta/handshake", supported_connection_types=("long-polling",))],
-            0.0, owner=owner,
+            0.0,
+            owner=owner,
         ).replies
         client_id = reply.client_id
         outcome = engine.handle(
-            [Message("/meta/subscribe", client_id=client_id, subscription=CHANNEL),
-             Message("/meta/connect", client_id=client_id, connection_type="long-polling")],
-            0.0, owner=owner,
+            [
+                Message("/meta/subscribe", client_id=client_id, subscription=CHANNEL),
+                Message("/meta/connect", client_id=client_id, connection_type="long-polling"),
+            ],
+            0.0,
+            owner=owner,
         )
         held.append(outcome.hold)
     setup_s = time.perf_counter() - started
@@ -116,11 +120,17 @@ async def _long_polling_latencies(
 ) -> list[float]:
     client_ids = []
     for _ in range(sessions):
-        (hs,) = await _post(http, url, [{"channel": "/meta/handshake",
-                                         "supportedConnectionTypes": ["long-polling"]}])
+        (hs,) = await _post(
+            http,
+            url,
+            [{"channel": "/meta/handshake", "supportedConnectionTypes": ["long-polling"]}],
+        )
         client_ids.append(hs["clientId"])
-        await _post(http, url, [{"channel": "/meta/subscribe", "clientId": hs["clientId"],
-                                 "subscription": CHANNEL}])
+        await _post(
+            http,
+            url,
+            [{"channel": "/meta/subscribe", "clientId": hs["clientId"], "subscription": CHANNEL}],
+        )
     latencies: list[float] = []
     for _ in range(rounds):
         polls = [asyncio.create_task(_timed_connect(http, url, c)) for c in client_ids]
@@ -133,8 +143,11 @@ async def _long_polling_latencies(
 
 
 async def _timed_connect(http: aiohttp.ClientSession, url: str, client_id: str) -> float:
-    await _post(http, url, [{"channel": "/meta/connect", "clientId": client_id,
-                             "connectionType": "long-polling"}])
+    await _post(
+        http,
+        url,
+        [{"channel": "/meta/connect", "clientId": client_id, "connectionType": "long-polling"}],
+    )
     return time.perf_counter()
 
 
@@ -144,13 +157,22 @@ async def _websocket_latencies(
     sockets = []
     for _ in range(sessions):
         ws = await http.ws_connect(url)
-        await ws.send_str(json.dumps([{"channel": "/meta/handshake",
-                                       "supportedConnectionTypes": ["websocket"]}]))
+        await ws.send_str(
+            json.dumps([{"channel": "/meta/handshake", "supportedConnectionTypes": ["websocket"]}])
+        )
         client_id = json.loads((await ws.receive()).data)[0]["clientId"]
-        await ws.send_str(json.dumps([
-            {"channel": "/meta/subscribe", "clientId": client_id, "subscription": CHANNEL},
-            {"channel": "/meta/connect", "clientId": client_id, "connectionType": "websocket"},
-        ]))
+        await ws.send_str(
+            json.dumps(
+                [
+                    {"channel": "/meta/subscribe", "clientId": client_id, "subscription": CHANNEL},
+                    {
+                        "channel": "/meta/connect",
+                        "clientId": client_id,
+                        "connectionType": "websocket",
+                    },
+                ]
+            )
+        )
         await ws.receive()
         sockets.append(ws)
     latencies: list[float] = []
@@ -181,15 +203,19 @@ def main() -> None:
     engine = bench_engine(sessions)
     fan_out = 50 if args.quick else 200
     endpoint = asyncio.run(bench_endpoint(fan_out, 10 if args.quick else 30))
-    print(f"engine, {sessions} sessions: setup {engine['setup_per_s']:,.0f}/s, "
-          f"deliveries {engine['deliveries_per_s']:,.0f}/s, "
-          f"sweep {engine['sweep_us_per_session']:.1f} us/session")
-    print(f"endpoint notify->receive (fan-out to {fan_out} sessions), "
-          f"{endpoint['samples']:.0f} samples each: "
-          f"long-polling p50 {endpoint['long_polling_p50_ms']:.2f} ms "
-          f"p99 {endpoint['long_polling_p99_ms']:.2f} ms; websocket p50 "
-          f"{endpoint['websocket_p50_ms']:.2f} ms p99 {endpoint['websocket_p99_ms']:.2f} ms; "
-          f"p50 ratio ws/lp {endpoint['p50_ratio_ws_over_lp']:.2f}")
+    print(
+        f"engine, {sessions} sessions: setup {engine['setup_per_s']:,.0f}/s, "
+        f"deliveries {engine['deliveries_per_s']:,.0f}/s, "
+        f"sweep {engine['sweep_us_per_session']:.1f} us/session"
+    )
+    print(
+        f"endpoint notify->receive (fan-out to {fan_out} sessions), "
+        f"{endpoint['samples']:.0f} samples each: "
+        f"long-polling p50 {endpoint['long_polling_p50_ms']:.2f} ms "
+        f"p99 {endpoint['long_polling_p99_ms']:.2f} ms; websocket p50 "
+        f"{endpoint['websocket_p50_ms']:.2f} ms p99 {endpoint['websocket_p99_ms']:.2f} ms; "
+        f"p50 ratio ws/lp {endpoint['p50_ratio_ws_over_lp']:.2f}"
+    )
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps({"engine": engine, "endpoint": endpoint}, indent=2) + "\n")
 

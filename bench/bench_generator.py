@@ -38,7 +38,7 @@ from gwsload.simulator.process import SimulatorProcess
 
 SIMULATOR = ["--latency-model", "fixed", "--latency-ms", "0", "--answer-delay-ms", "10"]
 
-RAW_CLIENT = r'''
+RAW_CLIENT = r"""
 import base64, json, sys, time
 from gevent import monkey; monkey.patch_all()
 import gevent, psutil
@@ -115,7 +115,7 @@ cpu1 = sum(proc.cpu_times()[:2]); count1 = done[0]
 failed = sum(1 for g in greenlets if g.dead and not g.successful())
 print(json.dumps({"ops": count1 - count0, "seconds": seconds, "cpu_s": cpu1 - cpu0,
                   "failed_agents": failed}))
-'''
+"""
 
 SCENARIO = """
 name = "bench-generator"

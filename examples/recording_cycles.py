@@ -133,8 +133,7 @@ def run(args: argparse.Namespace, url: str) -> int:
     )
     print("outcomes:  " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
     print(
-        "anomalies: "
-        + (", ".join(f"{k} {n}" for k, n in sorted(anomaly_kinds.items())) or "none")
+        "anomalies: " + (", ".join(f"{k} {n}" for k, n in sorted(anomaly_kinds.items())) or "none")
     )
     print(f"incidents: {len(incidents)}")
     for name in ("response_ms", "notify_ms", "notify_after_response_ms", "publish_lag_ms"):

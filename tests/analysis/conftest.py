@@ -14,9 +14,15 @@ SLOS = (
     {"metric": "error_ratio", "operation": "*", "max": 0.001},
     {"metric": "ops_per_s", "operation": "*", "min": 15},
 )
-FAULTY = SyntheticRun(error_ratio=0.01, lost_ratio=0.005, late_per_lost=0.5,
-                      duplicate_ratio=0.002, unexpected_count=3,
-                      incidents=((50.0, "rehandshake"), (80.0, "reconnect")), slo=SLOS)
+FAULTY = SyntheticRun(
+    error_ratio=0.01,
+    lost_ratio=0.005,
+    late_per_lost=0.5,
+    duplicate_ratio=0.002,
+    unexpected_count=3,
+    incidents=((50.0, "rehandshake"), (80.0, "reconnect")),
+    slo=SLOS,
+)
 CAPACITY_STAGES = tuple(Stage(users=u, duration_s=60.0) for u in (10, 20, 30, 40, 50, 60))
 
 
@@ -32,13 +38,23 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "faster": SyntheticRun(seed=24, latency_factor=0.7),
         "lossy": SyntheticRun(seed=25, lost_ratio=0.02),
         "no_hlog": SyntheticRun(seed=1, write_hlog=False),
-        "capacity": SyntheticRun(stages=CAPACITY_STAGES, capacity_ops_s=85.0, warmup_s=5.0,
-                                 slo=({**SLOS[0], "max": 300},), scenario="capacity"),
-        "drift": SyntheticRun(stages=(Stage(10, 1800.0),), ops_per_user_s=1.0,
-                              drift_ms_per_hour=100.0, rss_growth_bytes_per_hour=50e6,
-                              scenario="soak"),
-        "steady": SyntheticRun(stages=(Stage(10, 1800.0),), ops_per_user_s=1.0, seed=5,
-                               scenario="soak"),
+        "capacity": SyntheticRun(
+            stages=CAPACITY_STAGES,
+            capacity_ops_s=85.0,
+            warmup_s=5.0,
+            slo=({**SLOS[0], "max": 300},),
+            scenario="capacity",
+        ),
+        "drift": SyntheticRun(
+            stages=(Stage(10, 1800.0),),
+            ops_per_user_s=1.0,
+            drift_ms_per_hour=100.0,
+            rss_growth_bytes_per_hour=50e6,
+            scenario="soak",
+        ),
+        "steady": SyntheticRun(
+            stages=(Stage(10, 1800.0),), ops_per_user_s=1.0, seed=5, scenario="soak"
+        ),
         "open": SyntheticRun(open_workload=True, start_lag_mean_ms=40.0, scenario="open"),
         "saturated": SyntheticRun(cpu_percent=97.0, loop_lag_ms=45.0, seed=3),
     }

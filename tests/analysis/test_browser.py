@@ -27,37 +27,53 @@ window.addEventListener('load', () => {
 
 
 def _chromium(args: list[str], profile: Path) -> str:
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-               "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
-               *args]
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
 
 @pytest.mark.parametrize("kind", ["report", "compare", "harness-run"])
-def test_every_image_decodes_in_chromium(runs: dict[str, Path], tmp_path: Path,
-                                         kind: str) -> None:
+def test_every_image_decodes_in_chromium(runs: dict[str, Path], tmp_path: Path, kind: str) -> None:
     if kind in ("report", "harness-run"):
-        folder = runs["faulty"] if kind == "report" else Path(__file__).parent / "data" / (
-            "faulty-smoke")
+        folder = (
+            runs["faulty"]
+            if kind == "report"
+            else Path(__file__).parent / "data" / ("faulty-smoke")
+        )
         assert main(["report", str(folder), "--out", str(tmp_path)]) == 0
         page = tmp_path / "report.html"
     else:
-        assert main(["compare", str(runs["baseline"]), str(runs["slower"]),
-                     "--out", str(tmp_path)]) == 1
+        assert (
+            main(["compare", str(runs["baseline"]), str(runs["slower"]), "--out", str(tmp_path)])
+            == 1
+        )
         page = tmp_path / "compare.html"
     probed = tmp_path / "probed.html"
     probed.write_text(page.read_text().replace("</body>", _PROBE + "</body>"))
-    dom = _chromium(["--window-size=1200,900", "--virtual-time-budget=5000", "--dump-dom",
-                     probed.as_uri()], tmp_path / "profile")
+    dom = _chromium(
+        ["--window-size=1200,900", "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],
+        tmp_path / "profile",
+    )
     match = re.search(r"images=(\d+) decoded=(\d+) width=(\d+)", dom)
     assert match, dom[-500:]
     images, decoded, width = map(int, match.groups())
     assert images >= 4 and decoded == images
     assert width <= 1200  # nothing wider than the window: no sideways scrolling
     shot = tmp_path / "shot.png"
-    _chromium(["--window-size=1200,2400", f"--screenshot={shot}", page.as_uri()],
-              tmp_path / "profile2")
+    _chromium(
+        ["--window-size=1200,2400", f"--screenshot={shot}", page.as_uri()], tmp_path / "profile2"
+    )
     assert shot.stat().st_size > 50_000  # a rendered page, not a blank one

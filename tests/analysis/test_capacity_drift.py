@@ -82,13 +82,18 @@ def test_a_steady_run_has_no_drift(runs: dict[str, Path]) -> None:
     found = _drift(runs, "steady")
     assert not any(r.drifting for r in found.values())  # type: ignore[attr-defined]
     assert found["notification p99"].sentence.startswith(  # type: ignore[attr-defined]
-        "notification p99: no drift")
+        "notification p99: no drift"
+    )
 
 
 def test_open_workload_steps_use_the_offered_rate(tmp_path: Path) -> None:
     stages = tuple(Stage(users=50, duration_s=30.0, rate_per_s=r) for r in (20, 40, 60, 80))
-    run = load_run(write_run(tmp_path / "open", SyntheticRun(
-        stages=stages, capacity_ops_s=50.0, open_workload=True, warmup_s=2.0)))
+    run = load_run(
+        write_run(
+            tmp_path / "open",
+            SyntheticRun(stages=stages, capacity_ops_s=50.0, open_workload=True, warmup_s=2.0),
+        )
+    )
     result = compute_capacity(run, [])
     assert result is not None
     steps = result.steps

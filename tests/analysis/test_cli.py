@@ -13,9 +13,25 @@ import pytest
 
 from gwsload.cli import main
 
-SUMMARY_KEYS = {"schema", "run_id", "scenario", "status", "workload", "transport", "verdict",
-                "measured", "latency_source", "all", "operations", "notification_order",
-                "outcomes", "slo", "validity", "capacity", "drift"}
+SUMMARY_KEYS = {
+    "schema",
+    "run_id",
+    "scenario",
+    "status",
+    "workload",
+    "transport",
+    "verdict",
+    "measured",
+    "latency_source",
+    "all",
+    "operations",
+    "notification_order",
+    "outcomes",
+    "slo",
+    "validity",
+    "capacity",
+    "drift",
+}
 
 
 @pytest.fixture
@@ -24,7 +40,8 @@ def faulty(runs: dict[str, Path], tmp_path: Path) -> Path:
 
 
 def test_report_writes_three_files_with_the_documented_keys(
-        faulty: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    faulty: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["report", str(faulty)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("FAIL: 2 of 4 SLOs breached")
@@ -33,20 +50,30 @@ def test_report_writes_three_files_with_the_documented_keys(
     assert summary["schema"] == "gwsload.summary/1"
     assert summary["slo"]["verdict"] == "fail"
     assert set(summary["all"]["latency_ms"]["notify_ms"]) == {
-        "p50", "p90", "p95", "p99", "p99.9", "max", "mean"}
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "p99.9",
+        "max",
+        "mean",
+    }
     assert set(summary["operations"]) == {"StartCallRecording", "StopCallRecording"}
-    assert summary["measured"] == {"warmup_s": 10.0, "from_s": 10.0, "to_s": 120.0,
-                                   "seconds": 110.0}
+    assert summary["measured"] == {
+        "warmup_s": 10.0,
+        "from_s": 10.0,
+        "to_s": 120.0,
+        "seconds": 110.0,
+    }
     markdown = (faulty / "summary.md").read_text()
     assert "**FAIL: 2 of 4 SLOs breached" in markdown
     assert "| lost notifications, all operations \u2264 0.010% |" in markdown
     html = (faulty / "report.html").read_text()
     assert html.count('<img alt="') >= 8
-    assert "src=\"http" not in html and "<script" not in html  # self-contained
+    assert 'src="http' not in html and "<script" not in html  # self-contained
 
 
-def test_report_of_a_step_load_states_the_capacity(
-        runs: dict[str, Path], tmp_path: Path) -> None:
+def test_report_of_a_step_load_states_the_capacity(runs: dict[str, Path], tmp_path: Path) -> None:
     assert main(["report", str(runs["capacity"]), "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["capacity"]["capacity_step"] == 4
@@ -55,8 +82,8 @@ def test_report_of_a_step_load_states_the_capacity(
 
 
 def test_check_passes_fails_and_writes_junit(
-        runs: dict[str, Path], faulty: Path, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    runs: dict[str, Path], faulty: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["check", str(faulty)]) == 1
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.startswith("lost notifications"))
@@ -69,12 +96,24 @@ def test_check_passes_fails_and_writes_junit(
     assert ET.parse(clean_junit).getroot().get("failures") == "0"
     slo = tmp_path / "strict.toml"
     slo.write_text('[[slo]]\nmetric = "notify_ms"\nstat = "p50"\noperation = "*"\nmax = 1\n')
-    assert main(["check", str(runs["clean"]), "--slo", str(slo),
-                 "--junit", str(tmp_path / "strict.xml")]) == 1
+    assert (
+        main(
+            [
+                "check",
+                str(runs["clean"]),
+                "--slo",
+                str(slo),
+                "--junit",
+                str(tmp_path / "strict.xml"),
+            ]
+        )
+        == 1
+    )
 
 
 def test_check_bad_input_exits_2_with_one_line(
-        runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["check", str(runs["baseline"]), "--junit", str(tmp_path / "x.xml")]) == 2
     assert "no SLOs to check" in capsys.readouterr().err
     bad = tmp_path / "bad.toml"
@@ -86,30 +125,45 @@ def test_check_bad_input_exits_2_with_one_line(
     assert "not a run folder" in capsys.readouterr().err
 
 
-def test_compare_exit_codes(runs: dict[str, Path], tmp_path: Path,
-                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_exit_codes(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "cmp"
-    assert main(["compare", str(runs["baseline"]), str(runs["slower"]),
-                 "--out", str(out)]) == 1
+    assert main(["compare", str(runs["baseline"]), str(runs["slower"]), "--out", str(out)]) == 1
     assert "REGRESSION" in capsys.readouterr().out
     document = json.loads((out / "compare.json").read_text())
     assert document["regression"] is True and document["schema"] == "gwsload.compare/1"
     assert (out / "compare.html").read_text().count("<img") == 4
-    assert main(["compare", str(runs["baseline"]), str(runs["same"]),
-                 "--out", str(out)]) == 0
+    assert main(["compare", str(runs["baseline"]), str(runs["same"]), "--out", str(out)]) == 0
     assert "NO REGRESSION" in capsys.readouterr().out
-    assert main(["compare", str(runs["baseline"]), str(runs["capacity"]),
-                 "--out", str(out)]) == 2
+    assert main(["compare", str(runs["baseline"]), str(runs["capacity"]), "--out", str(out)]) == 2
     assert "use --force" in capsys.readouterr().err
-    assert main(["compare", str(runs["baseline"]), str(runs["slower"]), "--force",
-                 "--tolerance", "50%", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                str(runs["baseline"]),
+                str(runs["slower"]),
+                "--force",
+                "--tolerance",
+                "50%",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
 
 
-def test_the_report_commands_never_import_gevent_or_locust(runs: dict[str, Path],
-                                                          tmp_path: Path) -> None:
-    code = ("import sys; from gwsload.cli import main; "
-            f"main(['report', {str(runs['clean'])!r}, '--out', {str(tmp_path)!r}]); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('gevent', 'locust')))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=True)
+def test_the_report_commands_never_import_gevent_or_locust(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    code = (
+        "import sys; from gwsload.cli import main; "
+        f"main(['report', {str(runs['clean'])!r}, '--out', {str(tmp_path)!r}]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('gevent', 'locust')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     assert done.stdout.strip().splitlines()[-1] == "[]"

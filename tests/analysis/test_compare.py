@@ -11,14 +11,14 @@ from gwsload.errors import ConfigError
 
 def _verdicts(runs: dict[str, Path], baseline: str, candidate: str) -> dict[tuple[str, ...], str]:
     table = compare_runs(load_run(runs[baseline]), load_run(runs[candidate]))
-    return {(str(r.operation), str(r.metric), str(r.stat)): str(r.verdict)
-            for r in table.itertuples()}
+    return {
+        (str(r.operation), str(r.metric), str(r.stat)): str(r.verdict) for r in table.itertuples()
+    }
 
 
 def test_a_planted_30_percent_regression_is_worse(runs: dict[str, Path]) -> None:
     table = compare_runs(load_run(runs["baseline"]), load_run(runs["slower"]))
-    pooled = table[(table["operation"] == "*") & table["metric"].isin(["notify_ms",
-                                                                       "response_ms"])]
+    pooled = table[(table["operation"] == "*") & table["metric"].isin(["notify_ms", "response_ms"])]
     assert (pooled["verdict"] == "worse").all()
     assert pooled["change"].to_numpy() == pytest.approx(0.3, abs=0.12)
     assert (pooled["ci_low"] > 0).all()
@@ -53,8 +53,11 @@ def test_two_runs_of_the_same_system_are_the_same(runs: dict[str, Path]) -> None
 
 
 def test_runs_of_different_scenarios_or_loads_are_refused(runs: dict[str, Path]) -> None:
-    with pytest.raises(ConfigError, match=r"not comparable.*scenario 'synthetic' vs "
-                                          r"'capacity'.*use --force") as info:
+    with pytest.raises(
+        ConfigError,
+        match=r"not comparable.*scenario 'synthetic' vs "
+        r"'capacity'.*use --force",
+    ) as info:
         check_comparable(load_run(runs["baseline"]), load_run(runs["capacity"]))
     assert "\n" not in str(info.value)
     check_comparable(load_run(runs["baseline"]), load_run(runs["slower"]))

@@ -84,13 +84,17 @@ def test_headline_percentiles_agree_with_the_hdrh_package(headline: pd.DataFrame
     assert merged
     for tag, histogram in merged.items():
         metric, operation = tag.split(".")
-        column = {"notify": "notify_ms", "response": "response_ms",
-                  "notify_from_intended": "notify_from_intended_ms"}[metric]
+        column = {
+            "notify": "notify_ms",
+            "response": "response_ms",
+            "notify_from_intended": "notify_from_intended_ms",
+        }[metric]
         for stat, p in (("p50", 50.0), ("p90", 90.0), ("p99", 99.0)):
             expected = round_sig(histogram.get_value_at_percentile(p) / 1000.0)
             assert headline.loc[operation, f"{column}_{stat}"] == expected, (tag, stat)
         assert headline.loc[operation, f"{column}_max"] == round_sig(
-            histogram.get_max_value() / 1000.0)
+            histogram.get_max_value() / 1000.0
+        )
 
 
 def test_commands_on_the_harness_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -65,13 +65,18 @@ def _write_log(path: Path, tagged: dict[str, list[tuple[float, list[int]]]]) -> 
 
 def test_hlog_totals_add_intervals_per_tag_and_skip_warmup(tmp_path: Path) -> None:
     log = tmp_path / "latency.hlog"
-    _write_log(log, {"notify.Start": [(1000.0, [1000, 2000]), (1010.0, [3000]),
-                                      (1020.0, [4000, 5000])],
-                     "response.Start": [(1010.0, [700])]})
+    _write_log(
+        log,
+        {
+            "notify.Start": [(1000.0, [1000, 2000]), (1010.0, [3000]), (1020.0, [4000, 5000])],
+            "response.Start": [(1010.0, [700])],
+        },
+    )
     totals = {(h.metric, h.operation): h for h in hdr.read_hlog_totals(log, from_ts=1008.0)}
     assert totals[("notify", "Start")].total == 3
     assert hdr.percentile_us(totals[("notify", "Start")].counts, [100.0])[0] == pytest.approx(
-        5000, rel=1e-3)
+        5000, rel=1e-3
+    )
     assert totals[("response", "Start")].total == 1
 
 

@@ -26,24 +26,33 @@ def test_reads_every_part_of_a_run_folder(runs: dict[str, Path]) -> None:
     run = load_run(runs["faulty"])
     table = pq.read_table(runs["faulty"] / "events").to_pandas()
     assert len(run.events) == len(table)
-    assert set(run.events["operation"].cat.categories) == {"StartCallRecording",
-                                                           "StopCallRecording"}
+    assert set(run.events["operation"].cat.categories) == {
+        "StartCallRecording",
+        "StopCallRecording",
+    }
     assert run.warmup_s == 10.0
     assert run.hdr is not None and {h.metric for h in run.hdr} == {
-        "response", "notify", "notify_from_intended"}
+        "response",
+        "notify",
+        "notify_from_intended",
+    }
     assert list(run.incidents["kind"]) == ["rehandshake", "reconnect"]
     assert run.incidents["t_s"].tolist() == [50.0, 80.0]
     assert (run.anomalies["kind"] == "unexpected").sum() == 3
     assert set(run.examples["outcome"]) <= {"http_error", "api_error", "lost"}
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"format": 2}, r"run-folder format 2 is not supported"),
-    ({"t0": "soon"}, r"'t0' must be a number"),
-    ({"warmup_s": 10_000}, r"warmup_s 10000 s covers the whole run"),
-])
-def test_bad_manifest_values_are_one_line_errors(copy: Path, change: dict[str, object],
-                                                 message: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"format": 2}, r"run-folder format 2 is not supported"),
+        ({"t0": "soon"}, r"'t0' must be a number"),
+        ({"warmup_s": 10_000}, r"warmup_s 10000 s covers the whole run"),
+    ],
+)
+def test_bad_manifest_values_are_one_line_errors(
+    copy: Path, change: dict[str, object], message: str
+) -> None:
     _edit_manifest(copy, **change)
     with pytest.raises(ConfigError, match=message) as info:
         load_run(copy)
@@ -73,7 +82,8 @@ def test_events_are_required_with_their_columns(copy: Path) -> None:
 
 
 def test_other_files_in_events_are_ignored_and_a_partial_last_incident_is_skipped(
-        copy: Path) -> None:
+    copy: Path,
+) -> None:
     (copy / "events" / "part-local-999999.parquet.tmp").write_bytes(b"half a segment")
     with (copy / "incidents.jsonl").open("a") as out:
         out.write('{"ts": 17959521')

@@ -25,16 +25,17 @@ def _truth(path: Path) -> pd.DataFrame:
     return measured
 
 
-def test_headline_percentiles_are_the_hdr_percentiles_of_the_data(
-        runs: dict[str, Path]) -> None:
+def test_headline_percentiles_are_the_hdr_percentiles_of_the_data(runs: dict[str, Path]) -> None:
     truth = _truth(runs["faulty"])
     headline = compute_headline(load_run(runs["faulty"]))
     for operation, rows in truth.groupby("operation"):
         values = rows["notify_ms"].dropna().to_numpy()
         us = np.round(values * 1000).astype(np.int64)
         expected = hdr.percentile_us(hdr.counts_from_values_us(us), [50, 90, 99, 99.9, 100])
-        got = headline.loc[operation, ["notify_ms_p50", "notify_ms_p90", "notify_ms_p99",
-                                       "notify_ms_p99.9", "notify_ms_max"]].to_numpy()
+        got = headline.loc[
+            operation,
+            ["notify_ms_p50", "notify_ms_p90", "notify_ms_p99", "notify_ms_p99.9", "notify_ms_max"],
+        ].to_numpy()
         # the same buckets, reported to 3 significant digits
         assert got.tolist() == [hdr.round_sig(v / 1000) for v in expected]
         # and within HDR precision of the exact value at HDR's rank, round(q * n)
@@ -51,9 +52,11 @@ def test_headline_counts_and_ratios(runs: dict[str, Path]) -> None:
     assert pooled["operations"] == len(truth)
     assert pooled["lost"] == outcomes["lost"]
     assert pooled["error_ratio"] == pytest.approx(
-        (outcomes["http_error"] + outcomes["api_error"]) / len(truth))
+        (outcomes["http_error"] + outcomes["api_error"]) / len(truth)
+    )
     assert pooled["lost_ratio"] == pytest.approx(
-        outcomes["lost"] / (outcomes["ok"] + outcomes["lost"]))
+        outcomes["lost"] / (outcomes["ok"] + outcomes["lost"])
+    )
     assert pooled["ops_per_s"] == pytest.approx(len(truth) / 110.0)
     assert pooled["unexpected"] == 3
     per_op = headline.loc[["StartCallRecording", "StopCallRecording"], "operations"]
@@ -67,7 +70,8 @@ def test_events_fallback_agrees_with_the_hlog(runs: dict[str, Path]) -> None:
     from_events = compute_headline(run)
     for column in ("notify_ms_p50", "notify_ms_p99", "response_ms_p90", "notify_ms_max"):
         assert from_events[column].to_numpy() == pytest.approx(
-            with_hlog[column].to_numpy(), rel=2e-3)
+            with_hlog[column].to_numpy(), rel=2e-3
+        )
 
 
 def test_window_percentiles_are_hdr_percentiles_per_key() -> None:
@@ -110,9 +114,13 @@ def test_notification_order(runs: dict[str, Path]) -> None:
 
 
 def test_users_per_window_add_up_workers() -> None:
-    generator = pd.DataFrame({"t_s": [0.0, 1.0, 4.0, 2.5, 6.0, 7.0],
-                              "worker": ["w1", "w1", "w1", "w2", "w2", "w1"],
-                              "users": [5, 6, 8, 10, 12, 9]})
+    generator = pd.DataFrame(
+        {
+            "t_s": [0.0, 1.0, 4.0, 2.5, 6.0, 7.0],
+            "worker": ["w1", "w1", "w1", "w2", "w2", "w1"],
+            "users": [5, 6, 8, 10, 12, 9],
+        }
+    )
     users = compute_users(generator, 5.0)
     assert users["t_s"].tolist() == [0.0, 5.0]
     assert users["users"].tolist() == [8 + 10, 12 + 9]

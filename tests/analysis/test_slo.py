@@ -10,22 +10,30 @@ from gwsload.analysis.slo import evaluate_slos, junit_xml, load_slo_file, parse_
 from gwsload.errors import ConfigError
 
 HEADLINE = pd.DataFrame(
-    {"notify_ms_p99": [420.0, 510.0, 510.0], "lost_ratio": [0.0, 0.0002, 0.0001],
-     "error_ratio": [0.0, 0.0, 0.0], "ops_per_s": [10.0, 12.0, 22.0],
-     "unexpected": [0, 0, 4]},
-    index=pd.Index(["StartCallRecording", "StopCallRecording", "*"], name="operation"))
+    {
+        "notify_ms_p99": [420.0, 510.0, 510.0],
+        "lost_ratio": [0.0, 0.0002, 0.0001],
+        "error_ratio": [0.0, 0.0, 0.0],
+        "ops_per_s": [10.0, 12.0, 22.0],
+        "unexpected": [0, 0, 4],
+    },
+    index=pd.Index(["StartCallRecording", "StopCallRecording", "*"], name="operation"),
+)
 
 
 def test_thresholds_per_metric_and_operation() -> None:
-    slos = parse_slos([
-        {"metric": "notify_ms", "stat": "p99", "operation": "StartCallRecording", "max": 500},
-        {"metric": "notify_ms", "stat": "p99", "operation": "*", "max": 500},
-        {"metric": "lost_ratio", "operation": "*", "max": 0.0001},
-        {"metric": "ops_per_s", "operation": "*", "min": 20},
-        {"metric": "ops_per_s", "operation": "StopCallRecording", "min": 20},
-        {"metric": "unexpected_count", "max": 0},
-        {"metric": "notify_ms", "stat": "p99", "operation": "Hangup", "max": 500},
-    ], source="test")
+    slos = parse_slos(
+        [
+            {"metric": "notify_ms", "stat": "p99", "operation": "StartCallRecording", "max": 500},
+            {"metric": "notify_ms", "stat": "p99", "operation": "*", "max": 500},
+            {"metric": "lost_ratio", "operation": "*", "max": 0.0001},
+            {"metric": "ops_per_s", "operation": "*", "min": 20},
+            {"metric": "ops_per_s", "operation": "StopCallRecording", "min": 20},
+            {"metric": "unexpected_count", "max": 0},
+            {"metric": "notify_ms", "stat": "p99", "operation": "Hangup", "max": 500},
+        ],
+        source="test",
+    )
     results = evaluate_slos(slos, HEADLINE)
     assert results["passed"].tolist() == [True, False, True, True, False, False, False]
     assert results["value"].iloc[1] == 510.0
@@ -35,17 +43,21 @@ def test_thresholds_per_metric_and_operation() -> None:
         "notification latency p99, StartCallRecording \u2264 500 ms",
         "notification latency p99, all operations \u2264 500 ms",
         "lost notifications, all operations \u2264 0.010%",
-        "throughput, all operations \u2265 20.0 ops/s"]
+        "throughput, all operations \u2265 20.0 ops/s",
+    ]
     assert results["label"].iloc[5] == "unexpected notifications, whole run \u2264 0"
 
 
-@pytest.mark.parametrize(("entry", "message"), [
-    ({"metric": "latency", "max": 1}, r"slo\[0\].metric must be one of"),
-    ({"metric": "notify_ms", "stat": "p98", "max": 1}, r"slo\[0\].stat must be one of"),
-    ({"metric": "lost_ratio", "stat": "p99", "max": 1}, r"stat is only for latency metrics"),
-    ({"metric": "lost_ratio", "max": 1, "min": 0}, r"exactly one of 'max' or 'min'"),
-    ({"metric": "lost_ratio", "max": "low"}, r"slo\[0\].max must be a number"),
-])
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"metric": "latency", "max": 1}, r"slo\[0\].metric must be one of"),
+        ({"metric": "notify_ms", "stat": "p98", "max": 1}, r"slo\[0\].stat must be one of"),
+        ({"metric": "lost_ratio", "stat": "p99", "max": 1}, r"stat is only for latency metrics"),
+        ({"metric": "lost_ratio", "max": 1, "min": 0}, r"exactly one of 'max' or 'min'"),
+        ({"metric": "lost_ratio", "max": "low"}, r"slo\[0\].max must be a number"),
+    ],
+)
 def test_bad_entries_name_the_field(entry: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_slos([entry], source="slo.toml")
@@ -53,10 +65,14 @@ def test_bad_entries_name_the_field(entry: dict[str, object], message: str) -> N
 
 def test_slo_files_toml_and_json(tmp_path: Path) -> None:
     toml = tmp_path / "slo.toml"
-    toml.write_text('[[slo]]\nmetric = "notify_ms"\nstat = "p99"\noperation = "*"\nmax = 500\n'
-                    '[[slo]]\nmetric = "error_ratio"\nmax = 0.001\n')
-    assert [s.name for s in load_slo_file(toml)] == ["notify_ms p99 [*] <= 500",
-                                                     "error_ratio [*] <= 0.001"]
+    toml.write_text(
+        '[[slo]]\nmetric = "notify_ms"\nstat = "p99"\noperation = "*"\nmax = 500\n'
+        '[[slo]]\nmetric = "error_ratio"\nmax = 0.001\n'
+    )
+    assert [s.name for s in load_slo_file(toml)] == [
+        "notify_ms p99 [*] <= 500",
+        "error_ratio [*] <= 0.001",
+    ]
     js = tmp_path / "slo.json"
     js.write_text('{"slo": [{"metric": "ops_per_s", "min": 5}]}')
     assert load_slo_file(js)[0].bound == "min"
@@ -69,8 +85,10 @@ def test_slo_files_toml_and_json(tmp_path: Path) -> None:
 
 
 def test_junit_xml_has_one_case_per_slo_and_the_failures() -> None:
-    slos = parse_slos([{"metric": "notify_ms", "stat": "p99", "max": 500},
-                       {"metric": "ops_per_s", "min": 20}], source="t")
+    slos = parse_slos(
+        [{"metric": "notify_ms", "stat": "p99", "max": 500}, {"metric": "ops_per_s", "min": 20}],
+        source="t",
+    )
     root = ET.fromstring(junit_xml(evaluate_slos(slos, HEADLINE), suite="slo run1"))
     suite = root.find("testsuite")
     assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "1"

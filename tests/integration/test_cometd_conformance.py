@@ -72,14 +72,16 @@ class SimAgent:
         assert response.status_code == 200, (path, response.status_code, text)
 
     def start(self) -> SimAgent:
-        self.post("/api/v2/me", {"operationName": "StartContactCenterSession",
-                                 "channels": ["voice"]})
+        self.post(
+            "/api/v2/me", {"operationName": "StartContactCenterSession", "channels": ["voice"]}
+        )
         return self
 
     def toggle(self) -> None:
         self._ready = not self._ready
-        self.post("/api/v2/me/channels/voice",
-                  {"operationName": "Ready" if self._ready else "NotReady"})
+        self.post(
+            "/api/v2/me/channels/voice", {"operationName": "Ready" if self._ready else "NotReady"}
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -98,8 +100,13 @@ def expiring_simulator() -> Iterator[SimulatorProcess]:
         yield sim
 
 
-def simulator_backend(sim: SimulatorProcess, transport: str, name: str,
-                      agents: list[SimAgent], username: str | None = None) -> Backend:
+def simulator_backend(
+    sim: SimulatorProcess,
+    transport: str,
+    name: str,
+    agents: list[SimAgent],
+    username: str | None = None,
+) -> Backend:
     holder: dict[str, SimAgent] = {}
 
     def make(incidents: list[Incident]) -> CometdClient:
@@ -107,9 +114,13 @@ def simulator_backend(sim: SimulatorProcess, transport: str, name: str,
         agent = SimAgent(sim.url, user).start()
         agents.append(agent)
         holder["agent"] = agent
-        return CometdClient(sim.url + "/api/v2/notifications", transport,  # type: ignore[arg-type]
-                            headers=agent.headers, cookies=agent.jar,
-                            on_incident=incidents.append)
+        return CometdClient(
+            sim.url + "/api/v2/notifications",
+            transport,  # type: ignore[arg-type]
+            headers=agent.headers,
+            cookies=agent.jar,
+            on_incident=incidents.append,
+        )
 
     def trigger() -> None:  # the agent of the last client made
         holder["agent"].toggle()
@@ -119,8 +130,7 @@ def simulator_backend(sim: SimulatorProcess, transport: str, name: str,
 
 def memory_backend(server: MemoryServer, transport: str) -> Backend:
     def make(incidents: list[Incident]) -> CometdClient:
-        return CometdClient("memory://", server.transport(transport),
-                            on_incident=incidents.append)
+        return CometdClient("memory://", server.transport(transport), on_incident=incidents.append)
 
     def trigger() -> None:
         server.publish(EVENT_CHANNEL, {"messageType": "DeviceStateChangeMessage"})
@@ -170,8 +180,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         gevent.sleep(0.02)
 
 
-def connected(backend: Backend, clients: list[CometdClient]
-              ) -> tuple[CometdClient, list[Incident]]:
+def connected(backend: Backend, clients: list[CometdClient]) -> tuple[CometdClient, list[Incident]]:
     incidents: list[Incident] = []
     client = backend.make(incidents)
     clients.append(client)
@@ -303,8 +312,11 @@ def test_handshake_refused_by_http_401_is_a_clear_error(
     simulator: SimulatorProcess, transport: str
 ) -> None:
     bad = base64.b64encode(b"agent0001:wrong").decode()
-    client = CometdClient(simulator.url + "/api/v2/notifications", transport,  # type: ignore[arg-type]
-                          headers={"Authorization": f"Basic {bad}"})
+    client = CometdClient(
+        simulator.url + "/api/v2/notifications",
+        transport,  # type: ignore[arg-type]
+        headers={"Authorization": f"Basic {bad}"},
+    )
     try:
         with pytest.raises(CometdError, match=r"handshake refused: .*401"):
             client.handshake(timeout=5)
@@ -358,8 +370,9 @@ def test_a_starved_process_reports_a_listener_gap(clients: list[CometdClient]) -
     # connects every 2 s (advice interval); the process is then kept busy past the due time
     server = MemoryServer(timeout_ms=100, interval_ms=2000)
     incidents: list[Incident] = []
-    client = CometdClient("memory://", server.transport("long-polling"),
-                          on_incident=incidents.append)
+    client = CometdClient(
+        "memory://", server.transport("long-polling"), on_incident=incidents.append
+    )
     clients.append(client)
     client.handshake(timeout=5)
     wait_until(lambda: client.connected)
@@ -388,9 +401,7 @@ class _SlowImmediateLane(MemoryTransport):
         super().send(batch, timeout)
 
 
-def test_connects_do_not_wait_behind_a_slow_immediate_exchange(
-    clients: list[CometdClient]
-) -> None:
+def test_connects_do_not_wait_behind_a_slow_immediate_exchange(clients: list[CometdClient]) -> None:
     server = MemoryServer(timeout_ms=100)
     transport = _SlowImmediateLane(server)
     client = CometdClient("memory://", transport)

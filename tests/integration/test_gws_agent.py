@@ -110,7 +110,7 @@ def test_leftover_call_is_recovered(sim: str, transport: str) -> None:
     finally:
         second.logout()
     assert [o.kind for o in got.outcomes] == ["ok", "ok"]
-    assert "Dial" not in [name for name, _ in got.requests[got.requests.index(("GetMe", 200), 1):]]
+    assert "Dial" not in [name for name, _ in got.requests[got.requests.index(("GetMe", 200), 1) :]]
 
 
 def test_dropped_notifications_are_lost_and_delayed_ones_late() -> None:

@@ -134,7 +134,10 @@ def make_client(
     def make(**kw: Any) -> tuple[CometdClient, list[Incident]]:
         incidents: list[Incident] = []
         options: dict[str, Any] = {
-            "headers": HEADERS, "on_incident": incidents.append, "ack": ack, **kw
+            "headers": HEADERS,
+            "on_incident": incidents.append,
+            "ack": ack,
+            **kw,
         }
         client = CometdClient(peer.url, transport, **options)  # type: ignore[arg-type]
         made.append(client)
@@ -195,8 +198,9 @@ def test_headers_and_cookies_reach_every_request(
     if peer.name == "cometd":
         # CometD finds sessions through its cookie: the jar took it and sends it back
         assert jar.get("BAYEUX_BROWSER")
-        assert f"BAYEUX_BROWSER={jar.get('BAYEUX_BROWSER')}" in (seen["/meta/connect"]["cookie"]
-                                                                 or "")
+        assert f"BAYEUX_BROWSER={jar.get('BAYEUX_BROWSER')}" in (
+            seen["/meta/connect"]["cookie"] or ""
+        )
 
 
 def test_lost_session_is_rebuilt_and_deliveries_resume(
@@ -269,8 +273,9 @@ def test_unsubscribe_stops_deliveries(
     assert got == []
 
 
-def test_wildcard_subscription(case: tuple[Peer, str, bool], make_client: Callable[..., Any]
-                               ) -> None:
+def test_wildcard_subscription(
+    case: tuple[Peer, str, bool], make_client: Callable[..., Any]
+) -> None:
     peer, _, _ = case
     client, _ = make_client()
     client.handshake(timeout=5)
@@ -340,8 +345,11 @@ def test_server_restart_is_survived(script: str, transport: str, hold: list[str]
     subscription renewed."""
     process, peer = start_peer(script, *hold)
     incidents: list[Incident] = []
-    client = CometdClient(peer.url, transport,  # type: ignore[arg-type]
-                          on_incident=incidents.append)
+    client = CometdClient(
+        peer.url,
+        transport,  # type: ignore[arg-type]
+        on_incident=incidents.append,
+    )
     try:
         client.handshake(timeout=5)
         got: list[dict[str, Any]] = []
@@ -384,9 +392,7 @@ def test_tls_with_a_lab_ca_or_without_verification(
     tls_faye: tuple[str, str], transport: str, trust: str
 ) -> None:
     url, cert = tls_faye
-    options: dict[str, Any] = (
-        {"ca_file": cert} if trust == "ca_file" else {"verify_tls": False}
-    )
+    options: dict[str, Any] = {"ca_file": cert} if trust == "ca_file" else {"verify_tls": False}
     client = CometdClient(url, transport, **options)  # type: ignore[arg-type]
     try:
         client.handshake(timeout=5)

@@ -109,8 +109,9 @@ class NodeClient:
             self.seen.append(item)
             if predicate(item):
                 return item
-        raise AssertionError(f"node client: no {what} within {limit_s} s; saw {self.seen!r}; "
-                             f"stderr: {self.stop()!r}")
+        raise AssertionError(
+            f"node client: no {what} within {limit_s} s; saw {self.seen!r}; stderr: {self.stop()!r}"
+        )
 
     def stop(self) -> str:
         """Close stdin (the client disconnects), then terminate by pid if needed."""
@@ -129,8 +130,11 @@ class NodeClient:
 def recording_state(item: dict[str, Any], call_id: str) -> str | None:
     data = item.get("data") or {}
     call = data.get("call") or {}
-    if (item.get("event") == "message" and data.get("notificationType")
-            == "CallRecordingStateChange" and call.get("id") == call_id):
+    if (
+        item.get("event") == "message"
+        and data.get("notificationType") == "CallRecordingStateChange"
+        and call.get("id") == call_id
+    ):
         state: str = call.get("recordingState")
         return state
     return None
@@ -151,19 +155,27 @@ def test_official_client_receives_recording_notifications(
     agent = Agent(simulator.url, username)
     assert agent.request("GET", "/api/v2/me")["statusCode"] == 0
     assert "JSESSIONID=" in agent.cookie
-    agent.post_ok("/api/v2/me", {"operationName": "StartContactCenterSession",
-                                 "channels": ["voice"]})
-    client = NodeClient([
-        simulator.url + "/api/v2/notifications", transport, "ack" if ack else "noack",
-        agent.cookie, agent.authorization if transport == "long-polling" else "",
-    ])
+    agent.post_ok(
+        "/api/v2/me", {"operationName": "StartContactCenterSession", "channels": ["voice"]}
+    )
+    client = NodeClient(
+        [
+            simulator.url + "/api/v2/notifications",
+            transport,
+            "ack" if ack else "noack",
+            agent.cookie,
+            agent.authorization if transport == "long-polling" else "",
+        ]
+    )
     try:
         subscribed = client.wait_for("subscription", lambda i: i.get("event") == "subscribed")
         assert subscribed == {"event": "subscribed", "transport": transport, "ack": ack}
 
         device_id = agent.request("GET", "/api/v2/me/devices?fields=*")["devices"][0]["id"]
-        agent.post_ok(f"/api/v2/me/devices/{device_id}/calls",
-                      {"operationName": "Dial", "destination": {"phoneNumber": "15002"}})
+        agent.post_ok(
+            f"/api/v2/me/devices/{device_id}/calls",
+            {"operationName": "Dial", "destination": {"phoneNumber": "15002"}},
+        )
         established = client.wait_for(
             "Established call",
             lambda i: (i.get("data") or {}).get("call", {}).get("state") == "Established",
@@ -176,8 +188,9 @@ def test_official_client_receives_recording_notifications(
         stopped = client.wait_for("Stopped", lambda i: recording_state(i, call_id) == "Stopped")
         assert recording_state(recording, call_id) == "Recording"
         assert recording["channel"] == stopped["channel"] == "/v2/me/calls"
-        assert [recording_state(i, call_id) for i in client.seen
-                if recording_state(i, call_id)] == ["Recording", "Stopped"]
+        assert [
+            recording_state(i, call_id) for i in client.seen if recording_state(i, call_id)
+        ] == ["Recording", "Stopped"]
         assert [i for i in client.seen if i.get("event") == "failure"] == []
     finally:
         client.stop()

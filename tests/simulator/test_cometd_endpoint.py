@@ -374,8 +374,11 @@ async def receive(ws: aiohttp.ClientWebSocketResponse, limit_s: float = 10.0) ->
 
 async def ws_handshake(ws: aiohttp.ClientWebSocketResponse) -> str:
     """Handshake over the socket; the new clientId."""
-    handshake = {"channel": "/meta/handshake", "version": "1.0",
-                 "supportedConnectionTypes": ["websocket"]}
+    handshake = {
+        "channel": "/meta/handshake",
+        "version": "1.0",
+        "supportedConnectionTypes": ["websocket"],
+    }
     await ws.send_str(json.dumps([handshake]))
     client_id: str = (await receive(ws))[0]["clientId"]
     return client_id

@@ -110,8 +110,21 @@ json_values = st.recursive(
     max_leaves=20,
 )
 field_names = st.sampled_from(
-    ["id", "channel", "clientId", "data", "successful", "error", "advice", "ext",
-     "subscription", "connectionType", "supportedConnectionTypes", "version", "x"]
+    [
+        "id",
+        "channel",
+        "clientId",
+        "data",
+        "successful",
+        "error",
+        "advice",
+        "ext",
+        "subscription",
+        "connectionType",
+        "supportedConnectionTypes",
+        "version",
+        "x",
+    ]
 )
 
 
@@ -139,7 +152,11 @@ def test_no_message_shape_makes_decode_raise_anything_else(items: list[dict[str,
 
 def test_patterns_matching_lists_every_wildcard() -> None:
     assert patterns_matching("/v2/me/calls") == (
-        "/v2/me/calls", "/v2/me/*", "/v2/me/**", "/v2/**", "/**",
+        "/v2/me/calls",
+        "/v2/me/*",
+        "/v2/me/**",
+        "/v2/**",
+        "/**",
     )
     assert patterns_matching("/foo") == ("/foo", "/*", "/**")
 
@@ -161,8 +178,17 @@ def test_channel_matches(pattern: str, channel: str, expected: bool) -> None:
 
 @pytest.mark.parametrize(
     ("name", "valid"),
-    [("/a", True), ("/a/*", True), ("/a/**", True), ("/**", True), ("a", False),
-     ("/a//b", False), ("/a/*/b", False), ("/", False), ("/a b", False)],
+    [
+        ("/a", True),
+        ("/a/*", True),
+        ("/a/**", True),
+        ("/**", True),
+        ("a", False),
+        ("/a//b", False),
+        ("/a/*/b", False),
+        ("/", False),
+        ("/a b", False),
+    ],
 )
 def test_channel_validity(name: str, valid: bool) -> None:
     assert is_valid_channel(name) is valid

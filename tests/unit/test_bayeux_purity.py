@@ -11,10 +11,35 @@ import gwsload.bayeux
 
 CORE = Path(gwsload.bayeux.__file__).parent
 # what the core may import: data handling only
-ALLOWED = {"__future__", "collections", "dataclasses", "enum", "heapq", "itertools", "json",
-           "math", "random", "re", "secrets", "typing", "gwsload"}
-IO_MODULES = {"socket", "ssl", "select", "selectors", "asyncio", "threading", "gevent",
-              "aiohttp", "websocket", "geventhttpclient", "locust", "time"}
+ALLOWED = {
+    "__future__",
+    "collections",
+    "dataclasses",
+    "enum",
+    "heapq",
+    "itertools",
+    "json",
+    "math",
+    "random",
+    "re",
+    "secrets",
+    "typing",
+    "gwsload",
+}
+IO_MODULES = {
+    "socket",
+    "ssl",
+    "select",
+    "selectors",
+    "asyncio",
+    "threading",
+    "gevent",
+    "aiohttp",
+    "websocket",
+    "geventhttpclient",
+    "locust",
+    "time",
+}
 
 
 def _imports(path: Path) -> set[str]:

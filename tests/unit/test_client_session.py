@@ -32,8 +32,12 @@ from gwsload.bayeux._client_events import (
 from gwsload.bayeux._state import ClientState
 
 FAYE_TYPES = [
-    "long-polling", "cross-origin-long-polling", "callback-polling", "websocket",
-    "eventsource", "in-process",
+    "long-polling",
+    "cross-origin-long-polling",
+    "callback-polling",
+    "websocket",
+    "eventsource",
+    "in-process",
 ]
 FAYE_ADVICE = {"reconnect": "retry", "interval": 0, "timeout": 30000}
 
@@ -58,16 +62,32 @@ def faye_session(types: tuple[str, ...] = ("long-polling",), **kw: Any) -> Clien
     session = ClientSession(types, rng=random.Random(7), **kw)
     session.handshake()
     hs = only(session.outbound(0.0), Lane.IMMEDIATE)
-    events = reply(session, 0.0, {
-        "id": hs["id"], "channel": "/meta/handshake", "successful": True, "version": "1.0",
-        "supportedConnectionTypes": FAYE_TYPES, "clientId": "kfvnk81pg7", "advice": FAYE_ADVICE,
-    })
+    events = reply(
+        session,
+        0.0,
+        {
+            "id": hs["id"],
+            "channel": "/meta/handshake",
+            "successful": True,
+            "version": "1.0",
+            "supportedConnectionTypes": FAYE_TYPES,
+            "clientId": "kfvnk81pg7",
+            "advice": FAYE_ADVICE,
+        },
+    )
     assert events == [HandshakeAccepted("kfvnk81pg7", types[0], ack=False, rehandshake=False)]
     connect = only(session.outbound(0.0), Lane.CONNECT)
-    assert reply(session, 0.0, {
-        "id": connect["id"], "clientId": "kfvnk81pg7", "channel": "/meta/connect",
-        "successful": True, "advice": FAYE_ADVICE,
-    }) == [Connected("kfvnk81pg7")]
+    assert reply(
+        session,
+        0.0,
+        {
+            "id": connect["id"],
+            "clientId": "kfvnk81pg7",
+            "channel": "/meta/connect",
+            "successful": True,
+            "advice": FAYE_ADVICE,
+        },
+    ) == [Connected("kfvnk81pg7")]
     return session
 
 
@@ -78,8 +98,11 @@ def cometd_session(ack: bool = False) -> ClientSession:
     hs = only(session.outbound(0.0), Lane.IMMEDIATE)
     assert hs.get("ext") == ({"ack": True} if ack else None)
     handshake_reply: dict[str, Any] = {
-        "id": hs["id"], "channel": "/meta/handshake", "successful": True,
-        "clientId": "279d3b53284f657f53e69ff4ac957981829db2ba", "version": "1.0",
+        "id": hs["id"],
+        "channel": "/meta/handshake",
+        "successful": True,
+        "clientId": "279d3b53284f657f53e69ff4ac957981829db2ba",
+        "version": "1.0",
         "supportedConnectionTypes": ["long-polling"],
         "advice": {"reconnect": "retry", "timeout": 30000, "interval": 0},
     }
@@ -89,7 +112,9 @@ def cometd_session(ack: bool = False) -> ClientSession:
     assert isinstance(accepted, HandshakeAccepted) and accepted.ack is ack
     connect = only(session.outbound(0.0), Lane.CONNECT)
     connect_reply: dict[str, Any] = {
-        "id": connect["id"], "channel": "/meta/connect", "successful": True,
+        "id": connect["id"],
+        "channel": "/meta/connect",
+        "successful": True,
         "advice": {"reconnect": "retry", "timeout": 30000, "interval": 0},
     }
     if ack:
@@ -108,10 +133,17 @@ def test_handshake_advertises_types_and_picks_the_first_shared_one() -> None:
     assert hs["supportedConnectionTypes"] == ["websocket", "long-polling"]
     assert "clientId" not in hs
     # CometD Node lists only long-polling: the intersection is long-polling
-    (accepted,) = reply(session, 0.0, {
-        "id": hs["id"], "channel": "/meta/handshake", "successful": True, "clientId": "c1",
-        "supportedConnectionTypes": ["long-polling"],
-    })
+    (accepted,) = reply(
+        session,
+        0.0,
+        {
+            "id": hs["id"],
+            "channel": "/meta/handshake",
+            "successful": True,
+            "clientId": "c1",
+            "supportedConnectionTypes": ["long-polling"],
+        },
+    )
     assert accepted == HandshakeAccepted("c1", "long-polling", ack=False, rehandshake=False)
     assert session.state is ClientState.CONNECTING
     connect = only(session.outbound(0.0), Lane.CONNECT)
@@ -122,10 +154,17 @@ def test_no_shared_connection_type_is_a_final_rejection() -> None:
     session = ClientSession(("websocket",))
     session.handshake()
     hs = only(session.outbound(0.0), Lane.IMMEDIATE)
-    (rejected,) = reply(session, 0.0, {
-        "id": hs["id"], "channel": "/meta/handshake", "successful": True, "clientId": "c1",
-        "supportedConnectionTypes": ["long-polling"],
-    })
+    (rejected,) = reply(
+        session,
+        0.0,
+        {
+            "id": hs["id"],
+            "channel": "/meta/handshake",
+            "successful": True,
+            "clientId": "c1",
+            "supportedConnectionTypes": ["long-polling"],
+        },
+    )
     assert isinstance(rejected, HandshakeRejected) and rejected.final
     assert rejected.failure.code == 301
     assert session.state is ClientState.DISCONNECTED and session.client_id is None
@@ -135,11 +174,17 @@ def test_faye_refused_handshake_is_final_with_the_server_error() -> None:
     session = ClientSession(("carrier-pigeon",))
     session.handshake()
     hs = only(session.outbound(0.0), Lane.IMMEDIATE)
-    (rejected,) = reply(session, 0.0, {
-        "id": hs["id"], "channel": "/meta/handshake", "successful": False,
-        "error": "301:carrier-pigeon:Connection types not supported",
-        "advice": {"reconnect": "handshake"},
-    })
+    (rejected,) = reply(
+        session,
+        0.0,
+        {
+            "id": hs["id"],
+            "channel": "/meta/handshake",
+            "successful": False,
+            "error": "301:carrier-pigeon:Connection types not supported",
+            "advice": {"reconnect": "handshake"},
+        },
+    )
     assert rejected == HandshakeRejected(
         BayeuxFailure(301, ("carrier-pigeon",), "Connection types not supported"), final=True
     )
@@ -167,23 +212,41 @@ def test_faye_order_connect_reply_first_and_event_id_colliding_with_a_pending_re
     subscribe = only(session.outbound(0.0, Lane.IMMEDIATE), Lane.IMMEDIATE)
     assert subscribe["id"] == sub_id and subscribe["clientId"] == "kfvnk81pg7"
     # faye keeps the PUBLISHER's id on events: here it equals our pending subscribe id
-    events = reply(session, 1.0,
-        {"id": connect["id"], "clientId": "kfvnk81pg7", "channel": "/meta/connect",
-         "successful": True, "advice": FAYE_ADVICE},
+    events = reply(
+        session,
+        1.0,
+        {
+            "id": connect["id"],
+            "clientId": "kfvnk81pg7",
+            "channel": "/meta/connect",
+            "successful": True,
+            "advice": FAYE_ADVICE,
+        },
         {"channel": "/probe", "data": {"hello": "world"}, "id": sub_id},
     )
-    assert events == [Delivery("/probe", {"channel": "/probe", "data": {"hello": "world"},
-                                          "id": sub_id})]
+    assert events == [
+        Delivery("/probe", {"channel": "/probe", "data": {"hello": "world"}, "id": sub_id})
+    ]
     # the subscribe is still pending and its real reply is matched
-    assert reply(session, 1.0, {"id": sub_id, "clientId": "kfvnk81pg7",
-                                "channel": "/meta/subscribe", "successful": True,
-                                "subscription": "/probe"}) == [SubscribeAccepted(sub_id, "/probe")]
+    assert reply(
+        session,
+        1.0,
+        {
+            "id": sub_id,
+            "clientId": "kfvnk81pg7",
+            "channel": "/meta/subscribe",
+            "successful": True,
+            "subscription": "/probe",
+        },
+    ) == [SubscribeAccepted(sub_id, "/probe")]
 
 
 def test_cometd_order_events_first_reply_last_and_no_client_id_echo() -> None:
     session = cometd_session()
     connect = only(session.outbound(0.0), Lane.CONNECT)
-    events = reply(session, 2.0,
+    events = reply(
+        session,
+        2.0,
         {"channel": "/probe", "data": {"n": 1}},
         {"channel": "/probe", "data": {"n": 2}},
         {"id": connect["id"], "channel": "/meta/connect", "successful": True},
@@ -200,12 +263,22 @@ def test_cometd_echo_rides_on_the_publish_response() -> None:
     session = cometd_session()
     pub_id = session.publish("/probe", {"from": "probe"})
     publish = only(session.outbound(0.0, Lane.IMMEDIATE), Lane.IMMEDIATE)
-    assert publish == {"id": pub_id, "channel": "/probe", "clientId": session.client_id,
-                       "data": {"from": "probe"}}
-    events = reply(session, 0.1, {"channel": "/probe", "data": {"from": "probe"}},
-                   {"id": pub_id, "channel": "/probe", "successful": True})
-    assert events == [Delivery("/probe", {"channel": "/probe", "data": {"from": "probe"}}),
-                      PublishAccepted(pub_id, "/probe")]
+    assert publish == {
+        "id": pub_id,
+        "channel": "/probe",
+        "clientId": session.client_id,
+        "data": {"from": "probe"},
+    }
+    events = reply(
+        session,
+        0.1,
+        {"channel": "/probe", "data": {"from": "probe"}},
+        {"id": pub_id, "channel": "/probe", "successful": True},
+    )
+    assert events == [
+        Delivery("/probe", {"channel": "/probe", "data": {"from": "probe"}}),
+        PublishAccepted(pub_id, "/probe"),
+    ]
 
 
 def test_faye_websocket_own_copy_before_the_publish_ack_with_the_same_id() -> None:
@@ -213,8 +286,11 @@ def test_faye_websocket_own_copy_before_the_publish_ack_with_the_same_id() -> No
     pub_id = session.publish("/probe", {"from": "probe"})
     session.outbound(0.0, Lane.IMMEDIATE)
     first = reply(session, 0.1, {"id": pub_id, "channel": "/probe", "data": {"from": "probe"}})
-    second = reply(session, 0.1, {"id": pub_id, "clientId": "kfvnk81pg7", "channel": "/probe",
-                                  "successful": True})
+    second = reply(
+        session,
+        0.1,
+        {"id": pub_id, "clientId": "kfvnk81pg7", "channel": "/probe", "successful": True},
+    )
     assert [type(e) for e in first] == [Delivery]
     assert second == [PublishAccepted(pub_id, "/probe")]
 
@@ -223,29 +299,57 @@ def test_faye_unknown_client_rehandshakes_and_renews_subscriptions() -> None:
     session = faye_session()
     sub_id = session.subscribe("/v2/me/calls")
     only(session.outbound(0.0, Lane.IMMEDIATE), Lane.IMMEDIATE)
-    reply(session, 0.0, {"id": sub_id, "channel": "/meta/subscribe", "successful": True,
-                         "subscription": "/v2/me/calls", "clientId": "kfvnk81pg7"})
+    reply(
+        session,
+        0.0,
+        {
+            "id": sub_id,
+            "channel": "/meta/subscribe",
+            "successful": True,
+            "subscription": "/v2/me/calls",
+            "clientId": "kfvnk81pg7",
+        },
+    )
     connect = only(session.outbound(0.0), Lane.CONNECT)
     # faye's answer after the server dropped the client: no clientId, no interval
-    events = reply(session, 5.0, {"id": connect["id"], "channel": "/meta/connect",
-                                  "successful": False, "error": "401:kfvnk81pg7:Unknown client",
-                                  "advice": {"reconnect": "handshake"}})
-    assert events == [ReconnectAdvised(Reconnect.HANDSHAKE, 0.0,
-                                       "401:kfvnk81pg7:Unknown client")]
+    events = reply(
+        session,
+        5.0,
+        {
+            "id": connect["id"],
+            "channel": "/meta/connect",
+            "successful": False,
+            "error": "401:kfvnk81pg7:Unknown client",
+            "advice": {"reconnect": "handshake"},
+        },
+    )
+    assert events == [ReconnectAdvised(Reconnect.HANDSHAKE, 0.0, "401:kfvnk81pg7:Unknown client")]
     assert session.state is ClientState.HANDSHAKING and session.client_id is None
     hs = only(session.outbound(5.0), Lane.IMMEDIATE)
     assert hs["channel"] == "/meta/handshake"
-    events = reply(session, 5.5, {"id": hs["id"], "channel": "/meta/handshake",
-                                  "successful": True, "clientId": "second",
-                                  "supportedConnectionTypes": FAYE_TYPES, "advice": FAYE_ADVICE})
+    events = reply(
+        session,
+        5.5,
+        {
+            "id": hs["id"],
+            "channel": "/meta/handshake",
+            "successful": True,
+            "clientId": "second",
+            "supportedConnectionTypes": FAYE_TYPES,
+            "advice": FAYE_ADVICE,
+        },
+    )
     assert events == [HandshakeAccepted("second", "long-polling", ack=False, rehandshake=True)]
     batches = session.outbound(5.5)
     resub = only(batches, Lane.IMMEDIATE)
     assert resub["subscription"] == "/v2/me/calls" and resub["clientId"] == "second"
     connect = only(batches, Lane.CONNECT)
     assert connect["advice"] == {"timeout": 0}
-    (connected,) = reply(session, 6.0, {"id": connect["id"], "channel": "/meta/connect",
-                                        "successful": True, "clientId": "second"})
+    (connected,) = reply(
+        session,
+        6.0,
+        {"id": connect["id"], "channel": "/meta/connect", "successful": True, "clientId": "second"},
+    )
     assert isinstance(connected, Connected) and connected.outage is not None
     assert connected.outage.rehandshake and connected.outage.started == 5.0
     assert connected.outage.duration == pytest.approx(1.0)
@@ -258,28 +362,61 @@ def test_cometd_session_unknown_on_subscribe_sends_it_again_on_the_new_session()
     sub_id = session.subscribe("/v2/me/calls")
     only(session.outbound(1.0, Lane.IMMEDIATE), Lane.IMMEDIATE)
     # CometD: no advice on a refused subscribe; the error code alone says the session is gone
-    (advised,) = reply(session, 1.0, {"id": sub_id, "channel": "/meta/subscribe",
-                                      "successful": False, "error": "402::session_unknown"})
+    (advised,) = reply(
+        session,
+        1.0,
+        {
+            "id": sub_id,
+            "channel": "/meta/subscribe",
+            "successful": False,
+            "error": "402::session_unknown",
+        },
+    )
     assert advised == ReconnectAdvised(Reconnect.HANDSHAKE, 0.0, "402::session_unknown")
     hs = only(session.outbound(1.0), Lane.IMMEDIATE)
-    reply(session, 1.1, {"id": hs["id"], "channel": "/meta/handshake", "successful": True,
-                         "clientId": "new", "supportedConnectionTypes": ["long-polling"]})
+    reply(
+        session,
+        1.1,
+        {
+            "id": hs["id"],
+            "channel": "/meta/handshake",
+            "successful": True,
+            "clientId": "new",
+            "supportedConnectionTypes": ["long-polling"],
+        },
+    )
     again = only(session.outbound(1.1, Lane.IMMEDIATE), Lane.IMMEDIATE)
     # the same request id: whoever waits for it gets the outcome; and no duplicate resubscribe
     assert again["id"] == sub_id and again["clientId"] == "new"
-    assert reply(session, 1.2, {"id": sub_id, "channel": "/meta/subscribe", "successful": True,
-                                "subscription": "/v2/me/calls"}) == [
-        SubscribeAccepted(sub_id, "/v2/me/calls")]
+    assert reply(
+        session,
+        1.2,
+        {
+            "id": sub_id,
+            "channel": "/meta/subscribe",
+            "successful": True,
+            "subscription": "/v2/me/calls",
+        },
+    ) == [SubscribeAccepted(sub_id, "/v2/me/calls")]
 
 
 def test_subscribe_refused_for_another_reason_is_an_event_and_is_forgotten() -> None:
     session = cometd_session()
     sub_id = session.subscribe("/forbidden")
     session.outbound(0.0, Lane.IMMEDIATE)
-    (rejected,) = reply(session, 0.0, {"id": sub_id, "channel": "/meta/subscribe",
-                                       "successful": False, "error": "403::subscribe_denied"})
-    assert rejected == SubscribeRejected(sub_id, "/forbidden",
-                                         BayeuxFailure(403, (), "subscribe_denied"))
+    (rejected,) = reply(
+        session,
+        0.0,
+        {
+            "id": sub_id,
+            "channel": "/meta/subscribe",
+            "successful": False,
+            "error": "403::subscribe_denied",
+        },
+    )
+    assert rejected == SubscribeRejected(
+        sub_id, "/forbidden", BayeuxFailure(403, (), "subscribe_denied")
+    )
     assert session.subscriptions == ()
     assert session.state is ClientState.CONNECTED
 
@@ -288,8 +425,11 @@ def test_publish_refused_by_faye_keeps_the_session() -> None:
     session = faye_session()
     pub_id = session.publish("/x", None)
     session.outbound(0.0, Lane.IMMEDIATE)
-    (rejected,) = reply(session, 0.0, {"id": pub_id, "channel": "/x", "successful": False,
-                                       "error": "407:/x:Failed to publish"})
+    (rejected,) = reply(
+        session,
+        0.0,
+        {"id": pub_id, "channel": "/x", "successful": False, "error": "407:/x:Failed to publish"},
+    )
     assert isinstance(rejected, PublishRejected) and rejected.failure.code == 407
     assert session.state is ClientState.CONNECTED
 
@@ -297,9 +437,17 @@ def test_publish_refused_by_faye_keeps_the_session() -> None:
 def test_reconnect_none_ends_the_session() -> None:
     session = cometd_session()
     connect = only(session.outbound(0.0), Lane.CONNECT)
-    (ended,) = reply(session, 3.0, {"id": connect["id"], "channel": "/meta/connect",
-                                    "successful": False, "error": "403::multiple_clients",
-                                    "advice": {"reconnect": "none", "multiple-clients": True}})
+    (ended,) = reply(
+        session,
+        3.0,
+        {
+            "id": connect["id"],
+            "channel": "/meta/connect",
+            "successful": False,
+            "error": "403::multiple_clients",
+            "advice": {"reconnect": "none", "multiple-clients": True},
+        },
+    )
     assert ended == Disconnected(BayeuxFailure(403, (), "multiple_clients"))
     assert session.state is ClientState.DISCONNECTED
     assert session.outbound(10.0) == [] and session.get_timer() is None
@@ -308,9 +456,16 @@ def test_reconnect_none_ends_the_session() -> None:
 def test_multiple_clients_advice_interval_spaces_the_connects() -> None:
     session = cometd_session()
     connect = only(session.outbound(0.0), Lane.CONNECT)
-    reply(session, 0.5, {"id": connect["id"], "channel": "/meta/connect", "successful": True,
-                         "advice": {"reconnect": "retry", "interval": 2000,
-                                    "multiple-clients": True}})
+    reply(
+        session,
+        0.5,
+        {
+            "id": connect["id"],
+            "channel": "/meta/connect",
+            "successful": True,
+            "advice": {"reconnect": "retry", "interval": 2000, "multiple-clients": True},
+        },
+    )
     assert session.advice.multiple_clients is True
     assert session.get_timer() == pytest.approx(2.5)
     assert session.outbound(2.4, Lane.CONNECT) == []
@@ -337,8 +492,9 @@ def test_transport_failures_back_off_with_jitter_then_report_the_outage() -> Non
         ceiling = 0.5 * 2**n
         assert ceiling / 2 <= delay <= ceiling
     (batch,) = session.outbound(now)
-    (connected,) = reply(session, now + 0.1, {"id": batch.ids[0], "channel": "/meta/connect",
-                                               "successful": True})
+    (connected,) = reply(
+        session, now + 0.1, {"id": batch.ids[0], "channel": "/meta/connect", "successful": True}
+    )
     assert isinstance(connected, Connected) and connected.outage is not None
     assert not connected.outage.rehandshake
     assert connected.outage.duration == pytest.approx(now + 0.1)
@@ -351,8 +507,16 @@ def test_transport_failures_back_off_with_jitter_then_report_the_outage() -> Non
 def test_max_interval_passed_while_unconnected_means_handshake() -> None:
     session = cometd_session()
     connect = only(session.outbound(0.0), Lane.CONNECT)
-    reply(session, 0.0, {"id": connect["id"], "channel": "/meta/connect", "successful": True,
-                         "advice": {"timeout": 1000, "interval": 0, "maxInterval": 2000}})
+    reply(
+        session,
+        0.0,
+        {
+            "id": connect["id"],
+            "channel": "/meta/connect",
+            "successful": True,
+            "advice": {"timeout": 1000, "interval": 0, "maxInterval": 2000},
+        },
+    )
     now = 0.0
     actions = []
     for _ in range(8):
@@ -376,8 +540,10 @@ def test_a_connect_without_reply_times_out_and_is_retried() -> None:
     assert events[0] == RequestTimedOut(connect["id"], "/meta/connect")
     assert isinstance(events[1], ReconnectAdvised) and events[1].action is Reconnect.RETRY
     # the late reply is ignored, the retry goes out
-    assert reply(session, 40.5, {"id": connect["id"], "channel": "/meta/connect",
-                                 "successful": True}) == []
+    assert (
+        reply(session, 40.5, {"id": connect["id"], "channel": "/meta/connect", "successful": True})
+        == []
+    )
     assert only(session.outbound(40.5), Lane.CONNECT)["id"] != connect["id"]
 
 
@@ -402,9 +568,12 @@ def test_ack_extension_acknowledges_the_last_batch() -> None:
     assert session.ack_enabled
     connect = only(session.outbound(0.0), Lane.CONNECT)
     assert connect["ext"] == {"ack": 1}
-    reply(session, 1.0, {"channel": "/probe", "data": {}},
-          {"id": connect["id"], "channel": "/meta/connect", "successful": True,
-           "ext": {"ack": 2}})
+    reply(
+        session,
+        1.0,
+        {"channel": "/probe", "data": {}},
+        {"id": connect["id"], "channel": "/meta/connect", "successful": True, "ext": {"ack": 2}},
+    )
     assert only(session.outbound(1.0), Lane.CONNECT)["ext"] == {"ack": 2}
 
 
@@ -420,11 +589,17 @@ def test_disconnect_ends_the_session_and_stops_connects() -> None:
     disc_id = session.disconnect()
     assert session.state is ClientState.DISCONNECTING
     disconnect = only(session.outbound(0.0), Lane.IMMEDIATE)
-    assert disconnect == {"id": disc_id, "channel": "/meta/disconnect",
-                          "clientId": "kfvnk81pg7"}
-    assert reply(session, 0.1, {"id": disc_id, "clientId": "kfvnk81pg7",
-                                "channel": "/meta/disconnect", "successful": True}) == [
-        Disconnected()]
+    assert disconnect == {"id": disc_id, "channel": "/meta/disconnect", "clientId": "kfvnk81pg7"}
+    assert reply(
+        session,
+        0.1,
+        {
+            "id": disc_id,
+            "clientId": "kfvnk81pg7",
+            "channel": "/meta/disconnect",
+            "successful": True,
+        },
+    ) == [Disconnected()]
     assert session.state is ClientState.DISCONNECTED and session.outbound(100.0) == []
 
 
@@ -442,8 +617,11 @@ def test_messages_queued_while_handshaking_go_out_after_the_handshake() -> None:
     pub_id = session.publish("/early", 1)
     hs = only(session.outbound(0.0), Lane.IMMEDIATE)  # the handshake goes alone
     assert hs["channel"] == "/meta/handshake"
-    reply(session, 0.0, {"id": hs["id"], "channel": "/meta/handshake", "successful": True,
-                         "clientId": "c"})
+    reply(
+        session,
+        0.0,
+        {"id": hs["id"], "channel": "/meta/handshake", "successful": True, "clientId": "c"},
+    )
     publish = only(session.outbound(0.0, Lane.IMMEDIATE), Lane.IMMEDIATE)
     assert publish["id"] == pub_id and publish["clientId"] == "c"
 
@@ -466,12 +644,13 @@ def test_illegal_calls_raise_and_change_nothing(call: Any, state_before: str) ->
     before = (session.state, session.client_id, session.subscriptions, session.get_timer())
     with pytest.raises(LocalProtocolError, match="cannot"):
         call(session)
-    assert (session.state, session.client_id, session.subscriptions,
-            session.get_timer()) == before
+    assert (session.state, session.client_id, session.subscriptions, session.get_timer()) == before
 
 
-@pytest.mark.parametrize("payload", ["{not json", "42", '[{"channel": "/meta/connect", '
-                                     '"successful": "yes", "id": "1"}]', "[1]"])
+@pytest.mark.parametrize(
+    "payload",
+    ["{not json", "42", '[{"channel": "/meta/connect", "successful": "yes", "id": "1"}]', "[1]"],
+)
 def test_malformed_payload_raises_remote_error_and_changes_nothing(payload: str) -> None:
     session = faye_session()
     connect = only(session.outbound(0.0), Lane.CONNECT)
@@ -479,26 +658,55 @@ def test_malformed_payload_raises_remote_error_and_changes_nothing(payload: str)
         session.receive(payload, 1.0)
     assert session.state is ClientState.CONNECTED
     # the connect is still pending and still matched
-    assert reply(session, 1.0, {"id": connect["id"], "channel": "/meta/connect",
-                                "successful": True}) == []
+    assert (
+        reply(session, 1.0, {"id": connect["id"], "channel": "/meta/connect", "successful": True})
+        == []
+    )
     assert only(session.outbound(1.0), Lane.CONNECT)
 
 
 def test_single_object_payload_and_unknown_replies_are_tolerated() -> None:
     session = cometd_session()
     assert session.receive('{"channel":"/x","data":1}', 0.0) == [
-        Delivery("/x", {"channel": "/x", "data": 1})]
+        Delivery("/x", {"channel": "/x", "data": 1})
+    ]
     # a reply to nothing we sent, and a reply without channel: ignored
-    assert reply(session, 0.0, {"id": "999", "channel": "/meta/subscribe", "successful": True},
-                 {"id": "998", "successful": False, "error": "400::channel_missing"}) == []
+    assert (
+        reply(
+            session,
+            0.0,
+            {"id": "999", "channel": "/meta/subscribe", "successful": True},
+            {"id": "998", "successful": False, "error": "400::channel_missing"},
+        )
+        == []
+    )
 
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-        st.sampled_from(["id", "channel", "successful", "clientId", "advice", "data", "error",
-                         "ext", "subscription", "reconnect", "timeout", "interval"]),
-        inner, max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "id",
+                    "channel",
+                    "successful",
+                    "clientId",
+                    "advice",
+                    "data",
+                    "error",
+                    "ext",
+                    "subscription",
+                    "reconnect",
+                    "timeout",
+                    "interval",
+                ]
+            ),
+            inner,
+            max_size=6,
+        )
+    ),
     max_leaves=20,
 )
 
@@ -514,10 +722,23 @@ def test_no_payload_breaks_receive_with_anything_but_remote_protocol_error(paylo
     except RemoteProtocolError:
         # rejected as a whole: nothing changed, the held connect is still matched
         assert session.state is ClientState.CONNECTED
-        assert reply(session, 1.0, {"id": connect["id"], "channel": "/meta/connect",
-                                    "successful": True}) == []
+        assert (
+            reply(
+                session, 1.0, {"id": connect["id"], "channel": "/meta/connect", "successful": True}
+            )
+            == []
+        )
         return
     for event in events:
-        assert isinstance(event, Delivery | PublishAccepted | SubscribeAccepted | Connected
-                          | ReconnectAdvised | Disconnected | PublishRejected
-                          | SubscribeRejected | RequestTimedOut)
+        assert isinstance(
+            event,
+            Delivery
+            | PublishAccepted
+            | SubscribeAccepted
+            | Connected
+            | ReconnectAdvised
+            | Disconnected
+            | PublishRejected
+            | SubscribeRejected
+            | RequestTimedOut,
+        )

@@ -72,7 +72,8 @@ def test_server_dropping_the_session_means_rehandshake_and_resubscribe(transport
     assert any(isinstance(e, SubscribeAccepted) for e in events)
     pair.publish("/v2/me/calls", {"after": "drop"})
     assert next(e for e in pair.take_events() if isinstance(e, Delivery)).message["data"] == {
-        "after": "drop"}
+        "after": "drop"
+    }
 
 
 def test_network_outage_longer_than_max_interval_ends_in_a_new_session() -> None:

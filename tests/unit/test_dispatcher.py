@@ -12,8 +12,13 @@ from gwsload.cli import SUBCOMMANDS, main
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gwsload.cli", *args],
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "gwsload.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,9 +47,12 @@ def test_version() -> None:
 
 
 def test_report_never_imports_gevent_or_locust() -> None:
-    code = ("import sys; from gwsload.cli import main; main(['report', '/nonexistent']); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'gevent', 'locust'}))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=False)
+    code = (
+        "import sys; from gwsload.cli import main; main(['report', '/nonexistent']); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'gevent', 'locust'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.stdout.strip() == "[]"
     assert "error:" in done.stderr

@@ -70,7 +70,7 @@ def test_parse_body_variants() -> None:
     assert parse_body(b"") == ({}, "")
     assert parse_body(b'{"statusCode":0,"user":{"id":"x"}}')[0]["user"] == {"id": "x"}
     assert parse_body(b"[1,2]") == ({}, "[1,2]")
-    assert parse_body(b"\xff\xfe") [0] == {}
+    assert parse_body(b"\xff\xfe")[0] == {}
 
 
 def test_transport_error_message_and_pickle() -> None:

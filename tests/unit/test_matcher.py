@@ -144,7 +144,9 @@ def test_error_responses_are_final_at_once() -> None:
     # a GWS error body is an API error whatever HTTP status it came with
     down = m.on_response(e4, 0.1, 503, 4, error="Voice service is not available")
     assert down is not None and (down.kind, down.http_status, down.status_code) == (
-        "api_error", 503, 4,
+        "api_error",
+        503,
+        4,
     )
     assert http is not None and (http.kind, http.http_status) == ("http_error", 502)
     assert api is not None and (api.kind, api.status_code, api.error) == (

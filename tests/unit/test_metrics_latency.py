@@ -46,7 +46,8 @@ def test_tags_join_metric_and_operation() -> None:
     assert make_tag("notify", "StartCallRecording") == TAG
     assert split_tag(TAG) == ("notify", "StartCallRecording")
     assert split_tag("notify_from_intended.StopCallRecording") == (
-        "notify_from_intended", "StopCallRecording",
+        "notify_from_intended",
+        "StopCallRecording",
     )
 
 
@@ -193,7 +194,8 @@ def test_read_hlog_gives_absolute_times_and_skips_a_torn_last_line(tmp_path: Pat
     path.write_text(text + text.splitlines()[-1][:40])  # a writer killed mid-line
     entries = list(read_hlog(path))
     assert [e.tag for e in entries] == [
-        "notify.StartCallRecording", "response.StartCallRecording",
+        "notify.StartCallRecording",
+        "response.StartCallRecording",
     ] * 2
     assert entries[2].start == pytest.approx(1795952122.8)
     assert entries[2].length == 5.0

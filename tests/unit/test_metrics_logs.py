@@ -26,14 +26,26 @@ from gwsload.metrics.logs import GENERATOR_FIELDS
 def test_incidents_are_one_json_object_per_line_readable_while_open(tmp_path: Path) -> None:
     path = tmp_path / "incidents.jsonl"
     with IncidentLog(path) as log:
-        log.write(incident(1795952118.2, "local", "agent0007", "rehandshake",
-                           detail="402::session_unknown", duration_ms=812.0))
+        log.write(
+            incident(
+                1795952118.2,
+                "local",
+                "agent0007",
+                "rehandshake",
+                detail="402::session_unknown",
+                duration_ms=812.0,
+            )
+        )
         # flushed per line: a reader (or a killed run) sees it before close
         first = path.read_text().splitlines()
         log.write(incident(1795952119.0, "w1", "", "worker_lost", duration_ms=math.nan))
     assert json.loads(first[0]) == {
-        "ts": 1795952118.2, "worker": "local", "agent": "agent0007", "kind": "rehandshake",
-        "detail": "402::session_unknown", "duration_ms": 812.0,
+        "ts": 1795952118.2,
+        "worker": "local",
+        "agent": "agent0007",
+        "kind": "rehandshake",
+        "detail": "402::session_unknown",
+        "duration_ms": 812.0,
     }
     second = json.loads(path.read_text().splitlines()[1])
     assert second["duration_ms"] is None
@@ -60,7 +72,13 @@ def test_generator_csv_header_and_rows(tmp_path: Path) -> None:
         rows = list(csv.DictReader(file))
     assert list(rows[0]) == list(GENERATOR_FIELDS)
     assert GENERATOR_FIELDS == (
-        "ts", "worker", "users", "cpu_percent", "rss_bytes", "open_fds", "greenlets",
+        "ts",
+        "worker",
+        "users",
+        "cpu_percent",
+        "rss_bytes",
+        "open_fds",
+        "greenlets",
         "loop_lag_ms",
     )
     assert GeneratorSample.from_dict(rows[0]) == sample("w1", 12.5, 0.25, ts=1795952120.0)

@@ -25,10 +25,29 @@ T0 = 1795952117.8  # 2026-11-29T11:35:17Z
 
 #: the top-level keys of docs/run-folder.md, in its order
 DOCUMENTED_KEYS = [
-    "format", "run_id", "status", "exit_code", "t0", "started_utc", "ended_utc", "duration_s",
-    "scenario_file", "scenario", "target", "transport", "workload", "stages", "warmup_s",
-    "notification_timeout_s", "slo", "workers", "host", "versions", "git_revision",
-    "command_line", "generator",
+    "format",
+    "run_id",
+    "status",
+    "exit_code",
+    "t0",
+    "started_utc",
+    "ended_utc",
+    "duration_s",
+    "scenario_file",
+    "scenario",
+    "target",
+    "transport",
+    "workload",
+    "stages",
+    "warmup_s",
+    "notification_timeout_s",
+    "slo",
+    "workers",
+    "host",
+    "versions",
+    "git_revision",
+    "command_line",
+    "generator",
 ]
 
 
@@ -41,7 +60,9 @@ def test_run_folders_get_a_suffix_when_taken(tmp_path: Path) -> None:
     second = create_run_folder(tmp_path / "results", "smoke", T0)
     third = create_run_folder(tmp_path / "results", "smoke", T0)
     assert [run_id for run_id, _ in (first, second, third)] == [
-        "20261129T113517Z-smoke", "20261129T113517Z-smoke-2", "20261129T113517Z-smoke-3",
+        "20261129T113517Z-smoke",
+        "20261129T113517Z-smoke-2",
+        "20261129T113517Z-smoke-3",
     ]
     assert all(path.is_dir() for _, path in (first, second, third))
 
@@ -75,16 +96,26 @@ def test_force_never_clears_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["gwsload", "run", "s.toml", "--password", "hunter2"],
-         ["gwsload", "run", "s.toml", "--password", "***"]),
-        (["gwsload", "run", "--api-token=abc", "--client-secret", "x"],
-         ["gwsload", "run", "--api-token=***", "--client-secret", "***"]),
-        (["gwsload", "run", "--target", "https://bob:pw@gws.example:8443/api"],
-         ["gwsload", "run", "--target", "https://***@gws.example:8443/api"]),
-        (["gwsload", "run", "--target=http://u:p@127.0.0.1:8080"],
-         ["gwsload", "run", "--target=http://***@127.0.0.1:8080"]),
-        (["gwsload", "run", "--agents-file", "/secure/agents.csv", "--users", "10"],
-         ["gwsload", "run", "--agents-file", "/secure/agents.csv", "--users", "10"]),
+        (
+            ["gwsload", "run", "s.toml", "--password", "hunter2"],
+            ["gwsload", "run", "s.toml", "--password", "***"],
+        ),
+        (
+            ["gwsload", "run", "--api-token=abc", "--client-secret", "x"],
+            ["gwsload", "run", "--api-token=***", "--client-secret", "***"],
+        ),
+        (
+            ["gwsload", "run", "--target", "https://bob:pw@gws.example:8443/api"],
+            ["gwsload", "run", "--target", "https://***@gws.example:8443/api"],
+        ),
+        (
+            ["gwsload", "run", "--target=http://u:p@127.0.0.1:8080"],
+            ["gwsload", "run", "--target=http://***@127.0.0.1:8080"],
+        ),
+        (
+            ["gwsload", "run", "--agents-file", "/secure/agents.csv", "--users", "10"],
+            ["gwsload", "run", "--agents-file", "/secure/agents.csv", "--users", "10"],
+        ),
     ],
 )
 def test_secrets_are_removed_from_the_command_line(argv: list[str], expected: list[str]) -> None:
@@ -94,18 +125,32 @@ def test_secrets_are_removed_from_the_command_line(argv: list[str], expected: li
 def test_manifest_has_the_documented_keys_and_round_trips(tmp_path: Path) -> None:
     scenario = load_scenario(REPO / "scenarios" / "smoke.toml")
     manifest = build_manifest(
-        run_id="20261129T113517Z-smoke", t0=T0, scenario=scenario,
+        run_id="20261129T113517Z-smoke",
+        t0=T0,
+        scenario=scenario,
         scenario_file="scenarios/smoke.toml",
-        target={"kind": "embedded-simulator", "url": "http://127.0.0.1:40111",
-                "simulator": {"agents": 10}},
-        workers=0, command_line=["gwsload", "run", "scenarios/smoke.toml", "--password", "x"],
+        target={
+            "kind": "embedded-simulator",
+            "url": "http://127.0.0.1:40111",
+            "simulator": {"agents": 10},
+        },
+        workers=0,
+        command_line=["gwsload", "run", "scenarios/smoke.toml", "--password", "x"],
     )
     assert list(manifest) == DOCUMENTED_KEYS
     assert manifest["format"] == 1
     assert manifest["status"] == "running"
     assert manifest["started_utc"] == "2026-11-29T11:35:17Z"
-    assert manifest["stages"] == [{"index": 0, "start_s": 0.0, "end_s": 60.0, "users": 10,
-                                   "spawn_rate": 5.0, "rate_per_s": None}]
+    assert manifest["stages"] == [
+        {
+            "index": 0,
+            "start_s": 0.0,
+            "end_s": 60.0,
+            "users": 10,
+            "spawn_rate": 5.0,
+            "rate_per_s": None,
+        }
+    ]
     assert manifest["warmup_s"] == 5.0
     assert manifest["transport"] == "long-polling"
     assert manifest["workload"] == {"model": "closed"}
@@ -118,8 +163,13 @@ def test_manifest_has_the_documented_keys_and_round_trips(tmp_path: Path) -> Non
     write_manifest(tmp_path, manifest)
     assert read_manifest(tmp_path) == json.loads(json.dumps(manifest))
 
-    closed = finish_manifest(manifest, status="completed", exit_code=0, ended=T0 + 61.25,
-                             generator={"saturated": True, "findings": ["worker w1 ..."]})
+    closed = finish_manifest(
+        manifest,
+        status="completed",
+        exit_code=0,
+        ended=T0 + 61.25,
+        generator={"saturated": True, "findings": ["worker w1 ..."]},
+    )
     write_manifest(tmp_path, closed)
     again = read_manifest(tmp_path)
     assert again["status"] == "completed" and again["exit_code"] == 0
@@ -133,12 +183,19 @@ def test_manifest_has_the_documented_keys_and_round_trips(tmp_path: Path) -> Non
 def test_external_target_url_loses_its_credentials(tmp_path: Path) -> None:
     scenario = load_scenario(REPO / "scenarios" / "regression.toml")
     manifest = build_manifest(
-        run_id="r", t0=T0, scenario=scenario, scenario_file="x.toml",
+        run_id="r",
+        t0=T0,
+        scenario=scenario,
+        scenario_file="x.toml",
         target={"kind": "external", "url": "https://u:p@gws:8443", "verify_tls": True},
-        workers=2, command_line=[],
+        workers=2,
+        command_line=[],
     )
-    assert manifest["target"] == {"kind": "external", "url": "https://***@gws:8443",
-                                  "verify_tls": True}
+    assert manifest["target"] == {
+        "kind": "external",
+        "url": "https://***@gws:8443",
+        "verify_tls": True,
+    }
 
 
 def test_finish_checks_the_status() -> None:

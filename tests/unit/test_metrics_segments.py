@@ -29,8 +29,23 @@ from gwsload.metrics import (
 REPO = Path(__file__).resolve().parents[2]
 
 EVENT = (
-    1795952118.25, "local", "agent0001", "0700026b58a3a2e1", "StartCallRecording", "Recording",
-    "ok", 200, 0, "", 3.5, 12.25, 8.75, 12.25, 0.0, 0.5, 17,
+    1795952118.25,
+    "local",
+    "agent0001",
+    "0700026b58a3a2e1",
+    "StartCallRecording",
+    "Recording",
+    "ok",
+    200,
+    0,
+    "",
+    3.5,
+    12.25,
+    8.75,
+    12.25,
+    0.0,
+    0.5,
+    17,
 )
 
 
@@ -61,8 +76,9 @@ def test_schema_is_exactly_the_documented_one(table: str, section: str) -> None:
 def test_row_buffer_drains_columns_and_empties() -> None:
     events = RowBuffer(EVENT_COLUMNS)
     events.append(EVENT)
-    events.append_values(ts=2.0, worker="local", agent="agent0002", outcome="lost",
-                         operation="StopCallRecording")
+    events.append_values(
+        ts=2.0, worker="local", agent="agent0002", outcome="lost", operation="StopCallRecording"
+    )
     assert len(events) == 2
     columns = events.drain()
     assert len(events) == 0
@@ -123,9 +139,15 @@ def test_segments_are_numbered_per_worker_and_typed(tmp_path: Path) -> None:
 def test_anomalies_segments(tmp_path: Path) -> None:
     writer = SegmentWriter(tmp_path, "anomalies")
     anomalies = RowBuffer(ANOMALY_COLUMNS)
-    anomalies.append_values(ts=5.0, worker="local", agent="agent0001", call_id="c1",
-                            kind="unexpected", notification_type="CallRecordingStateChange",
-                            recording_state="Paused")
+    anomalies.append_values(
+        ts=5.0,
+        worker="local",
+        agent="agent0001",
+        call_id="c1",
+        kind="unexpected",
+        notification_type="CallRecordingStateChange",
+        recording_state="Paused",
+    )
     path = writer.write("local", anomalies.drain())
     assert path is not None and path.name == "part-local-000001.parquet"
     table = pq.read_table(path)
@@ -161,7 +183,8 @@ KILLED_WRITER = textwrap.dedent(
 def test_a_killed_writer_loses_at_most_the_segment_in_progress(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", KILLED_WRITER.format(row=EVENT), str(tmp_path)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None

@@ -117,9 +117,7 @@ def test_secret_key_is_refused_with_where_credentials_go(write: Write) -> None:
 
 def test_missing_required_key(write: Write) -> None:
     path = write("[[stages]]\nduration_s = 60\n")
-    assert error_of(path) == (
-        "scenarios/soak.toml: stages[0].users is required (an int >= 0)"
-    )
+    assert error_of(path) == ("scenarios/soak.toml: stages[0].users is required (an int >= 0)")
 
 
 # ---------------------------------------------------------------- each kind of mistake
@@ -134,49 +132,77 @@ def test_missing_required_key(write: Write) -> None:
         (MINIMAL + "[workload]\nmodel = 'batch'\n", "workload.model must be one of"),
         (MINIMAL + "[workload]\npause_share = 1.5\n", "workload.pause_share must be a share"),
         (MINIMAL + "[workload]\narrivals = 'poisson'\n", "workload.arrivals is only for the open"),
-        (MINIMAL + "[workload]\nhold_s = { distribution = 'uniform', min = 3, max = 1 }\n",
-         "workload.hold_s.max must be a number of seconds >= min (3), got 1"),
-        (MINIMAL + "[workload]\nhold_s = { distribution = 'gauss' }\n",
-         "workload.hold_s.distribution must be one of"),
+        (
+            MINIMAL + "[workload]\nhold_s = { distribution = 'uniform', min = 3, max = 1 }\n",
+            "workload.hold_s.max must be a number of seconds >= min (3), got 1",
+        ),
+        (
+            MINIMAL + "[workload]\nhold_s = { distribution = 'gauss' }\n",
+            "workload.hold_s.distribution must be one of",
+        ),
         (MINIMAL + "[workload]\nhold_s = -1\n", "workload.hold_s must be a number of seconds"),
         ("[[stages]]\nduration_s = 0\nusers = 1\n", "stages[0].duration_s must be a duration > 0"),
         ("[[stages]]\nduration_s = '10 minutes'\nusers = 1\n", 'got "10 minutes"'),
-        ("[[stages]]\nduration_s = 60\nusers = 1.5\n",
-         "stages[0].users must be an int >= 0, got 1.5"),
+        (
+            "[[stages]]\nduration_s = 60\nusers = 1.5\n",
+            "stages[0].users must be an int >= 0, got 1.5",
+        ),
         ("[[stages]]\nduration_s = 60\nusers = true\n", "must be an int >= 0, got true"),
         ("[[stages]]\nduration_s = 60\nusers = 0\n", "users >= 1 in at least one stage"),
-        (MINIMAL + "[[stages]]\nduration_s = 60\nusers = 10\nrate_per_s = 5\n",
-         "stages[1].rate_per_s is only for the open workload"),
-        ("[workload]\nmodel = 'open'\n[[stages]]\nduration_s = 60\nusers = 5\n",
-         "stages[0].rate_per_s is required"),
-        (MINIMAL + "[workload]\nmodel = 'open'\nthink_time_s = 1\n",
-         "workload.think_time_s is only for the closed workload"),
+        (
+            MINIMAL + "[[stages]]\nduration_s = 60\nusers = 10\nrate_per_s = 5\n",
+            "stages[1].rate_per_s is only for the open workload",
+        ),
+        (
+            "[workload]\nmodel = 'open'\n[[stages]]\nduration_s = 60\nusers = 5\n",
+            "stages[0].rate_per_s is required",
+        ),
+        (
+            MINIMAL + "[workload]\nmodel = 'open'\nthink_time_s = 1\n",
+            "workload.think_time_s is only for the closed workload",
+        ),
         (MINIMAL + "[target]\nurl = 'gws:8443'\n", "target.url must be an http:// or https:// URL"),
         (MINIMAL + "[target]\nurl = 'https://u:p@gws:8443'\n", "without user:password@"),
-        (MINIMAL + "[target]\nurl = 'https://gws'\n[simulator]\nseed = 1\n",
-         "[simulator] applies only without [target]"),
-        (MINIMAL + "[simulator]\ndrop_share = 2\n",
-         "simulator.drop_share must be a share in [0, 1]"),
+        (
+            MINIMAL + "[target]\nurl = 'https://gws'\n[simulator]\nseed = 1\n",
+            "[simulator] applies only without [target]",
+        ),
+        (
+            MINIMAL + "[simulator]\ndrop_share = 2\n",
+            "simulator.drop_share must be a share in [0, 1]",
+        ),
         (MINIMAL + "[simulator]\nagents = 5\n", "simulator.agents must be >= the peak users (10)"),
-        (MINIMAL + "[simulator]\nlatency_model = 'lognormal'\nlatency_ms = 5\n",
-         "simulator.latency_p99_ms must be above latency_ms"),
+        (
+            MINIMAL + "[simulator]\nlatency_model = 'lognormal'\nlatency_ms = 5\n",
+            "simulator.latency_p99_ms must be above latency_ms",
+        ),
         (MINIMAL + "[simulator]\nlatency_p99_ms = 50\n", "set only with latency_model"),
         (MINIMAL + "[simulator]\ndelay_share = 0.1\n", "simulator.delay_ms must be > 0"),
-        (MINIMAL + "[simulator]\nstall_every_s = 1\nstall_ms = 2000\n",
-         "simulator.stall_ms must be > 0 and shorter than stall_every_s"),
-        (MINIMAL + "[client]\nnotification_timeout_s = 0\n",
-         "client.notification_timeout_s must be a number of seconds > 0, got 0"),
+        (
+            MINIMAL + "[simulator]\nstall_every_s = 1\nstall_ms = 2000\n",
+            "simulator.stall_ms must be > 0 and shorter than stall_every_s",
+        ),
+        (
+            MINIMAL + "[client]\nnotification_timeout_s = 0\n",
+            "client.notification_timeout_s must be a number of seconds > 0, got 0",
+        ),
         (MINIMAL + "[client]\napi_token = 'x'\n", "client.api_token: secrets do not belong"),
         (MINIMAL + "[[slo]]\nmetric = 'p99'\nmax = 1\n", "slo[0].metric must be one of"),
         (MINIMAL + "[[slo]]\nmetric = 'notify_ms'\nmax = 1\n", "slo[0].stat is required"),
-        (MINIMAL + "[[slo]]\nmetric = 'lost_ratio'\nstat = 'p99'\nmax = 1\n",
-         "slo[0].stat must be absent for lost_ratio"),
-        (MINIMAL + "[[slo]]\nmetric = 'notify_ms'\nstat = 'p42'\nmax = 1\n",
-         "slo[0].stat must be one of"),
+        (
+            MINIMAL + "[[slo]]\nmetric = 'lost_ratio'\nstat = 'p99'\nmax = 1\n",
+            "slo[0].stat must be absent for lost_ratio",
+        ),
+        (
+            MINIMAL + "[[slo]]\nmetric = 'notify_ms'\nstat = 'p42'\nmax = 1\n",
+            "slo[0].stat must be one of",
+        ),
         (MINIMAL + "[[slo]]\nmetric = 'lost_ratio'\n", "slo[0] must set exactly one of max or min"),
         (MINIMAL + "[[slo]]\nmetric = 'lost_ratio'\nmax = 1\nmin = 0\n", "got both"),
-        (MINIMAL + "[[slo]]\nmetric = 'error_ratio'\noperation = 'Dial'\nmax = 1\n",
-         "slo[0].operation must be '*' or one of"),
+        (
+            MINIMAL + "[[slo]]\nmetric = 'error_ratio'\noperation = 'Dial'\nmax = 1\n",
+            "slo[0].operation must be '*' or one of",
+        ),
         ("warmup_s = -1\n" + MINIMAL, "warmup_s must be a number of seconds >= 0, got -1"),
         ("name = 'has space'\n" + MINIMAL.replace('name = "soak"', ""), "name must be a name"),
         (MINIMAL + "[client]\ntransport = 1\n", "client.transport must be one of"),
@@ -229,12 +255,38 @@ def test_warmup_default_is_first_ramp_rounded_up(write: Write) -> None:
 def test_simulator_table_maps_onto_the_simulator_flags(write: Write) -> None:
     text = MINIMAL + EVERY_SIMULATOR_SETTING
     assert load_scenario(write(text)).simulator_argv() == [
-        "--agents", "40", "--answer-delay-ms", "50", "--latency-model", "lognormal",
-        "--latency-ms", "5", "--latency-p99-ms", "25.5", "--drop-share", "0.1",
-        "--duplicate-share", "0.05", "--delay-share", "0.2", "--delay-ms", "300",
-        "--http-error-share", "0.01", "--async-error-share", "0.02", "--voice-down",
-        "--expire-sessions-every-s", "30",
-        "--stall-every-s", "20", "--stall-ms", "500", "--csrf", "--seed", "9",
+        "--agents",
+        "40",
+        "--answer-delay-ms",
+        "50",
+        "--latency-model",
+        "lognormal",
+        "--latency-ms",
+        "5",
+        "--latency-p99-ms",
+        "25.5",
+        "--drop-share",
+        "0.1",
+        "--duplicate-share",
+        "0.05",
+        "--delay-share",
+        "0.2",
+        "--delay-ms",
+        "300",
+        "--http-error-share",
+        "0.01",
+        "--async-error-share",
+        "0.02",
+        "--voice-down",
+        "--expire-sessions-every-s",
+        "30",
+        "--stall-every-s",
+        "20",
+        "--stall-ms",
+        "500",
+        "--csrf",
+        "--seed",
+        "9",
     ]
 
 
@@ -267,7 +319,8 @@ min = 10
     assert scenario.workload.cycles_per_user_per_s() is None
     as_dict = scenario.to_dict()
     assert as_dict["target"] == {
-        "url": "https://gws.example:8443", "verify_tls": False,
+        "url": "https://gws.example:8443",
+        "verify_tls": False,
         "origin": "https://agent-desktop.example",
     }
     assert "simulator" not in as_dict
@@ -279,8 +332,10 @@ def test_to_dict_is_json_and_complete(write: Write) -> None:
     data = json.loads(json.dumps(scenario.to_dict()))
     assert data["simulator"] == {"agents": 10, "csrf": False}
     assert data["workload"] == {
-        "model": "closed", "hold_s": {"distribution": "fixed", "value": 5.0},
-        "pause_share": 0.0, "think_time_s": {"distribution": "fixed", "value": 1.0},
+        "model": "closed",
+        "hold_s": {"distribution": "fixed", "value": 5.0},
+        "pause_share": 0.0,
+        "think_time_s": {"distribution": "fixed", "value": 1.0},
     }
     assert data["stages"] == [{"duration_s": 60.0, "users": 10, "spawn_rate": 10.0}]
 
@@ -325,8 +380,15 @@ def test_overrides_are_checked(write: Write) -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90", 90.0), ("90s", 90.0), ("10m", 600.0), ("4h", 14400.0), ("1h30m", 5400.0),
-     ("500ms", 0.5), ("2.5", 2.5)],
+    [
+        ("90", 90.0),
+        ("90s", 90.0),
+        ("10m", 600.0),
+        ("4h", 14400.0),
+        ("1h30m", 5400.0),
+        ("500ms", 0.5),
+        ("2.5", 2.5),
+    ],
 )
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds

@@ -23,7 +23,7 @@ DOCUMENTS = {
 }
 
 toml_leaf = st.one_of(
-    st.integers(min_value=-10**6, max_value=10**6),
+    st.integers(min_value=-(10**6), max_value=10**6),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
     st.booleans(),
@@ -107,9 +107,22 @@ def test_stage_at_agrees_with_the_windows(stages: list[Stage], fraction: float) 
 
 def test_public_names() -> None:
     assert sorted(gwsload.scenario.__all__) == [
-        "Client", "Distribution", "LATENCY_METRICS", "LATENCY_STATS", "OPERATIONS",
-        "RATIO_METRICS", "SLO_METRICS", "Scenario", "SimulatorSettings", "Slo", "TRANSPORTS",
-        "Target", "WORKLOAD_MODELS", "Workload", "load_scenario", "parse_duration",
+        "Client",
+        "Distribution",
+        "LATENCY_METRICS",
+        "LATENCY_STATS",
+        "OPERATIONS",
+        "RATIO_METRICS",
+        "SLO_METRICS",
+        "Scenario",
+        "SimulatorSettings",
+        "Slo",
+        "TRANSPORTS",
+        "Target",
+        "WORKLOAD_MODELS",
+        "Workload",
+        "load_scenario",
+        "parse_duration",
         "parse_scenario",
     ]
     for name in gwsload.scenario.__all__:

@@ -13,12 +13,26 @@ from gwsload.bayeux._server import HeldConnect, Outcome, ServerEngine
 LP = "long-polling"
 
 
-def handshake(engine: ServerEngine, now: float = 0.0, *, owner: object = None,
-              ack: bool = False, types: tuple[str, ...] = (LP,)) -> str:
+def handshake(
+    engine: ServerEngine,
+    now: float = 0.0,
+    *,
+    owner: object = None,
+    ack: bool = False,
+    types: tuple[str, ...] = (LP,),
+) -> str:
     outcome = engine.handle(
-        [Message("/meta/handshake", id="1", version="1.0", supported_connection_types=types,
-                 ext={"ack": True} if ack else None)],
-        now, owner=owner,
+        [
+            Message(
+                "/meta/handshake",
+                id="1",
+                version="1.0",
+                supported_connection_types=types,
+                ext={"ack": True} if ack else None,
+            )
+        ],
+        now,
+        owner=owner,
     )
     (reply,) = outcome.replies
     assert reply.successful is True, reply
@@ -26,22 +40,40 @@ def handshake(engine: ServerEngine, now: float = 0.0, *, owner: object = None,
     return reply.client_id
 
 
-def subscribe(engine: ServerEngine, client_id: str, sub: str, now: float = 0.0,
-              owner: object = None) -> Message:
+def subscribe(
+    engine: ServerEngine, client_id: str, sub: str, now: float = 0.0, owner: object = None
+) -> Message:
     outcome = engine.handle(
         [Message("/meta/subscribe", id="s", client_id=client_id, subscription=sub)],
-        now, owner=owner,
+        now,
+        owner=owner,
     )
     return outcome.replies[-1]
 
 
-def connect(engine: ServerEngine, client_id: str, now: float, *, timeout: int | None = None,
-            ack: int | None = None, owner: object = None, msg_id: str = "c") -> Outcome:
+def connect(
+    engine: ServerEngine,
+    client_id: str,
+    now: float,
+    *,
+    timeout: int | None = None,
+    ack: int | None = None,
+    owner: object = None,
+    msg_id: str = "c",
+) -> Outcome:
     return engine.handle(
-        [Message("/meta/connect", id=msg_id, client_id=client_id, connection_type=LP,
-                 advice=Advice(timeout=timeout) if timeout is not None else None,
-                 ext={"ack": ack} if ack is not None else None)],
-        now, owner=owner,
+        [
+            Message(
+                "/meta/connect",
+                id=msg_id,
+                client_id=client_id,
+                connection_type=LP,
+                advice=Advice(timeout=timeout) if timeout is not None else None,
+                ext={"ack": ack} if ack is not None else None,
+            )
+        ],
+        now,
+        owner=owner,
     )
 
 
@@ -60,8 +92,14 @@ def reply_on(messages: list[Message], channel: str) -> Message:
 def test_handshake_reply_carries_id_version_types_and_advice() -> None:
     engine = ServerEngine(timeout_ms=20000, interval_ms=5, max_interval_ms=7000)
     outcome = engine.handle(
-        [Message("/meta/handshake", id="7", version="1.0",
-                 supported_connection_types=("websocket", "long-polling", "carrier-pigeon"))],
+        [
+            Message(
+                "/meta/handshake",
+                id="7",
+                version="1.0",
+                supported_connection_types=("websocket", "long-polling", "carrier-pigeon"),
+            )
+        ],
         0.0,
     )
     (reply,) = outcome.replies
@@ -70,8 +108,9 @@ def test_handshake_reply_carries_id_version_types_and_advice() -> None:
     int(reply.client_id, 16)
     assert reply.version == "1.0"
     assert set(reply.supported_connection_types or ()) == {"long-polling", "websocket"}
-    assert reply.advice == Advice(reconnect=Reconnect.RETRY, interval=5, timeout=20000,
-                                  max_interval=7000)
+    assert reply.advice == Advice(
+        reconnect=Reconnect.RETRY, interval=5, timeout=20000, max_interval=7000
+    )
     assert reply.ext is None
     assert engine.session_count == 1
 
@@ -110,8 +149,10 @@ def test_client_ids_are_distinct() -> None:
 # ---------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize("channel", ["/meta/connect", "/meta/subscribe", "/meta/unsubscribe",
-                                     "/meta/disconnect", "/some/channel"])
+@pytest.mark.parametrize(
+    "channel",
+    ["/meta/connect", "/meta/subscribe", "/meta/unsubscribe", "/meta/disconnect", "/some/channel"],
+)
 def test_unknown_client_id_is_402_with_handshake_advice(channel: str) -> None:
     engine = ServerEngine()
     (reply,) = engine.handle(
@@ -175,9 +216,7 @@ def test_bad_subscriptions_fail_and_record_nothing(
 def test_publish_to_meta_is_denied() -> None:
     engine = ServerEngine()
     cid = handshake(engine)
-    (reply,) = engine.handle(
-        [Message("/meta/foo", id="3", client_id=cid, data={})], 0.0
-    ).replies
+    (reply,) = engine.handle([Message("/meta/foo", id="3", client_id=cid, data={})], 0.0).replies
     assert reply.successful is False and reply.error == "403::publish_denied"
 
 
@@ -216,8 +255,12 @@ def test_wildcards_deliver_once_per_session() -> None:
     subscribe(engine, other, "/v2/me/devices")
     assert engine.publish("/v2/me/calls", {"n": 1}) == sorted([exact, one, deep])
     assert engine.publish("/v2/me/calls/deeper", {"n": 2}) == sorted([one, deep])
-    for cid, expected in ((exact, [{"n": 1}]), (one, [{"n": 1}, {"n": 2}]),
-                          (deep, [{"n": 1}, {"n": 2}]), (other, [])):
+    for cid, expected in (
+        (exact, [{"n": 1}]),
+        (one, [{"n": 1}, {"n": 2}]),
+        (deep, [{"n": 1}, {"n": 2}]),
+        (other, []),
+    ):
         assert data_of(connect(engine, cid, 1.0, timeout=0).replies) == expected
 
 
@@ -238,8 +281,9 @@ def test_subscribe_reply_echoes_subscription_and_id() -> None:
     reply = subscribe(engine, cid, "/v2/me/calls")
     assert (reply.id, reply.successful, reply.subscription) == ("s", True, "/v2/me/calls")
     assert reply.channel == "/meta/subscribe"
-    reply = engine.handle([Message("/meta/subscribe", client_id=cid,
-                                   subscription=("/p", "/q"))], 0.0).replies[0]
+    reply = engine.handle(
+        [Message("/meta/subscribe", client_id=cid, subscription=("/p", "/q"))], 0.0
+    ).replies[0]
     assert reply.successful and engine.subscriptions(cid) == {"/v2/me/calls", "/p", "/q"}
 
 
@@ -401,8 +445,10 @@ def test_connect_and_publish_in_one_batch_keep_event_order() -> None:
     subscribe(engine, cid, "/a")
     engine.publish("/a", 1)
     outcome = engine.handle(
-        [Message("/meta/connect", id="c", client_id=cid, advice=Advice(timeout=0)),
-         Message("/a", id="p", client_id=cid, data=2)],
+        [
+            Message("/meta/connect", id="c", client_id=cid, advice=Advice(timeout=0)),
+            Message("/a", id="p", client_id=cid, data=2),
+        ],
         0.0,
     )
     assert outcome.hold is None
@@ -495,8 +541,9 @@ def test_drop_sessions_of_one_owner_or_all() -> None:
 def test_ack_extension_batches_resends_and_acks() -> None:
     engine = ServerEngine()
     outcome = engine.handle(
-        [Message("/meta/handshake", id="1", supported_connection_types=(LP,),
-                 ext={"ack": True})], 0.0)
+        [Message("/meta/handshake", id="1", supported_connection_types=(LP,), ext={"ack": True})],
+        0.0,
+    )
     (reply,) = outcome.replies
     assert reply.ext == {"ack": True}
     cid = reply.client_id
@@ -546,8 +593,7 @@ def test_ack_ignored_without_handshake_ack_and_bad_ack_values() -> None:
     engine.publish("/a", 1)
     connect(engine, acked, 0.0, ack=0)
     for bad in (True, "1", None, 1.5):
-        outcome = engine.handle(
-            [Message("/meta/connect", client_id=acked, ext={"ack": bad})], 1.0)
+        outcome = engine.handle([Message("/meta/connect", client_id=acked, ext={"ack": bad})], 1.0)
         assert data_of(outcome.replies) == [1]  # not acknowledged: sent again
 
 

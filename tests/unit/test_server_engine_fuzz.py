@@ -12,15 +12,29 @@ from gwsload.bayeux._errors import RemoteProtocolError
 from gwsload.bayeux._messages import Message
 from gwsload.bayeux._server import ServerEngine
 
-CHANNELS = st.sampled_from([
-    "/meta/handshake", "/meta/connect", "/meta/subscribe", "/meta/unsubscribe",
-    "/meta/disconnect", "/meta/other", "/a", "/a/b", "/a/*", "/a/**", "/service/x",
-    "bad", "", "/",
-])
+CHANNELS = st.sampled_from(
+    [
+        "/meta/handshake",
+        "/meta/connect",
+        "/meta/subscribe",
+        "/meta/unsubscribe",
+        "/meta/disconnect",
+        "/meta/other",
+        "/a",
+        "/a/b",
+        "/a/*",
+        "/a/**",
+        "/service/x",
+        "bad",
+        "",
+        "/",
+    ]
+)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
-                                                                 max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 WIRE = st.fixed_dictionaries(
@@ -74,8 +88,10 @@ def test_handle_never_raises(
             engine.complete(outcome.hold, now)
         engine.sweep(now)
         # the indexes stay consistent: deliveries reach only live sessions
-        for client_id in [*engine.publish("/a", index),
-                          *engine.deliver_to_owner(owners[index], "/a/b", index)]:
+        for client_id in [
+            *engine.publish("/a", index),
+            *engine.deliver_to_owner(owners[index], "/a/b", index),
+        ]:
             assert engine.has_session(client_id)
         for client_id in outcome.woke:
             engine.take_events(client_id)

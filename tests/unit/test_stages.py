@@ -55,7 +55,11 @@ def test_stage_windows_place_stages_back_to_back() -> None:
     windows = stage_windows(SPIKE)
     assert [(w.start_s, w.end_s) for w in windows] == [(0.0, 30.0), (30.0, 40.0), (40.0, 60.0)]
     assert windows[1].to_dict() == {
-        "index": 1, "start_s": 30.0, "end_s": 40.0, "users": 100, "spawn_rate": 50.0,
+        "index": 1,
+        "start_s": 30.0,
+        "end_s": 40.0,
+        "users": 100,
+        "spawn_rate": 50.0,
         "rate_per_s": None,
     }
 
@@ -72,8 +76,12 @@ def test_offered_load_open_is_rate_times_ops_per_cycle() -> None:
 def test_offered_load_closed_is_users_times_cycle_rate() -> None:
     # 10 users, one cycle every 4 s each, 2 operations per cycle -> 5 ops/s
     assert offered_ops_per_s(SPIKE, ops_per_cycle=2.0, cycles_per_user_per_s=0.25) == [
-        5.0, 50.0, 5.0,
+        5.0,
+        50.0,
+        5.0,
     ]
     assert offered_ops_per_s(SPIKE, ops_per_cycle=2.0, cycles_per_user_per_s=None) == [
-        None, None, None,
+        None,
+        None,
+        None,
     ]

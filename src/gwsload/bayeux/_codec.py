@@ -30,8 +30,16 @@ _STRING_FIELDS = {
     "minimumVersion": "minimum_version",
 }
 _KNOWN = frozenset(
-    {*_STRING_FIELDS, "id", "data", "successful", "advice", "ext", "subscription",
-     "supportedConnectionTypes"}
+    {
+        *_STRING_FIELDS,
+        "id",
+        "data",
+        "successful",
+        "advice",
+        "ext",
+        "subscription",
+        "supportedConnectionTypes",
+    }
 )
 _ADVICE_INTS = {"interval": "interval", "timeout": "timeout", "maxInterval": "max_interval"}
 

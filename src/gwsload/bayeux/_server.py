@@ -113,6 +113,7 @@ from gwsload.bayeux._server_session import (
 
 __all__ = ["HeldConnect", "Outcome", "ServerEngine"]
 
+
 class ServerEngine:
     """A Bayeux 1.0 server without I/O; see the module docstring.
 
@@ -272,9 +273,7 @@ class ServerEngine:
         else:
             outcome.replies[:0] = riders
         # sessions still holding events: others, or an ack session whose connect is held
-        outcome.woke = sorted(
-            c for c in woke if c in self._sessions and self._sessions[c].queue
-        )
+        outcome.woke = sorted(c for c in woke if c in self._sessions and self._sessions[c].queue)
         return outcome
 
     def complete(self, held: HeldConnect, now: float) -> list[Message]:
@@ -289,8 +288,11 @@ class ServerEngine:
         if session is None:
             return [failure_reply(request, MetaChannel.CONNECT, SESSION_UNKNOWN, HANDSHAKE_AGAIN)]
         if session.hold != held:
-            return [Message(MetaChannel.CONNECT, id=held.request_id, successful=True,
-                            advice=self._advice)]
+            return [
+                Message(
+                    MetaChannel.CONNECT, id=held.request_id, successful=True, advice=self._advice
+                )
+            ]
         session.hold = None
         self._touch(session, now + self.max_interval_ms / 1000, lower=True)
         return self._connect_reply(session, request)
@@ -316,9 +318,7 @@ class ServerEngine:
 
     # ------------------------------------------------------------------ calls
 
-    def publish(
-        self, channel: str, data: Any, ext: dict[str, Any] | None = None
-    ) -> list[str]:
+    def publish(self, channel: str, data: Any, ext: dict[str, Any] | None = None) -> list[str]:
         """Queue an event for every session subscribed to a pattern matching ``channel``.
 
         Returns:
@@ -395,11 +395,19 @@ class ServerEngine:
     def _handshake(self, message: Message, now: float, owner: object) -> Message:
         offered = message.supported_connection_types
         if offered is None:
-            return failure_reply(message, MetaChannel.HANDSHAKE, CONNECTION_TYPES_MISSING,
-                            Advice(reconnect=Reconnect.NONE, interval=0))
+            return failure_reply(
+                message,
+                MetaChannel.HANDSHAKE,
+                CONNECTION_TYPES_MISSING,
+                Advice(reconnect=Reconnect.NONE, interval=0),
+            )
         if not set(offered) & set(self.connection_types):
-            return failure_reply(message, MetaChannel.HANDSHAKE, CONNECTION_TYPES_UNSUPPORTED,
-                            Advice(reconnect=Reconnect.NONE, interval=0))
+            return failure_reply(
+                message,
+                MetaChannel.HANDSHAKE,
+                CONNECTION_TYPES_UNSUPPORTED,
+                Advice(reconnect=Reconnect.NONE, interval=0),
+            )
         ack = isinstance(message.ext, dict) and message.ext.get("ack") is True
         client_id = secrets.token_hex(20)
         session = Session(client_id, owner, ack, expires_at=now + self.max_interval_ms / 1000)

@@ -110,8 +110,11 @@ class CometdClient:
     ) -> None:
         self.url = url
         options: dict[str, Any] = {
-            "headers": headers, "cookies": cookies, "verify_tls": verify_tls,
-            "ca_file": ca_file, "connect_timeout": connect_timeout,
+            "headers": headers,
+            "cookies": cookies,
+            "verify_tls": verify_tls,
+            "ca_file": ca_file,
+            "connect_timeout": connect_timeout,
         }
         if transport == "long-polling":
             self._transport: Transport = LongPollingTransport(url, **options)
@@ -256,8 +259,12 @@ class CometdClient:
         if self._outage is not None:
             started, cause, kind = self._outage
             self._outage = None
-            self._incident(kind, f"{cause} (not restored before close)", ts=started,
-                           duration_ms=(time.time() - started) * 1000)
+            self._incident(
+                kind,
+                f"{cause} (not restored before close)",
+                ts=started,
+                duration_ms=(time.time() - started) * 1000,
+            )
         if self._session.state is not ClientState.DISCONNECTED:
             self._session.close()
         self._cancel_timer()
@@ -362,9 +369,7 @@ class CometdClient:
             if waiter is not None:
                 waiter.set(event)
             elif isinstance(event, SubscribeRejected):
-                self._incident(
-                    "rehandshake", f"renewing {event.channel} refused: {event.failure}"
-                )
+                self._incident("rehandshake", f"renewing {event.channel} refused: {event.failure}")
         elif isinstance(event, Connected):
             outage = event.outage
             if outage is not None:
@@ -377,9 +382,7 @@ class CometdClient:
             self._outage = None
         elif isinstance(event, ReconnectAdvised):
             if self._outage is None:
-                kind: IncidentKind = (
-                    "reconnect" if event.action.value == "retry" else "rehandshake"
-                )
+                kind: IncidentKind = "reconnect" if event.action.value == "retry" else "rehandshake"
                 self._outage = (time.time(), event.cause, kind)
         elif isinstance(event, HandshakeAccepted | HandshakeRejected):
             waiter = self._handshake_waiter

@@ -31,7 +31,12 @@ class TransportError(CometdError):
     @property
     def refused(self) -> bool:
         """An HTTP 4xx that a retry will not fix (bad credentials, forbidden, not found)."""
-        return self.status is not None and 400 <= self.status < 500 and self.status not in (
-            408,
-            429,
+        return (
+            self.status is not None
+            and 400 <= self.status < 500
+            and self.status
+            not in (
+                408,
+                429,
+            )
         )

@@ -71,9 +71,7 @@ def parse_base_url(url: str) -> BaseUrl:
     """
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"target URL must look like http(s)://host[:port], got {url!r}"
-        )
+        raise ConfigError(f"target URL must look like http(s)://host[:port], got {url!r}")
     try:
         port = parts.port
     except ValueError:

@@ -46,11 +46,11 @@ class WorkloadSpec:
     arrivals: str = "constant"
 
 
-
 def leave_time_s(notification_timeout_s: float, request_timeout_s: float) -> float:
     """How long an agent may take to leave: its operation's notification, then stop,
     hangup and logout requests, plus slack."""
     return notification_timeout_s + 3 * request_timeout_s + 5.0
+
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
@@ -79,6 +79,7 @@ class RunConfig:
     def stop_timeout_s(self) -> float:
         """Time for an agent to finish its operation, stop recording, hang up and log out."""
         return leave_time_s(self.notification_timeout_s, self.request_timeout_s)
+
     #: the start of the run left out of the summary's percentiles (manifest ``warmup_s``)
     warmup_s: float = 0.0
     #: how often workers ship rows and histograms, and the hlog interval, seconds

@@ -253,4 +253,3 @@ def _warm_up_parquet() -> None:
         {name: [] for name in arrow_schema("events").names}, schema=arrow_schema("events")
     )
     pq.write_table(table, pa.BufferOutputStream())
-

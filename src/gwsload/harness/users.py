@@ -101,6 +101,7 @@ class SyntheticAgent(AgentBase):
 
     def wait_time(self) -> float:
         return 0.0  # an agent paces itself (hold, think, tickets)
+
     lost_every = 50
 
     @task

@@ -75,9 +75,13 @@ class GeneratorSample:
     def to_dict(self) -> dict[str, object]:
         """The msgpack-able / ``GeneratorLog.write`` form."""
         return {
-            "ts": self.ts, "worker": self.worker, "users": self.users,
-            "cpu_percent": self.cpu_percent, "rss_bytes": self.rss_bytes,
-            "open_fds": self.open_fds, "greenlets": self.greenlets,
+            "ts": self.ts,
+            "worker": self.worker,
+            "users": self.users,
+            "cpu_percent": self.cpu_percent,
+            "rss_bytes": self.rss_bytes,
+            "open_fds": self.open_fds,
+            "greenlets": self.greenlets,
             "loop_lag_ms": self.loop_lag_ms,
         }
 
@@ -85,9 +89,13 @@ class GeneratorSample:
     def from_dict(cls, row: Mapping[str, object]) -> GeneratorSample:
         """Inverse of :meth:`to_dict` (also takes generator.csv rows read as strings)."""
         return cls(
-            ts=float(str(row["ts"])), worker=str(row["worker"]), users=int(str(row["users"])),
-            cpu_percent=float(str(row["cpu_percent"])), rss_bytes=int(str(row["rss_bytes"])),
-            open_fds=int(str(row["open_fds"])), greenlets=int(str(row["greenlets"])),
+            ts=float(str(row["ts"])),
+            worker=str(row["worker"]),
+            users=int(str(row["users"])),
+            cpu_percent=float(str(row["cpu_percent"])),
+            rss_bytes=int(str(row["rss_bytes"])),
+            open_fds=int(str(row["open_fds"])),
+            greenlets=int(str(row["greenlets"])),
             loop_lag_ms=float(str(row["loop_lag_ms"])),
         )
 
@@ -120,8 +128,14 @@ def build_sample(
     elapsed = after.ts - before.ts
     cpu = 0.0 if elapsed <= 0 else max(0.0, (after.cpu_s - before.cpu_s) / elapsed * 100.0)
     return GeneratorSample(
-        ts=after.ts, worker=worker, users=users, cpu_percent=cpu, rss_bytes=after.rss_bytes,
-        open_fds=after.open_fds, greenlets=greenlets, loop_lag_ms=loop_lag_ms,
+        ts=after.ts,
+        worker=worker,
+        users=users,
+        cpu_percent=cpu,
+        rss_bytes=after.rss_bytes,
+        open_fds=after.open_fds,
+        greenlets=greenlets,
+        loop_lag_ms=loop_lag_ms,
     )
 
 

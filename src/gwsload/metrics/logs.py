@@ -27,12 +27,25 @@ __all__ = [
 INCIDENT_FIELDS = ("ts", "worker", "agent", "kind", "detail", "duration_ms")
 #: the documented incident kinds
 INCIDENT_KINDS = frozenset(
-    {"reconnect", "rehandshake", "transport_error", "listener_gap", "worker_lost",
-     "worker_saturated"}
+    {
+        "reconnect",
+        "rehandshake",
+        "transport_error",
+        "listener_gap",
+        "worker_lost",
+        "worker_saturated",
+    }
 )
 #: generator.csv header
 GENERATOR_FIELDS = (
-    "ts", "worker", "users", "cpu_percent", "rss_bytes", "open_fds", "greenlets", "loop_lag_ms",
+    "ts",
+    "worker",
+    "users",
+    "cpu_percent",
+    "rss_bytes",
+    "open_fds",
+    "greenlets",
+    "loop_lag_ms",
 )
 
 
@@ -48,8 +61,14 @@ def incident(
     """One incident record (what :meth:`IncidentLog.write` takes and workers ship)."""
     if kind not in INCIDENT_KINDS:
         raise ValueError(f"incident kind must be one of {sorted(INCIDENT_KINDS)}, got {kind!r}")
-    return {"ts": ts, "worker": worker, "agent": agent, "kind": kind, "detail": detail,
-            "duration_ms": duration_ms}
+    return {
+        "ts": ts,
+        "worker": worker,
+        "agent": agent,
+        "kind": kind,
+        "detail": detail,
+        "duration_ms": duration_ms,
+    }
 
 
 class IncidentLog:

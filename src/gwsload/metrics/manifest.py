@@ -140,8 +140,9 @@ def _redact_url(text: str) -> str:
     if "@" not in parts.netloc:
         return text
     host = parts.netloc.rsplit("@", 1)[1]
-    clean = urlunsplit((parts.scheme, f"{_REDACTED}@{host}", parts.path, parts.query,
-                        parts.fragment))
+    clean = urlunsplit(
+        (parts.scheme, f"{_REDACTED}@{host}", parts.path, parts.query, parts.fragment)
+    )
     return f"{head}{eq}{clean}"
 
 
@@ -162,8 +163,12 @@ def git_revision(where: str | os.PathLike[str] | None = None) -> str | None:
     folder = Path(where) if where is not None else Path(__file__).resolve().parent
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
-            timeout=5, check=False,
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -274,4 +279,3 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, object]:
             f"{path}: run-folder format {found!r} is not supported (expected {FORMAT})"
         )
     return data
-

@@ -39,11 +39,8 @@ def parse_duration(text: str, *, what: str = "duration") -> float:
     scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
     parts = _DURATION.findall(compact)
     if not parts or "".join(n + u for n, u in parts) != compact:
-        raise ConfigError(
-            f"{what} must be a duration like 90, 90s, 10m, 4h or 1h30m, got {text!r}"
-        )
+        raise ConfigError(f"{what} must be a duration like 90, 90s, 10m, 4h or 1h30m, got {text!r}")
     return math.fsum(float(number) * scale[unit] for number, unit in parts)
-
 
 
 def check_no_secrets(data: Mapping[str, Any], source: str, path: str) -> None:
@@ -115,8 +112,9 @@ class Table:
                 f"known keys here: {', '.join(known)}"
             )
 
-    def opt(self, key: str, kind: type[_T], expected: str,
-            check: Callable[[_T], bool] | None = None) -> _T | None:
+    def opt(
+        self, key: str, kind: type[_T], expected: str, check: Callable[[_T], bool] | None = None
+    ) -> _T | None:
         """The checked value, or None when the key is absent."""
         if key not in self.data:
             return None
@@ -133,14 +131,21 @@ class Table:
             raise self.error(key, expected, value)
         return typed
 
-    def get(self, key: str, kind: type[_T], default: _T, expected: str,
-            check: Callable[[_T], bool] | None = None) -> _T:
+    def get(
+        self,
+        key: str,
+        kind: type[_T],
+        default: _T,
+        expected: str,
+        check: Callable[[_T], bool] | None = None,
+    ) -> _T:
         """The checked value, or ``default`` when the key is absent."""
         value = self.opt(key, kind, expected, check)
         return default if value is None else value
 
-    def require(self, key: str, kind: type[_T], expected: str,
-                check: Callable[[_T], bool] | None = None) -> _T:
+    def require(
+        self, key: str, kind: type[_T], expected: str, check: Callable[[_T], bool] | None = None
+    ) -> _T:
         """The checked value; a missing key is an error."""
         value = self.opt(key, kind, expected, check)
         if value is None:

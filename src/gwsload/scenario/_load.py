@@ -56,11 +56,25 @@ def parse_scenario(data: Mapping[str, Any], *, source: str) -> Scenario:
     """Validate an already-parsed TOML document (``source`` names it in errors)."""
     check_no_secrets(data, source, "")
     top = Table(data, source, "")
-    top.allow("name", "description", "warmup_s", "target", "simulator", "client", "workload",
-              "stages", "slo")
+    top.allow(
+        "name",
+        "description",
+        "warmup_s",
+        "target",
+        "simulator",
+        "client",
+        "workload",
+        "stages",
+        "slo",
+    )
     default_name = Path(source).stem
-    name = top.get("name", str, default_name, "a name of letters, digits, '_', '-', '.'",
-                   lambda v: bool(_NAME.match(v)))
+    name = top.get(
+        "name",
+        str,
+        default_name,
+        "a name of letters, digits, '_', '-', '.'",
+        lambda v: bool(_NAME.match(v)),
+    )
     description = top.get("description", str, "", "a string")
     target = _read_target(top.table("target")) if "target" in data else None
     simulator = _read_simulator(top.table("simulator")) if "simulator" in data else None
@@ -74,24 +88,28 @@ def parse_scenario(data: Mapping[str, Any], *, source: str) -> Scenario:
     warmup = top.opt("warmup_s", float, "a number of seconds >= 0", lambda v: v >= 0)
     slo_tables = top.array_of_tables("slo") if "slo" in data else []
     slos = tuple(_read_slo(table) for table in slo_tables)
-    scenario = Scenario(name, description, source, target, simulator, client, workload,
-                        stages, warmup, slos)
+    scenario = Scenario(
+        name, description, source, target, simulator, client, workload, stages, warmup, slos
+    )
     check_agents(scenario)
     return scenario
 
 
 def _read_target(t: Table) -> Target:
     t.allow("url", "verify_tls", "origin")
-    url = t.require("url", str, "an http:// or https:// URL",
-                    lambda v: v.startswith(("http://", "https://")))
+    url = t.require(
+        "url", str, "an http:// or https:// URL", lambda v: v.startswith(("http://", "https://"))
+    )
     if "@" in url.split("//", 1)[1].split("/", 1)[0]:
-        raise t.error("url", "a URL without user:password@ (credentials come from the "
-                      "environment or --agents-file)", url)
+        raise t.error(
+            "url",
+            "a URL without user:password@ (credentials come from the environment or --agents-file)",
+            url,
+        )
     return Target(
         url=url.rstrip("/"),
         verify_tls=t.get("verify_tls", bool, True, "true or false"),
-        origin=t.opt("origin", str, "an origin like https://host:port",
-                     lambda v: "://" in v),
+        origin=t.opt("origin", str, "an origin like https://host:port", lambda v: "://" in v),
     )
 
 
@@ -108,8 +126,13 @@ def _read_simulator(t: Table) -> SimulatorSettings:
     s = SimulatorSettings(
         agents=t.opt("agents", int, "an int >= 1", lambda v: v >= 1),
         answer_delay_ms=number("answer_delay_ms"),
-        latency_model=t.get("latency_model", str, None, f"one of {list(LATENCY_MODELS)}",
-                            lambda v: v in LATENCY_MODELS),
+        latency_model=t.get(
+            "latency_model",
+            str,
+            None,
+            f"one of {list(LATENCY_MODELS)}",
+            lambda v: v in LATENCY_MODELS,
+        ),
         latency_ms=number("latency_ms"),
         latency_p99_ms=number("latency_p99_ms"),
         drop_share=number("drop_share", share),
@@ -128,14 +151,19 @@ def _read_simulator(t: Table) -> SimulatorSettings:
     # the simulator's own cross-option rules, reported against the scenario keys
     if s.latency_model == "lognormal":
         if not (s.latency_ms or 0) > 0:
-            raise t.error("latency_ms", "> 0 (the median) with latency_model = \"lognormal\"",
-                          s.latency_ms)
+            raise t.error(
+                "latency_ms", '> 0 (the median) with latency_model = "lognormal"', s.latency_ms
+            )
         if s.latency_p99_ms is None or s.latency_p99_ms <= (s.latency_ms or 0):
-            raise t.error("latency_p99_ms", "above latency_ms with latency_model = \"lognormal\"",
-                          s.latency_p99_ms)
+            raise t.error(
+                "latency_p99_ms",
+                'above latency_ms with latency_model = "lognormal"',
+                s.latency_p99_ms,
+            )
     elif s.latency_p99_ms is not None:
-        raise t.error("latency_p99_ms", "set only with latency_model = \"lognormal\"",
-                      s.latency_p99_ms)
+        raise t.error(
+            "latency_p99_ms", 'set only with latency_model = "lognormal"', s.latency_p99_ms
+        )
     if (s.delay_share or 0) > 0 and not (s.delay_ms or 0) > 0:
         raise t.error("delay_ms", "> 0 when delay_share is set", s.delay_ms)
     if (s.stall_every_s or 0) > 0 and not 0 < (s.stall_ms or 0) < (s.stall_every_s or 0) * 1000:
@@ -146,34 +174,54 @@ def _read_simulator(t: Table) -> SimulatorSettings:
 def _read_client(t: Table) -> Client:
     t.allow("transport", "notification_timeout_s", "dial_destination", "request_timeout_s")
     return Client(
-        transport=t.get("transport", str, "long-polling", f"one of {list(TRANSPORTS)}",
-                        lambda v: v in TRANSPORTS),
-        notification_timeout_s=t.get("notification_timeout_s", float, 10.0,
-                                     "a number of seconds > 0", lambda v: v > 0),
-        dial_destination=t.get("dial_destination", str, "5000", "a non-empty phone number",
-                               lambda v: bool(v.strip())),
-        request_timeout_s=t.get("request_timeout_s", float, 10.0, "a number of seconds > 0",
-                                lambda v: v > 0),
+        transport=t.get(
+            "transport",
+            str,
+            "long-polling",
+            f"one of {list(TRANSPORTS)}",
+            lambda v: v in TRANSPORTS,
+        ),
+        notification_timeout_s=t.get(
+            "notification_timeout_s", float, 10.0, "a number of seconds > 0", lambda v: v > 0
+        ),
+        dial_destination=t.get(
+            "dial_destination", str, "5000", "a non-empty phone number", lambda v: bool(v.strip())
+        ),
+        request_timeout_s=t.get(
+            "request_timeout_s", float, 10.0, "a number of seconds > 0", lambda v: v > 0
+        ),
     )
 
 
 def _read_workload(t: Table) -> Workload:
-    model = t.get("model", str, "closed", f"one of {list(WORKLOAD_MODELS)}",
-                  lambda v: v in WORKLOAD_MODELS)
+    model = t.get(
+        "model", str, "closed", f"one of {list(WORKLOAD_MODELS)}", lambda v: v in WORKLOAD_MODELS
+    )
     if model == "closed":
-        t.allow("model", "hold_s", "think_time_s", "pause_share",
-                only_for={"arrivals": "the open workload (model = \"open\")"})
+        t.allow(
+            "model",
+            "hold_s",
+            "think_time_s",
+            "pause_share",
+            only_for={"arrivals": 'the open workload (model = "open")'},
+        )
     else:
-        t.allow("model", "hold_s", "arrivals", "pause_share",
-                only_for={"think_time_s": "the closed workload (model = \"closed\")"})
+        t.allow(
+            "model",
+            "hold_s",
+            "arrivals",
+            "pause_share",
+            only_for={"think_time_s": 'the closed workload (model = "closed")'},
+        )
     default = Workload()
     return Workload(
         model=model,
         hold_s=_read_distribution(t, "hold_s", default.hold_s),
         think_time_s=_read_distribution(t, "think_time_s", default.think_time_s),
         pause_share=t.get("pause_share", float, 0.0, "a share in [0, 1]", lambda v: 0 <= v <= 1),
-        arrivals=t.get("arrivals", str, "constant", f"one of {list(ARRIVALS)}",
-                       lambda v: v in ARRIVALS),
+        arrivals=t.get(
+            "arrivals", str, "constant", f"one of {list(ARRIVALS)}", lambda v: v in ARRIVALS
+        ),
     )
 
 
@@ -181,12 +229,17 @@ def _read_distribution(t: Table, key: str, default: Distribution) -> Distributio
     if key not in t.data:
         return default
     if not isinstance(t.data[key], Mapping):
-        value = t.get(key, float, 0.0, "a number of seconds >= 0 or a distribution table",
-                      lambda v: v >= 0)
+        value = t.get(
+            key, float, 0.0, "a number of seconds >= 0 or a distribution table", lambda v: v >= 0
+        )
         return Distribution("fixed", value, value)
     d = t.table(key)
-    kind = d.require("distribution", str, "one of ['fixed', 'uniform', 'exponential']",
-                     lambda v: v in ("fixed", "uniform", "exponential"))
+    kind = d.require(
+        "distribution",
+        str,
+        "one of ['fixed', 'uniform', 'exponential']",
+        lambda v: v in ("fixed", "uniform", "exponential"),
+    )
     secs = "a number of seconds >= 0"
     if kind == "fixed":
         d.allow("distribution", "value")
@@ -213,30 +266,40 @@ def _read_stages(top: Table, model: str) -> tuple[Stage, ...]:
         if model == "open":
             t.allow("duration_s", "users", "spawn_rate", "rate_per_s")
         else:
-            t.allow("duration_s", "users", "spawn_rate",
-                    only_for={"rate_per_s": "the open workload (model = \"open\")"})
+            t.allow(
+                "duration_s",
+                "users",
+                "spawn_rate",
+                only_for={"rate_per_s": 'the open workload (model = "open")'},
+            )
         raw = t.data.get("duration_s")
         if isinstance(raw, str):
             try:
                 duration = parse_duration(raw)
             except ConfigError:
-                raise t.error("duration_s", "a duration > 0 (seconds, or like \"10m\", \"4h\")",
-                              raw) from None
+                raise t.error(
+                    "duration_s", 'a duration > 0 (seconds, or like "10m", "4h")', raw
+                ) from None
             if not duration > 0:
                 raise t.error("duration_s", "a duration > 0", raw)
         else:
-            duration = t.require("duration_s", float,
-                                 "a duration > 0 (seconds, or like \"10m\", \"4h\")",
-                                 lambda v: v > 0)
+            duration = t.require(
+                "duration_s",
+                float,
+                'a duration > 0 (seconds, or like "10m", "4h")',
+                lambda v: v > 0,
+            )
         users = t.require("users", int, "an int >= 0", lambda v: v >= 0)
         # an omitted spawn_rate keeps the previous stage's; the first defaults to a 1 s ramp
         inherited = stages[-1].spawn_rate if stages else float(max(1, users))
-        spawn_rate = t.get("spawn_rate", float, inherited, "a number of users per second > 0",
-                           lambda v: v > 0)
+        spawn_rate = t.get(
+            "spawn_rate", float, inherited, "a number of users per second > 0", lambda v: v > 0
+        )
         rate = None
         if model == "open":
-            rate = t.require("rate_per_s", float, "a number of cycles per second >= 0",
-                             lambda v: v >= 0)
+            rate = t.require(
+                "rate_per_s", float, "a number of cycles per second >= 0", lambda v: v >= 0
+            )
         stages.append(Stage(duration, users, spawn_rate, rate))
     if max(s.users for s in stages) < 1:
         raise ConfigError(f"{top.source}: stages must have users >= 1 in at least one stage, got 0")
@@ -248,16 +311,25 @@ def _read_slo(t: Table) -> Slo:
     metric = t.require("metric", str, f"one of {list(SLO_METRICS)}", lambda v: v in SLO_METRICS)
     stat: str | None = None
     if metric in LATENCY_METRICS:
-        stat = t.require("stat", str, f"one of {list(LATENCY_STATS)} for {metric}",
-                         lambda v: v in LATENCY_STATS)
+        stat = t.require(
+            "stat", str, f"one of {list(LATENCY_STATS)} for {metric}", lambda v: v in LATENCY_STATS
+        )
     elif "stat" in t.data:
-        raise t.error("stat", f"absent for {metric} (stat applies to latency metrics)",
-                      t.data["stat"])
-    operation = t.get("operation", str, "*", f"'*' or one of {list(OPERATIONS)}",
-                      lambda v: v == "*" or v in OPERATIONS)
+        raise t.error(
+            "stat", f"absent for {metric} (stat applies to latency metrics)", t.data["stat"]
+        )
+    operation = t.get(
+        "operation",
+        str,
+        "*",
+        f"'*' or one of {list(OPERATIONS)}",
+        lambda v: v == "*" or v in OPERATIONS,
+    )
     high = t.opt("max", float, "a number")
     low = t.opt("min", float, "a number")
     if (high is None) == (low is None):
-        raise ConfigError(f"{t.source}: {t.path} must set exactly one of max or min, got "
-                          f"{'both' if high is not None else 'neither'}")
+        raise ConfigError(
+            f"{t.source}: {t.path} must set exactly one of max or min, got "
+            f"{'both' if high is not None else 'neither'}"
+        )
     return Slo(metric, stat, operation, high, low)

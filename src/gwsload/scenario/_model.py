@@ -33,13 +33,21 @@ __all__ = [
 
 #: the recording operations, as GWS names them
 OPERATIONS = (
-    "StartCallRecording", "StopCallRecording", "PauseCallRecording", "ResumeCallRecording",
+    "StartCallRecording",
+    "StopCallRecording",
+    "PauseCallRecording",
+    "ResumeCallRecording",
 )
 #: SLO metrics taking a ``stat`` (latency distributions)
 LATENCY_METRICS = ("response_ms", "notify_ms", "notify_from_intended_ms")
 #: SLO metrics that are one number per run
 RATIO_METRICS = (
-    "lost_ratio", "error_ratio", "late_ratio", "duplicate_ratio", "unexpected_count", "ops_per_s",
+    "lost_ratio",
+    "error_ratio",
+    "late_ratio",
+    "duplicate_ratio",
+    "unexpected_count",
+    "ops_per_s",
 )
 SLO_METRICS = LATENCY_METRICS + RATIO_METRICS
 LATENCY_STATS = ("p50", "p90", "p95", "p99", "p99.9", "max", "mean")

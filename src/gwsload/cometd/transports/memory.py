@@ -50,8 +50,9 @@ class MemoryServer:
         #: when False, every batch fails as if the network were down
         self.reachable = True
 
-    def transport(self, connection_type: str = ConnectionType.LONG_POLLING.value
-                  ) -> MemoryTransport:
+    def transport(
+        self, connection_type: str = ConnectionType.LONG_POLLING.value
+    ) -> MemoryTransport:
         return MemoryTransport(self, connection_type)
 
     def publish(self, channel: str, data: Any, ext: dict[str, Any] | None = None) -> None:

@@ -56,7 +56,8 @@ class SyntheticRun:
     warmup_s: float | None = 10.0
     #: median notification latency (ms) per operation
     notify_median_ms: dict[str, float] = field(
-        default_factory=lambda: {"StartCallRecording": 40.0, "StopCallRecording": 60.0})
+        default_factory=lambda: {"StartCallRecording": 40.0, "StopCallRecording": 60.0}
+    )
     notify_sigma: float = 0.5
     response_median_ms: float = 20.0
     response_sigma: float = 0.4
@@ -92,24 +93,41 @@ def _offered(spec: SyntheticRun, stage: Stage) -> float:
 def _manifest(spec: SyntheticRun, duration: float) -> dict[str, Any]:
     stages, start = [], 0.0
     for index, stage in enumerate(spec.stages):
-        stages.append({"index": index, "start_s": start, "end_s": start + stage.duration_s,
-                       "users": stage.users, "spawn_rate": stage.spawn_rate,
-                       "rate_per_s": stage.rate_per_s})
+        stages.append(
+            {
+                "index": index,
+                "start_s": start,
+                "end_s": start + stage.duration_s,
+                "users": stage.users,
+                "spawn_rate": stage.spawn_rate,
+                "rate_per_s": stage.rate_per_s,
+            }
+        )
         start += stage.duration_s
     return {
-        "format": 1, "run_id": f"20261129T120000Z-{spec.scenario}", "status": "completed",
-        "exit_code": 0, "t0": T0, "started_utc": "2026-11-29T12:00:00Z",
-        "ended_utc": None, "duration_s": duration,
+        "format": 1,
+        "run_id": f"20261129T120000Z-{spec.scenario}",
+        "status": "completed",
+        "exit_code": 0,
+        "t0": T0,
+        "started_utc": "2026-11-29T12:00:00Z",
+        "ended_utc": None,
+        "duration_s": duration,
         "scenario_file": f"scenarios/{spec.scenario}.toml",
         "scenario": {"name": spec.scenario, "stages": stages},
         "target": {"kind": "embedded-simulator", "url": "http://127.0.0.1:40111"},
         "transport": "long-polling",
         "workload": {"model": "open" if spec.open_workload else "closed"},
-        "stages": stages, "warmup_s": spec.warmup_s, "notification_timeout_s": 10.0,
-        "slo": list(spec.slo), "workers": 0,
+        "stages": stages,
+        "warmup_s": spec.warmup_s,
+        "notification_timeout_s": 10.0,
+        "slo": list(spec.slo),
+        "workers": 0,
         "host": {"hostname": "synthetic", "cpu_count": 2, "platform": "Linux", "python": "3.11"},
-        "versions": {"gwsload": "0.1.0"}, "git_revision": None,
-        "command_line": ["synthetic"], "generator": {"saturated": False, "findings": []},
+        "versions": {"gwsload": "0.1.0"},
+        "git_revision": None,
+        "command_line": ["synthetic"],
+        "generator": {"saturated": False, "findings": []},
     }
 
 
@@ -148,10 +166,12 @@ class _Writer:
         factor = spec.latency_factor * (1.0 + 8.0 * max(0.0, overload - 1.0) ** 2)
         notify = median * np.exp(spec.notify_sigma * rng.standard_normal(n)) * factor
         notify += spec.drift_ms_per_hour * t_s / 3600.0
-        response = (spec.response_median_ms * factor
-                    * np.exp(spec.response_sigma * rng.standard_normal(n)))
-        start_lag = (rng.exponential(spec.start_lag_mean_ms, n) if spec.open_workload
-                     else np.zeros(n))
+        response = (
+            spec.response_median_ms * factor * np.exp(spec.response_sigma * rng.standard_normal(n))
+        )
+        start_lag = (
+            rng.exponential(spec.start_lag_mean_ms, n) if spec.open_workload else np.zeros(n)
+        )
         draw = rng.uniform(0, 1, n)
         outcome = np.full(n, "ok", dtype=object)
         http_status = np.full(n, 200, dtype=np.int32)
@@ -170,43 +190,69 @@ class _Writer:
         agent_idx = rng.integers(0, stage.users, n).astype(np.int32)
         agents = pa.DictionaryArray.from_arrays(pa.array(agent_idx), self.agents)
         operation = np.array(self.ops, dtype=object)[op_index]
-        table = pa.table({
-            "ts": T0 + t_s, "worker": pa.array(["local"] * n).dictionary_encode(),
-            "agent": agents, "call_id": agents,
-            "operation": pa.array(operation).dictionary_encode(),
-            "expected_state": pa.array([OPERATIONS.get(o, "") for o in self.ops])
-            .take(pa.array(op_index)).dictionary_encode(),
-            "outcome": pa.array(outcome).dictionary_encode(),
-            "http_status": http_status, "status_code": status_code,
-            "error": pa.array(np.where(not_ok, outcome, "")).dictionary_encode(),
-            "response_ms": response, "notify_ms": notify,
-            "notify_after_response_ms": notify - response,
-            "notify_from_intended_ms": notify + start_lag, "start_lag_ms": start_lag,
-            "publish_lag_ms": np.full(n, np.nan), "server_seq": np.arange(self.seq, self.seq + n),
-        })
+        table = pa.table(
+            {
+                "ts": T0 + t_s,
+                "worker": pa.array(["local"] * n).dictionary_encode(),
+                "agent": agents,
+                "call_id": agents,
+                "operation": pa.array(operation).dictionary_encode(),
+                "expected_state": pa.array([OPERATIONS.get(o, "") for o in self.ops])
+                .take(pa.array(op_index))
+                .dictionary_encode(),
+                "outcome": pa.array(outcome).dictionary_encode(),
+                "http_status": http_status,
+                "status_code": status_code,
+                "error": pa.array(np.where(not_ok, outcome, "")).dictionary_encode(),
+                "response_ms": response,
+                "notify_ms": notify,
+                "notify_after_response_ms": notify - response,
+                "notify_from_intended_ms": notify + start_lag,
+                "start_lag_ms": start_lag,
+                "publish_lag_ms": np.full(n, np.nan),
+                "server_seq": np.arange(self.seq, self.seq + n),
+            }
+        )
         pq.write_table(table, self.path / "events" / f"part-local-{self.spans:06d}.parquet")
         self.spans += 1
         self.seq += n
         self._anomalies(t_s[lost], operation[lost], t_s[~not_ok], operation[~not_ok])
         if hlog is not None:
-            self._hlog(hlog, (start, end), t_s, operation,
-                       {"response": response, "notify": notify,
-                        "notify_from_intended": notify + start_lag})
+            self._hlog(
+                hlog,
+                (start, end),
+                t_s,
+                operation,
+                {
+                    "response": response,
+                    "notify": notify,
+                    "notify_from_intended": notify + start_lag,
+                },
+            )
 
-    def _anomalies(self, lost_t: np.ndarray, lost_op: np.ndarray, ok_t: np.ndarray,
-                   ok_op: np.ndarray) -> None:
+    def _anomalies(
+        self, lost_t: np.ndarray, lost_op: np.ndarray, ok_t: np.ndarray, ok_op: np.ndarray
+    ) -> None:
         spec, rng = self.spec, self.rng
         late = rng.uniform(0, 1, len(lost_t)) < spec.late_per_lost
         for t, op in zip(lost_t[late], lost_op[late], strict=True):
-            self.anomaly_rows.append({"ts": T0 + t + 12.0, "kind": "late", "operation": op,
-                                      "age_ms": 12_000.0})
+            self.anomaly_rows.append(
+                {"ts": T0 + t + 12.0, "kind": "late", "operation": op, "age_ms": 12_000.0}
+            )
         duplicate = rng.uniform(0, 1, len(ok_t)) < spec.duplicate_ratio
         for t, op in zip(ok_t[duplicate], ok_op[duplicate], strict=True):
-            self.anomaly_rows.append({"ts": T0 + t + 0.2, "kind": "duplicate",
-                                      "operation": op, "age_ms": 200.0})
+            self.anomaly_rows.append(
+                {"ts": T0 + t + 0.2, "kind": "duplicate", "operation": op, "age_ms": 200.0}
+            )
 
-    def _hlog(self, hlog: Any, span: tuple[float, float], t_s: np.ndarray,
-              operation: np.ndarray, metrics: dict[str, np.ndarray]) -> None:
+    def _hlog(
+        self,
+        hlog: Any,
+        span: tuple[float, float],
+        t_s: np.ndarray,
+        operation: np.ndarray,
+        metrics: dict[str, np.ndarray],
+    ) -> None:
         start, end = span
         step = self.spec.hlog_interval_s
         edges = np.arange(start, end + 1e-9, step)
@@ -234,8 +280,10 @@ def write_run(path: Path | str, spec: SyntheticRun | None = None) -> Path:
     try:
         if hlog is not None:
             hlog.write(f"#[StartTime: {T0:.3f} (seconds since epoch)]\n")
-            hlog.write('"StartTimestamp","Interval_Length","Interval_Max",'
-                       '"Interval_Compressed_Histogram"\n')
+            hlog.write(
+                '"StartTimestamp","Interval_Length","Interval_Max",'
+                '"Interval_Compressed_Histogram"\n'
+            )
         stage_start = 0.0
         for stage in spec.stages:
             spans = max(1, math.ceil(stage.duration_s / spec.span_s))
@@ -249,25 +297,47 @@ def write_run(path: Path | str, spec: SyntheticRun | None = None) -> Path:
     rng = writer.rng
     for i in range(spec.unexpected_count):
         t = rng.uniform(spec.warmup_s or 0.0, duration)
-        writer.anomaly_rows.append({"ts": T0 + t, "kind": "unexpected", "operation": "",
-                                    "age_ms": np.nan, "call_id": f"c{i}"})
+        writer.anomaly_rows.append(
+            {
+                "ts": T0 + t,
+                "kind": "unexpected",
+                "operation": "",
+                "age_ms": np.nan,
+                "call_id": f"c{i}",
+            }
+        )
     if writer.anomaly_rows:
         rows = writer.anomaly_rows
-        table = pa.table({
-            "ts": [r["ts"] for r in rows], "worker": ["local"] * len(rows),
-            "agent": ["agent0000"] * len(rows), "call_id": [r.get("call_id", "c") for r in rows],
-            "kind": [r["kind"] for r in rows],
-            "notification_type": ["CallRecordingStateChange"] * len(rows),
-            "recording_state": ["Recording"] * len(rows),
-            "operation": [r["operation"] for r in rows], "age_ms": [r["age_ms"] for r in rows],
-            "server_seq": [-1] * len(rows),
-        })
+        table = pa.table(
+            {
+                "ts": [r["ts"] for r in rows],
+                "worker": ["local"] * len(rows),
+                "agent": ["agent0000"] * len(rows),
+                "call_id": [r.get("call_id", "c") for r in rows],
+                "kind": [r["kind"] for r in rows],
+                "notification_type": ["CallRecordingStateChange"] * len(rows),
+                "recording_state": ["Recording"] * len(rows),
+                "operation": [r["operation"] for r in rows],
+                "age_ms": [r["age_ms"] for r in rows],
+                "server_seq": [-1] * len(rows),
+            }
+        )
         pq.write_table(table, path / "anomalies" / "part-local-000000.parquet")
     with (path / "incidents.jsonl").open("w", encoding="utf-8") as out:
         for t, kind in spec.incidents:
-            out.write(json.dumps({"ts": T0 + t, "worker": "local", "agent": "agent0001",
-                                  "kind": kind, "detail": "402::session_unknown",
-                                  "duration_ms": 800.0}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "ts": T0 + t,
+                        "worker": "local",
+                        "agent": "agent0001",
+                        "kind": kind,
+                        "detail": "402::session_unknown",
+                        "duration_ms": 800.0,
+                    }
+                )
+                + "\n"
+            )
     _write_generator(path, spec, duration)
     manifest = _manifest(spec, duration)
     (path / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -283,6 +353,8 @@ def _write_generator(path: Path, spec: SyntheticRun, duration: float) -> None:
     for t in np.arange(0.0, duration, 5.0):
         users = next(u for lo, hi, u in bounds if lo <= t < hi)
         rss = 80e6 + spec.rss_growth_bytes_per_hour * t / 3600.0
-        lines.append(f"{T0 + t:.3f},local,{users},{spec.cpu_percent:.1f},{rss:.0f},"
-                     f"{40 + users},{users * 3},{spec.loop_lag_ms:.2f}")
+        lines.append(
+            f"{T0 + t:.3f},local,{users},{spec.cpu_percent:.1f},{rss:.0f},"
+            f"{40 + users},{users * 3},{spec.loop_lag_ms:.2f}"
+        )
     (path / "generator.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -54,24 +54,30 @@ def compute_steps(run: RunFolder, slos: list[Slo]) -> pd.DataFrame:
         table = summarize_period(run.events, anomalies, hi - lo, mask=in_step)
         passed = evaluate_slos(slos, table)["passed"]
         pooled = {k: number(v) for k, v in row_of(table, ALL).items()}
-        rows.append({
-            "step": int(stage.get("index", len(rows))), "users": users,
-            "offered": float(rate) if rate is not None else users,
-            "offered_unit": "ops/s" if rate is not None else "users",
-            "measured_from_s": lo, "measured_to_s": hi,
-            "ops_per_s": pooled["ops_per_s"],
-            "notify_ms_p50": pooled["notify_ms_p50"],
-            "notify_ms_p90": pooled["notify_ms_p90"],
-            "notify_ms_p99": pooled["notify_ms_p99"],
-            "response_ms_p99": pooled["response_ms_p99"],
-            "error_ratio": pooled["error_ratio"], "lost_ratio": pooled["lost_ratio"],
-            "slo_ok": bool(passed.all()) if len(passed) else True,
-        })
+        rows.append(
+            {
+                "step": int(stage.get("index", len(rows))),
+                "users": users,
+                "offered": float(rate) if rate is not None else users,
+                "offered_unit": "ops/s" if rate is not None else "users",
+                "measured_from_s": lo,
+                "measured_to_s": hi,
+                "ops_per_s": pooled["ops_per_s"],
+                "notify_ms_p50": pooled["notify_ms_p50"],
+                "notify_ms_p90": pooled["notify_ms_p90"],
+                "notify_ms_p99": pooled["notify_ms_p99"],
+                "response_ms_p99": pooled["response_ms_p99"],
+                "error_ratio": pooled["error_ratio"],
+                "lost_ratio": pooled["lost_ratio"],
+                "slo_ok": bool(passed.all()) if len(passed) else True,
+            }
+        )
     steps = pd.DataFrame(rows)
     if len(steps):
         first = steps.iloc[0]
-        steps["efficiency"] = ((steps["ops_per_s"] / first["ops_per_s"])
-                               / (steps["offered"] / first["offered"]))
+        steps["efficiency"] = (steps["ops_per_s"] / first["ops_per_s"]) / (
+            steps["offered"] / first["offered"]
+        )
         steps["p99_vs_first"] = steps["notify_ms_p99"] / first["notify_ms_p99"]
     return steps
 
@@ -100,24 +106,31 @@ class CapacityResult:
         parts = []
         if self.capacity_step is None:
             held = "every SLO" if self.has_slos else "its latency"
-            parts.append(f"No step holds {held}: capacity is below the first step "
-                         f"({self._describe(int(self.steps['step'].iloc[0]))})")
+            parts.append(
+                f"No step holds {held}: capacity is below the first step "
+                f"({self._describe(int(self.steps['step'].iloc[0]))})"
+            )
         else:
-            rule = ("the highest step that holds every SLO" if self.has_slos
-                    else "the last step before the knee (no SLOs given)")
+            rule = (
+                "the highest step that holds every SLO"
+                if self.has_slos
+                else "the last step before the knee (no SLOs given)"
+            )
             p99 = number(self.steps.set_index("step").loc[self.capacity_step, "notify_ms_p99"])
-            described = self._describe(self.capacity_step,
-                                       f", notification p99 {p99:.3g} ms")
+            described = self._describe(self.capacity_step, f", notification p99 {p99:.3g} ms")
             parts.append(f"Capacity: {described}, {rule}")
         if self.throughput_knee_step is not None:
-            parts.append(f"throughput stops following load at "
-                         f"{self._describe(self.throughput_knee_step)}")
+            parts.append(
+                f"throughput stops following load at {self._describe(self.throughput_knee_step)}"
+            )
         if self.latency_knee_step is not None:
             row = self.steps.set_index("step").loc[self.latency_knee_step]
-            parts.append(f"notification p99 turns sharply upward at "
-                         f"{self._load(self.latency_knee_step)} "
-                         f"({row['notify_ms_p99']:.3g} ms, {row['p99_vs_first']:.1f}x the "
-                         f"first step)")
+            parts.append(
+                f"notification p99 turns sharply upward at "
+                f"{self._load(self.latency_knee_step)} "
+                f"({row['notify_ms_p99']:.3g} ms, {row['p99_vs_first']:.1f}x the "
+                f"first step)"
+            )
         return "; ".join(parts) + "."
 
 

@@ -101,8 +101,9 @@ def percentile_us(counts: Counts, percentiles: npt.ArrayLike) -> npt.NDArray[np.
     return values.astype(np.float64)
 
 
-def percentile_rows_us(counts: npt.NDArray[np.int64],
-                       percentiles: npt.ArrayLike) -> npt.NDArray[np.float64]:
+def percentile_rows_us(
+    counts: npt.NDArray[np.int64], percentiles: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
     """``percentile_us`` for every row of a 2-D count matrix (a prefix of the canonical layout).
 
     Returns shape (rows, len(percentiles)); NaN for empty rows.
@@ -166,8 +167,9 @@ def _add_decoded(payload: str, into: Counts) -> None:
     # another layout: re-bucket by the value each bucket stands for
     nonzero = np.flatnonzero(raw).astype(np.int64)
     values = _value_of_index(nonzero, hist.sub_bucket_half_count_magnitude, hist.unit_magnitude)
-    into += np.bincount(index_of_values(values), weights=raw[nonzero],
-                        minlength=COUNTS_LEN).astype(np.int64)
+    into += np.bincount(index_of_values(values), weights=raw[nonzero], minlength=COUNTS_LEN).astype(
+        np.int64
+    )
 
 
 def _decode_counts(payload: str) -> Counts:
@@ -210,8 +212,10 @@ def _hlog_lines(path: Path) -> Iterator[_Line]:
 
 
 def _bad_line(path: Path, number: int, exc: Exception) -> ConfigError:
-    return ConfigError(f"{path}:{number}: not an HdrHistogram interval line "
-                       f"(expected Tag=<metric>.<operation>,start,length,max,histogram): {exc}")
+    return ConfigError(
+        f"{path}:{number}: not an HdrHistogram interval line "
+        f"(expected Tag=<metric>.<operation>,start,length,max,histogram): {exc}"
+    )
 
 
 def iter_hlog(path: Path) -> Iterator[HlogInterval]:
@@ -229,8 +233,7 @@ def iter_hlog(path: Path) -> Iterator[HlogInterval]:
         yield HlogInterval(tag=tag, start=start, length_s=length, counts=counts)
 
 
-def read_hlog_totals(path: Path, *, from_ts: float,
-                     to_ts: float = float("inf")) -> list[HdrCounts]:
+def read_hlog_totals(path: Path, *, from_ts: float, to_ts: float = float("inf")) -> list[HdrCounts]:
     """Per-tag sums of every interval whose midpoint is in ``[from_ts, to_ts)``.
 
     Tags are ``<metric>.<operation>``; a tag without a dot is kept with operation ``*``.

@@ -28,9 +28,14 @@ __all__ = [
     "plot_throughput",
 ]
 
-INCIDENT_COLOURS = {"reconnect": "tab:orange", "rehandshake": "tab:red",
-                    "transport_error": "tab:purple", "listener_gap": "tab:brown",
-                    "worker_lost": "black", "worker_saturated": "tab:pink"}
+INCIDENT_COLOURS = {
+    "reconnect": "tab:orange",
+    "rehandshake": "tab:red",
+    "transport_error": "tab:purple",
+    "listener_gap": "tab:brown",
+    "worker_lost": "black",
+    "worker_saturated": "tab:pink",
+}
 _SPECTRUM_TICKS = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
 _SPECTRUM_LABELS = ("0%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%")
 
@@ -46,19 +51,33 @@ def _legend(ax: Axes) -> None:
         ax.legend(fontsize=8)
 
 
-def _time_decorations(ax: Axes, warmup_s: float, incidents: pd.DataFrame | None,
-                      cooldown_s: float | None = None) -> None:
+def _time_decorations(
+    ax: Axes, warmup_s: float, incidents: pd.DataFrame | None, cooldown_s: float | None = None
+) -> None:
     if warmup_s > 0:
         ax.axvspan(0, warmup_s, color="0.9", zorder=0, label="warm-up")
     if cooldown_s is not None and cooldown_s < ax.get_xlim()[1]:
-        ax.axvspan(cooldown_s, ax.get_xlim()[1], color="0.94", zorder=0, hatch="//",
-                   edgecolor="0.8", label="sign-off")
+        ax.axvspan(
+            cooldown_s,
+            ax.get_xlim()[1],
+            color="0.94",
+            zorder=0,
+            hatch="//",
+            edgecolor="0.8",
+            label="sign-off",
+        )
     if incidents is not None and len(incidents):
         for kind, group in incidents.groupby("kind"):
             colour = INCIDENT_COLOURS.get(str(kind), "tab:gray")
             for i, t in enumerate(group["t_s"]):
-                ax.axvline(float(t), color=colour, lw=0.8, ls="--", alpha=0.8,
-                           label=str(kind) if i == 0 else None)
+                ax.axvline(
+                    float(t),
+                    color=colour,
+                    lw=0.8,
+                    ls="--",
+                    alpha=0.8,
+                    label=str(kind) if i == 0 else None,
+                )
     ax.set_xlabel("time since start (s)")
     ax.grid(True, alpha=0.3)
 
@@ -67,17 +86,27 @@ def _pooled(series: pd.DataFrame) -> pd.DataFrame:
     return series[series["operation"] == "*"].sort_values("window_s")
 
 
-def plot_throughput(series: pd.DataFrame, *, users: pd.DataFrame | None = None,
-                    warmup_s: float = 0.0, incidents: pd.DataFrame | None = None,
-                    cooldown_s: float | None = None,
-                    ax: Axes | None = None) -> Axes:
+def plot_throughput(
+    series: pd.DataFrame,
+    *,
+    users: pd.DataFrame | None = None,
+    warmup_s: float = 0.0,
+    incidents: pd.DataFrame | None = None,
+    cooldown_s: float | None = None,
+    ax: Axes | None = None,
+) -> Axes:
     """Ops/s per window (all and per operation); users on a second axis when given."""
     ax = ax or new_axes()
     for operation, unsorted in series.groupby("operation"):
         group = unsorted.sort_values("window_s")
         pooled = operation == "*"
-        ax.plot(group["window_s"], group["ops_per_s"], lw=1.8 if pooled else 0.9,
-                label="all operations" if pooled else str(operation), drawstyle="steps-post")
+        ax.plot(
+            group["window_s"],
+            group["ops_per_s"],
+            lw=1.8 if pooled else 0.9,
+            label="all operations" if pooled else str(operation),
+            drawstyle="steps-post",
+        )
     ax.set_ylabel("ops/s")
     _time_decorations(ax, warmup_s, incidents, cooldown_s)
     if users is not None and len(users):
@@ -91,16 +120,27 @@ def plot_throughput(series: pd.DataFrame, *, users: pd.DataFrame | None = None,
     return ax
 
 
-def plot_latency_over_time(series: pd.DataFrame, *, metric: str = "notify_ms",
-                           warmup_s: float = 0.0, incidents: pd.DataFrame | None = None,
-                    cooldown_s: float | None = None,
-                           ax: Axes | None = None) -> Axes:
+def plot_latency_over_time(
+    series: pd.DataFrame,
+    *,
+    metric: str = "notify_ms",
+    warmup_s: float = 0.0,
+    incidents: pd.DataFrame | None = None,
+    cooldown_s: float | None = None,
+    ax: Axes | None = None,
+) -> Axes:
     """p50/p90/p99 of ``metric`` per window, all operations pooled, log scale."""
     ax = ax or new_axes()
     pooled = _pooled(series)
     for stat, style in (("p50", "-"), ("p90", "--"), ("p99", "-")):
-        ax.plot(pooled["window_s"], pooled[f"{metric}_{stat}"], ls=style,
-                lw=1.8 if stat == "p99" else 1.0, label=stat, drawstyle="steps-post")
+        ax.plot(
+            pooled["window_s"],
+            pooled[f"{metric}_{stat}"],
+            ls=style,
+            lw=1.8 if stat == "p99" else 1.0,
+            label=stat,
+            drawstyle="steps-post",
+        )
     ax.set_yscale("log")
     ax.set_ylabel("ms")
     _time_decorations(ax, warmup_s, incidents, cooldown_s)
@@ -110,24 +150,40 @@ def plot_latency_over_time(series: pd.DataFrame, *, metric: str = "notify_ms",
     return ax
 
 
-def plot_errors_over_time(series: pd.DataFrame, *, anomalies: pd.DataFrame | None = None,
-                          window_s: float = 1.0, warmup_s: float = 0.0,
-                          incidents: pd.DataFrame | None = None,
-                          cooldown_s: float | None = None,
-                          ax: Axes | None = None) -> Axes:
+def plot_errors_over_time(
+    series: pd.DataFrame,
+    *,
+    anomalies: pd.DataFrame | None = None,
+    window_s: float = 1.0,
+    warmup_s: float = 0.0,
+    incidents: pd.DataFrame | None = None,
+    cooldown_s: float | None = None,
+    ax: Axes | None = None,
+) -> Axes:
     """Errors, lost operations and late/duplicate/unexpected notifications per window."""
     ax = ax or new_axes()
     pooled = _pooled(series)
-    ax.plot(pooled["window_s"], pooled["errors"], drawstyle="steps-post", label="errors",
-            color="tab:red")
-    ax.plot(pooled["window_s"], pooled["lost"], drawstyle="steps-post", label="lost",
-            color="tab:blue")
+    ax.plot(
+        pooled["window_s"],
+        pooled["errors"],
+        drawstyle="steps-post",
+        label="errors",
+        color="tab:red",
+    )
+    ax.plot(
+        pooled["window_s"], pooled["lost"], drawstyle="steps-post", label="lost", color="tab:blue"
+    )
     if anomalies is not None and len(anomalies):
         window = np.floor(anomalies["t_s"] / window_s) * window_s
         counts = anomalies.assign(window=window).groupby(["window", "kind"]).size()
         for kind, per_window in counts.groupby(level="kind"):
-            ax.plot(per_window.index.get_level_values("window"), per_window.to_numpy(), "o",
-                    ms=3, label=str(kind))
+            ax.plot(
+                per_window.index.get_level_values("window"),
+                per_window.to_numpy(),
+                "o",
+                ms=3,
+                label=str(kind),
+            )
     ax.set_ylabel(f"count per {window_s:g} s")
     ax.set_ylim(bottom=0, top=max(1.0, ax.get_ylim()[1]))
     _time_decorations(ax, warmup_s, incidents, cooldown_s)
@@ -136,8 +192,9 @@ def plot_errors_over_time(series: pd.DataFrame, *, anomalies: pd.DataFrame | Non
     return ax
 
 
-def plot_percentile_spectrum(spectra: Mapping[str, pd.DataFrame], *,
-                             ax: Axes | None = None) -> Axes:
+def plot_percentile_spectrum(
+    spectra: Mapping[str, pd.DataFrame], *, ax: Axes | None = None
+) -> Axes:
     """Latency by percentile, HdrHistogram style: x = 1/(1-p) on a log axis."""
     ax = ax or new_axes(width=6.0, height=3.6)
     top = 10.0
@@ -147,8 +204,11 @@ def plot_percentile_spectrum(spectra: Mapping[str, pd.DataFrame], *,
             top = max(top, float(spectrum["inverse_tail"].max()))
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ticks = [(t, lab) for t, lab in zip(_SPECTRUM_TICKS, _SPECTRUM_LABELS, strict=True)
-             if t <= top * 1.01]
+    ticks = [
+        (t, lab)
+        for t, lab in zip(_SPECTRUM_TICKS, _SPECTRUM_LABELS, strict=True)
+        if t <= top * 1.01
+    ]
     ax.set_xticks([t for t, _ in ticks], [lab for _, lab in ticks])
     ax.minorticks_off()
     ax.set_xlabel("percentile")
@@ -159,8 +219,9 @@ def plot_percentile_spectrum(spectra: Mapping[str, pd.DataFrame], *,
     return ax
 
 
-def plot_latency_histogram(values_ms: Mapping[str, npt.ArrayLike], *, bins: int = 60,
-                           ax: Axes | None = None) -> Axes:
+def plot_latency_histogram(
+    values_ms: Mapping[str, npt.ArrayLike], *, bins: int = 60, ax: Axes | None = None
+) -> Axes:
     """Histogram per label on log-spaced bins (values in ms, NaN ignored)."""
     ax = ax or new_axes(width=6.0, height=3.6)
     cleaned = {k: np.asarray(v, dtype=np.float64) for k, v in values_ms.items()}
@@ -178,8 +239,9 @@ def plot_latency_histogram(values_ms: Mapping[str, npt.ArrayLike], *, bins: int 
     return ax
 
 
-def plot_notify_after_response(values_ms: npt.ArrayLike, *, bins: int = 80,
-                               ax: Axes | None = None) -> Axes:
+def plot_notify_after_response(
+    values_ms: npt.ArrayLike, *, bins: int = 80, ax: Axes | None = None
+) -> Axes:
     """Distribution of notification minus response time; left of 0 = notification first."""
     ax = ax or new_axes(width=6.0, height=3.6)
     values = np.asarray(values_ms, dtype=np.float64)
@@ -195,8 +257,9 @@ def plot_notify_after_response(values_ms: npt.ArrayLike, *, bins: int = 80,
     return ax
 
 
-def plot_capacity(steps: pd.DataFrame, *, capacity_step: int | None = None,
-                  ax: Axes | None = None) -> Axes:
+def plot_capacity(
+    steps: pd.DataFrame, *, capacity_step: int | None = None, ax: Axes | None = None
+) -> Axes:
     """Offered load vs achieved ops/s, and notification p50/p99 per step (second axis)."""
     ax = ax or new_axes()
     x = steps["offered"]

@@ -35,9 +35,22 @@ from gwsload.analysis.validity import Finding, assess_validity
 __all__ = ["SCHEMA", "RunAnalysis", "analyze_run", "summary_json", "summary_markdown"]
 
 SCHEMA = "gwsload.summary/1"
-_COUNTERS = ("operations", "ops_per_s", "ok", "http_error", "api_error", "transport_error",
-             "lost", "late", "duplicate", "unexpected", "error_ratio", "lost_ratio",
-             "late_ratio", "duplicate_ratio")
+_COUNTERS = (
+    "operations",
+    "ops_per_s",
+    "ok",
+    "http_error",
+    "api_error",
+    "transport_error",
+    "lost",
+    "late",
+    "duplicate",
+    "unexpected",
+    "error_ratio",
+    "lost_ratio",
+    "late_ratio",
+    "duplicate_ratio",
+)
 
 
 @dataclass(frozen=True)
@@ -64,10 +77,12 @@ class RunAnalysis:
     def verdict_sentence(self) -> str:
         """The decision in one sentence."""
         pooled = {k: number(v) for k, v in row_of(self.headline, ALL).items()}
-        facts = (f"{int(pooled['operations']):,} operations at {pooled['ops_per_s']:.1f} ops/s, "
-                 f"notification p99 {_fmt(pooled['notify_ms_p99'])}"
-                 f"{'' if math.isnan(pooled['notify_ms_p99']) else ' ms'}, "
-                 f"errors {_pct(pooled['error_ratio'])}, lost {_pct(pooled['lost_ratio'])}")
+        facts = (
+            f"{int(pooled['operations']):,} operations at {pooled['ops_per_s']:.1f} ops/s, "
+            f"notification p99 {_fmt(pooled['notify_ms_p99'])}"
+            f"{'' if math.isnan(pooled['notify_ms_p99']) else ' ms'}, "
+            f"errors {_pct(pooled['error_ratio'])}, lost {_pct(pooled['lost_ratio'])}"
+        )
         warnings = sum(f.severity == "warning" for f in self.findings)
         caveat = f" ({warnings} validity warning{'s' * (warnings != 1)})" if warnings else ""
         if self.slo_verdict == "none":
@@ -81,8 +96,11 @@ class RunAnalysis:
 
 
 def _fmt(value: float) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) \
+    return (
+        "n/a"
+        if value is None or (isinstance(value, float) and math.isnan(value))
         else f"{value:.3g}"
+    )
 
 
 def _pct(value: float) -> str:
@@ -97,11 +115,16 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
     window_s = choose_window_s(run.end_s)
     series = compute_time_series(run, window_s)
     return RunAnalysis(
-        run=run, headline=headline, window_s=window_s, series=series,
+        run=run,
+        headline=headline,
+        window_s=window_s,
+        series=series,
         outcomes=compute_outcomes(run),
         notify_order=compute_notify_order(
-            run.events["notify_after_response_ms"].to_numpy()[measured_mask(run)]),
-        slos=slos, slo_results=evaluate_slos(slos, headline),
+            run.events["notify_after_response_ms"].to_numpy()[measured_mask(run)]
+        ),
+        slos=slos,
+        slo_results=evaluate_slos(slos, headline),
         findings=assess_validity(run, headline),
         capacity=compute_capacity(run, slos),
         drift=compute_drift(series, run.generator, window_s=window_s, warmup_s=run.warmup_s),
@@ -125,7 +148,8 @@ def _operation_block(row: dict[str, Any]) -> dict[str, Any]:
     block: dict[str, Any] = {key: row[key] for key in _COUNTERS}
     block["latency_ms"] = {
         metric: {stat: row[f"{metric}_{stat}"] for stat in (*STATS, "mean")}
-        for metric in LATENCY_METRICS}
+        for metric in LATENCY_METRICS
+    }
     return block
 
 
@@ -142,26 +166,48 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "workload": run.workload_model,
         "transport": run.manifest.get("transport"),
         "verdict": analysis.verdict_sentence,
-        "measured": {"warmup_s": run.warmup_s, "from_s": run.warmup_s, "to_s": run.end_s,
-                     "seconds": run.end_s - run.warmup_s},
+        "measured": {
+            "warmup_s": run.warmup_s,
+            "from_s": run.warmup_s,
+            "to_s": run.end_s,
+            "seconds": run.end_s - run.warmup_s,
+        },
         "latency_source": "hdr" if run.hdr is not None else "events",
         "all": _operation_block(row_of(headline, ALL)),
-        "operations": {str(op): _operation_block(row_of(headline, str(op)))
-                       for op in headline.index if op != ALL},
+        "operations": {
+            str(op): _operation_block(row_of(headline, str(op)))
+            for op in headline.index
+            if op != ALL
+        },
         "notification_order": analysis.notify_order,
         "outcomes": analysis.outcomes.to_dict(orient="records"),
-        "slo": {"verdict": analysis.slo_verdict,
-                "results": analysis.slo_results.to_dict(orient="records")},
+        "slo": {
+            "verdict": analysis.slo_verdict,
+            "results": analysis.slo_results.to_dict(orient="records"),
+        },
         "validity": [{"severity": f.severity, "text": f.text} for f in analysis.findings],
-        "capacity": None if capacity is None else {
-            "sentence": capacity.sentence, "capacity_step": capacity.capacity_step,
+        "capacity": None
+        if capacity is None
+        else {
+            "sentence": capacity.sentence,
+            "capacity_step": capacity.capacity_step,
             "throughput_knee_step": capacity.throughput_knee_step,
             "latency_knee_step": capacity.latency_knee_step,
-            "steps": capacity.steps.to_dict(orient="records")},
-        "drift": [{"quantity": d.quantity, "unit": d.unit, "slope_per_hour": d.slope_per_hour,
-                   "change_over_run": d.change_over_run, "p_value": d.p_value,
-                   "windows": d.windows, "drifting": d.drifting, "sentence": d.sentence}
-                  for d in analysis.drift],
+            "steps": capacity.steps.to_dict(orient="records"),
+        },
+        "drift": [
+            {
+                "quantity": d.quantity,
+                "unit": d.unit,
+                "slope_per_hour": d.slope_per_hour,
+                "change_over_run": d.change_over_run,
+                "p_value": d.p_value,
+                "windows": d.windows,
+                "drifting": d.drifting,
+                "sentence": d.sentence,
+            }
+            for d in analysis.drift
+        ],
     }
     return dict(_clean(document))
 
@@ -169,20 +215,26 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
 def summary_markdown(analysis: RunAnalysis) -> str:
     """A short Markdown summary: verdict, headline table, SLOs, findings, capacity, drift."""
     run, headline = analysis.run, analysis.headline
-    lines = [f"## gwsload run `{run.run_id}`", "", f"**{analysis.verdict_sentence}**", "",
-             f"Measured {run.warmup_s:g}-{run.end_s:.0f} s (warm-up excluded); latency from "
-             f"{'latency.hlog' if run.hdr is not None else 'events'}, ms.", "",
-             "| operation | ops | ops/s | notify p50 | p90 | p99 | p99.9 | max | HTTP p99 "
-             "| errors | lost |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    lines = [
+        f"## gwsload run `{run.run_id}`",
+        "",
+        f"**{analysis.verdict_sentence}**",
+        "",
+        f"Measured {run.warmup_s:g}-{run.end_s:.0f} s (warm-up excluded); latency from "
+        f"{'latency.hlog' if run.hdr is not None else 'events'}, ms.",
+        "",
+        "| operation | ops | ops/s | notify p50 | p90 | p99 | p99.9 | max | HTTP p99 "
+        "| errors | lost |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
     for op, row in headline.iterrows():
         name = "**all**" if op == ALL else str(op)
         lines.append(
             f"| {name} | {int(row['operations']):,} | {row['ops_per_s']:.1f} | "
-            + " | ".join(_fmt(row[f"notify_ms_{s}"]) for s in ("p50", "p90", "p99", "p99.9",
-                                                                "max"))
+            + " | ".join(_fmt(row[f"notify_ms_{s}"]) for s in ("p50", "p90", "p99", "p99.9", "max"))
             + f" | {_fmt(row['response_ms_p99'])} | {_pct(row['error_ratio'])} | "
-            f"{_pct(row['lost_ratio'])} |")
+            f"{_pct(row['lost_ratio'])} |"
+        )
     if len(analysis.slo_results):
         lines += ["", "| SLO | measured | result |", "|---|--:|---|"]
         for r in analysis.slo_results.itertuples():
@@ -191,8 +243,7 @@ def summary_markdown(analysis: RunAnalysis) -> str:
             lines.append(f"| {r.label} | {measured} | {verdict} |")
     if analysis.findings:
         lines += ["", "**Validity**", ""]
-        lines += [f"- {'⚠ ' if f.severity == 'warning' else ''}{f.text}"
-                  for f in analysis.findings]
+        lines += [f"- {'⚠ ' if f.severity == 'warning' else ''}{f.text}" for f in analysis.findings]
     if analysis.capacity is not None:
         lines += ["", f"**Capacity:** {analysis.capacity.sentence}"]
     drifting = [d.sentence for d in analysis.drift if d.drifting]

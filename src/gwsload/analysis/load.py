@@ -29,14 +29,36 @@ __all__ = ["KNOWN_FORMATS", "RunFolder", "load_run", "measured_end_seconds", "wa
 
 KNOWN_FORMATS = (1,)
 EVENT_COLUMNS = (
-    "ts", "operation", "outcome", "http_status", "status_code", "response_ms", "notify_ms",
-    "notify_after_response_ms", "notify_from_intended_ms", "start_lag_ms",
+    "ts",
+    "operation",
+    "outcome",
+    "http_status",
+    "status_code",
+    "response_ms",
+    "notify_ms",
+    "notify_after_response_ms",
+    "notify_from_intended_ms",
+    "start_lag_ms",
 )
-EXAMPLE_COLUMNS = ("ts", "worker", "agent", "call_id", "operation", "outcome",
-                   "http_status", "status_code", "error")
+EXAMPLE_COLUMNS = (
+    "ts",
+    "worker",
+    "agent",
+    "call_id",
+    "operation",
+    "outcome",
+    "http_status",
+    "status_code",
+    "error",
+)
 ANOMALY_COLUMNS = ("ts", "kind", "agent", "call_id", "operation", "recording_state", "age_ms")
-_LATENCY_COLUMNS = ("response_ms", "notify_ms", "notify_after_response_ms",
-                    "notify_from_intended_ms", "start_lag_ms")
+_LATENCY_COLUMNS = (
+    "response_ms",
+    "notify_ms",
+    "notify_after_response_ms",
+    "notify_from_intended_ms",
+    "start_lag_ms",
+)
 #: non-ok rows kept with their text, per segment (enough for "first examples")
 _EXAMPLES_PER_SEGMENT = 50
 #: a segment's text is read only while some kind of outcome has fewer examples than this
@@ -86,8 +108,11 @@ def measured_end_seconds(manifest: dict[str, Any], end_s: float) -> float:
     it stays out of the headline like the warm-up. A run that stopped earlier ends
     where its data ends.
     """
-    ends = [float(s["end_s"]) for s in manifest.get("stages") or ()
-            if isinstance(s, dict) and isinstance(s.get("end_s"), int | float)]
+    ends = [
+        float(s["end_s"])
+        for s in manifest.get("stages") or ()
+        if isinstance(s, dict) and isinstance(s.get("end_s"), int | float)
+    ]
     return min(end_s, max(ends)) if ends and max(ends) > 0 else end_s
 
 
@@ -125,7 +150,8 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         )
     if not isinstance(manifest.get("t0"), int | float):
         raise ConfigError(
-            f"{file}: 't0' must be a number (UNIX seconds), got {manifest.get('t0')!r}")
+            f"{file}: 't0' must be a number (UNIX seconds), got {manifest.get('t0')!r}"
+        )
     return manifest
 
 
@@ -150,8 +176,9 @@ class _Codes:
         array = pc.fill_null(column.combine_chunks(), "")
         if not pa.types.is_dictionary(array.type):
             array = pc.dictionary_encode(array)
-        mapping = np.array([self._code(str(v)) for v in array.dictionary.to_pylist()],
-                           dtype=np.int8)
+        mapping = np.array(
+            [self._code(str(v)) for v in array.dictionary.to_pylist()], dtype=np.int8
+        )
         codes: npt.NDArray[np.int8] = mapping[array.indices.to_numpy(zero_copy_only=False)]
         return codes
 
@@ -181,16 +208,20 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     files = _segments(path, "events")
     if not files:
         raise ConfigError(
-            f"{path / 'events'}: no *.parquet segments (expected one row per operation)")
+            f"{path / 'events'}: no *.parquet segments (expected one row per operation)"
+        )
     total = _count_rows(files)
     if total == 0:
         raise ConfigError(f"{path / 'events'}: the segments hold no rows")
     # filled in place, segment by segment: the only full-size copy of the events
     columns: dict[str, npt.NDArray[Any]] = {
-        "t_s": np.empty(total, np.float32), "operation": np.empty(total, np.int8),
-        "outcome": np.empty(total, np.int8), "http_status": np.empty(total, np.int16),
+        "t_s": np.empty(total, np.float32),
+        "operation": np.empty(total, np.int8),
+        "outcome": np.empty(total, np.int8),
+        "http_status": np.empty(total, np.int16),
         "status_code": np.empty(total, np.int32),
-        **{name: np.empty(total, np.float32) for name in _LATENCY_COLUMNS}}
+        **{name: np.empty(total, np.float32) for name in _LATENCY_COLUMNS},
+    }
     operations, outcomes = _Codes(), _Codes()
     examples: list[pd.DataFrame] = []
     example_counts: dict[tuple[int, int, int], int] = {}
@@ -210,24 +241,44 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
         for name in _LATENCY_COLUMNS:
             columns[name][part] = table[name].to_numpy()
         at += n
-        not_ok = outcome != outcomes.categories.index("ok") if "ok" in outcomes.categories \
+        not_ok = (
+            outcome != outcomes.categories.index("ok")
+            if "ok" in outcomes.categories
             else np.ones(n, bool)
-        kinds = set(zip(outcome[not_ok].tolist(), http[not_ok].tolist(), status[not_ok].tolist(),
-                        strict=True))
+        )
+        kinds = set(
+            zip(
+                outcome[not_ok].tolist(),
+                http[not_ok].tolist(),
+                status[not_ok].tolist(),
+                strict=True,
+            )
+        )
         if any(example_counts.get(k, 0) < _EXAMPLES_PER_KIND for k in kinds):
             for k in kinds:
                 example_counts[k] = example_counts.get(k, 0) + int(
-                    ((outcome == k[0]) & (http == k[1]) & (status == k[2])).sum())
+                    ((outcome == k[0]) & (http == k[1]) & (status == k[2])).sum()
+                )
             names = [c for c in EXAMPLE_COLUMNS if c in pq.read_schema(file).names]
             full = pq.read_table(file, columns=names).filter(pa.array(not_ok))
             examples.append(full.slice(0, _EXAMPLES_PER_SEGMENT).to_pandas())
     categories = {"operation": operations.categories, "outcome": outcomes.categories}
-    events = pd.DataFrame({
-        name: (pd.Categorical.from_codes(values, categories=pd.Index(categories[name]))
-               if name in categories else values)
-        for name, values in columns.items()}, copy=False)
-    example_frame = (pd.concat(examples, ignore_index=True) if examples
-                     else pd.DataFrame(columns=list(EXAMPLE_COLUMNS)))
+    events = pd.DataFrame(
+        {
+            name: (
+                pd.Categorical.from_codes(values, categories=pd.Index(categories[name]))
+                if name in categories
+                else values
+            )
+            for name, values in columns.items()
+        },
+        copy=False,
+    )
+    example_frame = (
+        pd.concat(examples, ignore_index=True)
+        if examples
+        else pd.DataFrame(columns=list(EXAMPLE_COLUMNS))
+    )
     example_frame["t_s"] = example_frame["ts"].astype(float) - t0
     return events, example_frame.drop(columns=["ts"]).sort_values("t_s", kind="stable")
 
@@ -274,8 +325,16 @@ def _read_incidents(path: Path, t0: float) -> pd.DataFrame:
 
 def _read_generator(path: Path, t0: float) -> pd.DataFrame:
     file = path / "generator.csv"
-    columns = ["ts", "worker", "users", "cpu_percent", "rss_bytes", "open_fds", "greenlets",
-               "loop_lag_ms"]
+    columns = [
+        "ts",
+        "worker",
+        "users",
+        "cpu_percent",
+        "rss_bytes",
+        "open_fds",
+        "greenlets",
+        "loop_lag_ms",
+    ]
     if not file.exists():
         frame = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
     else:
@@ -308,11 +367,22 @@ def load_run(path: Path | str) -> RunFolder:
         )
     hlog = path / "latency.hlog"
     measure_end = measured_end_seconds(manifest, end_s)
-    hdr = (read_hlog_totals(hlog, from_ts=t0 + warmup, to_ts=t0 + measure_end)
-           if hlog.exists() else None)
+    hdr = (
+        read_hlog_totals(hlog, from_ts=t0 + warmup, to_ts=t0 + measure_end)
+        if hlog.exists()
+        else None
+    )
     return RunFolder(
-        path=path, manifest=manifest, t0=t0, warmup_s=warmup, end_s=end_s,
-        measure_end_s=measure_end, events=events,
-        examples=examples, anomalies=_read_anomalies(path, t0),
-        incidents=_read_incidents(path, t0), generator=_read_generator(path, t0), hdr=hdr,
+        path=path,
+        manifest=manifest,
+        t0=t0,
+        warmup_s=warmup,
+        end_s=end_s,
+        measure_end_s=measure_end,
+        events=events,
+        examples=examples,
+        anomalies=_read_anomalies(path, t0),
+        incidents=_read_incidents(path, t0),
+        generator=_read_generator(path, t0),
+        hdr=hdr,
     )

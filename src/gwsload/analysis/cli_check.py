@@ -22,10 +22,18 @@ __all__ = ["add_arguments", "main"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder")
-    parser.add_argument("--slo", type=Path, metavar="FILE",
-                        help="SLOs from this TOML/JSON file instead of the scenario's")
-    parser.add_argument("--junit", type=Path, metavar="FILE",
-                        help="JUnit XML output (default: RUN_DIR/check.junit.xml)")
+    parser.add_argument(
+        "--slo",
+        type=Path,
+        metavar="FILE",
+        help="SLOs from this TOML/JSON file instead of the scenario's",
+    )
+    parser.add_argument(
+        "--junit",
+        type=Path,
+        metavar="FILE",
+        help="JUnit XML output (default: RUN_DIR/check.junit.xml)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -35,8 +43,10 @@ def main(args: argparse.Namespace) -> int:
     else:
         slos = parse_slos(run.manifest.get("slo") or [], source=f"{run.path}/manifest.json")
     if not slos:
-        raise ConfigError(f"{run.path}: no SLOs to check (the scenario has none; "
-                          "give --slo FILE with [[slo]] tables)")
+        raise ConfigError(
+            f"{run.path}: no SLOs to check (the scenario has none; "
+            "give --slo FILE with [[slo]] tables)"
+        )
     results = evaluate_slos(slos, compute_headline(run))
     width = max(len(n) for n in results["label"])
     print(f"{'SLO':<{width}}  {'measured':>14}  result")
@@ -44,8 +54,11 @@ def main(args: argparse.Namespace) -> int:
         value = format_value(str(row.metric), number(row.value))
         print(f"{row.label:<{width}}  {value:>14}  {'pass' if row.passed else 'FAIL'}")
     failed = int((~results["passed"]).sum())
-    junit = write_junit(junit_xml(results, suite=f"slo {run.run_id}"),
-                        args.junit or run.path / "check.junit.xml")
-    print(f"{'FAIL' if failed else 'PASS'}: {len(results) - failed} of {len(results)} SLOs hold "
-          f"(wrote {junit})")
+    junit = write_junit(
+        junit_xml(results, suite=f"slo {run.run_id}"), args.junit or run.path / "check.junit.xml"
+    )
+    print(
+        f"{'FAIL' if failed else 'PASS'}: {len(results) - failed} of {len(results)} SLOs hold "
+        f"(wrote {junit})"
+    )
     return EXIT_FAILED if failed else EXIT_OK

@@ -15,10 +15,15 @@ __all__ = ["add_arguments", "main"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder")
-    parser.add_argument("--slo", type=Path, metavar="FILE",
-                        help="SLOs from this TOML/JSON file instead of the scenario's")
-    parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="where to write the report (default: RUN_DIR)")
+    parser.add_argument(
+        "--slo",
+        type=Path,
+        metavar="FILE",
+        help="SLOs from this TOML/JSON file instead of the scenario's",
+    )
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="where to write the report (default: RUN_DIR)"
+    )
 
 
 def main(args: argparse.Namespace) -> int:

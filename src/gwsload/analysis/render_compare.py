@@ -43,28 +43,37 @@ def compare_verdict(table_: pd.DataFrame) -> str:
         shown = ", ".join(
             f"{r.metric}{'' if r.stat == 'ratio' else ' ' + str(r.stat)} [{r.operation}] "
             f"{format_change(number(r.change), str(r.change_kind))}"
-            for r in ranked.head(4).itertuples())
+            for r in ranked.head(4).itertuples()
+        )
         more = f" and {len(worse) - 4} more" if len(worse) > 4 else ""
         ratio_tol = table_.attrs.get("ratio_tolerance", 0.001) * 100
-        return (f"REGRESSION: {len(worse)} change(s) significantly beyond tolerance "
-                f"({tol:.0%}; ratios {ratio_tol:g} pp): {shown}{more}.")
+        return (
+            f"REGRESSION: {len(worse)} change(s) significantly beyond tolerance "
+            f"({tol:.0%}; ratios {ratio_tol:g} pp): {shown}{more}."
+        )
     extra = f"; {len(better)} significantly better" if len(better) else ""
-    return (f"NO REGRESSION: nothing significantly worse than the {tol:.0%} "
-            f"tolerance{extra}.")
+    return f"NO REGRESSION: nothing significantly worse than the {tol:.0%} tolerance{extra}."
 
 
-def compare_document(baseline: RunFolder, candidate: RunFolder,
-                     table_: pd.DataFrame) -> dict[str, Any]:
+def compare_document(
+    baseline: RunFolder, candidate: RunFolder, table_: pd.DataFrame
+) -> dict[str, Any]:
     records = table_.to_dict(orient="records")
-    return {"schema": "gwsload.compare/1", "baseline": baseline.run_id,
-            "candidate": candidate.run_id, "window_s": table_.attrs.get("window_s"),
-            "tolerance": table_.attrs.get("tolerance"),
-            "min_change_ms": table_.attrs.get("min_change_ms"),
-            "ratio_tolerance": table_.attrs.get("ratio_tolerance"),
-            "verdict": compare_verdict(table_),
-            "regression": bool((table_["verdict"] == "worse").any()),
-            "rows": [{k: (None if isinstance(v, float) and math.isnan(v) else v)
-                      for k, v in r.items()} for r in records]}
+    return {
+        "schema": "gwsload.compare/1",
+        "baseline": baseline.run_id,
+        "candidate": candidate.run_id,
+        "window_s": table_.attrs.get("window_s"),
+        "tolerance": table_.attrs.get("tolerance"),
+        "min_change_ms": table_.attrs.get("min_change_ms"),
+        "ratio_tolerance": table_.attrs.get("ratio_tolerance"),
+        "verdict": compare_verdict(table_),
+        "regression": bool((table_["verdict"] == "worse").any()),
+        "rows": [
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+            for r in records
+        ],
+    }
 
 
 def _overlays(baseline: RunFolder, candidate: RunFolder) -> str:
@@ -83,50 +92,60 @@ def _overlays(baseline: RunFolder, candidate: RunFolder) -> str:
     for label, run in (("baseline", baseline), ("candidate", candidate)):
         series = compute_time_series(run, window)
         pooled = series[series["operation"] == ALL]
-        ax_rate.plot(pooled["window_s"], pooled["ops_per_s"], label=label,
-                     drawstyle="steps-post")
-        ax_p99.plot(pooled["window_s"], pooled["notify_ms_p99"], label=label,
-                    drawstyle="steps-post")
-    for ax, title, unit in ((ax_rate, "Throughput", "ops/s"),
-                            (ax_p99, "Notification p99 per window", "ms")):
+        ax_rate.plot(pooled["window_s"], pooled["ops_per_s"], label=label, drawstyle="steps-post")
+        ax_p99.plot(
+            pooled["window_s"], pooled["notify_ms_p99"], label=label, drawstyle="steps-post"
+        )
+    for ax, title, unit in (
+        (ax_rate, "Throughput", "ops/s"),
+        (ax_p99, "Notification p99 per window", "ms"),
+    ):
         ax.set_title(title)
         ax.set_ylabel(unit)
         ax.set_xlabel("time since start (s)")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
         images.append(figure_png(ax))
-    return f"<div class=\"grid\">{''.join(images[:2])}</div>{''.join(images[2:])}"
+    return f'<div class="grid">{"".join(images[:2])}</div>{"".join(images[2:])}'
 
 
 def render_compare(baseline: RunFolder, candidate: RunFolder, table_: pd.DataFrame) -> str:
     verdict = compare_verdict(table_)
     shown = table_.copy()
     for column in ("change", "ci_low", "ci_high"):
-        shown[column] = [format_change(v, kind) for v, kind in zip(shown[column],
-                                                            shown["change_kind"], strict=True)]
+        shown[column] = [
+            format_change(v, kind)
+            for v, kind in zip(shown[column], shown["change_kind"], strict=True)
+        ]
     for column in ("baseline", "candidate"):
-        shown[column] = [f"{v:.3%}" if kind == "absolute" and math.isfinite(v) else v
-                         for v, kind in zip(shown[column], shown["change_kind"], strict=True)]
+        shown[column] = [
+            f"{v:.3%}" if kind == "absolute" and math.isfinite(v) else v
+            for v, kind in zip(shown[column], shown["change_kind"], strict=True)
+        ]
     shown = shown.drop(columns=["change_kind"])
     shown = shown.rename(columns={"ci_low": "95% CI low", "ci_high": "95% CI high"})
-    classes = {i: ("bad" if v == "worse" else "good")
-               for i, v in enumerate(table_["verdict"]) if v != "same"}
+    classes = {
+        i: ("bad" if v == "worse" else "good")
+        for i, v in enumerate(table_["verdict"])
+        if v != "same"
+    }
     css = "fail" if (table_["verdict"] == "worse").any() else "pass"
     sections = [
         "<h1>gwsload compare</h1>",
-        f"<p class=\"meta\">baseline <b>{html.escape(baseline.run_id)}</b> &rarr; candidate "
+        f'<p class="meta">baseline <b>{html.escape(baseline.run_id)}</b> &rarr; candidate '
         f"<b>{html.escape(candidate.run_id)}</b>; bootstrap over "
         f"{table_.attrs.get('window_s', 0):g}-s windows of the measured periods, "
         f"tolerance {table_.attrs.get('tolerance', 0.1):.0%}.</p>",
-        f"<div class=\"verdict {css}\">{html.escape(verdict)}</div>",
+        f'<div class="verdict {css}">{html.escape(verdict)}</div>',
         "<h2>Changes</h2>",
-        "<p class=\"meta\">change = candidate / baseline - 1 (values in ms, throughput in "
+        '<p class="meta">change = candidate / baseline - 1 (values in ms, throughput in '
         "ops/s); for error and lost ratios, candidate - baseline in percentage points (pp), "
         f"tolerance {table_.attrs.get('ratio_tolerance', 0.001) * 100:g} pp. "
         "worse: the whole 95% interval lies beyond the tolerance on the bad side "
         f"(and a latency moved by at least {table_.attrs.get('min_change_ms', 1.0):g} ms); "
         "better: the same on the good side; otherwise same.</p>",
         table(shown, classes=classes),
-        "<h2>Overlaid</h2>", _overlays(baseline, candidate),
+        "<h2>Overlaid</h2>",
+        _overlays(baseline, candidate),
     ]
     return page(f"gwsload compare {baseline.run_id} vs {candidate.run_id}", sections)

@@ -54,8 +54,11 @@ __all__ = [
 
 ALL = "*"
 #: latency metric (column in events, SLO name) -> tag prefix in latency.hlog
-LATENCY_METRICS = {"response_ms": "response", "notify_ms": "notify",
-                   "notify_from_intended_ms": "notify_from_intended"}
+LATENCY_METRICS = {
+    "response_ms": "response",
+    "notify_ms": "notify",
+    "notify_from_intended_ms": "notify_from_intended",
+}
 #: stat name -> percentile (100 = max)
 STATS = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9, "max": 100.0}
 ERROR_OUTCOMES = ("http_error", "api_error", "transport_error")
@@ -102,9 +105,13 @@ def _codes(events: pd.DataFrame, column: str) -> tuple[npt.NDArray[np.signedinte
     return codes, [str(c) for c in categorical.cat.categories]
 
 
-def hdr_counts_by_key(key_of: KeyOf | list[KeyOf], n_keys: int,
-                      values_ms: npt.NDArray[np.floating], *,
-                      width: int | None = None) -> npt.NDArray[np.int64]:
+def hdr_counts_by_key(
+    key_of: KeyOf | list[KeyOf],
+    n_keys: int,
+    values_ms: npt.NDArray[np.floating],
+    *,
+    width: int | None = None,
+) -> npt.NDArray[np.int64]:
     """(key x HDR bucket) counts of ``values_ms``, in chunks so temporaries stay small.
 
     ``key_of(rows)`` gives the key (0..n_keys-1, or -1 to skip) of a slice of rows;
@@ -131,6 +138,7 @@ def _masked_key(codes: npt.NDArray[np.signedinteger], mask: Mask | None) -> KeyO
     def key_of(rows: slice) -> npt.NDArray[np.int64]:
         keys = codes[rows].astype(np.int64)
         return keys if mask is None else np.where(mask[rows], keys, -1)
+
     return key_of
 
 
@@ -139,8 +147,9 @@ def histograms_from_events(events: pd.DataFrame, mask: Mask | None = None) -> li
     codes, names = _codes(events, "operation")
     result = []
     for column, metric in LATENCY_METRICS.items():
-        matrix = hdr_counts_by_key(_masked_key(codes, mask), len(names),
-                                   events[column].to_numpy(), width=COUNTS_LEN)
+        matrix = hdr_counts_by_key(
+            _masked_key(codes, mask), len(names), events[column].to_numpy(), width=COUNTS_LEN
+        )
         for code, counts in enumerate(matrix):
             if counts.any():
                 result.append(HdrCounts(metric, names[code], counts))
@@ -182,13 +191,23 @@ def compute_headline(run: RunFolder) -> pd.DataFrame:
     """
     t = run.anomalies["t_s"]
     anomalies = run.anomalies[(t >= run.warmup_s) & (t < run.measure_end_s)]
-    return summarize_period(run.events, anomalies, run.measure_end_s - run.warmup_s,
-                            mask=measured_mask(run), histograms=latency_histograms(run))
+    return summarize_period(
+        run.events,
+        anomalies,
+        run.measure_end_s - run.warmup_s,
+        mask=measured_mask(run),
+        histograms=latency_histograms(run),
+    )
 
 
-def summarize_period(events: pd.DataFrame, anomalies: pd.DataFrame, seconds: float, *,
-                     mask: Mask | None = None,
-                     histograms: list[HdrCounts] | None = None) -> pd.DataFrame:
+def summarize_period(
+    events: pd.DataFrame,
+    anomalies: pd.DataFrame,
+    seconds: float,
+    *,
+    mask: Mask | None = None,
+    histograms: list[HdrCounts] | None = None,
+) -> pd.DataFrame:
     """The headline table of a period: the events under ``mask`` (all when None).
 
     ``anomalies`` must already be cut to the period. Without ``histograms`` the
@@ -203,8 +222,7 @@ def summarize_period(events: pd.DataFrame, anomalies: pd.DataFrame, seconds: flo
     if mask is not None:
         op_codes, out_codes = op_codes[mask], out_codes[mask]
     pairs = op_codes.astype(np.int16) * len(out_names) + out_codes
-    table = np.bincount(pairs, minlength=len(op_names) * len(out_names)).reshape(
-        len(op_names), -1)
+    table = np.bincount(pairs, minlength=len(op_names) * len(out_names)).reshape(len(op_names), -1)
     by_outcome = pd.DataFrame(table, index=op_names, columns=out_names)
     by_outcome = by_outcome[by_outcome.sum(axis=1) > 0]
     by_outcome.loc[ALL] = by_outcome.sum(axis=0)
@@ -212,14 +230,20 @@ def summarize_period(events: pd.DataFrame, anomalies: pd.DataFrame, seconds: flo
     for operation, outcome in by_outcome.sort_index(key=lambda i: i == ALL).iterrows():
         total = int(outcome.sum())
         count = {k: int(outcome.get(k, 0)) for k in ("ok", *ERROR_OUTCOMES, "lost")}
-        anomalies_op = (anomalies if operation == ALL or "operation" not in anomalies
-                        else anomalies[anomalies["operation"] == operation])
+        anomalies_op = (
+            anomalies
+            if operation == ALL or "operation" not in anomalies
+            else anomalies[anomalies["operation"] == operation]
+        )
         kinds = anomalies_op["kind"].value_counts()
         accepted = count["ok"] + count["lost"]
         row: dict[str, object] = {
-            "operation": operation, "operations": total, "ops_per_s": total / seconds,
+            "operation": operation,
+            "operations": total,
+            "ops_per_s": total / seconds,
             **count,
-            "late": int(kinds.get("late", 0)), "duplicate": int(kinds.get("duplicate", 0)),
+            "late": int(kinds.get("late", 0)),
+            "duplicate": int(kinds.get("duplicate", 0)),
             "unexpected": int(kinds.get("unexpected", 0)),
             "error_ratio": sum(count[k] for k in ERROR_OUTCOMES) / total if total else np.nan,
             "lost_ratio": count["lost"] / accepted if accepted else np.nan,
@@ -233,19 +257,24 @@ def summarize_period(events: pd.DataFrame, anomalies: pd.DataFrame, seconds: flo
     return pd.DataFrame(rows).set_index("operation")
 
 
-def window_percentiles(keys: npt.NDArray[np.int64], n_keys: int,
-                       values_ms: npt.NDArray[np.floating],
-                       percentiles: list[float]) -> npt.NDArray[np.float64]:
+def window_percentiles(
+    keys: npt.NDArray[np.int64],
+    n_keys: int,
+    values_ms: npt.NDArray[np.floating],
+    percentiles: list[float],
+) -> npt.NDArray[np.float64]:
     """HDR percentiles (ms, 3 significant digits) of ``values_ms`` per integer key.
 
     Shape (n_keys, len(percentiles)); NaN where a key has no value; NaN values ignored.
     """
-    return _percentiles_ms(hdr_counts_by_key(lambda rows: keys[rows], n_keys, values_ms),
-                           percentiles)
+    return _percentiles_ms(
+        hdr_counts_by_key(lambda rows: keys[rows], n_keys, values_ms), percentiles
+    )
 
 
-def _percentiles_ms(counts: npt.NDArray[np.int64],
-                    percentiles: list[float]) -> npt.NDArray[np.float64]:
+def _percentiles_ms(
+    counts: npt.NDArray[np.int64], percentiles: list[float]
+) -> npt.NDArray[np.float64]:
     values = percentile_rows_us(counts, percentiles) / 1000.0
     rounded: npt.NDArray[np.float64] = np.vectorize(round_sig, otypes=[float])(values)
     return rounded
@@ -287,10 +316,15 @@ def compute_time_series(run: RunFolder, window_s: float) -> pd.DataFrame:
             operations += np.bincount(keys, minlength=n_keys)
             errors += np.bincount(keys[np.isin(outcome, error_codes)], minlength=n_keys)
             lost += np.bincount(keys[outcome == lost_code], minlength=n_keys)
-    frame = pd.DataFrame({
-        "window_s": np.repeat(np.arange(n_windows) * window_s, n_ops),
-        "operation": np.tile([*op_names, ALL], n_windows),
-        "operations": operations, "errors": errors, "lost": lost})
+    frame = pd.DataFrame(
+        {
+            "window_s": np.repeat(np.arange(n_windows) * window_s, n_ops),
+            "operation": np.tile([*op_names, ALL], n_windows),
+            "operations": operations,
+            "errors": errors,
+            "lost": lost,
+        }
+    )
     for column in ("response_ms", "notify_ms"):
         values = events[column].to_numpy()
         counts = hdr_counts_by_key(key_makers, n_keys, values)
@@ -329,8 +363,9 @@ def compute_spectrum(counts: npt.NDArray[np.int64], *, points: int = 200) -> pd.
     nines = np.linspace(0.0, top, points)
     percentiles = 100.0 * (1.0 - 10.0 ** (-nines))
     values = percentile_us(counts, percentiles) / 1000.0
-    return pd.DataFrame({"percentile": percentiles, "inverse_tail": 10.0 ** nines,
-                         "value_ms": values})
+    return pd.DataFrame(
+        {"percentile": percentiles, "inverse_tail": 10.0**nines, "value_ms": values}
+    )
 
 
 def compute_notify_order(values_ms: npt.NDArray[np.floating]) -> dict[str, float]:
@@ -338,8 +373,18 @@ def compute_notify_order(values_ms: npt.NDArray[np.floating]) -> dict[str, float
     values = np.asarray(values_ms, dtype=np.float64)
     values = values[np.isfinite(values)]
     if len(values) == 0:
-        return {"count": 0, "notification_first_ratio": np.nan, "p1": np.nan, "p50": np.nan,
-                "p99": np.nan}
+        return {
+            "count": 0,
+            "notification_first_ratio": np.nan,
+            "p1": np.nan,
+            "p50": np.nan,
+            "p99": np.nan,
+        }
     p1, p50, p99 = np.quantile(values, [0.01, 0.5, 0.99], method="inverted_cdf")
-    return {"count": len(values), "notification_first_ratio": float((values < 0).mean()),
-            "p1": float(p1), "p50": float(p50), "p99": float(p99)}
+    return {
+        "count": len(values),
+        "notification_first_ratio": float((values < 0).mean()),
+        "p1": float(p1),
+        "p50": float(p50),
+        "p99": float(p99),
+    }

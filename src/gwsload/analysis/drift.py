@@ -80,17 +80,22 @@ class DriftResult:
         direction = "grew" if self.slope_per_hour > 0 else "fell"
         amount = f"{_amount(abs(self.slope_per_hour))} {self.unit}/hour"
         if self.drifting:
-            return (f"{self.quantity} {direction} {amount} (significant, Mann-Kendall "
-                    f"p = {self.p_value:.2g}; "
-                    f"{self.change_over_run:+.3g} {self.unit} over the run)")
+            return (
+                f"{self.quantity} {direction} {amount} (significant, Mann-Kendall "
+                f"p = {self.p_value:.2g}; "
+                f"{self.change_over_run:+.3g} {self.unit} over the run)"
+            )
         if self.p_value < ALPHA:
-            return (f"{self.quantity}: no drift (trend {direction} {amount} is significant, "
-                    f"p = {self.p_value:.2g}, but under the materiality bound)")
+            return (
+                f"{self.quantity}: no drift (trend {direction} {amount} is significant, "
+                f"p = {self.p_value:.2g}, but under the materiality bound)"
+            )
         return f"{self.quantity}: no drift (p = {self.p_value:.2g})"
 
 
-def _test(quantity: str, unit: str, t_s: FloatArray, values: FloatArray,
-          floor: float) -> DriftResult:
+def _test(
+    quantity: str, unit: str, t_s: FloatArray, values: FloatArray, floor: float
+) -> DriftResult:
     keep = np.isfinite(values)
     t_s, values = t_s[keep], values[keep]
     n = len(values)
@@ -101,12 +106,14 @@ def _test(quantity: str, unit: str, t_s: FloatArray, values: FloatArray,
     change = slope_s * float(t_s[-1] - t_s[0])
     median = float(np.median(values))
     material = abs(change) >= max(MATERIAL_RELATIVE * abs(median), floor)
-    return DriftResult(quantity, unit, slope_s * 3600.0, change, median, p, n,
-                       bool(p < ALPHA and material))
+    return DriftResult(
+        quantity, unit, slope_s * 3600.0, change, median, p, n, bool(p < ALPHA and material)
+    )
 
 
-def compute_drift(series: pd.DataFrame, generator: pd.DataFrame, *, window_s: float,
-                  warmup_s: float) -> list[DriftResult]:
+def compute_drift(
+    series: pd.DataFrame, generator: pd.DataFrame, *, window_s: float, warmup_s: float
+) -> list[DriftResult]:
     """Drift of latency p99s, error and loss rates (pooled series) and generator memory/fds.
 
     ``series`` is ``compute_time_series`` output; ``generator`` is the run's samples.
@@ -137,12 +144,23 @@ def compute_drift(series: pd.DataFrame, generator: pd.DataFrame, *, window_s: fl
     if len(gen):
         window = np.floor(gen["t_s"].to_numpy() / window_s)
         # per window: mean per worker, summed over workers
-        per_worker = gen.assign(window=window).groupby(["window", "worker"])[
-            ["rss_bytes", "open_fds"]].mean()
+        per_worker = (
+            gen.assign(window=window)
+            .groupby(["window", "worker"])[["rss_bytes", "open_fds"]]
+            .mean()
+        )
         totals = per_worker.groupby("window").sum()
         tg = totals.index.to_numpy(dtype=np.float64) * window_s + window_s / 2
-        results.append(_test("generator memory (RSS)", "MB", tg,
-                             totals["rss_bytes"].to_numpy(np.float64) / 1e6, 5.0))
-        results.append(_test("generator open fds", "fds", tg,
-                             totals["open_fds"].to_numpy(np.float64), 5.0))
+        results.append(
+            _test(
+                "generator memory (RSS)",
+                "MB",
+                tg,
+                totals["rss_bytes"].to_numpy(np.float64) / 1e6,
+                5.0,
+            )
+        )
+        results.append(
+            _test("generator open fds", "fds", tg, totals["open_fds"].to_numpy(np.float64), 5.0)
+        )
     return results

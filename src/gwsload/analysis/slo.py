@@ -56,11 +56,17 @@ class Slo:
         return f"{what}, {scope} {sign} {format_value(self.metric, self.threshold)}"
 
 
-_WORDS = {"response_ms": "HTTP response time", "notify_ms": "notification latency",
-          "notify_from_intended_ms": "notification latency from schedule",
-          "lost_ratio": "lost notifications", "error_ratio": "errors",
-          "late_ratio": "late notifications", "duplicate_ratio": "duplicate notifications",
-          "unexpected_count": "unexpected notifications", "ops_per_s": "throughput"}
+_WORDS = {
+    "response_ms": "HTTP response time",
+    "notify_ms": "notification latency",
+    "notify_from_intended_ms": "notification latency from schedule",
+    "lost_ratio": "lost notifications",
+    "error_ratio": "errors",
+    "late_ratio": "late notifications",
+    "duplicate_ratio": "duplicate notifications",
+    "unexpected_count": "unexpected notifications",
+    "ops_per_s": "throughput",
+}
 
 
 def format_value(metric: str, value: float) -> str:
@@ -92,7 +98,8 @@ def parse_slos(entries: Any, *, source: str) -> list[Slo]:
         if metric in LATENCY_METRICS:
             if stat not in LATENCY_STATS:
                 raise ConfigError(
-                    f"{where}.stat must be one of {list(LATENCY_STATS)} for {metric}, got {stat!r}")
+                    f"{where}.stat must be one of {list(LATENCY_STATS)} for {metric}, got {stat!r}"
+                )
         elif stat is not None:
             raise ConfigError(f"{where}.stat is only for latency metrics, not {metric}")
         operation = entry.get("operation", ALL)
@@ -101,7 +108,8 @@ def parse_slos(entries: Any, *, source: str) -> list[Slo]:
         bounds = [b for b in ("max", "min") if b in entry]
         if len(bounds) != 1:
             raise ConfigError(
-                f"{where} needs exactly one of 'max' or 'min', got {bounds or 'none'}")
+                f"{where} needs exactly one of 'max' or 'min', got {bounds or 'none'}"
+            )
         threshold = entry[bounds[0]]
         if isinstance(threshold, bool) or not isinstance(threshold, int | float):
             raise ConfigError(f"{where}.{bounds[0]} must be a number, got {threshold!r}")
@@ -146,29 +154,60 @@ def evaluate_slos(slos: list[Slo], headline: pd.DataFrame) -> pd.DataFrame:
             passed = value <= slo.threshold
         else:
             passed = value >= slo.threshold
-        rows.append({"name": slo.name, "label": slo.label, "metric": slo.metric,
-                     "stat": slo.stat or "",
-                     "operation": slo.operation, "bound": slo.bound,
-                     "threshold": slo.threshold, "value": value, "passed": passed})
-    return pd.DataFrame(rows, columns=["name", "label", "metric", "stat", "operation", "bound",
-                                       "threshold", "value", "passed"])
+        rows.append(
+            {
+                "name": slo.name,
+                "label": slo.label,
+                "metric": slo.metric,
+                "stat": slo.stat or "",
+                "operation": slo.operation,
+                "bound": slo.bound,
+                "threshold": slo.threshold,
+                "value": value,
+                "passed": passed,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "name",
+            "label",
+            "metric",
+            "stat",
+            "operation",
+            "bound",
+            "threshold",
+            "value",
+            "passed",
+        ],
+    )
 
 
 def junit_xml(results: pd.DataFrame, *, suite: str) -> str:
     """JUnit XML (one testcase per SLO) as CI systems read it."""
     failures = int((~results["passed"]).sum()) if len(results) else 0
-    root = ET.Element("testsuites", name="gwsload check", tests=str(len(results)),
-                      failures=str(failures))
-    suite_el = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)),
-                             failures=str(failures), errors="0", skipped="0")
+    root = ET.Element(
+        "testsuites", name="gwsload check", tests=str(len(results)), failures=str(failures)
+    )
+    suite_el = ET.SubElement(
+        root,
+        "testsuite",
+        name=suite,
+        tests=str(len(results)),
+        failures=str(failures),
+        errors="0",
+        skipped="0",
+    )
     for row in results.itertuples(index=False):
-        case = ET.SubElement(suite_el, "testcase", classname=f"slo.{row.metric}",
-                             name=str(row.name))
+        case = ET.SubElement(
+            suite_el, "testcase", classname=f"slo.{row.metric}", name=str(row.name)
+        )
         measured = number(row.value)
         value = "no data" if math.isnan(measured) else f"{measured:g}"
         if not row.passed:
-            failure = ET.SubElement(case, "failure", message=f"{row.name}: measured {value}",
-                                    type="SloBreach")
+            failure = ET.SubElement(
+                case, "failure", message=f"{row.name}: measured {value}", type="SloBreach"
+            )
             failure.text = f"{row.name}: measured {value}"
         else:
             ET.SubElement(case, "system-out").text = f"measured {value}"

@@ -1,0 +1,173 @@
+"""Outcome accounting: every operation and every stray notification, by kind and cause.
+
+Over the measured period: ``ok``; ``http_error`` by HTTP status; ``api_error`` by
+GWS ``statusCode`` with its meaning; ``transport_error``; ``lost``; and, from the
+anomalies, ``late``, ``duplicate`` and ``unexpected``, each with its first examples.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import cast
+
+import pandas as pd
+
+from gwsload.analysis.load import RunFolder
+from gwsload.analysis.metrics import measured_mask
+
+__all__ = ["STATUS_CODE_MEANINGS", "compute_outcomes"]
+
+#: GWS v2 statusCode meanings (Web Services API reference, return values)
+STATUS_CODE_MEANINGS = {
+    0: "success",
+    1: "required parameter missing",
+    2: "parameter not valid for current state",
+    3: "operation forbidden",
+    4: "internal error",
+    5: "user lacks permission",
+    6: "resource not found",
+    7: "partial success",
+    8: "change password demanded",
+    9: "processing incomplete",
+    10: "input validation (out of range)",
+    11: "read-only property",
+    12: "unable to retrieve",
+    13: "unable to create",
+    14: "unable to delete",
+    15: "unable to update",
+    16: "unable to assign",
+    17: "unable to unassign",
+    18: "resource already exists",
+    19: "resource already in use",
+    20: "user not authenticated",
+}
+EXAMPLES = 3
+OUTCOME_ORDER = (
+    "ok",
+    "http_error",
+    "api_error",
+    "transport_error",
+    "lost",
+    "late",
+    "duplicate",
+    "unexpected",
+)
+
+
+def _detail(outcome: str, http_status: int, status_code: int) -> str:
+    if outcome == "http_error":
+        return f"HTTP {http_status}"
+    if outcome == "api_error":
+        meaning = STATUS_CODE_MEANINGS.get(status_code, "unknown statusCode")
+        http = f", HTTP {http_status}" if http_status and not 200 <= http_status < 300 else ""
+        return f"statusCode {status_code} ({meaning}{http})"
+    return ""
+
+
+def _example_text(row: pd.Series) -> str:
+    parts = [f"t={row['t_s']:.1f}s"]
+    for key in ("agent", "call_id", "operation"):
+        value = row.get(key)
+        if isinstance(value, str) and value:
+            parts.append(value)
+    error = row.get("error")
+    if isinstance(error, str) and error:
+        parts.append(f"'{error}'")
+    age = row.get("age_ms")
+    if isinstance(age, float) and not math.isnan(age):
+        parts.append(f"age {age:.0f} ms")
+    state = row.get("recording_state")
+    if isinstance(state, str) and state and row.get("kind") == "unexpected":
+        parts.append(f"state {state}")
+    return " ".join(parts)
+
+
+def compute_outcomes(run: RunFolder) -> pd.DataFrame:
+    """Rows: outcome, detail, count, share (of operations), examples (list of str)."""
+    mask = measured_mask(run)
+    total = int(mask.sum())
+    is_ok = (run.events["outcome"] == "ok").to_numpy()
+    # only the (few) other rows are grouped by status; ok is one count
+    other = run.events.loc[mask & ~is_ok, ["outcome", "http_status", "status_code"]]
+    rows: list[dict[str, object]] = []
+    grouped = (
+        other.groupby(["outcome", "http_status", "status_code"], observed=True)
+        .size()
+        .reset_index(name="count")
+    )
+    ok_count = int((mask & is_ok).sum())
+    if ok_count:
+        grouped = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "outcome": ["ok"],
+                        "http_status": [200],
+                        "status_code": [0],
+                        "count": [ok_count],
+                    }
+                ),
+                grouped.astype({"outcome": str}),
+            ],
+            ignore_index=True,
+        )
+    grouped = grouped[grouped["count"] > 0]
+    grouped["detail"] = [
+        _detail(str(o), int(h), int(s))
+        for o, h, s in zip(
+            grouped["outcome"], grouped["http_status"], grouped["status_code"], strict=True
+        )
+    ]
+    by_detail = grouped.groupby(["outcome", "detail"], observed=True)["count"].sum()
+    examples = run.examples[
+        run.examples["t_s"].between(run.warmup_s, run.measure_end_s, inclusive="left")
+    ]
+    if len(examples):
+        examples = examples.assign(
+            detail=[
+                _detail(str(o), int(h), int(s))
+                for o, h, s in zip(
+                    examples["outcome"],
+                    examples["http_status"],
+                    examples["status_code"],
+                    strict=True,
+                )
+            ]
+        )
+    for key, count in by_detail.items():
+        outcome, detail = cast(tuple[str, str], key)
+        sample = (
+            examples[(examples["outcome"] == outcome) & (examples["detail"] == detail)]
+            if len(examples)
+            else examples
+        )
+        rows.append(
+            {
+                "outcome": outcome,
+                "detail": detail,
+                "count": int(count),
+                "share": count / total if total else 0.0,
+                "examples": [_example_text(r) for _, r in sample.head(EXAMPLES).iterrows()],
+            }
+        )
+    anomalies = run.anomalies[
+        run.anomalies["t_s"].between(run.warmup_s, run.measure_end_s, inclusive="left")
+    ]
+    for kind, group in anomalies.groupby("kind"):
+        rows.append(
+            {
+                "outcome": str(kind),
+                "detail": "notification",
+                "count": len(group),
+                "share": len(group) / total if total else 0.0,
+                "examples": [_example_text(r) for _, r in group.head(EXAMPLES).iterrows()],
+            }
+        )
+    table = pd.DataFrame(rows, columns=["outcome", "detail", "count", "share", "examples"])
+    order = {name: i for i, name in enumerate(OUTCOME_ORDER)}
+    table["_order"] = table["outcome"].map(lambda o: order.get(o, len(order)))
+    return (
+        table.sort_values(["_order", "count"], ascending=[True, False])
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )

@@ -1,0 +1,201 @@
+"""Can the numbers be trusted? Generator saturation and coordinated omission, in words.
+
+Rules (docs/reports.md): a worker is saturated when its CPU is >= 90 % in at least
+10 % of the measured samples, or its event-loop lag exceeds 10 ms in at least 10 % of
+them (each sample is the worst lag of its window; the harness's own rule, whose
+findings in the manifest take precedence). In an open
+workload, coordinated omission matters when more than 1 % of operations started
+over 10 ms late or the corrected notification p99 exceeds the uncorrected one by
+more than 10 %.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from gwsload.analysis.load import RunFolder
+from gwsload.analysis.metrics import ALL, number
+
+__all__ = ["Finding", "assess_validity"]
+
+CPU_BUSY = 90.0
+CPU_BUSY_SHARE = 0.10
+LOOP_LAG_MS = 10.0
+LOOP_LAG_SHARE = 0.10
+LATE_START_MS = 10.0
+LATE_START_SHARE = 0.01
+CORRECTION_FACTOR = 1.10
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """``warning`` findings affect the numbers; ``note`` findings explain them."""
+
+    severity: str
+    text: str
+
+
+def _generator_findings(run: RunFolder) -> list[Finding]:
+    samples = run.generator[run.generator["t_s"] >= run.warmup_s]
+    findings = []
+    for worker, group in samples.groupby("worker"):
+        busy = float((group["cpu_percent"] >= CPU_BUSY).mean())
+        if busy >= CPU_BUSY_SHARE:
+            findings.append(
+                Finding(
+                    "warning",
+                    (
+                        f"Generator worker {worker} ran at CPU >= {CPU_BUSY:.0f}% for "
+                        f"{busy:.0%} of the "
+                        "measured period: it was saturated, so latencies include its "
+                        "own queueing and "
+                        "throughput may be limited by the generator, not the server."
+                    ),
+                )
+            )
+        lag = group["loop_lag_ms"].to_numpy(dtype=np.float64)
+        lag = lag[np.isfinite(lag)]
+        lagging = float((lag > LOOP_LAG_MS).mean()) if len(lag) else 0.0
+        if lagging >= LOOP_LAG_SHARE:
+            findings.append(
+                Finding(
+                    "warning",
+                    (
+                        f"Event-loop lag on worker {worker} exceeded {LOOP_LAG_MS:.0f} ms in "
+                        f"{lagging:.0%} of its samples (worst {lag.max():.0f} ms): "
+                        f"measured latencies "
+                        "in those windows are overstated by up to that much."
+                    ),
+                )
+            )
+        elif lagging > 0:
+            findings.append(
+                Finding(
+                    "note",
+                    (
+                        f"Worker {worker} stalled briefly in "
+                        f"{int((lag > LOOP_LAG_MS).sum())} sample(s) "
+                        f"(worst event-loop lag {lag.max():.0f} ms): too rare to call "
+                        f"it saturated, but "
+                        "latencies in those moments include up to that delay."
+                    ),
+                )
+            )
+    harness = [
+        Finding("warning", f"Harness: {text}")
+        for text in (run.manifest.get("generator") or {}).get("findings") or []
+    ]
+    # the harness's own verdict, when it gave one, wins over the same rule applied here
+    warnings = [f for f in findings if f.severity == "warning"]
+    findings = (harness or warnings) + [f for f in findings if f.severity == "note"]
+    kinds = run.incidents["kind"].value_counts()
+    for kind, label in (("worker_lost", "worker lost"), ("worker_saturated", "worker saturated")):
+        if kinds.get(kind, 0):
+            findings.append(Finding("warning", f"{kinds[kind]} '{label}' incident(s) recorded."))
+    if len(samples) and not (harness or warnings):
+        findings.append(
+            Finding(
+                "note",
+                (
+                    f"Generator healthy: CPU peaked at {samples['cpu_percent'].max():.0f}% and "
+                    f"event-loop lag stayed under {LOOP_LAG_MS:.0f} ms in at least "
+                    f"{1 - LOOP_LAG_SHARE:.0%} of samples, so it did not shape the numbers."
+                ),
+            )
+        )
+    elif harness or warnings:
+        findings.append(
+            Finding(
+                "note",
+                (
+                    "Because the generator was short of capacity, this run's "
+                    "latencies may include its "
+                    "own delays: confirm on a run with more workers or fewer users per worker."
+                ),
+            )
+        )
+    return findings
+
+
+def _omission_findings(run: RunFolder, headline: pd.DataFrame) -> list[Finding]:
+    if run.workload_model != "open":
+        return [
+            Finding(
+                "note",
+                (
+                    "Closed workload: each agent waits for its previous "
+                    "operation, so when the server "
+                    "slows down the offered load drops with it; latencies are not corrected for "
+                    "coordinated omission (use an open workload for that)."
+                ),
+            )
+        ]
+    mask = run.events["t_s"].to_numpy() >= run.warmup_s
+    lag = run.events["start_lag_ms"].to_numpy()[mask]
+    late_share = float((lag > LATE_START_MS).mean()) if len(lag) else 0.0
+    corrected = number(headline.loc[ALL, "notify_from_intended_ms_p99"])
+    plain = number(headline.loc[ALL, "notify_ms_p99"])
+    if late_share > LATE_START_SHARE or corrected > CORRECTION_FACTOR * plain:
+        return [
+            Finding(
+                "warning",
+                (
+                    f"Coordinated omission: {late_share:.1%} of operations started more than "
+                    f"{LATE_START_MS:.0f} ms after their scheduled time; notification p99 is "
+                    f"{corrected:.3g} ms measured from the schedule versus {plain:.3g} ms from the "
+                    "send. The corrected figure is what users would have seen."
+                ),
+            )
+        ]
+    return [
+        Finding(
+            "note",
+            (
+                f"Open workload: {late_share:.1%} of operations started late; corrected and "
+                f"uncorrected notification p99 agree ({corrected:.3g} vs {plain:.3g} ms)."
+            ),
+        )
+    ]
+
+
+def assess_validity(run: RunFolder, headline: pd.DataFrame) -> list[Finding]:
+    """Findings, warnings first."""
+    findings = []
+    status = run.manifest.get("status")
+    if status != "completed":
+        findings.append(
+            Finding(
+                "warning",
+                (
+                    f"The run's status is {status!r}, not 'completed': its last "
+                    f"seconds may be missing."
+                ),
+            )
+        )
+    findings += _generator_findings(run)
+    if run.generator.empty:
+        findings.append(Finding("note", "No generator.csv: generator saturation is unknown."))
+    findings += _omission_findings(run, headline)
+    if run.hdr is None:
+        findings.append(
+            Finding(
+                "note",
+                (
+                    "latency.hlog is absent: latency percentiles were computed from the events "
+                    "(same 3-significant-digit buckets)."
+                ),
+            )
+        )
+    findings.append(
+        Finding(
+            "note",
+            (
+                f"Warm-up: the first {run.warmup_s:g} s are left out of the headline numbers "
+                "(still shown in the time series)."
+            ),
+        )
+    )
+    return sorted(findings, key=lambda f: f.severity != "warning")
