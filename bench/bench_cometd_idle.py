@@ -80,6 +80,8 @@ def main() -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     me = psutil.Process()
     sim_args = ["--agents", str(clients_n), "--cometd-timeout-ms", str(hold_ms)]
+    if args.transport == "websocket":
+        sim_args.append("--websocket")
     with SimulatorProcess(sim_args) as sim:
         url = sim.url + "/api/v2/notifications"
         incidents: list[Incident] = []

@@ -33,6 +33,7 @@ warmup_s = {ramp}
 latency_model = "fixed"
 latency_ms = 2
 answer_delay_ms = 10
+websocket = {websocket}
 [client]
 transport = "{transport}"
 notification_timeout_s = 30
@@ -65,6 +66,7 @@ def main() -> int:
             SCENARIO.format(
                 ramp=ramp + 10, duration=ramp + 10 + steady, agents=agents,
                 spawn_rate=spawn_rate, transport=args.transport,
+                websocket=str(args.transport == "websocket").lower(),
             )
         )  # fmt: skip
         out = Path(tmp) / "run"

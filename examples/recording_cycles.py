@@ -71,6 +71,8 @@ def target_url(args: argparse.Namespace) -> Iterator[str]:
         yield args.target
         return
     options = ["--agents", "1", "--latency-ms", str(args.latency_ms), "--answer-delay-ms", "50"]
+    if args.transport == "websocket":
+        options.append("--websocket")  # the simulator, like GWS 8.5, is long-polling only
     with SimulatorProcess(options) as sim:
         yield sim.url
 

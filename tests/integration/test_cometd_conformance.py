@@ -89,13 +89,14 @@ class SimAgent:
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorProcess]:
-    with SimulatorProcess(["--agents", "200", "--cometd-timeout-ms", "1000"]) as sim:
+    with SimulatorProcess(["--websocket", "--agents", "200", "--cometd-timeout-ms", "1000"]) as sim:
         yield sim
 
 
 @pytest.fixture(scope="module")
 def expiring_simulator() -> Iterator[SimulatorProcess]:
-    args = ["--agents", "1", "--cometd-timeout-ms", "1000", "--expire-sessions-every-s", "1.5"]
+    args = ["--websocket", "--agents", "1", "--cometd-timeout-ms", "1000",
+            "--expire-sessions-every-s", "1.5"]  # fmt: skip
     with SimulatorProcess(args) as sim:
         yield sim
 
@@ -415,3 +416,21 @@ def test_connects_do_not_wait_behind_a_slow_immediate_exchange(clients: list[Com
     assert not publisher.ready()
     assert transport.connects - before >= 3  # connects held 0.1 s kept cycling meanwhile
     publisher.get(timeout=5)
+
+
+def test_websocket_against_a_long_polling_only_server_says_so_in_one_line() -> None:
+    # the simulator's default, as GWS 8.5: long-polling only
+    with SimulatorProcess(["--agents", "1"]) as sim:
+        agent = SimAgent(sim.url, "agent0001").start()
+        client = CometdClient(
+            sim.url + "/api/v2/notifications", "websocket", headers=agent.headers, cookies=agent.jar
+        )
+        try:
+            with pytest.raises(CometdError) as error:
+                client.handshake(timeout=3)
+        finally:
+            client.close()
+            agent.close()
+    message = str(error.value)
+    assert "does not offer CometD over websocket" in message and "long-polling" in message
+    assert "\n" not in message

@@ -47,7 +47,8 @@ class Collected:
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[str]:
-    with SimulatorProcess(["--agents", "20", "--latency-ms", "2", "--answer-delay-ms", "50"]) as s:
+    args = ["--websocket", "--agents", "20", "--latency-ms", "2", "--answer-delay-ms", "50"]
+    with SimulatorProcess(args) as s:
         yield s.url
 
 
@@ -114,7 +115,8 @@ def test_leftover_call_is_recovered(sim: str, transport: str) -> None:
 
 
 def test_dropped_notifications_are_lost_and_delayed_ones_late() -> None:
-    args = ["--agents", "2", "--latency-ms", "1", "--answer-delay-ms", "20", "--seed", "7",
+    args = ["--websocket", "--agents", "2", "--latency-ms", "1", "--answer-delay-ms", "20",
+            "--seed", "7",
             "--drop-share", "0.3", "--delay-share", "0.2", "--delay-ms", "600"]  # fmt: skip
     got = Collected()
     with SimulatorProcess(args) as s:
@@ -137,7 +139,7 @@ def test_dropped_notifications_are_lost_and_delayed_ones_late() -> None:
 
 
 def test_duplicated_notifications_are_reported() -> None:
-    args = ["--agents", "1", "--latency-ms", "1", "--answer-delay-ms", "20",
+    args = ["--websocket", "--agents", "1", "--latency-ms", "1", "--answer-delay-ms", "20",
             "--duplicate-share", "1.0"]  # fmt: skip
     got = Collected()
     with SimulatorProcess(args) as s:
@@ -158,7 +160,7 @@ def test_duplicated_notifications_are_reported() -> None:
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_csrf_and_origin_protected_node(transport: str) -> None:
     origin = "http://desktop.example:8090"
-    args = ["--agents", "1", "--latency-ms", "1", "--answer-delay-ms", "20",
+    args = ["--websocket", "--agents", "1", "--latency-ms", "1", "--answer-delay-ms", "20",
             "--csrf", "--require-origin", origin]  # fmt: skip
     got = Collected()
     with SimulatorProcess(args) as s:
@@ -178,7 +180,7 @@ def test_csrf_and_origin_protected_node(transport: str) -> None:
 
 
 def test_agent_keeps_working_through_cometd_session_expiry() -> None:
-    args = ["--agents", "1", "--latency-ms", "1", "--answer-delay-ms", "20",
+    args = ["--websocket", "--agents", "1", "--latency-ms", "1", "--answer-delay-ms", "20",
             "--expire-sessions-every-s", "0.7"]  # fmt: skip
     got = Collected()
     incidents: list[Incident] = []

@@ -31,6 +31,7 @@ latency_ms = 3
 latency_p99_ms = 15
 answer_delay_ms = 20
 seed = 7
+websocket = {websocket}
 {faults}
 [client]
 transport = "{transport}"
@@ -50,7 +51,14 @@ def _run(
     tmp: Path, *, name: str, faults: str = "", transport: str = "long-polling", workers: int = 0
 ) -> tuple[int, str, Path]:
     scenario = tmp / f"{name}.toml"
-    scenario.write_text(SCENARIO.format(name=name, faults=faults, transport=transport))
+    scenario.write_text(
+        SCENARIO.format(
+            name=name,
+            faults=faults,
+            transport=transport,
+            websocket=str(transport == "websocket").lower(),
+        )
+    )
     out = tmp / name
     done = subprocess.run(
         [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--out", str(out),

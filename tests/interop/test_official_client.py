@@ -44,7 +44,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorProcess]:
-    with SimulatorProcess(["--agents", "8", "--answer-delay-ms", "20"]) as sim:
+    with SimulatorProcess(["--websocket", "--agents", "8", "--answer-delay-ms", "20"]) as sim:
         yield sim
 
 

@@ -543,6 +543,7 @@ async def test_websocket_disabled_offers_only_long_polling(serve: Serve) -> None
         ]
     )
     assert reply["successful"] is False and reply["error"].startswith("301:")
+    assert reply["supportedConnectionTypes"] == ["long-polling"]
     async with served.http.get(served.url) as response:
         assert response.status == 405
 

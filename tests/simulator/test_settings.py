@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import random
 import statistics
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 
 from gwsload.errors import ConfigError
 from gwsload.simulator.agents import generate_accounts, read_accounts_file
-from gwsload.simulator.latency import Faults, LatencyModel
+from gwsload.simulator.faults import Faults
+from gwsload.simulator.latency import LatencyModel
 from gwsload.simulator.options import SimulatorOptions
 
 
@@ -90,3 +92,25 @@ def test_fault_decisions_are_seeded_and_independent_of_other_shares() -> None:
     second = [with_dups.for_recording_notification().drop for _ in range(500)]
     assert first == second
     assert 100 <= sum(first) <= 200
+
+
+def test_every_declared_option_is_a_flag_and_documented() -> None:
+    from gwsload.simulator.cli import add_arguments  # noqa: PLC0415
+    from gwsload.simulator.options import option_specs  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    flags = {flag for action in parser._actions for flag in action.option_strings}
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "simulator.md").read_text()
+    for spec in option_specs():
+        assert spec.flag in flags, spec.flag
+        assert f"`{spec.flag}" in docs, f"docs/simulator.md does not list {spec.flag}"
+
+
+def test_scenario_error_names_table_keys_cli_error_names_flags() -> None:
+    from gwsload.simulator.options import OptionError  # noqa: PLC0415
+
+    with pytest.raises(OptionError) as error:
+        SimulatorOptions(delay_share=0.5).check()
+    assert str(error.value) == "--delay-ms must be > 0 when --delay-share is set, got 0.0"
+    assert error.value.scenario_expected == "> 0 when delay_share is set"

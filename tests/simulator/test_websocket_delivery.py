@@ -20,7 +20,7 @@ async def _receive(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
 
 
 async def test_websocket_needs_credentials(start_sim: StartSim) -> None:
-    sim = await start_sim()
+    sim = await start_sim(websocket=True)
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await http.ws_connect(sim.url + "/api/v2/notifications")
@@ -28,7 +28,7 @@ async def test_websocket_needs_credentials(start_sim: StartSim) -> None:
 
 
 async def test_recording_notification_over_websocket(start_sim: StartSim) -> None:
-    sim = await start_sim()
+    sim = await start_sim(websocket=True)
     agent = sim.agent()
     call_id = await agent.established_call()
     # Basic credentials on the upgrade request itself (no session cookie sent)

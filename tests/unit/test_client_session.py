@@ -170,6 +170,31 @@ def test_no_shared_connection_type_is_a_final_rejection() -> None:
     assert session.state is ClientState.DISCONNECTED and session.client_id is None
 
 
+def test_refused_handshake_names_what_the_server_offers() -> None:
+    # the CometD server's answer to a websocket-only client: 301 plus what it does support
+    session = ClientSession(("websocket",))
+    session.handshake()
+    hs = only(session.outbound(0.0), Lane.IMMEDIATE)
+    (rejected,) = reply(
+        session,
+        0.0,
+        {
+            "id": hs["id"],
+            "channel": "/meta/handshake",
+            "successful": False,
+            "error": "301::connection_types_unsupported",
+            "supportedConnectionTypes": ["long-polling"],
+            "advice": {"reconnect": "none"},
+        },
+    )
+    assert isinstance(rejected, HandshakeRejected) and rejected.final
+    assert rejected.failure.code == 301
+    assert rejected.failure.message == (
+        "the server offers CometD over long-polling, this client speaks websocket: "
+        "no connection type in common"
+    )
+
+
 def test_faye_refused_handshake_is_final_with_the_server_error() -> None:
     session = ClientSession(("carrier-pigeon",))
     session.handshake()

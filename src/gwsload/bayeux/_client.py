@@ -444,9 +444,13 @@ class ClientSession:
             if not message.client_id:
                 failure = BayeuxFailure(None, (), "handshake reply without clientId")
             elif chosen is None:
-                failure = BayeuxFailure(
-                    301, tuple(offered or ()), "no connection type supported by both sides"
-                )
+                failure = BayeuxFailure(301, (), self._no_common_type(offered))
+        elif message.supported_connection_types is not None and not any(
+            t in message.supported_connection_types for t in self._types
+        ):
+            failure = BayeuxFailure(
+                301, (), self._no_common_type(message.supported_connection_types)
+            )
         else:
             failure = BayeuxFailure.parse(message.error or "handshake refused")
         if failure is None and message.client_id and chosen is not None:
@@ -464,6 +468,12 @@ class ClientSession:
         self._move(Trigger.HANDSHAKE_RETRY)
         self._handshake_due = now + delay
         events.append(HandshakeRejected(failure, final=False, retry_in=delay))
+
+    def _no_common_type(self, offered: tuple[str, ...] | None) -> str:
+        return (
+            f"the server offers CometD over {', '.join(offered or ()) or 'nothing'}, this "
+            f"client speaks {', '.join(self._types)}: no connection type in common"
+        )
 
     def _accept_handshake(
         self, client_id: str, chosen: str, message: Message, now: float, events: list[Event]

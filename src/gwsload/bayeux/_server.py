@@ -69,6 +69,7 @@ acknowledged but not broadcast. ``handle`` raises for no input at all.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import secrets
 from collections.abc import Sequence
@@ -402,12 +403,14 @@ class ServerEngine:
                 Advice(reconnect=Reconnect.NONE, interval=0),
             )
         if not set(offered) & set(self.connection_types):
-            return failure_reply(
+            refusal = failure_reply(
                 message,
                 MetaChannel.HANDSHAKE,
                 CONNECTION_TYPES_UNSUPPORTED,
                 Advice(reconnect=Reconnect.NONE, interval=0),
             )
+            # Bayeux 1.0 ("handshake response"): say what this server does support
+            return dataclasses.replace(refusal, supported_connection_types=self.connection_types)
         ack = isinstance(message.ext, dict) and message.ext.get("ack") is True
         client_id = secrets.token_hex(20)
         session = Session(client_id, owner, ack, expires_at=now + self.max_interval_ms / 1000)

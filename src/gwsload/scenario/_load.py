@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import tomllib
 from collections.abc import Mapping
@@ -14,7 +13,6 @@ from gwsload.scenario._checks import Table, check_no_secrets, parse_duration
 from gwsload.scenario._model import (
     ARRIVALS,
     LATENCY_METRICS,
-    LATENCY_MODELS,
     LATENCY_STATS,
     OPERATIONS,
     SLO_METRICS,
@@ -29,6 +27,7 @@ from gwsload.scenario._model import (
     Workload,
     check_agents,
 )
+from gwsload.simulator.options import OptionError, SimulatorOptions, option_specs
 from gwsload.stages import Stage
 
 __all__ = ["load_scenario", "parse_scenario"]
@@ -114,61 +113,30 @@ def _read_target(t: Table) -> Target:
 
 
 def _read_simulator(t: Table) -> SimulatorSettings:
-    names = [f.name for f in dataclasses.fields(SimulatorSettings)]
-    t.allow(*names)
-    share = "a share in [0, 1]"
-    nonneg = "a number >= 0"
-
-    def number(key: str, expected: str = nonneg) -> float | None:
-        ok = (lambda v: 0 <= v <= 1) if expected == share else (lambda v: v >= 0)
-        return t.opt(key, float, expected, ok)
-
-    s = SimulatorSettings(
-        agents=t.opt("agents", int, "an int >= 1", lambda v: v >= 1),
-        answer_delay_ms=number("answer_delay_ms"),
-        latency_model=t.get(
-            "latency_model",
-            str,
-            None,
-            f"one of {list(LATENCY_MODELS)}",
-            lambda v: v in LATENCY_MODELS,
-        ),
-        latency_ms=number("latency_ms"),
-        latency_p99_ms=number("latency_p99_ms"),
-        drop_share=number("drop_share", share),
-        duplicate_share=number("duplicate_share", share),
-        delay_share=number("delay_share", share),
-        delay_ms=number("delay_ms"),
-        http_error_share=number("http_error_share", share),
-        async_error_share=number("async_error_share", share),
-        voice_down=t.opt("voice_down", bool, "true or false"),
-        expire_sessions_every_s=number("expire_sessions_every_s"),
-        stall_every_s=number("stall_every_s"),
-        stall_ms=number("stall_ms"),
-        csrf=t.get("csrf", bool, False, "true or false"),
-        seed=t.opt("seed", int, "an int"),
-    )
-    # the simulator's own cross-option rules, reported against the scenario keys
-    if s.latency_model == "lognormal":
-        if not (s.latency_ms or 0) > 0:
-            raise t.error(
-                "latency_ms", '> 0 (the median) with latency_model = "lognormal"', s.latency_ms
-            )
-        if s.latency_p99_ms is None or s.latency_p99_ms <= (s.latency_ms or 0):
-            raise t.error(
-                "latency_p99_ms",
-                'above latency_ms with latency_model = "lognormal"',
-                s.latency_p99_ms,
-            )
-    elif s.latency_p99_ms is not None:
-        raise t.error(
-            "latency_p99_ms", 'set only with latency_model = "lognormal"', s.latency_p99_ms
-        )
-    if (s.delay_share or 0) > 0 and not (s.delay_ms or 0) > 0:
-        raise t.error("delay_ms", "> 0 when delay_share is set", s.delay_ms)
-    if (s.stall_every_s or 0) > 0 and not 0 < (s.stall_ms or 0) < (s.stall_every_s or 0) * 1000:
-        raise t.error("stall_ms", "> 0 and shorter than stall_every_s", s.stall_ms)
-    return s
+    """The table's keys and types come from the simulator's declaration; its own
+    ``check()`` applies the cross-option rules, reported against the table's keys."""
+    specs = {spec.name: spec for spec in option_specs() if spec.scenario}
+    t.allow(*specs)
+    values: dict[str, Any] = {}
+    for name, spec in specs.items():
+        value: Any
+        if spec.kind is bool:
+            value = t.opt(name, bool, "true or false")
+        elif spec.choices is not None:
+            value = t.opt(name, str, f"one of {list(spec.choices)}", spec.choices.__contains__)
+        elif spec.kind is int:
+            value = t.opt(name, int, "an int >= 1" if name == "agents" else "an int")
+        elif name.endswith("_share"):
+            value = t.opt(name, float, "a share in [0, 1]", lambda v: 0 <= v <= 1)
+        else:
+            value = t.opt(name, float, "a number >= 0", lambda v: v >= 0)
+        if value is not None:
+            values[name] = value
+    try:
+        SimulatorOptions(**{**values, "agents": values.get("agents", 1)}).check()
+    except OptionError as exc:
+        raise t.error(exc.name, exc.scenario_expected, exc.value) from None
+    return SimulatorSettings(values)
 
 
 def _read_client(t: Table) -> Client:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from gwsload.errors import ConfigError
 from gwsload.scenario._checks import number_text
+from gwsload.simulator.options import LATENCY_MODELS
 from gwsload.stages import Stage, ramp_time_s, total_duration_s
 
 __all__ = [
@@ -54,7 +57,6 @@ LATENCY_STATS = ("p50", "p90", "p95", "p99", "p99.9", "max", "mean")
 TRANSPORTS = ("long-polling", "websocket")
 WORKLOAD_MODELS = ("closed", "open")
 ARRIVALS = ("constant", "poisson")
-LATENCY_MODELS = ("fixed", "lognormal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,29 +73,22 @@ class Target:
 class SimulatorSettings:
     """``[simulator]``: options of the embedded simulator, 1:1 with its CLI flags.
 
-    None = not set (the simulator's default applies), except ``agents``, which
-    defaults to the scenario's peak user count.
+    ``values`` holds only the keys the table sets (the simulator's default applies to
+    the others), checked against the simulator's own declaration
+    (``gwsload.simulator.options``), except ``agents``, which defaults to the
+    scenario's peak user count.
     """
 
-    agents: int | None = None
-    answer_delay_ms: float | None = None
-    latency_model: str | None = None
-    latency_ms: float | None = None
-    latency_p99_ms: float | None = None
-    drop_share: float | None = None
-    duplicate_share: float | None = None
-    delay_share: float | None = None
-    delay_ms: float | None = None
-    http_error_share: float | None = None
-    #: share of recording operations accepted, then failed by an ErrorMessage notification
-    async_error_share: float | None = None
-    #: the voice service is "down": every voice operation gets HTTP 503, statusCode 4
-    voice_down: bool | None = None
-    expire_sessions_every_s: float | None = None
-    stall_every_s: float | None = None
-    stall_ms: float | None = None
-    csrf: bool = False
-    seed: int | None = None
+    values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def agents(self) -> int | None:
+        agents = self.values.get("agents")
+        return agents if isinstance(agents, int) else None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The table's value for option ``name``, or ``default`` when unset."""
+        return self.values.get(name, default)
 
     def to_argv(self, *, agents: int) -> list[str]:
         """The simulator command-line options, e.g. ``["--agents", "10", "--csrf"]``.
@@ -101,10 +96,9 @@ class SimulatorSettings:
         ``agents`` is used when the table does not set ``agents``.
         """
         argv = ["--agents", str(self.agents if self.agents is not None else agents)]
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            flag = "--" + field.name.replace("_", "-")
-            if field.name == "agents" or value is None or value is False:
+        for name, value in self.values.items():
+            flag = "--" + name.replace("_", "-")
+            if name == "agents" or value is None or value is False:
                 continue
             argv.extend([flag] if value is True else [flag, number_text(value)])
         return argv
@@ -314,9 +308,9 @@ class Scenario:
         if self.target is not None:
             out["target"] = dataclasses.asdict(self.target)
         else:
-            settings = dataclasses.asdict(self.simulator or SimulatorSettings())
-            settings["agents"] = settings["agents"] or max(1, self.peak_users)
-            out["simulator"] = {k: v for k, v in settings.items() if v is not None}
+            settings = dict((self.simulator or SimulatorSettings()).values)
+            settings["agents"] = settings.get("agents") or max(1, self.peak_users)
+            out["simulator"] = settings
         return out
 
 

@@ -16,7 +16,8 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
 from gwsload.simulator.agents import AgentAccount, generate_accounts, read_accounts_file
-from gwsload.simulator.latency import Faults, LatencyModel
+from gwsload.simulator.faults import Faults
+from gwsload.simulator.latency import LatencyModel
 from gwsload.simulator.options import SimulatorOptions
 from gwsload.simulator.publisher import Publisher
 from gwsload.simulator.sessions import SessionStore

@@ -1,21 +1,32 @@
-"""The simulator's settings: one frozen dataclass, checked once at the edge.
+"""The simulator's settings: ONE declaration, from which everything else is generated.
 
-Every setting has a command-line option of the same name (``answer_delay_ms`` is
-``--answer-delay-ms``). ``SimulatorOptions.check()`` raises ``ConfigError`` with one
-line naming the option, the bad value and what is expected; nothing downstream
-checks again.
+Each field of ``SimulatorOptions`` carries its help text, its group and whether a
+scenario's ``[simulator]`` table may set it. From that one declaration come the
+command-line options (``answer_delay_ms`` is ``--answer-delay-ms``; a bool is a flag),
+the scenario table's keys and types, and the manifest form. ``check()`` raises
+``OptionError`` (a ``ConfigError``) naming the option, the bad value and what is
+expected; nothing downstream checks again. A new option is one field here, plus
+the code that uses it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import asdict, dataclass
+import typing
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gwsload.errors import ConfigError
 
-__all__ = ["LATENCY_MODELS", "SimulatorOptions"]
+__all__ = [
+    "LATENCY_MODELS",
+    "OptionError",
+    "OptionSpec",
+    "SimulatorOptions",
+    "option_specs",
+]
 
 #: notification-latency models: a constant delay, or a lognormal one given by median and p99
 LATENCY_MODELS = ("fixed", "lognormal")
@@ -23,113 +34,227 @@ LATENCY_MODELS = ("fixed", "lognormal")
 #: most agents one simulator serves; DNs are 5 digits from 10001
 MAX_AGENTS = 89_999
 
+# option groups, in --help order
+LISTENING = "listening"
+AGENTS = "agents"
+BEHAVIOUR = "behaviour"
+FAULTS = "faults (shares in [0, 1], all seeded)"
+COMETD = "CometD and output"
+
+
+def _opt(
+    default: Any,
+    help: str,
+    group: str,
+    *,
+    metavar: str | None = None,
+    choices: tuple[str, ...] | None = None,
+    scenario: bool = True,
+) -> Any:
+    """One option: its default and what the CLI and the scenario table need to know."""
+    meta = {"help": help, "group": group, "metavar": metavar, "choices": choices}
+    return field(default=default, metadata={**meta, "scenario": scenario})
+
 
 @dataclass(frozen=True, slots=True)
 class SimulatorOptions:
     """Everything that shapes the simulator's behaviour. Defaults suit a quick local run."""
 
-    host: str = "127.0.0.1"
-    port: int = 0
-    #: generated agents agent0001..agentNNNN, all with ``password``
-    agents: int = 1000
-    password: str = "gwsload"
-    #: CSV username,password[,dn]; replaces the generated agents
-    agents_file: Path | None = None
-    #: the far end answers an outbound call this long after Dial
-    answer_delay_ms: float = 100.0
-    latency_model: str = "fixed"
-    #: fixed delay, or the median of the lognormal model
-    latency_ms: float = 0.0
-    #: p99 of the lognormal model (must exceed ``latency_ms``)
-    latency_p99_ms: float | None = None
-    seed: int = 1
-    drop_share: float = 0.0
-    duplicate_share: float = 0.0
-    delay_share: float = 0.0
-    delay_ms: float = 0.0
-    http_error_share: float = 0.0
-    #: accepted recording operations that fail afterwards (an ErrorMessage, no state change)
-    async_error_share: float = 0.0
-    #: the voice service is down from the start: every voice operation gets HTTP 503
-    voice_down: bool = False
-    expire_sessions_every_s: float = 0.0
-    stall_every_s: float = 0.0
-    stall_ms: float = 0.0
-    truth_log: Path | None = None
-    csrf: bool = False
-    require_origin: str | None = None
-    cometd_timeout_ms: int = 30_000
-    cometd_interval_ms: int = 0
-    cometd_max_interval_ms: int = 10_000
-    websocket: bool = True
+    host: str = _opt("127.0.0.1", "address to listen on", LISTENING, scenario=False)
+    port: int = _opt(0, "port; 0 = a free one", LISTENING, metavar="N", scenario=False)
+    agents: int = _opt(1000, "generate agent0001..agentN", AGENTS, metavar="N")
+    password: str = _opt("gwsload", "password of the generated agents", AGENTS, scenario=False)
+    agents_file: Path | None = _opt(  # noqa: RUF009 (the default is None)
+        None, "read agents from a CSV file: username,password[,dn]", AGENTS, metavar="CSV",
+        scenario=False,
+    )  # fmt: skip
+    answer_delay_ms: float = _opt(
+        100.0, "the far end answers a dialled call after this", BEHAVIOUR, metavar="MS"
+    )
+    latency_model: str = _opt(
+        "fixed", "notification latency model", BEHAVIOUR, choices=LATENCY_MODELS
+    )
+    latency_ms: float = _opt(
+        0.0, "fixed notification latency, or the lognormal median", BEHAVIOUR, metavar="MS"
+    )
+    latency_p99_ms: float | None = _opt(
+        None, "p99 of the lognormal latency model", BEHAVIOUR, metavar="MS"
+    )
+    seed: int = _opt(1, "seed for latencies, ids and faults", BEHAVIOUR, metavar="N")
+    csrf: bool = _opt(False, "require the CSRF token on POST/PUT/DELETE", BEHAVIOUR)
+    require_origin: str | None = _opt(
+        None, "refuse REST requests whose Origin header is not ORIGIN", BEHAVIOUR,
+        metavar="ORIGIN", scenario=False,
+    )  # fmt: skip
+    drop_share: float = _opt(
+        0.0, "drop this share of recording notifications", FAULTS, metavar="SHARE"
+    )
+    duplicate_share: float = _opt(
+        0.0, "publish this share of recording notifications twice", FAULTS, metavar="SHARE"
+    )
+    delay_share: float = _opt(
+        0.0, "delay this share of recording notifications by --delay-ms more", FAULTS,
+        metavar="SHARE",
+    )  # fmt: skip
+    delay_ms: float = _opt(0.0, "extra delay for --delay-share", FAULTS, metavar="MS")
+    http_error_share: float = _opt(
+        0.0, "answer this share of recording operations with HTTP 503 (statusCode 4)", FAULTS,
+        metavar="SHARE",
+    )  # fmt: skip
+    async_error_share: float = _opt(
+        0.0, "accept this share of recording operations, then fail them: an ErrorMessage "
+        "notification instead of the state change", FAULTS, metavar="SHARE",
+    )  # fmt: skip
+    voice_down: bool = _opt(
+        False, "the voice service is down: every voice operation gets HTTP 503", FAULTS
+    )
+    expire_sessions_every_s: float = _opt(
+        0.0, "every S seconds expire one random agent's CometD sessions", FAULTS, metavar="S"
+    )
+    stall_every_s: float = _opt(
+        0.0, "every S seconds hold all notifications for --stall-ms", FAULTS, metavar="S"
+    )
+    stall_ms: float = _opt(0.0, "length of each stall", FAULTS, metavar="MS")
+    cometd_timeout_ms: int = _opt(
+        30_000, "how long a /meta/connect is held", COMETD, metavar="MS", scenario=False
+    )
+    cometd_interval_ms: int = _opt(0, "advice.interval", COMETD, metavar="MS", scenario=False)
+    cometd_max_interval_ms: int = _opt(
+        10_000, "a session without a connect for this long expires", COMETD, metavar="MS",
+        scenario=False,
+    )  # fmt: skip
+    websocket: bool = _opt(
+        False, "also offer CometD over websocket (GWS 8.5 offers long-polling only)", COMETD
+    )
+    truth_log: Path | None = _opt(  # noqa: RUF009 (the default is None)
+        None, "write simulator-truth.csv: every notification published/dropped/duplicated",
+        COMETD, metavar="CSV", scenario=False,
+    )  # fmt: skip
 
     def check(self) -> SimulatorOptions:
-        """Return self, or raise ``ConfigError`` naming the first bad option."""
+        """Return self, or raise ``OptionError`` naming the first bad option."""
         if not 0 <= self.port <= 65535:
-            _bad("--port", self.port, "an int in [0, 65535]")
+            raise OptionError("port", self.port, "an int in [0, 65535]")
         if not 1 <= self.agents <= MAX_AGENTS:
-            _bad("--agents", self.agents, f"an int in [1, {MAX_AGENTS}]")
+            raise OptionError("agents", self.agents, f"an int in [1, {MAX_AGENTS}]")
         if not self.password:
-            _bad("--password", self.password, "a non-empty string")
-        _non_negative("--answer-delay-ms", self.answer_delay_ms)
+            raise OptionError("password", self.password, "a non-empty string")
         if self.latency_model not in LATENCY_MODELS:
-            _bad("--latency-model", self.latency_model, f"one of {list(LATENCY_MODELS)}")
-        _non_negative("--latency-ms", self.latency_ms)
+            raise OptionError("latency_model", self.latency_model, f"one of {list(LATENCY_MODELS)}")
+        for spec in option_specs():
+            value = getattr(self, spec.name)
+            if spec.name.endswith("_share"):
+                if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+                    raise OptionError(spec.name, value, "a share in [0, 1]")
+            elif (
+                spec.kind is float
+                and value is not None
+                and not (math.isfinite(value) and value >= 0)
+            ):
+                raise OptionError(spec.name, value, "a finite number >= 0")
         if self.latency_model == "lognormal":
             if self.latency_ms <= 0:
-                _bad(
-                    "--latency-ms",
-                    self.latency_ms,
-                    "> 0 (the median) with --latency-model lognormal",
+                raise OptionError(
+                    "latency_ms", self.latency_ms, "> 0 (the median) with {latency_model} lognormal"
                 )
             if self.latency_p99_ms is None or not self.latency_p99_ms > self.latency_ms:
-                _bad(
-                    "--latency-p99-ms",
+                raise OptionError(
+                    "latency_p99_ms",
                     self.latency_p99_ms,
-                    "a value above --latency-ms (the median) with --latency-model lognormal",
+                    "above {latency_ms} (the median) with {latency_model} lognormal",
                 )
         elif self.latency_p99_ms is not None:
-            _bad("--latency-p99-ms", self.latency_p99_ms, "only with --latency-model lognormal")
-        shares = (
-            "drop_share",
-            "duplicate_share",
-            "delay_share",
-            "http_error_share",
-            "async_error_share",
-        )
-        for name in shares:
-            value = getattr(self, name)
-            if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-                _bad("--" + name.replace("_", "-"), value, "a share in [0, 1]")
-        for name in ("delay_ms", "expire_sessions_every_s", "stall_every_s", "stall_ms"):
-            _non_negative("--" + name.replace("_", "-"), getattr(self, name))
+            raise OptionError(
+                "latency_p99_ms", self.latency_p99_ms, "set only with {latency_model} lognormal"
+            )
         if self.delay_share > 0 and self.delay_ms <= 0:
-            _bad("--delay-ms", self.delay_ms, "> 0 when --delay-share is set")
+            raise OptionError("delay_ms", self.delay_ms, "> 0 when {delay_share} is set")
         if self.stall_every_s > 0 and not 0 < self.stall_ms < self.stall_every_s * 1000:
-            _bad("--stall-ms", self.stall_ms, "> 0 and shorter than --stall-every-s")
+            raise OptionError("stall_ms", self.stall_ms, "> 0 and shorter than {stall_every_s}")
         if self.cometd_timeout_ms < 0:
-            _bad("--cometd-timeout-ms", self.cometd_timeout_ms, "an int >= 0")
+            raise OptionError("cometd_timeout_ms", self.cometd_timeout_ms, "an int >= 0")
         if self.cometd_interval_ms < 0:
-            _bad("--cometd-interval-ms", self.cometd_interval_ms, "an int >= 0")
+            raise OptionError("cometd_interval_ms", self.cometd_interval_ms, "an int >= 0")
         if self.cometd_max_interval_ms <= 0:
-            _bad("--cometd-max-interval-ms", self.cometd_max_interval_ms, "an int > 0")
+            raise OptionError("cometd_max_interval_ms", self.cometd_max_interval_ms, "an int > 0")
         if self.require_origin is not None and "://" not in self.require_origin:
-            _bad("--require-origin", self.require_origin, "an origin like http://host:port")
+            raise OptionError(
+                "require_origin", self.require_origin, "an origin like http://host:port"
+            )
         return self
 
     def to_json(self) -> dict[str, Any]:
         """The settings as plain JSON values (for a run manifest)."""
-        out = asdict(self)
-        for key in ("agents_file", "truth_log"):
-            if out[key] is not None:
-                out[key] = str(out[key])
-        return out
+        return {
+            key: str(value) if isinstance(value, Path) else value
+            for key, value in asdict(self).items()
+        }
 
 
-def _non_negative(option: str, value: float) -> None:
-    if not (math.isfinite(value) and value >= 0):
-        _bad(option, value, "a finite number >= 0")
+@dataclass(frozen=True, slots=True)
+class OptionSpec:
+    """One declared option, as the CLI and the scenario reader see it."""
+
+    name: str
+    #: the value type without ``None``: bool, int, float, str or Path
+    kind: type
+    optional: bool
+    default: Any
+    help: str
+    group: str
+    metavar: str | None
+    choices: tuple[str, ...] | None
+    #: a scenario's ``[simulator]`` table may set it
+    scenario: bool
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
 
 
-def _bad(option: str, value: object, expected: str) -> None:
-    raise ConfigError(f"{option} must be {expected}, got {value!r}")
+def option_specs() -> tuple[OptionSpec, ...]:
+    """Every option in declaration order."""
+    return _SPECS
+
+
+def _specs() -> tuple[OptionSpec, ...]:
+    hints = typing.get_type_hints(SimulatorOptions)
+    specs = []
+    for f in dataclasses.fields(SimulatorOptions):
+        hint = hints[f.name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        kind = args[0] if args else hint
+        specs.append(
+            OptionSpec(
+                name=f.name,
+                kind=kind,
+                optional=bool(args),
+                default=f.default,
+                help=f.metadata["help"],
+                group=f.metadata["group"],
+                metavar=f.metadata["metavar"],
+                choices=f.metadata["choices"],
+                scenario=f.metadata["scenario"],
+            )
+        )
+    return tuple(specs)
+
+
+_SPECS = _specs()
+
+
+class OptionError(ConfigError):
+    """A bad option value. ``expected`` may name other options as ``{name}``; the
+    message names them as command-line flags, ``scenario_expected`` as table keys."""
+
+    def __init__(self, name: str, value: object, expected: str) -> None:
+        self.name = name
+        self.value = value
+        self.expected = expected
+        flags = {spec.name: spec.flag for spec in option_specs()}
+        flag = "--" + name.replace("_", "-")
+        super().__init__(f"{flag} must be {expected.format(**flags)}, got {value!r}")
+
+    @property
+    def scenario_expected(self) -> str:
+        return self.expected.format(**{spec.name: spec.name for spec in option_specs()})

@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gwsload.simulator.latency import Faults, LatencyModel
+from gwsload.simulator.faults import Faults
+from gwsload.simulator.latency import LatencyModel
 from gwsload.simulator.truth_log import TruthLog
 from gwsload.simulator.world import Notification
 

@@ -46,6 +46,9 @@ class _NoCookies:
 
 websocket._handshake.CookieJar = _NoCookies()  # type: ignore[assignment]
 
+#: upgrade answers that mean "no websocket here" (not a missing login or a broken node)
+_NO_WEBSOCKET_STATUSES = frozenset({400, 404, 405, 426, 501})
+
 
 class WebSocketTransport:
     connection_type = "websocket"
@@ -127,9 +130,17 @@ class WebSocketTransport:
         except Exception as exc:
             if sock is not None:
                 sock.close()
+            status = getattr(exc, "status_code", None)
+            if status in _NO_WEBSOCKET_STATUSES:
+                # the endpoint is there but will not upgrade: a long-polling-only server
+                raise TransportError(
+                    f"the server does not offer CometD over websocket at {self._url} (the "
+                    f"upgrade was answered HTTP {status}; GWS 8.5 serves long-polling only): "
+                    'use transport "long-polling"',
+                    status,
+                ) from exc
             raise TransportError(
-                f"websocket upgrade to {self._url}: {type(exc).__name__}: {exc}",
-                getattr(exc, "status_code", None),
+                f"websocket upgrade to {self._url}: {type(exc).__name__}: {exc}", status
             ) from exc
         set_cookie = (ws.getheaders() or {}).get("set-cookie")
         if set_cookie:
