@@ -31,7 +31,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("runs")
     specs = {
         "faulty": FAULTY,
-        "clean": SyntheticRun(seed=11, slo=SLOS[:1] + SLOS[3:]),
+        "clean": SyntheticRun(
+            seed=11, slo=SLOS[:1] + SLOS[3:], labels=(("gws_build", "8.5.2.41"),)
+        ),
         "baseline": SyntheticRun(seed=21),
         "same": SyntheticRun(seed=22),
         "slower": SyntheticRun(seed=23, latency_factor=1.3),

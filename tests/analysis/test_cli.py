@@ -71,6 +71,9 @@ def test_report_writes_three_files_with_the_documented_keys(
     html = (faulty / "report.html").read_text()
     assert html.count('<img alt="') >= 8
     assert 'src="http' not in html and "<script" not in html  # self-contained
+    # the environment fingerprint, from generator.csv when environment.json is absent
+    assert "<h2>Environment</h2>" in html
+    assert "<th>generator loop lag p50 / p99</th><td>1 ms / 1 ms</td>" in html
 
 
 def test_report_of_a_step_load_states_the_capacity(runs: dict[str, Path], tmp_path: Path) -> None:
@@ -93,7 +96,11 @@ def test_check_passes_fails_and_writes_junit(
     assert junit.get("tests") == "4" and junit.get("failures") == "2"
     clean_junit = tmp_path / "clean.xml"
     assert main(["check", str(runs["clean"]), "--junit", str(clean_junit)]) == 0
-    assert ET.parse(clean_junit).getroot().get("failures") == "0"
+    assert "gws_build=8.5.2.41" in capsys.readouterr().out.splitlines()[0]
+    clean = ET.parse(clean_junit).getroot()
+    assert clean.get("failures") == "0"
+    properties = {p.get("name"): p.get("value") for p in clean.iter("property")}
+    assert properties == {"gws_build": "8.5.2.41"}
     slo = tmp_path / "strict.toml"
     slo.write_text('[[slo]]\nmetric = "notify_ms"\nstat = "p50"\noperation = "*"\nmax = 1\n')
     assert (

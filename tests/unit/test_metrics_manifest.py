@@ -43,6 +43,7 @@ DOCUMENTED_KEYS = [
     "notification_timeout_s",
     "slo",
     "workers",
+    "labels",
     "host",
     "versions",
     "git_revision",

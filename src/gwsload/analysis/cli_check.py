@@ -15,6 +15,7 @@ from gwsload.analysis.slo import (
     load_slo_file,
     parse_slos,
 )
+from gwsload.contract.labels import format_labels, labels_of
 from gwsload.errors import EXIT_FAILED, EXIT_OK, ConfigError
 
 __all__ = ["add_arguments", "main"]
@@ -48,6 +49,9 @@ def main(args: argparse.Namespace) -> int:
             "give --slo FILE with [[slo]] tables)"
         )
     results = evaluate_slos(slos, compute_headline(run))
+    labels = labels_of(run.manifest)
+    if labels:
+        print(f"run {run.run_id}: {format_labels(labels)}")
     width = max(len(n) for n in results["label"])
     print(f"{'SLO':<{width}}  {'measured':>14}  result")
     for row in results.itertuples():
@@ -55,7 +59,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"{row.label:<{width}}  {value:>14}  {'pass' if row.passed else 'FAIL'}")
     failed = int((~results["passed"]).sum())
     junit = write_junit(
-        junit_xml(results, suite=f"slo {run.run_id}"), args.junit or run.path / "check.junit.xml"
+        junit_xml(results, suite=f"slo {run.run_id}", properties=labels),
+        args.junit or run.path / "check.junit.xml",
     )
     print(
         f"{'FAIL' if failed else 'PASS'}: {len(results) - failed} of {len(results)} SLOs hold "

@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gwsload.analysis import plots
+from gwsload.analysis.environment import environment_html
 from gwsload.analysis.metrics import (
     ALL,
     compute_spectrum,
@@ -344,5 +345,6 @@ def render_report(analysis: RunAnalysis) -> str:
         "are notifications, counted apart from operations.</p>",
         table(outcomes),
         _drift_section(analysis),
+        environment_html(analysis.run),
     ]
     return page(f"gwsload report {analysis.run.run_id}", sections)

@@ -12,6 +12,7 @@ import json
 import math
 import tomllib
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,8 +184,11 @@ def evaluate_slos(slos: list[Slo], headline: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def junit_xml(results: pd.DataFrame, *, suite: str) -> str:
-    """JUnit XML (one testcase per SLO) as CI systems read it."""
+def junit_xml(
+    results: pd.DataFrame, *, suite: str, properties: Mapping[str, str] | None = None
+) -> str:
+    """JUnit XML (one testcase per SLO) as CI systems read it; ``properties`` (the run's
+    labels) become the suite's ``<properties>``."""
     failures = int((~results["passed"]).sum()) if len(results) else 0
     root = ET.Element(
         "testsuites", name="gwsload check", tests=str(len(results)), failures=str(failures)
@@ -198,6 +202,10 @@ def junit_xml(results: pd.DataFrame, *, suite: str) -> str:
         errors="0",
         skipped="0",
     )
+    if properties:
+        props = ET.SubElement(suite_el, "properties")
+        for key, value in properties.items():
+            ET.SubElement(props, "property", name=key, value=value)
     for row in results.itertuples(index=False):
         case = ET.SubElement(
             suite_el, "testcase", classname=f"slo.{row.metric}", name=str(row.name)

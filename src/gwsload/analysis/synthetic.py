@@ -84,6 +84,8 @@ class SyntheticRun:
     hlog_interval_s: float = 5.0
     write_hlog: bool = True
     seed: int = 1
+    #: manifest ``labels`` (``gwsload run --label``)
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 def _offered(spec: SyntheticRun, stage: Stage) -> float:
@@ -123,6 +125,7 @@ def _manifest(spec: SyntheticRun, duration: float) -> dict[str, Any]:
         "notification_timeout_s": 10.0,
         "slo": list(spec.slo),
         "workers": 0,
+        "labels": dict(spec.labels),
         "host": {"hostname": "synthetic", "cpu_count": 2, "platform": "Linux", "python": "3.11"},
         "versions": {"gwsload": "0.1.0"},
         "git_revision": None,

@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import time
 from pathlib import Path
 
-from gwsload.errors import ConfigError
+from gwsload.contract.labels import parse_labels
+from gwsload.errors import EXIT_OK, ConfigError
 from gwsload.harness.identities import read_agents_file
-from gwsload.harness.orchestrate import RunOptions, execute
+from gwsload.harness.orchestrate import EXIT_INTERRUPTED, RunOptions, execute
 from gwsload.scenario import load_scenario, parse_duration
 
 __all__ = ["add_arguments", "main"]
@@ -70,6 +72,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="do not check the scenario's SLOs at the end (gwsload check does it later)",
     )
     parser.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="what ran, kept in the manifest and shown by report, check and compare "
+        "(repeatable; e.g. gws_build=8.5.2.41 environment=staging)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the scenario N times, one run folder each (for gwsload compare "
+        "--baseline A1 A2 A3 --candidate B1 B2 B3); with --out DIR: DIR/1 .. DIR/N",
+    )
+    parser.add_argument(
+        "--repeat-pause",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait between repeated runs (default 10)",
+    )
+    parser.add_argument(
         "--synthetic",
         action="store_true",
         help="no server at all: agents produce operations with known latencies "
@@ -87,6 +112,11 @@ def main(args: argparse.Namespace) -> int:
         )
     if args.workers < 0:
         raise ConfigError(f"--workers must be an int >= 0, got {args.workers}")
+    if args.repeat < 1:
+        raise ConfigError(f"--repeat must be an int >= 1, got {args.repeat}")
+    if args.repeat_pause < 0:
+        raise ConfigError(f"--repeat-pause must be >= 0 seconds, got {args.repeat_pause:g}")
+    labels = parse_labels(args.label)
     if args.progress_every < 0:
         raise ConfigError(f"--progress-every must be >= 0 seconds, got {args.progress_every:g}")
     agents = read_agents_file(args.agents_file) if args.agents_file else None
@@ -123,5 +153,38 @@ def main(args: argparse.Namespace) -> int:
         synthetic=args.synthetic,
         check_slos=not args.no_check,
         command_line=["gwsload", *sys.argv[1:]],
+        labels=labels,
     )
-    return execute(options)
+    if args.repeat == 1:
+        return execute(options)
+    return _repeat(options, args.repeat, pause_s=args.repeat_pause)
+
+
+def _repeat(options: RunOptions, times: int, *, pause_s: float) -> int:
+    """Run ``times`` times into as many folders; the worst exit code (130 stops at once)."""
+    if options.out is not None:
+        if options.out.is_dir() and any(options.out.iterdir()) and not options.force:
+            raise ConfigError(
+                f"{options.out}: the output folder is not empty; choose another or add --force"
+            )
+        options.out.mkdir(parents=True, exist_ok=True)
+    worst, folders = EXIT_OK, []
+    for index in range(1, times + 1):
+        if index > 1 and pause_s > 0:
+            print(f"pause {pause_s:g} s before run {index} of {times}", flush=True)
+            time.sleep(pause_s)
+        print(f"run {index} of {times}", flush=True)
+        out = options.out / str(index) if options.out is not None else None
+        before = (
+            set(options.results.iterdir()) if out is None and options.results.is_dir() else set()
+        )
+        code = execute(dataclasses.replace(options, out=out))
+        if out is not None:
+            folders.append(out)
+        else:
+            folders.extend(sorted(set(options.results.iterdir()) - before))
+        if code == EXIT_INTERRUPTED:
+            return code
+        worst = max(worst, code)
+    print(f"{times} runs: " + " ".join(str(f) for f in folders), flush=True)
+    return worst

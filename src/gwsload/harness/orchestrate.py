@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -38,6 +38,7 @@ from gwsload.harness.plan import run_config, stop_timeout_s
 from gwsload.harness.processes import LocustPlan, LocustProcesses, locustfile_path
 from gwsload.harness.progress import format_progress, format_summary, read_progress
 from gwsload.metrics.health import GeneratorSample, judge_saturation
+from gwsload.metrics.machine import MachineSampler, environment_document, write_environment
 from gwsload.metrics.manifest import (
     build_manifest,
     create_run_folder,
@@ -80,6 +81,8 @@ class RunOptions:
     check_slos: bool = True
     #: the Locust entry point (default: the packaged one)
     locustfile: str | None = None
+    #: ``--label KEY=VALUE`` (gwsload.contract.labels), kept in the manifest
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 class _Signals:
@@ -146,8 +149,10 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
             target=target_info,
             workers=options.workers,
             command_line=options.command_line,
+            labels=options.labels,
         )
         write_manifest(run_dir, manifest)
+        stack.enter_context(MachineSampler(run_dir))
         _say(stream, f"target {target_info['kind']} {target_url}; run folder {run_dir}")
         stop_timeout = stop_timeout_s(scenario)
         processes = LocustProcesses(
@@ -191,6 +196,15 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
         write_manifest(run_dir, closed)
 
     close_manifest()
+    stages_end = max((float(w["end_s"]) for w in manifest["stages"]), default=0.0)  # type: ignore[attr-defined]
+    write_environment(
+        run_dir,
+        environment_document(
+            run_dir,
+            manifest,
+            measured=(steady_from, min(ended, float(manifest["t0"]) + stages_end)),  # type: ignore[arg-type]
+        ),
+    )
     duration = float(final["elapsed_s"]) if final is not None and "elapsed_s" in final else None
     if summary is not None:
         for line in format_summary(summary, duration_s=duration):

@@ -185,11 +185,13 @@ def build_manifest(
     target: Mapping[str, object],
     workers: int,
     command_line: Sequence[str],
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, object]:
     """The manifest at the start of a run (status ``running``).
 
     ``target`` is ``{"kind": "embedded-simulator", "url": ..., "simulator": {...}}`` or
-    ``{"kind": "external", "url": ..., "verify_tls": ...}``.
+    ``{"kind": "external", "url": ..., "verify_tls": ...}``. ``labels`` come from
+    ``--label KEY=VALUE`` (gwsload.contract.labels).
     """
     return {
         "format": FORMAT,
@@ -210,6 +212,7 @@ def build_manifest(
         "notification_timeout_s": scenario.client.notification_timeout_s,
         "slo": [slo.to_dict() for slo in scenario.slo],
         "workers": workers,
+        "labels": dict(labels or {}),
         "host": {
             "hostname": socket.gethostname(),
             "cpu_count": os.cpu_count(),
