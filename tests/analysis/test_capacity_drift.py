@@ -101,4 +101,4 @@ def test_open_workload_steps_use_the_offered_rate(tmp_path: Path) -> None:
     assert set(steps["offered_unit"]) == {"ops/s"}
     assert steps["ops_per_s"].tolist() == pytest.approx([20, 40, 50, 50], rel=0.08)
     assert result.throughput_knee_step == 2
-    assert "throughput stops following load at 60 ops/s offered (50." in result.sentence
+    assert "throughput stops following load at 60 ops/s offered (50" in result.sentence

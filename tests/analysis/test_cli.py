@@ -67,7 +67,7 @@ def test_report_writes_three_files_with_the_documented_keys(
     }
     markdown = (faulty / "summary.md").read_text()
     assert "**FAIL: 2 of 4 SLOs breached" in markdown
-    assert "| lost notifications, all operations \u2264 0.010% |" in markdown
+    assert "| lost notifications, all operations \u2264 0.01 % |" in markdown
     html = (faulty / "report.html").read_text()
     assert html.count('<img alt="') >= 8
     assert 'src="http' not in html and "<script" not in html  # self-contained
@@ -90,7 +90,7 @@ def test_check_passes_fails_and_writes_junit(
     assert main(["check", str(faulty)]) == 1
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.startswith("lost notifications"))
-    assert line.startswith("lost notifications, all operations \u2264 0.010%")
+    assert line.startswith("lost notifications, all operations \u2264 0.01 %")
     assert line.endswith("FAIL")
     junit = ET.parse(faulty / "check.junit.xml").getroot()
     assert junit.get("tests") == "4" and junit.get("failures") == "2"

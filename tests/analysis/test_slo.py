@@ -42,8 +42,8 @@ def test_thresholds_per_metric_and_operation() -> None:
     assert results["label"].tolist()[:4] == [
         "notification latency p99, StartCallRecording \u2264 500 ms",
         "notification latency p99, all operations \u2264 500 ms",
-        "lost notifications, all operations \u2264 0.010%",
-        "throughput, all operations \u2265 20.0 ops/s",
+        "lost notifications, all operations \u2264 0.01 %",
+        "throughput, all operations \u2265 20 ops/s",
     ]
     assert results["label"].iloc[5] == "unexpected notifications, whole run \u2264 0"
 

@@ -77,14 +77,14 @@ def test_progress_line_and_summary() -> None:
          "generator_cpu_percent": 37.2}
     )  # fmt: skip
     assert line == (
-        "01:05 elapsed, 00:55 left | users 10 | ops/s 12.3 | notify p50 5.0 ms p99 20.0 ms"
-        " | lost 2 | errors 0 | generator CPU 37%"
+        "01:05 elapsed, 00:55 left | users 10 | ops/s 12.3 | notify p50 5.04 ms p99 20 ms"
+        " | lost 2 | errors 0 | generator CPU 37 %"
     )
     lines = format_summary(
         {"counts": {"ops": 100, "ok": 99, "lost": 1}, "operations": {}, "not_started": 3},
         duration_s=10.0,
     )
-    assert lines[0].startswith("operations 100 (10.0/s): ok 99, lost 1")
+    assert lines[0].startswith("operations 100 (10 ops/s): ok 99, lost 1")
     assert lines[-1] == "open workload: 3 cycles could not start before the end"
 
 

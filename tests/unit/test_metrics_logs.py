@@ -118,8 +118,8 @@ def test_busy_cpu_and_loop_lag_are_findings_per_worker() -> None:
     verdict = judge_saturation(w1 + w2)
     assert verdict.saturated
     assert verdict.findings == (
-        "worker w1 CPU >= 90% for 42% of the run",
-        "worker w2 event-loop lag > 10 ms in 12% of samples (worst 35 ms)",
+        "worker w1 CPU >= 90 % for 42 % of the run",
+        "worker w2 event-loop lag > 10 ms in 12 % of samples (worst 35 ms)",
     )
 
 
@@ -133,7 +133,7 @@ def test_a_short_cpu_burst_is_not_saturation() -> None:
     samples = [sample("local", 100.0, 1.0)] * 5 + [sample("local", 20.0, 1.0)] * 95
     assert not judge_saturation(samples).saturated
     assert judge_saturation(samples, cpu_busy_share=0.05).findings == (
-        "worker local CPU >= 90% for 5% of the run",
+        "worker local CPU >= 90 % for 5 % of the run",
     )
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL, number, row_of, summarize_period
 from gwsload.analysis.slo import Slo, evaluate_slos
+from gwsload.contract import numbers
 
 __all__ = ["CapacityResult", "compute_capacity", "compute_steps"]
 
@@ -93,12 +94,12 @@ class CapacityResult:
     def _load(self, step: int) -> str:
         row = self.steps.set_index("step").loc[step]
         if row["offered_unit"] == "ops/s":
-            return f"{row['offered']:g} ops/s offered"
-        return f"{row['users']:g} agents"
+            return f"{numbers.rate(number(row['offered']))} offered"
+        return f"{numbers.count(number(row['users']))} agents"
 
     def _describe(self, step: int, extra: str = "") -> str:
         row = self.steps.set_index("step").loc[step]
-        return f"{self._load(step)} ({row['ops_per_s']:.1f} ops/s achieved{extra})"
+        return f"{self._load(step)} ({numbers.rate(number(row['ops_per_s']))} achieved{extra})"
 
     @property
     def sentence(self) -> str:
@@ -117,7 +118,9 @@ class CapacityResult:
                 else "the last step before the knee (no SLOs given)"
             )
             p99 = number(self.steps.set_index("step").loc[self.capacity_step, "notify_ms_p99"])
-            described = self._describe(self.capacity_step, f", notification p99 {p99:.3g} ms")
+            described = self._describe(
+                self.capacity_step, f", notification p99 {numbers.latency_ms(p99)}"
+            )
             parts.append(f"Capacity: {described}, {rule}")
         if self.throughput_knee_step is not None:
             parts.append(
@@ -128,7 +131,8 @@ class CapacityResult:
             parts.append(
                 f"notification p99 turns sharply upward at "
                 f"{self._load(self.latency_knee_step)} "
-                f"({row['notify_ms_p99']:.3g} ms, {row['p99_vs_first']:.1f}x the "
+                f"({numbers.latency_ms(number(row['notify_ms_p99']))}, "
+                f"{numbers.significant(number(row['p99_vs_first']))}x the "
                 f"first step)"
             )
         return "; ".join(parts) + "."

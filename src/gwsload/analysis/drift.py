@@ -17,6 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from gwsload.contract import numbers
+
 __all__ = ["DriftResult", "compute_drift", "mann_kendall", "theil_sen_slope"]
 
 ALPHA = 0.05
@@ -58,10 +60,6 @@ def theil_sen_slope(t: npt.ArrayLike, values: npt.ArrayLike) -> float:
     return float(np.median((x[j] - x[i])[usable] / dt[usable]))
 
 
-def _amount(value: float) -> str:
-    return f"{value:,.0f}" if value >= 1000 else f"{value:.3g}"
-
-
 @dataclass(frozen=True, slots=True)
 class DriftResult:
     quantity: str
@@ -78,19 +76,19 @@ class DriftResult:
         if self.windows < MIN_WINDOWS:
             return f"{self.quantity}: too few windows ({self.windows}) to test for drift"
         direction = "grew" if self.slope_per_hour > 0 else "fell"
-        amount = f"{_amount(abs(self.slope_per_hour))} {self.unit}/hour"
+        amount = f"{numbers.quantity(abs(self.slope_per_hour), self.unit)}/hour"
         if self.drifting:
             return (
                 f"{self.quantity} {direction} {amount} (significant, Mann-Kendall "
-                f"p = {self.p_value:.2g}; "
-                f"{self.change_over_run:+.3g} {self.unit} over the run)"
+                f"{numbers.p_value(self.p_value)}; "
+                f"{numbers.signed(self.change_over_run, self.unit)} over the run)"
             )
         if self.p_value < ALPHA:
             return (
                 f"{self.quantity}: no drift (trend {direction} {amount} is significant, "
-                f"p = {self.p_value:.2g}, but under the materiality bound)"
+                f"{numbers.p_value(self.p_value)}, but under the materiality bound)"
             )
-        return f"{self.quantity}: no drift (p = {self.p_value:.2g})"
+        return f"{self.quantity}: no drift ({numbers.p_value(self.p_value)})"
 
 
 def _test(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -28,6 +27,7 @@ from gwsload.analysis.metrics import (
 )
 from gwsload.analysis.slo import format_value
 from gwsload.analysis.summary import RunAnalysis
+from gwsload.contract import numbers
 
 __all__ = ["figure_png", "page", "render_report", "table"]
 
@@ -67,7 +67,9 @@ def figure_png(ax: Axes) -> str:
 
 def _cell(value: object) -> str:
     if isinstance(value, float | np.floating):
-        return "n/a" if math.isnan(value) else f"{value:.4g}"
+        return numbers.significant(float(value), 4)
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        return numbers.count(int(value))
     if isinstance(value, list):
         return "<br>".join(html.escape(str(v)) for v in value)
     return html.escape(str(value))
@@ -99,7 +101,7 @@ def page(title: str, sections: Iterable[str]) -> str:
 
 
 def _pct(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.3%}"
+    return numbers.percent(value)
 
 
 def _headline_table(analysis: RunAnalysis) -> str:
@@ -201,7 +203,8 @@ def _time_section(analysis: RunAnalysis) -> str:
     ]
     incidents = run.incidents
     shaded = "warm-up" + (" and sign-off (hatched)" if cooldown is not None else "")
-    text = f'<p class="meta">Windows of {analysis.window_s:g} s; shaded: {shaded}.</p>'
+    window = numbers.duration_s(analysis.window_s)
+    text = f'<p class="meta">Windows of {window}; shaded: {shaded}.</p>'
     if len(incidents):
         counts = incidents.groupby("kind").agg(
             count=("t_s", "size"), first_s=("t_s", "min"), downtime_ms=("duration_ms", "sum")
@@ -294,7 +297,7 @@ def _drift_section(analysis: RunAnalysis) -> str:
     )
     return (
         f'<h2>Drift</h2><p class="meta">Mann-Kendall trend test and Theil-Sen slope over '
-        f"{analysis.window_s:g}-s windows after warm-up.</p><ul>{items}</ul>"
+        f"{numbers.significant(analysis.window_s)}-s windows after warm-up.</p><ul>{items}</ul>"
     )
 
 
@@ -305,7 +308,7 @@ def _meta(analysis: RunAnalysis) -> str:
         ("scenario", (m.get("scenario") or {}).get("name") or m.get("scenario_file")),
         ("status", m.get("status")),
         ("started", m.get("started_utc")),
-        ("duration", f"{analysis.run.end_s:.0f} s"),
+        ("duration", numbers.duration_s(round(analysis.run.end_s))),
         ("target", f"{target.get('kind', '?')} {target.get('url', '')}"),
         ("transport", m.get("transport")),
         ("workload", analysis.run.workload_model),

@@ -19,6 +19,7 @@ from gwsload.analysis.metrics import (
     number,
 )
 from gwsload.analysis.render import figure_png, page, table
+from gwsload.contract import numbers
 
 __all__ = ["compare_document", "compare_verdict", "format_change", "render_compare"]
 
@@ -27,8 +28,8 @@ def format_change(value: float, kind: str) -> str:
     if not math.isfinite(value):
         return "n/a"
     if kind == "absolute":
-        return f"{value * 100:+.2f} pp"
-    return f"{value:+.1%}"
+        return numbers.signed(value * 100, "pp")
+    return numbers.signed(value * 100, "%")
 
 
 def compare_verdict(table_: pd.DataFrame) -> str:
@@ -49,10 +50,13 @@ def compare_verdict(table_: pd.DataFrame) -> str:
         ratio_tol = table_.attrs.get("ratio_tolerance", 0.001) * 100
         return (
             f"REGRESSION: {len(worse)} change(s) significantly beyond tolerance "
-            f"({tol:.0%}; ratios {ratio_tol:g} pp): {shown}{more}."
+            f"({numbers.percent(tol)}; ratios {numbers.significant(ratio_tol)} pp): {shown}{more}."
         )
     extra = f"; {len(better)} significantly better" if len(better) else ""
-    return f"NO REGRESSION: nothing significantly worse than the {tol:.0%} tolerance{extra}."
+    return (
+        f"NO REGRESSION: nothing significantly worse than the {numbers.percent(tol)} "
+        f"tolerance{extra}."
+    )
 
 
 def compare_document(
@@ -119,7 +123,7 @@ def render_compare(baseline: RunFolder, candidate: RunFolder, table_: pd.DataFra
         ]
     for column in ("baseline", "candidate"):
         shown[column] = [
-            f"{v:.3%}" if kind == "absolute" and math.isfinite(v) else v
+            numbers.percent(v) if kind == "absolute" and math.isfinite(v) else v
             for v, kind in zip(shown[column], shown["change_kind"], strict=True)
         ]
     shown = shown.drop(columns=["change_kind"])
@@ -130,19 +134,22 @@ def render_compare(baseline: RunFolder, candidate: RunFolder, table_: pd.DataFra
         if v != "same"
     }
     css = "fail" if (table_["verdict"] == "worse").any() else "pass"
+    window = numbers.significant(table_.attrs.get("window_s", 0))
+    ratio_tolerance = numbers.significant(table_.attrs.get("ratio_tolerance", 0.001) * 100)
+    min_change = numbers.latency_ms(table_.attrs.get("min_change_ms", 1.0))
     sections = [
         "<h1>gwsload compare</h1>",
         f'<p class="meta">baseline <b>{html.escape(baseline.run_id)}</b> &rarr; candidate '
         f"<b>{html.escape(candidate.run_id)}</b>; bootstrap over "
-        f"{table_.attrs.get('window_s', 0):g}-s windows of the measured periods, "
-        f"tolerance {table_.attrs.get('tolerance', 0.1):.0%}.</p>",
+        f"{window}-s windows of the measured periods, "
+        f"tolerance {numbers.percent(table_.attrs.get('tolerance', 0.1))}.</p>",
         f'<div class="verdict {css}">{html.escape(verdict)}</div>',
         "<h2>Changes</h2>",
         '<p class="meta">change = candidate / baseline - 1 (values in ms, throughput in '
         "ops/s); for error and lost ratios, candidate - baseline in percentage points (pp), "
-        f"tolerance {table_.attrs.get('ratio_tolerance', 0.001) * 100:g} pp. "
+        f"tolerance {ratio_tolerance} pp. "
         "worse: the whole 95% interval lies beyond the tolerance on the bad side "
-        f"(and a latency moved by at least {table_.attrs.get('min_change_ms', 1.0):g} ms); "
+        f"(and a latency moved by at least {min_change}); "
         "better: the same on the good side; otherwise same.</p>",
         table(shown, classes=classes),
         "<h2>Overlaid</h2>",

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from gwsload.analysis.metrics import ALL, LATENCY_METRICS, STATS, number
+from gwsload.contract import numbers
 from gwsload.errors import ConfigError
 
 __all__ = ["Slo", "evaluate_slos", "format_value", "junit_xml", "load_slo_file", "parse_slos"]
@@ -44,7 +45,8 @@ class Slo:
     def name(self) -> str:
         stat = f" {self.stat}" if self.stat else ""
         sign = "<=" if self.bound == "max" else ">="
-        return f"{self.metric}{stat} [{self.operation}] {sign} {self.threshold:g}"
+        threshold = numbers.significant(self.threshold, 6)
+        return f"{self.metric}{stat} [{self.operation}] {sign} {threshold}"
 
     @property
     def label(self) -> str:
@@ -75,12 +77,12 @@ def format_value(metric: str, value: float) -> str:
     if math.isnan(value):
         return "no data"
     if metric in LATENCY_METRICS:
-        return f"{value:.3g} ms"
+        return numbers.latency_ms(value)
     if metric in RATIO_METRICS:
-        return f"{value:.3%}".replace(".000%", "%")
+        return numbers.percent(value)
     if metric == "ops_per_s":
-        return f"{value:.1f} ops/s"
-    return f"{value:g}"
+        return numbers.rate(value)
+    return numbers.count(value)
 
 
 def parse_slos(entries: Any, *, source: str) -> list[Slo]:
@@ -211,7 +213,7 @@ def junit_xml(
             suite_el, "testcase", classname=f"slo.{row.metric}", name=str(row.name)
         )
         measured = number(row.value)
-        value = "no data" if math.isnan(measured) else f"{measured:g}"
+        value = format_value(str(row.metric), measured)
         if not row.passed:
             failure = ET.SubElement(
                 case, "failure", message=f"{row.name}: measured {value}", type="SloBreach"

@@ -31,6 +31,7 @@ from gwsload.analysis.metrics import (
 )
 from gwsload.analysis.slo import Slo, evaluate_slos, format_value, parse_slos
 from gwsload.analysis.validity import Finding, assess_validity
+from gwsload.contract import numbers
 
 __all__ = ["SCHEMA", "RunAnalysis", "analyze_run", "summary_json", "summary_markdown"]
 
@@ -78,10 +79,11 @@ class RunAnalysis:
         """The decision in one sentence."""
         pooled = {k: number(v) for k, v in row_of(self.headline, ALL).items()}
         facts = (
-            f"{int(pooled['operations']):,} operations at {pooled['ops_per_s']:.1f} ops/s, "
-            f"notification p99 {_fmt(pooled['notify_ms_p99'])}"
-            f"{'' if math.isnan(pooled['notify_ms_p99']) else ' ms'}, "
-            f"errors {_pct(pooled['error_ratio'])}, lost {_pct(pooled['lost_ratio'])}"
+            f"{numbers.count(pooled['operations'])} operations at "
+            f"{numbers.rate(pooled['ops_per_s'])}, "
+            f"notification p99 {numbers.latency_ms(pooled['notify_ms_p99'])}, "
+            f"errors {numbers.percent(pooled['error_ratio'])}, "
+            f"lost {numbers.percent(pooled['lost_ratio'])}"
         )
         warnings = sum(f.severity == "warning" for f in self.findings)
         caveat = f" ({warnings} validity warning{'s' * (warnings != 1)})" if warnings else ""
@@ -93,18 +95,6 @@ class RunAnalysis:
             return f"FAIL: {failed} of {total} SLOs breached; {facts}{caveat}."
         holds = "the SLO holds" if total == 1 else f"all {total} SLOs hold"
         return f"PASS: {holds}; {facts}{caveat}."
-
-
-def _fmt(value: float) -> str:
-    return (
-        "n/a"
-        if value is None or (isinstance(value, float) and math.isnan(value))
-        else f"{value:.3g}"
-    )
-
-
-def _pct(value: float) -> str:
-    return "n/a" if isinstance(value, float) and math.isnan(value) else f"{value:.3%}"
 
 
 def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
@@ -220,7 +210,8 @@ def summary_markdown(analysis: RunAnalysis) -> str:
         "",
         f"**{analysis.verdict_sentence}**",
         "",
-        f"Measured {run.warmup_s:g}-{run.end_s:.0f} s (warm-up excluded); latency from "
+        f"Measured {numbers.significant(run.warmup_s)}-{numbers.duration_s(run.end_s)} "
+        "(warm-up excluded); latency from "
         f"{'latency.hlog' if run.hdr is not None else 'events'}, ms.",
         "",
         "| operation | ops | ops/s | notify p50 | p90 | p99 | p99.9 | max | HTTP p99 "
@@ -230,10 +221,14 @@ def summary_markdown(analysis: RunAnalysis) -> str:
     for op, row in headline.iterrows():
         name = "**all**" if op == ALL else str(op)
         lines.append(
-            f"| {name} | {int(row['operations']):,} | {row['ops_per_s']:.1f} | "
-            + " | ".join(_fmt(row[f"notify_ms_{s}"]) for s in ("p50", "p90", "p99", "p99.9", "max"))
-            + f" | {_fmt(row['response_ms_p99'])} | {_pct(row['error_ratio'])} | "
-            f"{_pct(row['lost_ratio'])} |"
+            f"| {name} | {numbers.count(row['operations'])} | "
+            f"{numbers.significant(row['ops_per_s'], 4)} | "
+            + " | ".join(
+                numbers.significant(row[f"notify_ms_{s}"])
+                for s in ("p50", "p90", "p99", "p99.9", "max")
+            )
+            + f" | {numbers.significant(row['response_ms_p99'])} | "
+            f"{numbers.percent(row['error_ratio'])} | {numbers.percent(row['lost_ratio'])} |"
         )
     if len(analysis.slo_results):
         lines += ["", "| SLO | measured | result |", "|---|--:|---|"]

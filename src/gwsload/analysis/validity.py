@@ -18,6 +18,7 @@ import pandas as pd
 
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL, number
+from gwsload.contract import numbers
 
 __all__ = ["Finding", "assess_validity"]
 
@@ -48,8 +49,8 @@ def _generator_findings(run: RunFolder) -> list[Finding]:
                 Finding(
                     "warning",
                     (
-                        f"Generator worker {worker} ran at CPU >= {CPU_BUSY:.0f}% for "
-                        f"{busy:.0%} of the "
+                        f"Generator worker {worker} ran at CPU >= {CPU_BUSY:.0f} % for "
+                        f"{numbers.percent(busy, 2)} of the "
                         "measured period: it was saturated, so latencies include its "
                         "own queueing and "
                         "throughput may be limited by the generator, not the server."
@@ -64,8 +65,9 @@ def _generator_findings(run: RunFolder) -> list[Finding]:
                 Finding(
                     "warning",
                     (
-                        f"Event-loop lag on worker {worker} exceeded {LOOP_LAG_MS:.0f} ms in "
-                        f"{lagging:.0%} of its samples (worst {lag.max():.0f} ms): "
+                        f"Event-loop lag on worker {worker} exceeded "
+                        f"{numbers.latency_ms(LOOP_LAG_MS)} in {numbers.percent(lagging, 2)} of "
+                        f"its samples (worst {numbers.latency_ms(lag.max())}): "
                         f"measured latencies "
                         "in those windows are overstated by up to that much."
                     ),
@@ -78,7 +80,7 @@ def _generator_findings(run: RunFolder) -> list[Finding]:
                     (
                         f"Worker {worker} stalled briefly in "
                         f"{int((lag > LOOP_LAG_MS).sum())} sample(s) "
-                        f"(worst event-loop lag {lag.max():.0f} ms): too rare to call "
+                        f"(worst event-loop lag {numbers.latency_ms(lag.max())}): too rare to call "
                         f"it saturated, but "
                         "latencies in those moments include up to that delay."
                     ),
@@ -100,9 +102,11 @@ def _generator_findings(run: RunFolder) -> list[Finding]:
             Finding(
                 "note",
                 (
-                    f"Generator healthy: CPU peaked at {samples['cpu_percent'].max():.0f}% and "
-                    f"event-loop lag stayed under {LOOP_LAG_MS:.0f} ms in at least "
-                    f"{1 - LOOP_LAG_SHARE:.0%} of samples, so it did not shape the numbers."
+                    "Generator healthy: CPU peaked at "
+                    f"{numbers.quantity(samples['cpu_percent'].max(), '%', 2)} and "
+                    f"event-loop lag stayed under {numbers.latency_ms(LOOP_LAG_MS)} in at least "
+                    f"{numbers.percent(1 - LOOP_LAG_SHARE)} of samples, so it did not shape the "
+                    "numbers."
                 ),
             )
         )
@@ -143,10 +147,11 @@ def _omission_findings(run: RunFolder, headline: pd.DataFrame) -> list[Finding]:
             Finding(
                 "warning",
                 (
-                    f"Coordinated omission: {late_share:.1%} of operations started more than "
-                    f"{LATE_START_MS:.0f} ms after their scheduled time; notification p99 is "
-                    f"{corrected:.3g} ms measured from the schedule versus {plain:.3g} ms from the "
-                    "send. The corrected figure is what users would have seen."
+                    f"Coordinated omission: {numbers.percent(late_share)} of operations started "
+                    f"more than {numbers.latency_ms(LATE_START_MS)} after their scheduled time; "
+                    f"notification p99 is {numbers.latency_ms(corrected)} measured from the "
+                    f"schedule versus {numbers.latency_ms(plain)} from the send. The corrected "
+                    "figure is what users would have seen."
                 ),
             )
         ]
@@ -154,8 +159,9 @@ def _omission_findings(run: RunFolder, headline: pd.DataFrame) -> list[Finding]:
         Finding(
             "note",
             (
-                f"Open workload: {late_share:.1%} of operations started late; corrected and "
-                f"uncorrected notification p99 agree ({corrected:.3g} vs {plain:.3g} ms)."
+                f"Open workload: {numbers.percent(late_share)} of operations started late; "
+                "corrected and uncorrected notification p99 agree "
+                f"({numbers.latency_ms(corrected)} vs {numbers.latency_ms(plain)})."
             ),
         )
     ]
@@ -193,7 +199,8 @@ def assess_validity(run: RunFolder, headline: pd.DataFrame) -> list[Finding]:
         Finding(
             "note",
             (
-                f"Warm-up: the first {run.warmup_s:g} s are left out of the headline numbers "
+                f"Warm-up: the first {numbers.duration_s(run.warmup_s)} are left out of the "
+                "headline numbers "
                 "(still shown in the time series)."
             ),
         )

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gwsload.contract import numbers
+
 __all__ = [
     "format_duration",
     "format_progress",
@@ -47,7 +49,7 @@ def format_duration(seconds: float) -> str:
 
 
 def _ms(value: object) -> str:
-    return "-" if not isinstance(value, int | float) else f"{value:.1f}"
+    return "-" if not isinstance(value, int | float) else numbers.significant(value)
 
 
 def format_progress(record: Mapping[str, Any]) -> str:
@@ -55,15 +57,15 @@ def format_progress(record: Mapping[str, Any]) -> str:
     elapsed = float(record.get("elapsed_s", 0.0))
     remaining = max(float(record.get("duration_s", 0.0)) - elapsed, 0.0)
     cpu = record.get("generator_cpu_percent")
-    cpu_text = "-" if not isinstance(cpu, int | float) else f"{cpu:.0f}%"
+    cpu_text = "-" if not isinstance(cpu, int | float) else numbers.quantity(cpu, "%", 2)
     parts = [
         f"{format_duration(elapsed)} elapsed, {format_duration(remaining)} left",
         f"users {record.get('users', 0)}",
-        f"ops/s {float(record.get('ops_per_s', 0.0)):.1f}",
+        f"ops/s {numbers.significant(float(record.get('ops_per_s', 0.0)))}",
         f"notify p50 {_ms(record.get('notify_p50_ms'))} ms "
         f"p99 {_ms(record.get('notify_p99_ms'))} ms",
-        f"lost {record.get('lost', 0)}",
-        f"errors {record.get('errors', 0)}",
+        f"lost {numbers.count(record.get('lost', 0))}",
+        f"errors {numbers.count(record.get('errors', 0))}",
         f"generator CPU {cpu_text}",
     ]
     return " | ".join(parts)
@@ -73,18 +75,24 @@ def format_summary(summary: Mapping[str, Any], *, duration_s: float | None) -> l
     """The short summary printed at the end of a run (one line per item)."""
     counts: Mapping[str, int] = summary.get("counts") or {}
     ops = int(counts.get("ops", 0))
-    rate = f" ({ops / duration_s:.1f}/s)" if duration_s and duration_s > 0 else ""
+    rate = f" ({numbers.rate(ops / duration_s)})" if duration_s and duration_s > 0 else ""
+
+    def n(key: str) -> str:
+        return numbers.count(counts.get(key, 0))
+
     lines = [
-        f"operations {ops}{rate}: ok {counts.get('ok', 0)}, lost {counts.get('lost', 0)}, "
-        f"http_error {counts.get('http_error', 0)}, api_error {counts.get('api_error', 0)}, "
-        f"transport_error {counts.get('transport_error', 0)}",
-        f"notifications: late {counts.get('late', 0)}, duplicate {counts.get('duplicate', 0)}, "
-        f"unexpected {counts.get('unexpected', 0)}",
+        f"operations {numbers.count(ops)}{rate}: ok {n('ok')}, lost {n('lost')}, "
+        f"http_error {n('http_error')}, api_error {n('api_error')}, "
+        f"transport_error {n('transport_error')}",
+        f"notifications: late {n('late')}, duplicate {n('duplicate')}, "
+        f"unexpected {n('unexpected')}",
     ]
     operations: Mapping[str, Mapping[str, Any]] = summary.get("operations") or {}
     warmup = float(summary.get("warmup_s", 0.0) or 0.0)
     if operations and warmup > 0:
-        lines.append(f"latencies after the {warmup:g} s warm-up, before the agents sign off:")
+        lines.append(
+            f"latencies after the {numbers.duration_s(warmup)} warm-up, before the agents sign off:"
+        )
     for name, entry in operations.items():
         lines.append(
             f"{name}: response p50 {_ms(entry.get('response_p50_ms'))} "
@@ -94,5 +102,7 @@ def format_summary(summary: Mapping[str, Any], *, duration_s: float | None) -> l
         )
     not_started = int(summary.get("not_started", 0) or 0)
     if not_started:
-        lines.append(f"open workload: {not_started} cycles could not start before the end")
+        lines.append(
+            f"open workload: {numbers.count(not_started)} cycles could not start before the end"
+        )
     return lines

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from gwsload.contract import numbers
+
 __all__ = [
     "CPU_BUSY_PERCENT",
     "CPU_BUSY_SHARE",
@@ -174,14 +176,16 @@ def judge_saturation(
         busy_share = sum(1 for s in rows if s.cpu_percent >= cpu_busy_percent) / len(rows)
         if busy_share >= cpu_busy_share:
             findings.append(
-                f"worker {worker} CPU >= {cpu_busy_percent:g}% for {busy_share:.0%} of the run"
+                f"worker {worker} CPU >= {numbers.significant(cpu_busy_percent)} % for "
+                f"{numbers.percent(busy_share, 2)} of the run"
             )
         lags = [s.loop_lag_ms for s in rows if not math.isnan(s.loop_lag_ms)]
         lagging = sum(1 for lag in lags if lag > loop_lag_ms)
         if lags and lagging / len(lags) >= loop_lag_share:
             findings.append(
-                f"worker {worker} event-loop lag > {loop_lag_ms:g} ms in "
-                f"{lagging / len(lags):.0%} of samples (worst {max(lags):.0f} ms)"
+                f"worker {worker} event-loop lag > {numbers.latency_ms(loop_lag_ms)} in "
+                f"{numbers.percent(lagging / len(lags), 2)} of samples "
+                f"(worst {numbers.latency_ms(max(lags))})"
             )
     return SaturationVerdict(bool(findings), tuple(findings))
 
