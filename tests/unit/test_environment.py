@@ -69,6 +69,6 @@ def test_a_generator_lag_gap_beyond_factor_and_floor_is_material() -> None:
     assert health_differences([_health(30.0)], [_health(20.0)]) == []
     # steal, and the worst run of a side counts
     reasons = health_differences([_health(3.0), _health(4.0, 12.0)], [_health(3.0, 1.0)])
-    assert reasons == ["the baseline's worst CPU steal was 12%, the candidate's 1%"]
+    assert reasons == ["the baseline's worst CPU steal was 12 %, the candidate's 1 %"]
     # a measure one side lacks is not judged
     assert health_differences([{"machine": {}}], [_health(50.0)]) == []

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gwsload.analysis.load import RunFolder
+from gwsload.contract import numbers
 from gwsload.contract.environment import ENVIRONMENT_FILE, distribution
 from gwsload.contract.labels import format_labels, labels_of
 from gwsload.errors import ConfigError
@@ -73,7 +74,7 @@ def _stat(health: Mapping[str, Any], section: str, key: str, stat: str) -> float
 
 
 def _num(value: float | None, unit: str) -> str:
-    return "n/a" if value is None else f"{value:.3g}{unit}"
+    return numbers.quantity(value, unit.strip())
 
 
 #: (label, section, key, stat, unit) shown in both views

@@ -20,6 +20,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from gwsload.contract import numbers
+
 __all__ = [
     "ENVIRONMENT_FILE",
     "HEALTH_MEASURES",
@@ -105,7 +107,9 @@ HEALTH_MEASURES: tuple[HealthMeasure, ...] = (
 
 
 def _shown(value: float, unit: str) -> str:
-    return f"{value:.3g} ms" if unit == "ms" else f"{value:.3g}{unit}"
+    if unit == "ms":
+        return numbers.latency_ms(value)
+    return numbers.quantity(value, unit.strip())
 
 
 def health_differences(
