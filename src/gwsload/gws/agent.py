@@ -117,6 +117,7 @@ class Agent:
             headers=self.session.auth_headers(),
             cookies=self.session.cookies,
             verify_tls=config.verify_tls,
+            ca_file=config.ca_file,
             on_incident=on_incident,
         )
         self._on_outcome = on_outcome

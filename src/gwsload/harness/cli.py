@@ -58,6 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--insecure", action="store_true", help="do not verify the target's TLS certificate"
     )
+    parser.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        help="also trust this CA bundle when verifying the target's certificate (a lab CA; "
+        "gwsload simulate --tls writes one)",
+    )
     parser.add_argument("--origin", metavar="ORIGIN", help="Origin header to send to the target")
     parser.add_argument(
         "--progress-every",
@@ -137,6 +143,9 @@ def main(args: argparse.Namespace) -> int:
         scenario.target.verify_tls if scenario.target is not None else True
     )
     origin = args.origin or (scenario.target.origin if scenario.target is not None else None)
+    ca_file = Path(args.ca_file) if args.ca_file else None
+    if ca_file is not None and not ca_file.is_file():
+        raise ConfigError(f"--ca-file {ca_file}: no such file (expected a PEM CA bundle)")
     options = RunOptions(
         scenario=scenario,
         scenario_file=args.scenario,
@@ -145,6 +154,7 @@ def main(args: argparse.Namespace) -> int:
         agents_file=Path(args.agents_file) if args.agents_file else None,
         verify_tls=verify_tls,
         origin=origin,
+        ca_file=ca_file,
         workers=args.workers,
         out=Path(args.out) if args.out else None,
         results=Path(args.results),

@@ -83,6 +83,8 @@ class RunOptions:
     locustfile: str | None = None
     #: ``--label KEY=VALUE`` (gwsload.contract.labels), kept in the manifest
     labels: dict[str, str] = field(default_factory=dict)
+    #: an extra CA bundle to trust while verifying the target's certificate
+    ca_file: Path | None = None
 
 
 class _Signals:
@@ -135,6 +137,7 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
             agents=directory,
             verify_tls=options.verify_tls,
             origin=options.origin,
+            ca_file=str(options.ca_file.resolve()) if options.ca_file is not None else None,
             run_dir=str(run_dir),
             progress_file=str(progress_file),
             workers=options.workers,

@@ -61,6 +61,7 @@ class RecordingAgent(AgentBase):
                 transport=config.transport,
                 origin=config.origin,
                 verify_tls=config.verify_tls,
+                ca_file=config.ca_file,
                 notification_timeout_s=config.notification_timeout_s,
                 request_timeout_s=config.request_timeout_s,
             ),

@@ -62,6 +62,8 @@ class RunConfig:
     workload: WorkloadSpec = field(default_factory=WorkloadSpec)
     transport: str = "long-polling"
     verify_tls: bool = True
+    #: an extra CA bundle to trust while verifying (a lab CA, ``gwsload simulate --tls``)
+    ca_file: str | None = None
     origin: str | None = None
     notification_timeout_s: float = 10.0
     request_timeout_s: float = 10.0

@@ -15,11 +15,14 @@ import os
 import resource
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from gwsload.errors import EXIT_BAD_INPUT, EXIT_OK, ConfigError
 from gwsload.simulator.options import COMETD, SimulatorOptions, option_specs
+from gwsload.simulator.tls import make_certificate, server_context
 
 __all__ = ["add_arguments", "main", "options_from_args", "run"]
 
@@ -86,10 +89,25 @@ async def run(options: SimulatorOptions, *, stop_on_stdin_eof: bool = False) -> 
     from gwsload.simulator.app import NODE, build_app  # noqa: PLC0415
 
     app = build_app(options)
+    ssl_context = None
+    if options.tls:
+        tls_dir = options.tls_dir or Path(tempfile.mkdtemp(prefix="gwsload-sim-tls-"))
+        certificate = make_certificate(tls_dir, options.host)
+        ssl_context = server_context(certificate)
+        print(
+            f"gwsload simulate: CA certificate for clients: {certificate.ca_file}", file=sys.stderr
+        )
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, options.host, options.port, backlog=4096, reuse_address=True)
+        site = web.TCPSite(
+            runner,
+            options.host,
+            options.port,
+            backlog=4096,
+            reuse_address=True,
+            ssl_context=ssl_context,
+        )
         try:
             await site.start()
         except OSError as exc:
@@ -97,7 +115,8 @@ async def run(options: SimulatorOptions, *, stop_on_stdin_eof: bool = False) -> 
                 f"--host/--port: cannot listen on {options.host}:{options.port} ({exc.strerror})"
             ) from None
         host, port = runner.addresses[0][:2]
-        url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        scheme = "https" if options.tls else "http"
+        url = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
         app[NODE].world.api_base = url + "/api/v2"
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -62,6 +62,14 @@ class SimulatorOptions:
 
     host: str = _opt("127.0.0.1", "address to listen on", LISTENING, scenario=False)
     port: int = _opt(0, "port; 0 = a free one", LISTENING, metavar="N", scenario=False)
+    tls: bool = _opt(
+        False, "serve HTTPS with a certificate made at start; clients trust "
+        "<tls-dir>/ca.pem", LISTENING, scenario=False,
+    )  # fmt: skip
+    tls_dir: Path | None = _opt(  # noqa: RUF009 (the default is None)
+        None, "where --tls writes ca.pem and the server's key (default: a new temporary "
+        "folder, named on stderr)", LISTENING, metavar="DIR", scenario=False,
+    )  # fmt: skip
     agents: int = _opt(1000, "generate agent0001..agentN", AGENTS, metavar="N")
     password: str = _opt("gwsload", "password of the generated agents", AGENTS, scenario=False)
     agents_file: Path | None = _opt(  # noqa: RUF009 (the default is None)
@@ -177,6 +185,8 @@ class SimulatorOptions:
             raise OptionError("cometd_interval_ms", self.cometd_interval_ms, "an int >= 0")
         if self.cometd_max_interval_ms <= 0:
             raise OptionError("cometd_max_interval_ms", self.cometd_max_interval_ms, "an int > 0")
+        if self.tls_dir is not None and not self.tls:
+            raise OptionError("tls_dir", str(self.tls_dir), "given only with {tls}")
         if self.require_origin is not None and "://" not in self.require_origin:
             raise OptionError(
                 "require_origin", self.require_origin, "an origin like http://host:port"
