@@ -22,7 +22,7 @@ __all__ = ["main"]
 #: subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("gwsload.simulator.cli", "serve the embedded GWS simulator"),
-    "run": ("gwsload.harness.cli", "run a scenario and write a run folder"),
+    "run": ("gwsload.launcher.cli", "run a scenario and write a run folder"),
     "report": ("gwsload.analysis.cli_report", "write report.html, summary.json and summary.md"),
     "compare": ("gwsload.analysis.cli_compare", "regression verdict: baseline vs candidate run"),
     "check": ("gwsload.analysis.cli_check", "SLO sign-off of a run (exit 1 on breach)"),

@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from gwsload.harness.processes import free_port
+from gwsload.launcher.processes import free_port
 from gwsload.metrics.hlog import read_hlog
 from gwsload.simulator.process import SimulatorProcess
 

@@ -10,13 +10,14 @@ from pathlib import Path
 import gevent
 import pytest
 
+from gwsload.contract.agents import AgentDirectory, read_agents_file
 from gwsload.errors import ConfigError
-from gwsload.harness.identities import AgentDirectory, IdentityAllocator, read_agents_file
+from gwsload.harness.identities import IdentityAllocator
 from gwsload.harness.openloop import CycleTicker
-from gwsload.harness.progress import format_progress, format_summary
-from gwsload.harness.runconfig import RunConfig, StageSpec, WorkloadSpec
 from gwsload.harness.shape import ScenarioShape, rate_share
-from gwsload.harness.sink import RunSink
+from gwsload.launcher.progress import format_progress, format_summary
+from gwsload.launcher.runconfig import RunConfig, StageSpec, WorkloadSpec
+from gwsload.metrics.sink import RunSink
 from gwsload.scenario import Distribution
 from gwsload.stages import Stage
 

@@ -63,7 +63,7 @@ def test_bad_agents_file_names_the_line(tmp_path: Path) -> None:
 
 def test_gwsload_simulate_bad_option_exit_2() -> None:
     result = subprocess.run(
-        ["gwsload", "simulate", "--stall-every-s", "-1"],
+        [sys.executable, "-m", "gwsload", "simulate", "--stall-every-s", "-1"],
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert result.returncode == 2

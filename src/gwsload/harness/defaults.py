@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gwsload.contract.agents import AgentDirectory, read_agents_file
 from gwsload.errors import ConfigError
-from gwsload.harness.identities import AgentDirectory, read_agents_file
-from gwsload.harness.plan import run_config
-from gwsload.harness.runconfig import RunConfig
+from gwsload.launcher.plan import run_config
+from gwsload.launcher.runconfig import RunConfig
 from gwsload.metrics.health import GeneratorSample, judge_saturation
 from gwsload.metrics.manifest import build_manifest, finish_manifest, write_manifest
 from gwsload.scenario import load_scenario

@@ -26,7 +26,7 @@ from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from gwsload.harness.roles import Collector, LoadProcess
-from gwsload.harness.runconfig import RunConfig
+from gwsload.launcher.runconfig import RunConfig
 
 __all__ = ["MSG_BATCH", "MSG_CONFIG", "MSG_STOP", "current", "install"]
 

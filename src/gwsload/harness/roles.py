@@ -6,7 +6,7 @@
   (:func:`make_batch`) and hands it to ``deliver`` (the collector in a local run, a
   Locust message from a worker: see :mod:`gwsload.harness.distributed`).
 - :class:`Collector` (master or single process) feeds batches to a
-  :class:`~gwsload.harness.sink.RunSink` in a writer thread, closes an hlog interval
+  :class:`~gwsload.metrics.sink.RunSink` in a writer thread, closes an hlog interval
   and writes the progress record every ``ship_interval_s``, and finishes the run
   folder at the end.
 """
@@ -26,14 +26,15 @@ from gevent.threadpool import ThreadPool
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner
 
+from gwsload.contract.agents import AgentDirectory
 from gwsload.harness.health import HealthSampler
-from gwsload.harness.identities import AgentDirectory, IdentityAllocator
+from gwsload.harness.identities import IdentityAllocator
 from gwsload.harness.openloop import CycleTicker
-from gwsload.harness.progress import write_progress
 from gwsload.harness.recorder import OpRecorder
-from gwsload.harness.runconfig import RunConfig
 from gwsload.harness.shape import rate_share, to_stages
-from gwsload.harness.sink import RunSink
+from gwsload.launcher.progress import write_progress
+from gwsload.launcher.runconfig import RunConfig
+from gwsload.metrics.sink import RunSink
 from gwsload.stages import total_duration_s
 
 __all__ = ["Collector", "LoadProcess", "make_batch"]

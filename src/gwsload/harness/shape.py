@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from locust import LoadTestShape
 
-from gwsload.harness.runconfig import StageSpec
+from gwsload.launcher.runconfig import StageSpec
 from gwsload.stages import Stage, stage_at, total_duration_s
 
 __all__ = ["ScenarioShape", "rate_share", "to_stages"]

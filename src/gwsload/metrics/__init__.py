@@ -15,6 +15,8 @@ pure function: times come in as arguments (UNIX seconds).
 - :mod:`~gwsload.metrics.health`: ``ProcessProbe``, ``build_sample``,
   ``judge_saturation`` (manifest ``generator``).
 - :mod:`~gwsload.metrics.manifest`: run id, run folder, ``manifest.json``.
+- :mod:`~gwsload.metrics.sink`: ``RunSink``, the run-folder writer of the master
+  (or single process): rows, intervals, incidents and samples in, files out.
 """
 
 from __future__ import annotations

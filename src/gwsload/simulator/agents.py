@@ -12,6 +12,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from gwsload.contract.agents import generated_agent_name
 from gwsload.errors import ConfigError
 
 __all__ = ["AgentAccount", "generate_accounts", "read_accounts_file"]
@@ -28,10 +29,9 @@ class AgentAccount:
 
 
 def generate_accounts(count: int, password: str) -> list[AgentAccount]:
-    """``agent0001``..: zero-padded to at least 4 digits so names sort in order."""
-    width = max(4, len(str(count)))
+    """``agent0001``..: named by the run-folder contract's rule (the harness uses it too)."""
     return [
-        AgentAccount(f"agent{i:0{width}d}", password, str(FIRST_DN + i - 1))
+        AgentAccount(generated_agent_name(i, count), password, str(FIRST_DN + i - 1))
         for i in range(1, count + 1)
     ]
 

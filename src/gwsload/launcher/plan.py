@@ -7,8 +7,8 @@ run reads. :func:`stop_timeout_s` is how long Locust waits for users to leave.
 
 from __future__ import annotations
 
-from gwsload.harness.identities import AgentDirectory
-from gwsload.harness.runconfig import RunConfig, StageSpec, WorkloadSpec, leave_time_s
+from gwsload.contract.agents import AgentDirectory
+from gwsload.launcher.runconfig import RunConfig, StageSpec, WorkloadSpec, leave_time_s
 from gwsload.scenario import Scenario
 
 __all__ = ["run_config", "stop_timeout_s"]

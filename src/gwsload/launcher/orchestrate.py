@@ -32,11 +32,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from gwsload.contract.agents import AgentCredentials, AgentDirectory
 from gwsload.errors import EXIT_FAILED, EXIT_OK
-from gwsload.harness.identities import AgentCredentials, AgentDirectory
-from gwsload.harness.plan import run_config, stop_timeout_s
-from gwsload.harness.processes import LocustPlan, LocustProcesses, locustfile_path
-from gwsload.harness.progress import format_progress, format_summary, read_progress
+from gwsload.launcher.plan import run_config, stop_timeout_s
+from gwsload.launcher.processes import LocustPlan, LocustProcesses, locustfile_path
+from gwsload.launcher.progress import format_progress, format_summary, read_progress
 from gwsload.metrics.health import GeneratorSample, judge_saturation
 from gwsload.metrics.machine import MachineSampler, environment_document, write_environment
 from gwsload.metrics.manifest import (

@@ -3,7 +3,7 @@
 Without ``--target`` the embedded simulator is started on a free loopback port and
 stopped after the run. ``--workers N`` runs a Locust master and N worker processes
 on this machine. This process never imports gevent or Locust: it starts them as
-child processes (see :mod:`gwsload.harness.orchestrate`).
+child processes (see :mod:`gwsload.launcher.orchestrate`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+from gwsload.contract.agents import read_agents_file
 from gwsload.contract.labels import parse_labels
 from gwsload.errors import EXIT_OK, ConfigError
-from gwsload.harness.identities import read_agents_file
-from gwsload.harness.orchestrate import EXIT_INTERRUPTED, RunOptions, execute
+from gwsload.launcher.orchestrate import EXIT_INTERRUPTED, RunOptions, execute
 from gwsload.scenario import load_scenario, parse_duration
 
 __all__ = ["add_arguments", "main"]

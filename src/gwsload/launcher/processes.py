@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from gwsload.harness.runconfig import CONFIG_ENV
+from gwsload.launcher.runconfig import CONFIG_ENV
 
 __all__ = ["LocustPlan", "LocustProcesses", "free_port", "locustfile_path"]
 
 
 def locustfile_path() -> str:
-    """The packaged Locust entry point (works without the source checkout)."""
-    return str(Path(__file__).with_name("locustfile.py"))
+    """The packaged Locust entry point (works without the source checkout).
+
+    Found by its path, not imported: importing it would bring gevent into this process.
+    """
+    return str(Path(__file__).parent.parent / "harness" / "locustfile.py")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

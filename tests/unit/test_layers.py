@@ -1,0 +1,135 @@
+"""The import graph: packages on floors, imports only point down, no circles.
+
+Floors, lowest first (a package imports only from floors below its own):
+the run-folder contract and plain helpers, the Bayeux core and the scenario model,
+measurement and the CometD client, the GWS client and the simulator, the launcher
+and the analysis, the code inside Locust, the command line. The launcher never
+imports gevent or Locust (it starts processes that do); the contract is stdlib and
+pyarrow only.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import gwsload
+
+SRC = Path(gwsload.__file__).parent
+
+FLOORS: tuple[frozenset[str], ...] = (
+    frozenset({"gwsload", "errors", "stages", "cookies"}),
+    frozenset({"contract"}),
+    frozenset({"bayeux", "scenario"}),
+    frozenset({"metrics", "cometd"}),
+    frozenset({"gws", "simulator"}),
+    frozenset({"launcher", "analysis"}),
+    frozenset({"harness"}),
+    frozenset({"cli"}),
+    frozenset({"__main__"}),
+)
+STDLIB = sys.stdlib_module_names
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(("gwsload", *parts))
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "gwsload"
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute module names imported anywhere in the file (functions included)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            # ``from gwsload.x import y`` may name a module y
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = {_module_name(p): p for p in SRC.rglob("*.py")}
+    graph: dict[str, set[str]] = defaultdict(set)
+    for name, path in modules.items():
+        graph[name] |= {m for m in _imports(path) if m in modules and m != name}
+    return graph
+
+
+def _floor(room: str) -> int:
+    for number, rooms in enumerate(FLOORS):
+        if room in rooms:
+            return number
+    raise AssertionError(f"gwsload.{room} is on no floor: add it to FLOORS in {__file__}")
+
+
+def test_imports_only_point_down() -> None:
+    upward = []
+    for module, targets in _graph().items():
+        for target in targets:
+            here, there = _room(module), _room(target)
+            if here != there and _floor(there) >= _floor(here):
+                upward.append(f"{module} -> {target}")
+    assert not upward, "imports across or up a floor:\n" + "\n".join(sorted(upward))
+
+
+def test_no_import_circles() -> None:
+    graph = _graph()
+    state: dict[str, int] = {}
+    circles: list[list[str]] = []
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                circles.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    # a package's __init__ re-exporting its modules is not a circle of the code
+    circles = [
+        c for c in circles if not any(c[i].startswith(c[i + 1] + ".") for i in range(len(c) - 1))
+    ]
+    assert not circles, "\n".join(" -> ".join(c) for c in circles)
+
+
+def test_the_contract_is_stdlib_and_pyarrow_only() -> None:
+    for path in sorted((SRC / "contract").glob("*.py")):
+        outside = {
+            m
+            for m in _imports(path)
+            if m.split(".")[0] not in STDLIB
+            and m.split(".")[0] != "pyarrow"
+            and not m.startswith(("gwsload.contract", "gwsload.errors"))
+            and m != "gwsload"
+        }
+        assert not outside, f"{path.name} imports {sorted(outside)}"
+
+
+def test_the_launcher_never_loads_gevent_or_locust() -> None:
+    modules = sorted(_module_name(p) for p in (SRC / "launcher").glob("*.py"))
+    assert "gwsload.launcher.orchestrate" in modules
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'gevent', 'locust', 'zmq'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
