@@ -13,7 +13,7 @@ from gwsload.analysis.render import render_report
 from gwsload.analysis.summary import analyze_run, summary_markdown
 from gwsload.analysis.synthetic import SyntheticRun, write_run
 from gwsload.cli import main
-from gwsload.harness.progress import format_progress, format_summary
+from gwsload.launcher.progress import format_progress, format_summary
 
 E_NOTATION = re.compile(r"\d[eE][+-]?\d")
 EXTREME_SLOS = (
