@@ -105,6 +105,10 @@ def test_no_faults_every_operation_matches_a_published_notification(
         assert event["notify_ms"] >= float(truth["delay_ms"]) - 1.0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["target"]["kind"] == "embedded-simulator"
+    # the embedded simulator sampled its own health into the run folder
+    with open(out / "simulator.csv", newline="") as file:
+        health = list(csv.DictReader(file))
+    assert len(health) >= 2 and all(float(h["loop_lag_ms"]) >= 0.0 for h in health)
 
 
 def test_lost_count_equals_what_the_simulator_dropped(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from gwsload.contract.saturation import SIMULATOR_HEALTH_FIELDS
 from gwsload.simulator.process import SimulatorProcess, SimulatorStartError
 
 
@@ -42,6 +43,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         (["--require-origin", "example.com"], "--require-origin"),
         (["--agents-file", "/nonexistent/agents.csv"], "/nonexistent/agents.csv"),
         (["--truth-log", "/proc/no/such/dir/truth.csv"], "--truth-log"),
+        (["--health-log", "/proc/no/such/dir/simulator.csv"], "--health-log"),
     ],
 )
 def test_bad_options_one_line_exit_2(args: list[str], needle: str) -> None:
@@ -159,3 +161,33 @@ def _running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_health_log_samples_the_simulator_process(tmp_path: Path) -> None:
+    health = tmp_path / "simulator.csv"
+    sim = SimulatorProcess(["--agents", "2", "--health-log", str(health)])
+    try:
+        url = sim.start()
+        deadline = time.monotonic() + 6.0
+        requests = 0
+        # bounded: a few requests while at least two 2-s samples are taken
+        while time.monotonic() < deadline and requests < 200:
+            _get(url + "/api/v2/me", "agent0001", "gwsload")
+            requests += 1
+            time.sleep(0.02)
+    finally:
+        assert sim.stop() == 0
+        sim.close()
+    with health.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == list(SIMULATOR_HEALTH_FIELDS)
+    assert len(rows) >= 2
+    stamps = [float(r["ts"]) for r in rows]
+    assert stamps == sorted(stamps) and stamps[-1] - stamps[0] >= 1.5
+    for row in rows:
+        assert 0.0 <= float(row["cpu_percent"]) < 400.0
+        assert 0.0 <= float(row["loop_lag_ms"]) < 10_000.0
+        assert int(row["rss_bytes"]) > 10_000_000
+        assert int(row["open_fds"]) > 3 and int(row["tasks"]) >= 2
+    if Path("/proc/self/schedstat").exists():
+        assert all(float(r["cpu_wait_percent"]) >= 0.0 for r in rows)

@@ -19,13 +19,11 @@ import pandas as pd
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL, number
 from gwsload.contract import numbers
+from gwsload.contract.saturation import CPU_BUSY_PERCENT as CPU_BUSY
+from gwsload.contract.saturation import CPU_BUSY_SHARE, LOOP_LAG_MS, LOOP_LAG_SHARE
 
 __all__ = ["Finding", "assess_validity"]
 
-CPU_BUSY = 90.0
-CPU_BUSY_SHARE = 0.10
-LOOP_LAG_MS = 10.0
-LOOP_LAG_SHARE = 0.10
 LATE_START_MS = 10.0
 LATE_START_SHARE = 0.01
 CORRECTION_FACTOR = 1.10

@@ -33,6 +33,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from gwsload.contract.agents import AgentCredentials, AgentDirectory
+from gwsload.contract.saturation import SIMULATOR_HEALTH_FILE
 from gwsload.errors import EXIT_FAILED, EXIT_OK
 from gwsload.launcher.plan import run_config, stop_timeout_s
 from gwsload.launcher.processes import LocustPlan, LocustProcesses, locustfile_path
@@ -262,7 +263,13 @@ def _start_target(
     if options.target is not None:
         info = {"kind": "external", "url": options.target, "verify_tls": options.verify_tls}
         return options.target, info, directory
-    argv = [*scenario.simulator_argv(), "--truth-log", str(run_dir / "simulator-truth.csv")]
+    argv = [
+        *scenario.simulator_argv(),
+        "--truth-log",
+        str(run_dir / "simulator-truth.csv"),
+        "--health-log",
+        str(run_dir / SIMULATOR_HEALTH_FILE),
+    ]
     if options.agents is None:
         argv += ["--agents", str(len(directory))]  # the last --agents wins
     if options.agents_file is not None:

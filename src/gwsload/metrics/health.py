@@ -24,6 +24,12 @@ from dataclasses import dataclass, field
 import psutil
 
 from gwsload.contract import numbers
+from gwsload.contract.saturation import (
+    CPU_BUSY_PERCENT,
+    CPU_BUSY_SHARE,
+    LOOP_LAG_MS,
+    LOOP_LAG_SHARE,
+)
 
 __all__ = [
     "CPU_BUSY_PERCENT",
@@ -37,18 +43,6 @@ __all__ = [
     "build_sample",
     "judge_saturation",
 ]
-
-#: a sample at or above this CPU % counts as busy (one core)
-CPU_BUSY_PERCENT = 90.0
-#: saturated when at least this share of a worker's samples is busy
-CPU_BUSY_SHARE = 0.10
-#: a sample whose worst event-loop wake-up delay exceeds this (ms) counts as lagging:
-#: in that window the generator delayed the latencies it measured by as much
-LOOP_LAG_MS = 10.0
-#: saturated when at least this share of a worker's samples lag. Each sample is the
-#: worst delay of its window, so a single garbage-collection pause or a neighbour's
-#: burst on a shared machine must not condemn a whole run: it takes a pattern.
-LOOP_LAG_SHARE = 0.10
 
 
 @dataclass(frozen=True, slots=True)

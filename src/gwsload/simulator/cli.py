@@ -97,6 +97,12 @@ async def run(options: SimulatorOptions, *, stop_on_stdin_eof: bool = False) -> 
         print(
             f"gwsload simulate: CA certificate for clients: {certificate.ca_file}", file=sys.stderr
         )
+    health_log = None
+    if options.health_log is not None:
+        from gwsload.simulator.health import HealthLog  # noqa: PLC0415
+
+        health_log = HealthLog(options.health_log)
+    health: asyncio.Task[None] | None = None
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:
@@ -124,9 +130,15 @@ async def run(options: SimulatorOptions, *, stop_on_stdin_eof: bool = False) -> 
             loop.add_signal_handler(sig, stop.set)
         if stop_on_stdin_eof:
             _stop_on_eof(loop, sys.stdin.fileno(), stop)
+        if health_log is not None:
+            health = asyncio.create_task(health_log.run())
         print(url, flush=True)
         await stop.wait()
     finally:
+        if health is not None:
+            health.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await health
         await runner.cleanup()
 
 

@@ -138,6 +138,10 @@ class SimulatorOptions:
         None, "write simulator-truth.csv: every notification published/dropped/duplicated",
         COMETD, metavar="CSV", scenario=False,
     )  # fmt: skip
+    health_log: Path | None = _opt(  # noqa: RUF009 (the default is None)
+        None, "write simulator.csv: this process's CPU, CPU wait, memory, fds, tasks and "
+        "event-loop lag every 2 s", COMETD, metavar="CSV", scenario=False,
+    )  # fmt: skip
 
     def check(self) -> SimulatorOptions:
         """Return self, or raise ``OptionError`` naming the first bad option."""
