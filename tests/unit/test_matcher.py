@@ -282,3 +282,41 @@ def test_every_operation_ends_exactly_once(actions: list[tuple[str, Any, Any]]) 
     assert len(finals) == len(exps)
     assert len({id(o) for o in finals}) == len(exps)
     assert sorted(id(e.outcome) for e in exps) == sorted(id(o) for o in finals)
+
+
+def error_message(call_id: str = CALL, operation: str = "StartCallRecording") -> dict[str, Any]:
+    """The simulator's ErrorMessage (GWS documents only the messageType)."""
+    return {"messageType": "ErrorMessage", "errorCode": 4, "callId": call_id,
+            "errorMessage": f"{operation} failed: the recorder refused the request",
+            "operationName": operation}  # fmt: skip
+
+
+def test_error_message_ends_the_operation_in_flight_as_async_error_not_lost() -> None:
+    m = NotificationMatcher(agent="agent0001", timeout_s=5.0)
+    other = m.expect_recording("other", "StartCallRecording", now=0.5)
+    exp = m.expect_recording(CALL, "StartCallRecording", now=1.0)
+    assert m.on_response(exp, 1.004, 200, 0) is None
+    out = m.on_error_message(error_message(), 1.010)
+    assert out is not None and out.kind == "async_error"
+    assert out.error == "ErrorMessage: StartCallRecording failed: the recorder refused the request"
+    assert out.status_code == 4 and out.http_status == 200 and math.isnan(out.notify_ms)
+    assert m.expire(100.0) == []  # nothing becomes lost later
+    assert exp.done and not other.done and m.pending() == 1
+
+
+def test_error_message_before_the_response_ends_the_operation_with_it() -> None:
+    m = NotificationMatcher(timeout_s=5.0)
+    exp = m.expect_recording(CALL, "StopCallRecording", now=1.0)
+    assert m.on_error_message(error_message(operation="StopCallRecording"), 1.002) is None
+    # GWS said it failed: a state change cannot be its confirmation
+    assert [item.kind for item in m.on_notification(rec("Stopped"), 1.003)] == ["unexpected"]
+    out = m.on_response(exp, 1.005, 200, 0)
+    assert out is not None and out.kind == "async_error" and out.status_code == 4
+
+
+def test_error_message_for_nothing_in_flight_is_ignored() -> None:
+    m = NotificationMatcher(timeout_s=5.0)
+    exp = m.expect_recording(CALL, "StartCallRecording", now=1.0)
+    assert m.on_error_message(error_message(operation="StopCallRecording"), 1.001) is None
+    assert m.on_error_message(error_message(call_id="elsewhere"), 1.001) is None
+    assert not exp.done and exp.async_error is None

@@ -1,7 +1,8 @@
 """Outcome accounting: every operation and every stray notification, by kind and cause.
 
 Over the measured period: ``ok``; ``http_error`` by HTTP status; ``api_error`` by
-GWS ``statusCode`` with its meaning; ``transport_error``; ``lost``; and, from the
+GWS ``statusCode`` with its meaning; ``transport_error``; ``async_error`` by the
+``ErrorMessage``'s ``errorCode``; ``lost``; and, from the
 anomalies, ``late``, ``duplicate`` and ``unexpected``, each with its first examples.
 """
 
@@ -47,6 +48,7 @@ OUTCOME_ORDER = (
     "http_error",
     "api_error",
     "transport_error",
+    "async_error",
     "lost",
     "late",
     "duplicate",
@@ -61,6 +63,8 @@ def _detail(outcome: str, http_status: int, status_code: int) -> str:
         meaning = STATUS_CODE_MEANINGS.get(status_code, "unknown statusCode")
         http = f", HTTP {http_status}" if http_status and not 200 <= http_status < 300 else ""
         return f"statusCode {status_code} ({meaning}{http})"
+    if outcome == "async_error":
+        return f"ErrorMessage errorCode {status_code}"
     return ""
 
 

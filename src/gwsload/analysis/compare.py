@@ -26,7 +26,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from gwsload.analysis.load import RunFolder
-from gwsload.analysis.metrics import ALL, choose_window_s
+from gwsload.analysis.metrics import ALL, ERROR_OUTCOMES, choose_window_s
 from gwsload.errors import ConfigError
 
 __all__ = [
@@ -46,7 +46,7 @@ DEFAULT_MIN_CHANGE_MS = 1.0
 DEFAULT_RATIO_TOLERANCE = 0.001
 #: metric, outcomes counted, outcomes it is a share of (docs/reports.md ratio definitions)
 _RATIOS = (
-    ("error_ratio", ("http_error", "api_error", "transport_error"), None),
+    ("error_ratio", ERROR_OUTCOMES, None),
     ("lost_ratio", ("lost",), ("ok", "lost")),
 )
 BOOTSTRAP_REPLICATES = 500

@@ -2,7 +2,8 @@
 
 Conventions (docs/reports.md): the measured period is ``[warmup_s, end_s]``;
 ``*`` as an operation means all operations pooled; ratios are
-``error_ratio = (http_error + api_error + transport_error) / operations`` and
+``error_ratio = (http_error + api_error + transport_error + async_error) / operations``
+and
 ``lost_ratio = lost / (ok + lost)`` (loss among requests the server accepted);
 late and duplicate ratios use the same denominator as ``lost_ratio``.
 
@@ -61,7 +62,7 @@ LATENCY_METRICS = {
 }
 #: stat name -> percentile (100 = max)
 STATS = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9, "max": 100.0}
-ERROR_OUTCOMES = ("http_error", "api_error", "transport_error")
+ERROR_OUTCOMES = ("http_error", "api_error", "transport_error", "async_error")
 _WINDOW_CHOICES = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 
 Mask = npt.NDArray[np.bool_]

@@ -35,6 +35,9 @@ INCIDENT_COLOURS = {
     "listener_gap": "tab:brown",
     "worker_lost": "black",
     "worker_saturated": "tab:pink",
+    "target_unreachable": "tab:red",
+    "relogin": "tab:olive",
+    "setup_error": "tab:cyan",
 }
 _SPECTRUM_TICKS = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
 _SPECTRUM_LABELS = ("0%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%")

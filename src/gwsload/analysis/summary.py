@@ -43,6 +43,7 @@ _COUNTERS = (
     "http_error",
     "api_error",
     "transport_error",
+    "async_error",
     "lost",
     "late",
     "duplicate",

@@ -14,7 +14,9 @@ missed:
    :class:`~gwsload.gws.matcher.NotificationMatcher`;
 6. ``Hangup`` (waits for ``Released``), ``EndContactCenterSession``, CometD disconnect.
 
-Runs under gevent: the CometD listener greenlet feeds notifications in, the calling
+Each step is a method of its own, so that :mod:`gwsload.gws.life_driver` can climb
+them one at a time and go back after a failure; :meth:`Agent.login` runs them in
+order. Runs under gevent: the CometD listener greenlet feeds notifications in, the calling
 greenlet sends requests and waits. Outcomes and anomalies go to the ``on_outcome`` /
 ``on_anomaly`` callbacks as soon as they are final; every REST exchange goes to
 ``on_request`` (so a Locust user can report it).
@@ -24,52 +26,34 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
-from gevent.event import Event
-
-from gwsload.cometd import CometdClient, Incident
-from gwsload.cometd.client import TransportName
-from gwsload.errors import ConfigError
+from gwsload.bayeux import ClientState
+from gwsload.gws.agent_core import AgentCore
 from gwsload.gws.calls import CallTable
 from gwsload.gws.config import AgentConfig, AgentError
 from gwsload.gws.errors import GwsApiError, GwsTransportError
-from gwsload.gws.matcher import (
-    CALL_STATE_CHANGE_MESSAGE,
-    Expectation,
-    NotificationMatcher,
-)
-from gwsload.gws.outcomes import Anomaly, Outcome
+from gwsload.gws.matcher import Expectation
 from gwsload.gws.protocol import (
     CALLS_PATH,
     ME_PATH,
     VOICE_CHANNEL_PATH,
     call_path,
     dial_path,
-    is_csrf_refusal,
     operation_body,
-    server_stamp,
 )
-from gwsload.gws.session import GwsSession, Response
 
 __all__ = ["CALLS_CHANNEL", "DEVICES_CHANNEL", "Agent", "AgentConfig", "AgentError"]
 
-TRANSPORTS = ("long-polling", "websocket")
 CALLS_CHANNEL = "/v2/me/calls"
 DEVICES_CHANNEL = "/v2/me/devices"
+SESSION_COOKIE = "JSESSIONID"
 
 _log = logging.getLogger(__name__)
 
 
-OutcomeSink = Callable[[Outcome], None]
-AnomalySink = Callable[[Anomaly], None]
-RequestSink = Callable[[str, "Response | None", "Exception | None"], None]
-IncidentSink = Callable[[Incident], None]
-
-
-class Agent:
-    """One agent: a :class:`GwsSession`, a CometD client and a notification matcher.
+class Agent(AgentCore):
+    """One agent: the flow over :class:`~gwsload.gws.agent_core.AgentCore`.
 
     Args:
         config: connection and behaviour settings.
@@ -82,122 +66,106 @@ class Agent:
             so all agents share it.
     """
 
-    def __init__(
-        self,
-        config: AgentConfig,
-        *,
-        on_outcome: OutcomeSink | None = None,
-        on_anomaly: AnomalySink | None = None,
-        on_request: RequestSink | None = None,
-        on_incident: IncidentSink | None = None,
-        wall_offset: float | None = None,
-    ) -> None:
-        if config.transport not in TRANSPORTS:
-            raise ConfigError(
-                f"transport must be one of {list(TRANSPORTS)}, got {config.transport!r}"
-            )
-        self.config = config
-        self.session = GwsSession(
-            config.base_url,
-            config.user,
-            config.password,
-            origin=config.origin,
-            verify_tls=config.verify_tls,
-            ca_file=config.ca_file,
-            network_timeout=config.request_timeout_s,
-        )
-        self.matcher = NotificationMatcher(
-            agent=config.user,
-            timeout_s=config.notification_timeout_s,
-            wall_offset=time.time() - time.perf_counter() if wall_offset is None else wall_offset,
-        )
-        self.cometd = CometdClient(
-            self.session.notifications_url,
-            transport=cast(TransportName, config.transport),
-            headers=self.session.auth_headers(),
-            cookies=self.session.cookies,
-            verify_tls=config.verify_tls,
-            ca_file=config.ca_file,
-            on_incident=on_incident,
-        )
-        self._on_outcome = on_outcome
-        self._on_anomaly = on_anomaly
-        self._on_request = on_request
-        self.user: dict[str, Any] = {}
-        self.device_id: str | None = config.device_id
-        #: the live calls, as last notified (Released calls are dropped)
-        self.calls = CallTable()
-        #: the call whose recording is operated
-        self.call_id: str | None = None
-        #: True once login() completed (Ready)
-        self.logged_in = False
-        self._contact_center_session = False
-        self._listening = False
-        self._changed = Event()
-
-    # -- REST ---------------------------------------------------------------------
-
-    def _exchange(self, method: str, path: str, body: bytes | None, operation: str) -> Response:
-        try:
-            response = self.session.request(method, path, body, operation=operation)
-            refused = is_csrf_refusal(response.http_status, response.body, response.excerpt)
-            if refused and method != "GET":
-                # the HTTP session was renewed (expired, or node failover): learn the new
-                # token with a GET and send once more; the refused request changed nothing
-                self._report(operation, response, GwsApiError(3, 403, operation, "CSRF"))
-                self.session.get(ME_PATH, operation="GetMe")
-                response = self.session.request(method, path, body, operation=operation)
-        except GwsTransportError as exc:
-            self._report(operation, None, exc)
-            raise
-        error: Exception | None = None
-        if not response.ok:
-            error = GwsApiError(
-                response.status_code, response.http_status, operation, response.error_text()
-            )
-        self._report(operation, response, error)
-        return response
-
-    def _report(self, operation: str, response: Response | None, error: Exception | None) -> None:
-        if self._on_request is not None:
-            self._on_request(operation, response, error)
-
-    def _call(self, method: str, path: str, operation: str, **params: Any) -> Response:
-        body = operation_body(operation, **params) if method != "GET" else None
-        return self._exchange(method, path, body, operation).raise_for_status()
-
-    # -- the flow -----------------------------------------------------------------
-
     def login(self) -> None:
         """GET /me, CometD handshake and subscriptions, StartContactCenterSession,
-        recovery of leftover calls, device id, Ready.
+        recovery of leftover calls, device id, Ready: the set-up steps in order.
 
         Raises:
             GwsApiError / GwsTransportError: a REST step failed.
             CometdError: the notification channel could not be opened.
             AgentError: no device to dial from.
         """
+        self.open_http_session()
+        self.open_notifications()
+        self.start_contact_center_session()
+        self.get_ready()
+
+    def open_http_session(self, *, fresh: bool = False) -> None:
+        """``GET /api/v2/me``. ``fresh``: forget cookies, CSRF token and calls first (a
+        full re-login after the server lost this agent)."""
+        if fresh:
+            self.logged_in = False
+            self._contact_center_session = False
+            self.session.cookies.clear()
+            self.session.csrf = None
+            self.calls = CallTable()
+            self.call_id = None
         me = self._call("GET", ME_PATH, "GetMe")
         user = me.body.get("user")
         self.user = user if isinstance(user, dict) else {}
-        if not self._listening:
-            # once per agent: after a lost session the client re-subscribes by itself,
-            # and a second subscription would deliver every notification twice
-            timeout = self.config.cometd_timeout_s
-            self.cometd.handshake(timeout=timeout)
-            self.cometd.subscribe(CALLS_CHANNEL, self._on_calls_message, timeout=timeout)
-            self.cometd.subscribe(DEVICES_CHANNEL, self._on_devices_message, timeout=timeout)
-            self._listening = True
+        self._session_cookie = self.session.cookies.get(SESSION_COOKIE)
+
+    def open_notifications(self) -> None:
+        """CometD handshake and subscriptions to the calls and devices channels; a new
+        CometD client when one was opened before (its session is not trusted)."""
+        if self._cometd_used:
+            # within one client a lost session is renewed by the client itself, with
+            # its subscriptions; a new client is for a (re-)login after a failure
+            self._listening = False
+            self.cometd.close()
+            self.cometd = self._new_cometd()
+        self._cometd_used = True
+        timeout = self.config.cometd_timeout_s
+        self.cometd.handshake(timeout=timeout)
+        self.cometd.subscribe(CALLS_CHANNEL, self._on_calls_message, timeout=timeout)
+        self.cometd.subscribe(DEVICES_CHANNEL, self._on_devices_message, timeout=timeout)
+        self._listening = True
+
+    def start_contact_center_session(self) -> None:
         params: dict[str, Any] = {"channels": ["voice"]}
         if self.config.place is not None:
             params["place"] = self.config.place
         self._call("POST", ME_PATH, "StartContactCenterSession", **params)
         self._contact_center_session = True
+
+    def get_ready(self) -> None:
+        """Leftover calls, the device id, ``Ready``."""
         self.recover_calls()
         if self.device_id is None:
             self.device_id = self._find_device_id()
         self._call("POST", VOICE_CHANNEL_PATH, "Ready")
         self.logged_in = True
+
+    def session_lost(self) -> str:
+        """Why the server no longer knows this agent's login ('' while it does): it
+        handed out a new ``JSESSIONID`` (to this client or its CometD client), or the
+        CometD session could not be renewed."""
+        if self._session_cookie is not None:
+            now = self.session.cookies.get(SESSION_COOKIE)
+            if now != self._session_cookie:
+                return "the server started a new HTTP session"
+        if self._listening and self.cometd.state is ClientState.DISCONNECTED:
+            return "the CometD session could not be renewed"
+        return ""
+
+    def probe(self) -> None:
+        """``GET /api/v2/me``: is the target back, and does it still know this login?"""
+        self._call("GET", ME_PATH, "GetMe")
+
+    def refresh_call(self, call_id: str | None = None) -> dict[str, Any] | None:
+        """Re-read a call (default: the agent's) with ``GET /api/v2/me/calls/{id}`` and
+        take it as the truth; None when the server no longer has it.
+
+        Raises:
+            GwsApiError / GwsTransportError: the GET failed (other than 404).
+        """
+        target = call_id or self.call_id
+        if target is None:
+            return None
+        response = self._exchange("GET", call_path(target), None, "GetCall")
+        if response.http_status == 404 or response.status_code == 6:
+            self.calls.drop(target)
+            if target == self.call_id:
+                self.call_id = None
+            return None
+        response.raise_for_status()
+        call = response.body.get("call")
+        if not isinstance(call, dict):
+            return None
+        self.calls.update(call)
+        if call.get("state") == "Released" and target == self.call_id:
+            self.call_id = None
+        return call if call.get("state") != "Released" else None
 
     def _find_device_id(self) -> str:
         response = self._call("GET", f"{ME_PATH}/devices?fields=*", "GetDevices")
@@ -319,14 +287,6 @@ class Agent:
         for outcome in self.matcher.expire(time.perf_counter()):
             self._emit(outcome)
 
-    @property
-    def recording_state(self) -> str | None:
-        """The recording state of the agent's call, as last notified."""
-        return self.calls.recording_state(self.call_id)
-
-    def call_state(self, call_id: str) -> str | None:
-        return self.calls.state(call_id)
-
     def hangup(self, call_id: str | None = None) -> None:
         """Hang up a call (default: the agent's call) and wait for Released."""
         target = call_id or self.call_id
@@ -354,57 +314,6 @@ class Agent:
                 _log.info("%s: CometD disconnect: %s", self.config.user, exc)
             self.cometd.close()
             self.session.close()
-
-    # -- notifications (listener greenlet) ---------------------------------------
-
-    def _on_calls_message(self, message: Mapping[str, Any]) -> None:
-        data = message.get("data")
-        if not isinstance(data, dict) or data.get("messageType") != CALL_STATE_CHANGE_MESSAGE:
-            return
-        received = message.get("_received")
-        now = received if isinstance(received, float) else time.perf_counter()
-        server_ts, seq = server_stamp(message)
-        call = data.get("call")
-        if isinstance(call, dict):
-            self.calls.update(call)
-        for item in self.matcher.on_notification(data, now, server_ts, seq):
-            if isinstance(item, Outcome):
-                self._emit(item)
-            elif self._on_anomaly is not None:
-                self._on_anomaly(item)
-        self._signal()
-
-    def _on_devices_message(self, message: Mapping[str, Any]) -> None:
-        data = message.get("data")
-        devices = data.get("devices") if isinstance(data, dict) else None
-        if self.device_id is None and isinstance(devices, list) and devices:
-            first = devices[0]
-            if isinstance(first, dict) and isinstance(first.get("id"), str):
-                self.device_id = first["id"]
-        self._signal()
-
-    # -- helpers ------------------------------------------------------------------
-
-    def _emit(self, outcome: Outcome | None) -> None:
-        if outcome is not None:
-            if self._on_outcome is not None:
-                self._on_outcome(outcome)
-            self._signal()
-
-    def _signal(self) -> None:
-        # wake every waiter, then hand out a fresh event for the next change
-        changed, self._changed = self._changed, Event()
-        changed.set()
-
-    def _wait_for(self, condition: Callable[[], bool], what: str) -> None:
-        deadline = time.perf_counter() + self.config.call_state_timeout_s
-        while not condition():
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                raise AgentError(
-                    f"{self.config.user}: no {what} within {self.config.call_state_timeout_s:g} s"
-                )
-            self._changed.wait(timeout=remaining)
 
     def __repr__(self) -> str:
         return f"Agent({self.config.user!r}, call={self.call_id!r})"

@@ -11,7 +11,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["CallTable"]
+__all__ = ["RECORDING_ON", "CallTable", "operation_towards"]
+
+#: recording states in which the call records (paused included)
+RECORDING_ON = frozenset({"Recording", "Paused"})
+
+
+def operation_towards(recording_state: str | None, goal: str) -> str | None:
+    """The recording operation that moves a call from ``recording_state`` (None:
+    unknown, taken as ``Stopped``) towards ``goal`` (``Recording``, ``Paused`` or
+    ``Stopped``); None when there is nothing to do or nothing valid to send (a
+    stopped recording cannot be paused)."""
+    state = recording_state or "Stopped"
+    if state == goal:
+        return None
+    if goal == "Recording":
+        return "ResumeCallRecording" if state == "Paused" else "StartCallRecording"
+    if goal == "Paused":
+        return "PauseCallRecording" if state == "Recording" else None
+    if goal == "Stopped":
+        return "StopCallRecording"
+    raise ValueError(f"goal must be Recording, Paused or Stopped, got {goal!r}")
 
 
 class CallTable:
@@ -39,6 +59,10 @@ class CallTable:
         if previous is not None and "recordingState" in previous:
             payload.setdefault("recordingState", previous["recordingState"])
         self._calls[call_id] = payload
+
+    def drop(self, call_id: str) -> None:
+        """Forget a call the server no longer has."""
+        self._calls.pop(call_id, None)
 
     def recover(self, calls: Iterable[Mapping[str, Any]]) -> None:
         """Take the calls of ``GET /api/v2/me/calls?fields=*`` (known ones are kept)."""

@@ -14,11 +14,12 @@ on ``/v2/me/calls``. For each operation the caller:
 4. calls :meth:`~NotificationMatcher.expire` now and then to declare expectations
    ``lost`` once their notification timeout has passed.
 
-Both orders of HTTP response and notification are normal. An operation becomes final
-(an :class:`Outcome`) when it has both (``ok``), when the response is an error
-(``http_error``, ``api_error``, ``transport_error``), or when the timeout passes with
-an accepted response and no notification (``lost``). An operation still waiting for
-its HTTP response is never declared lost: the HTTP timeout bounds that wait.
+Both orders of HTTP response and notification are normal. An operation is final (an
+:class:`Outcome`) with both (``ok``), with an error response (``http_error``,
+``api_error``, ``transport_error``), with an accepted response and an ``ErrorMessage``
+for its call (``async_error``, :meth:`~NotificationMatcher.on_error_message`), or
+when the timeout passes with an accepted response and nothing else (``lost``); one
+still waiting for its HTTP response is never lost: the HTTP timeout bounds that wait.
 
 Notifications that are not a clean match become :class:`Anomaly` records: ``late``
 (matches an operation already declared lost), ``duplicate`` (matches an operation
@@ -38,14 +39,24 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from gwsload.gws.expectation import (
+    CALL_RECORDING_STATE_CHANGE,
+    CALL_STATE_CHANGE_MESSAGE,
+    ERROR_MESSAGE,
+    RECORDING_OPERATIONS,
+    STATUS_CHANGE,
+    Expectation,
+    Key,
+    state_of,
+)
 from gwsload.gws.outcomes import Anomaly, AnomalyKind, Outcome, OutcomeKind
 
 __all__ = [
     "CALL_RECORDING_STATE_CHANGE",
     "CALL_STATE_CHANGE_MESSAGE",
+    "ERROR_MESSAGE",
     "RECORDING_OPERATIONS",
     "STATUS_CHANGE",
     "Anomaly",
@@ -56,65 +67,6 @@ __all__ = [
     "OutcomeKind",
     "state_of",
 ]
-
-CALL_STATE_CHANGE_MESSAGE = "CallStateChangeMessage"
-CALL_RECORDING_STATE_CHANGE = "CallRecordingStateChange"
-STATUS_CHANGE = "StatusChange"
-
-#: recording operation -> the ``recordingState`` its notification carries
-RECORDING_OPERATIONS: dict[str, str] = {
-    "StartCallRecording": "Recording",
-    "StopCallRecording": "Stopped",
-    "PauseCallRecording": "Paused",
-    "ResumeCallRecording": "Recording",
-}
-
-Key = tuple[str, str, str]
-
-
-def state_of(notification_type: str, call: Mapping[str, Any]) -> str:
-    """The state a call notification reports: ``recordingState`` for recording changes,
-    the call ``state`` for every other ``notificationType``."""
-    field = "recordingState" if notification_type == CALL_RECORDING_STATE_CHANGE else "state"
-    value = call.get(field)
-    return value if isinstance(value, str) else ""
-
-
-@dataclass(slots=True, eq=False)
-class Expectation:
-    """One operation in flight. Created by :meth:`NotificationMatcher.expect`; the caller
-    passes it back to ``on_response`` / ``on_transport_error``. ``outcome`` is set once
-    the operation is final."""
-
-    call_id: str
-    operation: str
-    notification_type: str
-    expected_state: str
-    t_registered: float
-    t_intended: float
-    t_sent: float
-    timeout_s: float
-    t_response: float | None = None
-    http_status: int = 0
-    status_code: int = -1
-    error: str = ""
-    t_notified: float | None = None
-    server_ts: float | None = None
-    server_seq: int = -1
-    outcome: Outcome | None = None
-    late_seen: bool = False
-
-    @property
-    def key(self) -> Key:
-        return (self.call_id, self.notification_type, self.expected_state)
-
-    @property
-    def deadline(self) -> float:
-        return self.t_sent + self.timeout_s
-
-    @property
-    def done(self) -> bool:
-        return self.outcome is not None
 
 
 class NotificationMatcher:
@@ -225,6 +177,8 @@ class NotificationMatcher:
             return self._finish(exp, "http_error", error or f"HTTP {http_status}")
         if status_code != 0:
             return self._finish(exp, "api_error", error or "response without statusCode")
+        if exp.async_error is not None:
+            return self._finish_async(exp)
         if exp.t_notified is not None:
             return self._finish(exp, "ok", "")
         if now >= exp.deadline:
@@ -242,6 +196,30 @@ class NotificationMatcher:
         return self._finish(exp, "transport_error", error or "no response")
 
     # -- notifications ------------------------------------------------------------
+
+    def on_error_message(self, data: Mapping[str, Any], now: float) -> Outcome | None:
+        """Take an ``ErrorMessage``: the oldest operation still in flight on its call
+        (of its ``operationName``, when given) failed behind GWS. It ends as
+        ``async_error`` with the server's text and ``errorCode`` (at once, or when its
+        HTTP response comes); an error for nothing in flight is ignored."""
+        call, call_id = data.get("call"), data.get("callId")
+        if not isinstance(call_id, str) and isinstance(call, Mapping):
+            call_id = call.get("id")
+        operation, code, text = (
+            data.get(k) for k in ("operationName", "errorCode", "errorMessage")
+        )
+        exp = self._oldest_in_flight(
+            call_id if isinstance(call_id, str) else "",
+            operation if isinstance(operation, str) else None,
+        )
+        if exp is None:
+            return None
+        message = text if isinstance(text, str) and text else "no errorMessage"
+        code = code if isinstance(code, int) and not isinstance(code, bool) else -1
+        exp.async_error = (f"ErrorMessage: {message}"[:200], code)
+        if exp.t_response is None:
+            return None  # final when its (accepted) response comes
+        return self._finish_async(exp)
 
     def on_notification(
         self,
@@ -348,7 +326,25 @@ class NotificationMatcher:
                 return exp
         return None
 
+    def _oldest_in_flight(self, call_id: str, operation: str | None) -> Expectation | None:
+        found: Expectation | None = None
+        for queue in self._waiting.values():
+            for exp in queue:
+                if exp.call_id != call_id or exp.async_error is not None:
+                    continue
+                if operation is not None and exp.operation != operation:
+                    continue
+                if found is None or exp.t_registered < found.t_registered:
+                    found = exp
+        return found
+
+    def _finish_async(self, exp: Expectation) -> Outcome:
+        text, code = exp.async_error or ("", -1)
+        return self._finish(exp, "async_error", text, status_code=code)
+
     def _could_cause(self, exp: Expectation, server_ts: float | None) -> bool:
+        if exp.async_error is not None:
+            return False  # GWS said it failed: no state change can be its doing
         if server_ts is None or self.server_clock_slack_s is None:
             return True
         registered_unix = exp.t_registered + self.wall_offset
@@ -372,7 +368,9 @@ class NotificationMatcher:
         self._lost.append(exp)
         return outcome
 
-    def _finish(self, exp: Expectation, kind: OutcomeKind, error: str) -> Outcome:
+    def _finish(
+        self, exp: Expectation, kind: OutcomeKind, error: str, *, status_code: int | None = None
+    ) -> Outcome:
         queue = self._waiting.get(exp.key)
         if queue is not None and exp in queue:
             queue.remove(exp)
@@ -390,7 +388,7 @@ class NotificationMatcher:
             t_response=exp.t_response,
             t_notified=exp.t_notified,
             http_status=exp.http_status,
-            status_code=exp.status_code,
+            status_code=exp.status_code if status_code is None else status_code,
             error=error,
             server_ts=exp.server_ts,
             server_seq=exp.server_seq,

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 __all__ = ["Anomaly", "AnomalyKind", "Outcome", "OutcomeKind"]
 
-OutcomeKind = Literal["ok", "http_error", "api_error", "transport_error", "lost"]
+OutcomeKind = Literal["ok", "http_error", "api_error", "transport_error", "async_error", "lost"]
 AnomalyKind = Literal["late", "duplicate", "unexpected"]
 
 _NAN = math.nan

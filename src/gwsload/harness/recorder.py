@@ -5,15 +5,17 @@ For each final operation (an ``Outcome`` of the matcher) the recorder:
 - appends one ``events`` row (a tuple in ``EVENT_COLUMNS`` order: no dict per row),
 - records its latencies into the process's HDR histograms (``response``, ``notify``,
   ``notify_from_intended`` per operation),
-- fires Locust ``request`` events so the live stats show the HTTP operation
-  (``POST <operation>``) and, as its own row, the notification latency
-  (``NOTIFY CallRecordingStateChange <state>``; a lost notification is a failure there),
+- fires a Locust ``request`` event for the HTTP operation (``POST <operation>``; no
+  latency sample when there was no response) and logs the notification latency as a
+  row of its own outside Locust's Aggregated total (``NOTIFY CallRecordingStateChange
+  <state>``; a lost notification or an ``ErrorMessage`` is a failure there, without a
+  latency sample: :mod:`gwsload.harness.locust_rows`),
 - counts outcomes for the progress line.
 
 Anomalies (late, duplicate, unexpected) become ``anomalies`` rows and Locust rows of
-type ``ANOMALY``. Incidents of the CometD clients are buffered as records. Nothing
-here touches the run folder: :class:`~gwsload.harness.distributed.Shipper` drains the
-buffers every few seconds.
+type ``ANOMALY`` (outside the Aggregated total too). Incidents (CometD clients, the
+agents' lives) are buffered as records. Nothing here touches the run folder:
+:class:`~gwsload.harness.distributed.Shipper` drains the buffers every few seconds.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ import math
 from collections import Counter
 from typing import Any, Protocol
 
+from locust.stats import RequestStats
+
 from gwsload.gws.outcomes import Anomaly, Outcome
+from gwsload.harness.locust_rows import log_apart, sample_ms
 from gwsload.metrics.latency import LatencyRecorder
 from gwsload.metrics.logs import incident
 from gwsload.metrics.rows import ANOMALY_COLUMNS, EVENT_COLUMNS, RowBuffer
@@ -32,6 +37,10 @@ __all__ = ["NOTIFY_REQUEST_TYPE", "OpRecorder", "RequestEvent"]
 #: Locust request_type of the notification-latency rows
 NOTIFY_REQUEST_TYPE = "NOTIFY"
 ANOMALY_REQUEST_TYPE = "ANOMALY"
+#: outcomes that fail the HTTP row (the operation was not accepted)
+HTTP_FAILURES = frozenset({"http_error", "api_error", "transport_error"})
+#: outcomes that fail the NOTIFY row (accepted, then no confirming notification)
+NOTIFY_FAILURES = frozenset({"lost", "async_error"})
 _NAN = math.nan
 
 
@@ -44,7 +53,14 @@ class RequestEvent(Protocol):
 class OpRecorder:
     """Per-process buffers and counters; every method is cheap and never yields."""
 
-    def __init__(self, worker: str, *, start: float, request_event: RequestEvent | None) -> None:
+    def __init__(
+        self,
+        worker: str,
+        *,
+        start: float,
+        request_event: RequestEvent | None,
+        stats: RequestStats | None = None,
+    ) -> None:
         self.worker = worker
         self.events = RowBuffer(EVENT_COLUMNS)
         self.anomalies = RowBuffer(ANOMALY_COLUMNS)
@@ -53,6 +69,7 @@ class OpRecorder:
         #: cumulative counts: outcome kinds, anomaly kinds and ``ops``
         self.counts: Counter[str] = Counter()
         self._request = request_event
+        self._stats = stats
 
     def record_outcome(self, outcome: Outcome) -> None:
         ok = outcome.kind == "ok"
@@ -91,25 +108,23 @@ class OpRecorder:
             latency.record("notify", operation, notify_ms)
             latency.record("notify_from_intended", operation, from_intended_ms)
         request = self._request
-        if request is None:
-            return
-        http_failed = outcome.kind in ("http_error", "api_error", "transport_error")
-        request.fire(
-            request_type="POST",
-            name=operation,
-            response_time=0.0 if math.isnan(response_ms) else response_ms,
-            response_length=0,
-            exception=RuntimeError(outcome.error) if http_failed else None,
-            context={},
-        )
-        if ok or outcome.kind == "lost":
+        if request is not None:
             request.fire(
-                request_type=NOTIFY_REQUEST_TYPE,
-                name=f"{outcome.notification_type} {outcome.expected_state}",
-                response_time=notify_ms if ok else 0.0,
+                request_type="POST",
+                name=operation,
+                response_time=sample_ms(response_ms),
                 response_length=0,
-                exception=None if ok else RuntimeError("lost: no notification in time"),
+                exception=RuntimeError(outcome.error) if outcome.kind in HTTP_FAILURES else None,
                 context={},
+            )
+        stats = self._stats
+        if stats is not None and (ok or outcome.kind in NOTIFY_FAILURES):
+            log_apart(
+                stats,
+                NOTIFY_REQUEST_TYPE,
+                f"{outcome.notification_type} {outcome.expected_state}",
+                notify_ms if ok else None,
+                None if ok else RuntimeError(f"{outcome.kind}: {outcome.error}"),
             )
 
     def record_anomaly(self, anomaly: Anomaly) -> None:
@@ -129,15 +144,8 @@ class OpRecorder:
             )
         )
         self.counts[anomaly.kind] += 1
-        if self._request is not None:
-            self._request.fire(
-                request_type=ANOMALY_REQUEST_TYPE,
-                name=anomaly.kind,
-                response_time=0.0 if math.isnan(age_ms) else age_ms,
-                response_length=0,
-                exception=None,
-                context={},
-            )
+        if self._stats is not None:
+            log_apart(self._stats, ANOMALY_REQUEST_TYPE, anomaly.kind, sample_ms(age_ms))
 
     def record_incident(
         self, ts: float, agent: str, kind: str, detail: str, duration_ms: float | None

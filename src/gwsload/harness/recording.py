@@ -9,9 +9,15 @@ contact-center session + Ready), establishes a call and then loops:
   cycle with the operations' intended times, so latency is measured from when the
   operation should have started.
 
-A released call is dialled again; a failed login or dial is retried with back-off.
-When the test stops, the agent finishes the operation in hand, stops a recording it
-left running, hangs up and logs out.
+The agent's life (log in, CometD, contact-center session, Ready, call, recording)
+is an explicit state machine (:mod:`gwsload.gws.life`, driven by
+:class:`~gwsload.gws.life_driver.AgentLife`): a released call is dialled again, a
+lost login is redone in full, an unreachable target is waited for with a jittered,
+capped back-off, and after any operation that did not end ``ok`` the call is re-read
+so the next operation suits the server's real recording state. Each agent's phase
+(operating / setting up / failing and why) is kept in the process's
+``agent_states`` for the progress line. When the test stops, the agent finishes the
+operation in hand, stops a recording it left running, hangs up and logs out.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from locust import task
 
 from gwsload.cometd import Incident
 from gwsload.gws.agent import Agent, AgentConfig
+from gwsload.gws.calls import operation_towards
+from gwsload.gws.life_driver import AgentLife
 from gwsload.gws.matcher import RECORDING_OPERATIONS
 from gwsload.gws.session import Response
 from gwsload.harness.users import AgentBase, wall_offset
@@ -40,10 +48,7 @@ class RecordingAgent(AgentBase):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        self.agent: Agent | None = None
-        self._failures = 0
-        #: whether GWS holds this agent's call recording (from accepted operations)
-        self._recording = False
+        self.life: AgentLife | None = None
         #: counted in the process's live listeners (logged in)
         self._listening = False
 
@@ -52,7 +57,7 @@ class RecordingAgent(AgentBase):
         load = self._load()
         config = load.config
         credentials = load.directory[self.slot if self.slot is not None else 0]
-        self.agent = Agent(
+        agent = Agent(
             AgentConfig(
                 base_url=config.target_url,
                 user=credentials.username,
@@ -71,6 +76,8 @@ class RecordingAgent(AgentBase):
             on_incident=self._on_incident,
             wall_offset=wall_offset(),
         )
+        self.life = AgentLife(agent, rng=self.rng, on_incident=self._on_life_incident)
+        load.agent_states.note(agent.config.user, self.life.phase, "")
 
     # -- reporting ------------------------------------------------------------------
 
@@ -82,17 +89,21 @@ class RecordingAgent(AgentBase):
         self.environment.events.request.fire(
             request_type="GET" if operation.startswith("Get") else "POST",
             name=operation,
-            response_time=response.response_ms if response is not None else 0.0,
+            response_time=response.response_ms if response is not None else None,
             response_length=0,
             exception=error,
             context={},
         )
 
     def _on_incident(self, item: Incident) -> None:
-        if self.process is not None and self.agent is not None:
-            self.process.recorder.record_incident(
-                item.ts, self.agent.config.user, item.kind, item.detail, item.duration_ms
-            )
+        self._on_life_incident(item.ts, item.kind, item.detail, item.duration_ms)
+
+    def _on_life_incident(
+        self, ts: float, kind: str, detail: str, duration_ms: float | None
+    ) -> None:
+        if self.process is not None and self.life is not None:
+            user = self.life.agent.config.user
+            self.process.recorder.record_incident(ts, user, kind, detail, duration_ms)
 
     # -- the agent's life -------------------------------------------------------------
 
@@ -110,76 +121,64 @@ class RecordingAgent(AgentBase):
                 self.pause(self.draw_think())
 
     def _ensure_call(self) -> bool:
-        """Logged in with an Established call; False (after a back-off) when not yet."""
-        agent = self.agent
-        if agent is None:
+        """Climb the agent's life until it operates a call; False (after its back-off)
+        when a step failed or the test is stopping."""
+        life = self.life
+        if life is None:
             return False
-        try:
-            if not agent.logged_in:
-                agent.login()
-                self._load().listeners += 1  # a live CometD listener from now on
-                self._listening = True
-            if agent.call_id is None or agent.call_state(agent.call_id) != "Established":
-                self._recording = False  # a new call starts unrecorded
-                agent.establish_call()
-        except Exception as exc:  # a refused login or dial is retried, never fatal
-            self._failures += 1
-            delay = min(0.5 * 2 ** min(self._failures, 5), 10.0)
-            log.warning("%s: %s (retrying in %.1f s)", agent.config.user, exc, delay)
-            self.pause(delay)
-            return False
-        self._failures = 0
-        return True
+        while not life.operating and not self.stopping:
+            delay = life.step()
+            self._note_phase()
+            if delay > 0:
+                self.pause(delay)
+                return False
+        return life.operating
+
+    def _note_phase(self) -> None:
+        life, process = self.life, self.process
+        if life is None or process is None:
+            return
+        process.agent_states.note(life.agent.config.user, life.phase, life.reason)
+        listening = life.agent.logged_in
+        if listening != self._listening:  # a live CometD listener greenlet (or not)
+            process.listeners += 1 if listening else -1
+            self._listening = listening
 
     def _cycle(self, intended: float) -> None:
-        """Start, hold (maybe pause and resume), stop. A refused operation means this
-        agent's view of the call is wrong: the call is dropped and a new one dialled."""
-        agent = self.agent
-        if agent is None:
-            return
+        """Start, hold (maybe pause and resume), stop: each step brings the recording
+        towards its goal from the state the server last reported, so an operation that
+        failed (its call was re-read) never leads to one the call cannot take."""
         workload = self._load().config.workload
         hold = self.draw_hold()
-        if not self._operate("StartCallRecording", intended):
-            return
-        pausing = workload.pause_share > 0 and self.rng.random() < workload.pause_share
-        if pausing:
-            self.pause(hold / 3)
-            if not self.stopping:
-                due = self._intended(intended, hold / 3)
-                if not self._operate("PauseCallRecording", due):
-                    return
-                self.pause(hold / 3)
-                if not self._operate("ResumeCallRecording", self._intended(intended, 2 * hold / 3)):
-                    return
-            self.pause(hold / 3)
-        else:
-            self.pause(hold)
-        self._operate("StopCallRecording", self._intended(intended, hold))
+        goals: list[tuple[str, float]] = [("Recording", 0.0)]
+        if workload.pause_share > 0 and self.rng.random() < workload.pause_share:
+            goals += [("Paused", hold / 3), ("Recording", 2 * hold / 3)]
+        goals.append(("Stopped", hold))
+        at = 0.0
+        for goal, offset in goals:
+            if offset > at:
+                self.pause(offset - at)
+                at = offset
+            if self.stopping and goal != "Stopped":
+                continue
+            due = intended if offset == 0 else self._intended(intended, offset)
+            if not self._operate_towards(goal, due):
+                return
 
-    def _operate(self, operation: str, intended: float | None) -> bool:
-        """One recording operation; True when GWS accepted it (whatever its notification
-        did: a lost notification does not change what the server did)."""
-        agent = self.agent
-        if agent is None:
+    def _operate_towards(self, goal: str, intended: float | None) -> bool:
+        """One recording operation towards ``goal`` (none when the call is there
+        already); False when the agent no longer operates its call."""
+        life = self.life
+        if life is None or not life.operating:
             return False
-        exp = agent.record(operation, t_intended=intended)
-        accepted = 200 <= exp.http_status < 300 and exp.status_code == 0
-        if accepted:
-            self._recording = operation != "StopCallRecording"
-            return True
-        self._abandon_call()
-        return False
-
-    def _abandon_call(self) -> None:
-        agent = self.agent
-        if agent is None or agent.call_id is None:
-            return
-        try:
-            agent.hangup()
-        except Exception as exc:  # the next cycle dials a new call either way
-            log.info("%s: hangup of a refused call failed: %s", agent.config.user, exc)
-        agent.call_id = None
-        self._recording = False
+        agent = life.agent
+        operation = operation_towards(agent.recording_state, goal)
+        if operation is not None:
+            exp = agent.record(operation, t_intended=intended)
+            if exp.outcome is not None:
+                life.after(exp.outcome)
+                self._note_phase()
+        return life.operating
 
     def _intended(self, cycle_start: float, offset: float) -> float | None:
         """Open workload: when the operation was due; closed: None (= when sent)."""
@@ -188,20 +187,25 @@ class RecordingAgent(AgentBase):
         return cycle_start + offset
 
     def on_stop(self) -> None:
-        agent = self.agent
+        life = self.life
+        agent = life.agent if life is not None else None
         try:
-            if agent is not None and agent.logged_in:
-                if agent.call_id is not None and self._recording:
-                    self._operate("StopCallRecording", None)
-                if agent.call_id is not None:
+            if life is not None and agent is not None and life.operating:
+                self._operate_towards("Stopped", None)
+                if life.operating and agent.call_id is not None:
                     agent.hangup()
         except Exception as exc:  # leaving must go on: log out whatever happened
             log.warning("%s: hangup at stop failed: %s", agent.config.user if agent else "?", exc)
         finally:
             if agent is not None:
                 agent.logout()
-            if self._listening and self.process is not None:
-                self.process.listeners -= 1
-                self._listening = False
-            self.agent = None
+            if life is not None:
+                life.logged_out()
+            if self.process is not None:
+                if agent is not None:
+                    self.process.agent_states.forget(agent.config.user)
+                if self._listening:
+                    self.process.listeners -= 1
+                    self._listening = False
+            self.life = None
             super().on_stop()

@@ -26,6 +26,7 @@ from gevent.threadpool import ThreadPool
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner
 
+from gwsload.contract.agent_states import AgentStates
 from gwsload.contract.agents import AgentDirectory
 from gwsload.harness.health import HealthSampler
 from gwsload.harness.identities import IdentityAllocator
@@ -53,6 +54,7 @@ def make_batch(
     users: int,
     not_started: int = 0,
     final: bool = False,
+    agent_states: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything a load process recorded since its last batch, msgpack-able."""
     interval = recorder.latency.take_interval(now)
@@ -67,6 +69,7 @@ def make_batch(
         "counts": dict(recorder.counts),
         "users": users,
         "not_started": not_started,
+        "agent_states": agent_states or {},
     }
 
 
@@ -92,11 +95,15 @@ class LoadProcess:
         self.identities = IdentityAllocator(
             worker_index=worker_index, worker_count=worker_count, capacity=len(self.directory)
         )
-        self.recorder = OpRecorder(worker, start=t0, request_event=environment.events.request)
+        self.recorder = OpRecorder(
+            worker, start=t0, request_event=environment.events.request, stats=environment.stats
+        )
         #: set when the test is stopping: agents finish the operation in hand and leave
         self.stopping = Event()
         #: agents logged in, each with a live CometD listener greenlet
         self.listeners = 0
+        #: each agent's phase (operating / setting up / failing), for the progress line
+        self.agent_states = AgentStates()
         self._deliver = deliver
         runner = environment.runner
         self.sampler = HealthSampler(
@@ -149,6 +156,7 @@ class LoadProcess:
             users=runner.user_count if runner is not None else 0,
             not_started=not_started,
             final=final,
+            agent_states=self.agent_states.summary(),
         )
         try:
             self._deliver(batch)

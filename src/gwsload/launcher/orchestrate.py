@@ -338,7 +338,7 @@ def _verdict(
         return EXIT_FAILED, "failed", ["the run did not complete: see locust/*.log in the folder"]
     counts = summary.get("counts") or {}
     reasons = []
-    for kind in ("lost", "http_error", "api_error", "transport_error", "unexpected"):
+    for kind in ("lost", "http_error", "api_error", "transport_error", "async_error", "unexpected"):
         if counts.get(kind, 0):
             reasons.append(f"failed: {counts[kind]} {kind.replace('_', ' ')}")
     if not counts.get("ops", 0):

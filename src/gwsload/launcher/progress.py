@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gwsload.contract import numbers
+from gwsload.contract.agent_states import PHASES, format_agents
 
 __all__ = [
     "format_duration",
@@ -53,7 +54,8 @@ def _ms(value: object) -> str:
 
 
 def format_progress(record: Mapping[str, Any]) -> str:
-    """One line: elapsed/remaining, users, ops/s, notification p50/p99, lost, generator CPU."""
+    """One line: elapsed/remaining, users, agents' phases (when known), ops/s,
+    notification p50/p99, lost, errors, generator CPU."""
     elapsed = float(record.get("elapsed_s", 0.0))
     remaining = max(float(record.get("duration_s", 0.0)) - elapsed, 0.0)
     cpu = record.get("generator_cpu_percent")
@@ -61,6 +63,11 @@ def format_progress(record: Mapping[str, Any]) -> str:
     parts = [
         f"{format_duration(elapsed)} elapsed, {format_duration(remaining)} left",
         f"users {record.get('users', 0)}",
+    ]
+    agents = record.get("agents")
+    if isinstance(agents, Mapping) and any(agents.get(p) for p in PHASES):
+        parts.append(format_agents(agents))
+    parts += [
         f"ops/s {numbers.significant(float(record.get('ops_per_s', 0.0)))}",
         f"notify p50 {_ms(record.get('notify_p50_ms'))} ms "
         f"p99 {_ms(record.get('notify_p99_ms'))} ms",
@@ -83,7 +90,7 @@ def format_summary(summary: Mapping[str, Any], *, duration_s: float | None) -> l
     lines = [
         f"operations {numbers.count(ops)}{rate}: ok {n('ok')}, lost {n('lost')}, "
         f"http_error {n('http_error')}, api_error {n('api_error')}, "
-        f"transport_error {n('transport_error')}",
+        f"transport_error {n('transport_error')}, async_error {n('async_error')}",
         f"notifications: late {n('late')}, duplicate {n('duplicate')}, "
         f"unexpected {n('unexpected')}",
     ]

@@ -34,6 +34,9 @@ INCIDENT_KINDS = frozenset(
         "listener_gap",
         "worker_lost",
         "worker_saturated",
+        "target_unreachable",
+        "relogin",
+        "setup_error",
     }
 )
 #: generator.csv header

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from hdrh.histogram import HdrHistogram
 
+from gwsload.contract.agent_states import merge_summaries
 from gwsload.metrics.hlog import HlogWriter
 from gwsload.metrics.latency import Interval, IntervalMerger, new_histogram, split_tag
 from gwsload.metrics.logs import GeneratorLog, IncidentLog, incident
@@ -37,7 +38,7 @@ from gwsload.metrics.segments import SegmentWriter, arrow_schema
 __all__ = ["RunSink", "WorkerState", "percentile_ms"]
 
 #: counts shown in the progress line and the summary
-_ERROR_KINDS = ("http_error", "api_error", "transport_error")
+_ERROR_KINDS = ("http_error", "api_error", "transport_error", "async_error")
 
 
 def percentile_ms(histogram: HdrHistogram | None, percentile: float) -> float | None:
@@ -50,10 +51,12 @@ def percentile_ms(histogram: HdrHistogram | None, percentile: float) -> float | 
 class WorkerState:
     """What the sink knows of one load process."""
 
-    __slots__ = ("batches", "counts", "final", "last_sample", "users")
+    __slots__ = ("agent_states", "batches", "counts", "final", "last_sample", "users")
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
+        #: the process's latest agent-state summary (harness/agent_states.py)
+        self.agent_states: dict[str, Any] = {}
         self.final = False
         self.batches = 0
         self.users = 0
@@ -135,6 +138,9 @@ class RunSink:
         state.counts = new_counts
         state.users = int(batch.get("users", state.users))
         self.not_started += int(batch.get("not_started", 0))
+        agent_states = batch.get("agent_states")
+        if agent_states:
+            state.agent_states = dict(agent_states)
         if batch.get("final"):
             state.final = True
 
@@ -213,6 +219,7 @@ class RunSink:
             "duplicate": counts.get("duplicate", 0),
             "unexpected": counts.get("unexpected", 0),
             "generator_cpu_percent": max(cpu) if cpu else None,
+            "agents": merge_summaries(s.agent_states for s in self.workers.values()),
         }
 
     def summary(self) -> dict[str, Any]:

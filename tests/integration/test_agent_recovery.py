@@ -1,0 +1,136 @@
+"""Agents survive a target restart: ``gwsload run`` against an external simulator that
+is killed with SIGKILL mid-run and started again on the same port. The agents must
+operate again soon after it returns (full re-login: the new process knows none of
+their sessions), with the outage accounted: one ``target_unreachable`` span per
+agent, operations in flight as transport errors or lost, none counted twice, and
+every notification the new simulator published matched by exactly one ``ok`` row."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pyarrow.parquet as pq
+import pytest
+
+from gwsload.simulator.process import SimulatorProcess
+
+pytestmark = pytest.mark.gevent
+
+AGENTS = 20
+RUN_S = 44
+KILL_AT_S = 14
+OUTAGE_S = 6
+SIMULATOR = ["--agents", str(AGENTS), "--latency-ms", "2", "--answer-delay-ms", "20"]
+SCENARIO = f"""
+name = "restart"
+description = "the target restarts mid-run"
+warmup_s = 0
+[client]
+notification_timeout_s = 2
+[workload]
+hold_s = {{ distribution = "uniform", min = 0.1, max = 0.3 }}
+think_time_s = 0.1
+pause_share = 0.2
+[[stages]]
+duration_s = {RUN_S}
+users = {AGENTS}
+spawn_rate = {AGENTS}
+"""
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return pq.read_table(path).to_pylist()  # type: ignore[no-any-return]
+
+
+def test_agents_operate_again_after_the_target_restarts(tmp_path: Path) -> None:
+    scenario = tmp_path / "restart.toml"
+    scenario.write_text(SCENARIO)
+    agents = tmp_path / "agents.csv"
+    agents.write_text(
+        "username,password\n" + "".join(f"agent{i:04d},gwsload\n" for i in range(1, AGENTS + 1))
+    )
+    out = tmp_path / "run"
+    first = SimulatorProcess(SIMULATOR)
+    url = first.start()
+    port = urlsplit(url).port
+    second = SimulatorProcess(
+        [*SIMULATOR, "--port", str(port), "--truth-log", str(tmp_path / "truth.csv")]
+    )
+    try:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--target", url,
+             "--agents-file", str(agents), "--out", str(out), "--progress-every", "2"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            while not (out / "manifest.json").exists() and run.poll() is None:
+                time.sleep(0.2)
+            time.sleep(KILL_AT_S)
+            assert first.pid is not None
+            os.kill(first.pid, signal.SIGKILL)  # a node dies: no goodbye to anyone
+            t_kill = time.time()
+            time.sleep(OUTAGE_S)
+            second.start()
+            t_back = time.time()
+            output, _ = run.communicate(timeout=RUN_S + 90)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+        with open(tmp_path / "truth.csv", newline="") as file:
+            published = [
+                row for row in csv.DictReader(file)
+                if row["notification_type"] == "CallRecordingStateChange"
+            ]  # fmt: skip
+    finally:
+        second.close()
+        first.close()
+    assert run.returncode in (0, 1), output
+    events = _rows(out / "events")
+    incidents = [json.loads(line) for line in (out / "incidents.jsonl").read_text().splitlines()]
+
+    # none counted twice
+    keys = Counter((e["agent"], e["ts"], e["operation"]) for e in events)
+    assert max(keys.values()) == 1
+    # operations while the target was gone: transport errors or lost, never ok
+    during = [e for e in events if t_kill + 0.05 < e["ts"] < t_back - 0.05]
+    assert {e["outcome"] for e in during} <= {"transport_error"}, Counter(
+        e["outcome"] for e in during
+    )
+    in_flight = [e for e in events if t_kill - 2.5 < e["ts"] <= t_kill + 0.05]
+    assert {e["outcome"] for e in in_flight} <= {"ok", "lost", "transport_error"}
+    # every notification of the new simulator matched by exactly one ok row, and back
+    after = [e for e in events if e["ts"] > t_back and e["outcome"] == "ok"]
+    ok_after = Counter((e["agent"], e["call_id"], e["expected_state"]) for e in after)
+    truth = Counter((r["agent"], r["call_id"], r["recording_state"]) for r in published)
+    assert ok_after == truth
+
+    first_ok = {}
+    for e in sorted(after, key=lambda e: e["ts"]):
+        first_ok.setdefault(e["agent"], e["ts"] - t_back)
+    recovered = sorted(v for v in first_ok.values() if v <= 20.0)
+    print(
+        f"\nrecovery after the target returned, {len(recovered)}/{AGENTS} agents within 20 s: "
+        f"first {recovered[0]:.2f} s, median {statistics.median(recovered):.2f} s, "
+        f"last {recovered[-1]:.2f} s"
+    )
+    assert len(recovered) >= AGENTS - 2, first_ok
+
+    spans = [i for i in incidents if i["kind"] == "target_unreachable"]
+    by_agent = Counter(i["agent"] for i in spans if t_kill - 2.5 < i["ts"] < t_back)
+    assert len(by_agent) >= AGENTS - 2 and max(by_agent.values()) == 1, spans
+    for span in spans:
+        assert span["ts"] + span["duration_ms"] / 1000 >= t_back - 0.5  # until it answered
+    relogins = {i["agent"] for i in incidents if i["kind"] == "relogin" and i["ts"] >= t_back - 0.5}
+    assert len(relogins) >= AGENTS - 2
