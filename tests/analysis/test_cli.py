@@ -21,6 +21,7 @@ SUMMARY_KEYS = {
     "workload",
     "transport",
     "verdict",
+    "failed_run",
     "measured",
     "latency_source",
     "all",
@@ -93,7 +94,7 @@ def test_check_passes_fails_and_writes_junit(
     assert line.startswith("lost notifications, all operations \u2264 0.01 %")
     assert line.endswith("FAIL")
     junit = ET.parse(faulty / "check.junit.xml").getroot()
-    assert junit.get("tests") == "4" and junit.get("failures") == "2"
+    assert junit.get("tests") == "5" and junit.get("failures") == "2"
     clean_junit = tmp_path / "clean.xml"
     assert main(["check", str(runs["clean"]), "--junit", str(clean_junit)]) == 0
     assert "gws_build=8.5.2.41" in capsys.readouterr().out.splitlines()[0]
@@ -174,3 +175,49 @@ def test_the_report_commands_never_import_gevent_or_locust(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _edit_manifest(folder: Path, **changes: object) -> None:
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest.update(changes)
+    path.write_text(json.dumps(manifest))
+
+
+def test_a_run_where_too_few_agents_operated_fails_check_and_report(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the clean run's 10 agents all operated; say it was planned for 20
+    folder = Path(shutil.copytree(runs["clean"], tmp_path / "half"))
+    stages = json.loads((folder / "manifest.json").read_text())["stages"]
+    _edit_manifest(folder, stages=[{**s, "users": 20} for s in stages])
+    assert main(["check", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL: the run did not test: only 10 of 20 agents made an operation" in out
+    junit = ET.parse(folder / "check.junit.xml").getroot()
+    assert junit.find(".//failure[@type='RunDidNotTest']") is not None
+    assert main(["report", str(folder)]) == 0
+    assert capsys.readouterr().out.startswith("FAIL: the run did not test: only 10 of 20")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["failed_run"] and summary["verdict"].startswith("FAIL")
+    # the scenario may accept fewer: 10 of 20 is enough at min_active_share 0.5
+    _edit_manifest(folder, min_active_share=0.5)
+    assert main(["check", str(folder)]) == 0
+
+
+def test_a_run_without_operations_is_reported_as_a_failure(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = Path(shutil.copytree(runs["baseline"], tmp_path / "empty"))
+    shutil.rmtree(folder / "events")
+    (folder / "latency.hlog").unlink()
+    # no SLOs in this run: check still fails it, with the reason
+    assert main(["check", str(folder)]) == 1
+    assert "no operation was made in the measured period" in capsys.readouterr().out
+    assert main(["report", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("FAIL: the run did not test: no operation was made")
+    assert (folder / "report.html").stat().st_size > 0
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["all"]["operations"] == 0
+    assert summary["failed_run"] == ["no operation was made in the measured period"]

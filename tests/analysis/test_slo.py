@@ -91,7 +91,7 @@ def test_junit_xml_has_one_case_per_slo_and_the_failures() -> None:
     )
     root = ET.fromstring(junit_xml(evaluate_slos(slos, HEADLINE), suite="slo run1"))
     suite = root.find("testsuite")
-    assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "1"
+    assert suite is not None and suite.get("tests") == "3" and suite.get("failures") == "1"
     failures = root.findall(".//failure")
     assert len(failures) == 1
     assert "measured 510" in (failures[0].get("message") or "")

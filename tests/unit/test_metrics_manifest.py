@@ -40,6 +40,7 @@ DOCUMENTED_KEYS = [
     "workload",
     "stages",
     "warmup_s",
+    "min_active_share",
     "notification_timeout_s",
     "slo",
     "workers",

@@ -205,6 +205,8 @@ def test_missing_required_key(write: Write) -> None:
             "slo[0].operation must be '*' or one of",
         ),
         ("warmup_s = -1\n" + MINIMAL, "warmup_s must be a number of seconds >= 0, got -1"),
+        ("min_active_share = 0\n" + MINIMAL, "min_active_share must be a share in (0, 1], got 0"),
+        ("min_active_share = 1.5\n" + MINIMAL, "min_active_share must be a share in (0, 1]"),
         ("name = 'has space'\n" + MINIMAL.replace('name = "soak"', ""), "name must be a name"),
         (MINIMAL + "[client]\ntransport = 1\n", "client.transport must be one of"),
         ("client = 3\n" + MINIMAL, "client must be a table ([client]), got 3"),

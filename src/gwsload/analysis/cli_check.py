@@ -15,6 +15,7 @@ from gwsload.analysis.slo import (
     load_slo_file,
     parse_slos,
 )
+from gwsload.contract.activity import run_failures
 from gwsload.contract.labels import format_labels, labels_of
 from gwsload.errors import EXIT_FAILED, EXIT_OK, ConfigError
 
@@ -43,7 +44,8 @@ def main(args: argparse.Namespace) -> int:
         slos = load_slo_file(args.slo)
     else:
         slos = parse_slos(run.manifest.get("slo") or [], source=f"{run.path}/manifest.json")
-    if not slos:
+    untested = run_failures(run.path, run.manifest)
+    if not slos and not untested:
         raise ConfigError(
             f"{run.path}: no SLOs to check (the scenario has none; "
             "give --slo FILE with [[slo]] tables)"
@@ -52,18 +54,19 @@ def main(args: argparse.Namespace) -> int:
     labels = labels_of(run.manifest)
     if labels:
         print(f"run {run.run_id}: {format_labels(labels)}")
-    width = max(len(n) for n in results["label"])
-    print(f"{'SLO':<{width}}  {'measured':>14}  result")
-    for row in results.itertuples():
-        value = format_value(str(row.metric), number(row.value))
-        print(f"{row.label:<{width}}  {value:>14}  {'pass' if row.passed else 'FAIL'}")
-    failed = int((~results["passed"]).sum())
-    junit = write_junit(
-        junit_xml(results, suite=f"slo {run.run_id}", properties=labels),
-        args.junit or run.path / "check.junit.xml",
-    )
+    if slos:
+        width = max(len(n) for n in results["label"])
+        print(f"{'SLO':<{width}}  {'measured':>14}  result")
+        for row in results.itertuples():
+            value = format_value(str(row.metric), number(row.value))
+            print(f"{row.label:<{width}}  {value:>14}  {'pass' if row.passed else 'FAIL'}")
+    failed = int((~results["passed"]).sum()) if slos else 0
+    xml = junit_xml(results, suite=f"slo {run.run_id}", properties=labels, untested=untested)
+    junit = write_junit(xml, args.junit or run.path / "check.junit.xml")
+    for reason in untested:
+        print(f"FAIL: the run did not test: {reason}")
     print(
-        f"{'FAIL' if failed else 'PASS'}: {len(results) - failed} of {len(results)} SLOs hold "
-        f"(wrote {junit})"
+        f"{'FAIL' if failed or untested else 'PASS'}: {len(results) - failed} of "
+        f"{len(results)} SLOs hold (wrote {junit})"
     )
-    return EXIT_FAILED if failed else EXIT_OK
+    return EXIT_FAILED if failed or untested else EXIT_OK

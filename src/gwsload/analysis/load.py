@@ -10,7 +10,6 @@ Every problem with the folder is a ConfigError with one line naming the file.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gwsload.analysis.hdr import HdrCounts, read_hlog_totals
+from gwsload.contract.periods import measured_end_seconds, warmup_seconds
 from gwsload.errors import ConfigError
 
 __all__ = ["KNOWN_FORMATS", "RunFolder", "load_run", "measured_end_seconds", "warmup_seconds"]
@@ -100,36 +100,6 @@ class RunFolder:
         return str(workload.get("model", "closed"))
 
 
-def measured_end_seconds(manifest: dict[str, Any], end_s: float) -> float:
-    """The cool-down rule: the measured period ends with the last stage.
-
-    Operations sent after it are the agents signing off (stopping a recording left
-    running, hanging up, logging out), all at once: a burst no stage asked for, so
-    it stays out of the headline like the warm-up. A run that stopped earlier ends
-    where its data ends.
-    """
-    ends = [
-        float(s["end_s"])
-        for s in manifest.get("stages") or ()
-        if isinstance(s, dict) and isinstance(s.get("end_s"), int | float)
-    ]
-    return min(end_s, max(ends)) if ends and max(ends) > 0 else end_s
-
-
-def warmup_seconds(manifest: dict[str, Any]) -> float:
-    """The warm-up rule: ``warmup_s`` when given, else the first stage's ramp, whole seconds."""
-    given = manifest.get("warmup_s")
-    if isinstance(given, int | float) and not isinstance(given, bool):
-        return float(given)
-    stages = manifest.get("stages") or []
-    if stages:
-        first = stages[0]
-        users, rate = first.get("users"), first.get("spawn_rate")
-        if isinstance(users, int | float) and isinstance(rate, int | float) and rate > 0:
-            return float(math.ceil(users / rate))
-    return 0.0
-
-
 def _read_manifest(path: Path) -> dict[str, Any]:
     file = path / "manifest.json"
     if not path.is_dir():
@@ -205,14 +175,9 @@ def _count_rows(files: list[Path]) -> int:
 
 
 def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    # no segment, or only empty ones: a run that made no operation (still reported)
     files = _segments(path, "events")
-    if not files:
-        raise ConfigError(
-            f"{path / 'events'}: no *.parquet segments (expected one row per operation)"
-        )
     total = _count_rows(files)
-    if total == 0:
-        raise ConfigError(f"{path / 'events'}: the segments hold no rows")
     # filled in place, segment by segment: the only full-size copy of the events
     columns: dict[str, npt.NDArray[Any]] = {
         "t_s": np.empty(total, np.float32),
@@ -357,14 +322,11 @@ def load_run(path: Path | str) -> RunFolder:
     events, examples = _read_events(path, t0)
     warmup = warmup_seconds(manifest)
     duration = manifest.get("duration_s")
-    observed_end = float(events["t_s"].max())
+    observed_end = float(events["t_s"].max()) if len(events) else 0.0
     end_s = float(duration) if isinstance(duration, int | float) and duration > 0 else observed_end
-    end_s = max(end_s, observed_end)
-    if warmup >= end_s:
-        raise ConfigError(
-            f"{path / 'manifest.json'}: warmup_s {warmup:g} s covers the whole run "
-            f"({end_s:.0f} s); nothing would be left to measure"
-        )
+    # a run stopped during its warm-up has an empty measured period (the failed-run
+    # rule then says so); its end is never before its start
+    end_s = max(end_s, observed_end, warmup)
     hlog = path / "latency.hlog"
     measure_end = measured_end_seconds(manifest, end_s)
     hdr = (

@@ -223,7 +223,8 @@ def summarize_period(
     if mask is not None:
         op_codes, out_codes = op_codes[mask], out_codes[mask]
     pairs = op_codes.astype(np.int16) * len(out_names) + out_codes
-    table = np.bincount(pairs, minlength=len(op_names) * len(out_names)).reshape(len(op_names), -1)
+    table = np.bincount(pairs, minlength=len(op_names) * len(out_names))
+    table = table.reshape(len(op_names), len(out_names))
     by_outcome = pd.DataFrame(table, index=op_names, columns=out_names)
     by_outcome = by_outcome[by_outcome.sum(axis=1) > 0]
     by_outcome.loc[ALL] = by_outcome.sum(axis=0)

@@ -325,7 +325,7 @@ def _meta(analysis: RunAnalysis) -> str:
 
 def render_report(analysis: RunAnalysis) -> str:
     """The complete ``report.html`` of one run."""
-    verdict_class = analysis.slo_verdict
+    verdict_class = analysis.verdict
     outcomes = analysis.outcomes.copy()
     outcomes["share"] = [_pct(float(v)) for v in outcomes["share"]]
     sections: Sequence[str] = [

@@ -12,7 +12,7 @@ import json
 import math
 import tomllib
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,19 +187,23 @@ def evaluate_slos(slos: list[Slo], headline: pd.DataFrame) -> pd.DataFrame:
 
 
 def junit_xml(
-    results: pd.DataFrame, *, suite: str, properties: Mapping[str, str] | None = None
+    results: pd.DataFrame,
+    *,
+    suite: str,
+    properties: Mapping[str, str] | None = None,
+    untested: Sequence[str] = (),
 ) -> str:
-    """JUnit XML (one testcase per SLO) as CI systems read it; ``properties`` (the run's
-    labels) become the suite's ``<properties>``."""
-    failures = int((~results["passed"]).sum()) if len(results) else 0
-    root = ET.Element(
-        "testsuites", name="gwsload check", tests=str(len(results)), failures=str(failures)
-    )
+    """JUnit XML (one testcase per SLO, and one saying whether the run tested at all)
+    as CI systems read it; ``properties`` (the run's labels) become the suite's
+    ``<properties>``, ``untested`` are the failed-run rule's reasons."""
+    failures = (int((~results["passed"]).sum()) if len(results) else 0) + bool(untested)
+    tests = len(results) + 1
+    root = ET.Element("testsuites", name="gwsload check", tests=str(tests), failures=str(failures))
     suite_el = ET.SubElement(
         root,
         "testsuite",
         name=suite,
-        tests=str(len(results)),
+        tests=str(tests),
         failures=str(failures),
         errors="0",
         skipped="0",
@@ -208,6 +212,10 @@ def junit_xml(
         props = ET.SubElement(suite_el, "properties")
         for key, value in properties.items():
             ET.SubElement(props, "property", name=key, value=value)
+    case = ET.SubElement(suite_el, "testcase", classname="run", name="the run tested the target")
+    if untested:
+        text = "; ".join(untested)
+        ET.SubElement(case, "failure", message=text, type="RunDidNotTest").text = text
     for row in results.itertuples(index=False):
         case = ET.SubElement(
             suite_el, "testcase", classname=f"slo.{row.metric}", name=str(row.name)

@@ -32,6 +32,7 @@ from gwsload.analysis.metrics import (
 from gwsload.analysis.slo import Slo, evaluate_slos, format_value, parse_slos
 from gwsload.analysis.validity import Finding, assess_validity
 from gwsload.contract import numbers
+from gwsload.contract.activity import run_failures
 
 __all__ = ["SCHEMA", "RunAnalysis", "analyze_run", "summary_json", "summary_markdown"]
 
@@ -68,12 +69,19 @@ class RunAnalysis:
     findings: list[Finding]
     capacity: CapacityResult | None
     drift: list[DriftResult]
+    #: why the run did not test (the failed-run rule); empty when it did
+    failed_run: list[str]
 
     @property
     def slo_verdict(self) -> str:
         if not len(self.slo_results):
             return "none"
         return "pass" if bool(self.slo_results["passed"].all()) else "fail"
+
+    @property
+    def verdict(self) -> str:
+        """``fail`` when the run did not test or an SLO is breached, else the SLO verdict."""
+        return "fail" if self.failed_run else self.slo_verdict
 
     @property
     def verdict_sentence(self) -> str:
@@ -88,6 +96,8 @@ class RunAnalysis:
         )
         warnings = sum(f.severity == "warning" for f in self.findings)
         caveat = f" ({warnings} validity warning{'s' * (warnings != 1)})" if warnings else ""
+        if self.failed_run:
+            return f"FAIL: the run did not test: {'; '.join(self.failed_run)}; {facts}{caveat}."
         if self.slo_verdict == "none":
             return f"NO SLOs to check: {facts}{caveat}."
         failed = int((~self.slo_results["passed"]).sum())
@@ -119,6 +129,7 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
         findings=assess_validity(run, headline),
         capacity=compute_capacity(run, slos),
         drift=compute_drift(series, run.generator, window_s=window_s, warmup_s=run.warmup_s),
+        failed_run=run_failures(run.path, run.manifest),
     )
 
 
@@ -157,6 +168,7 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "workload": run.workload_model,
         "transport": run.manifest.get("transport"),
         "verdict": analysis.verdict_sentence,
+        "failed_run": analysis.failed_run,
         "measured": {
             "warmup_s": run.warmup_s,
             "from_s": run.warmup_s,

@@ -38,6 +38,7 @@ from gwsload.errors import EXIT_FAILED, EXIT_OK
 from gwsload.launcher.plan import run_config, stop_timeout_s
 from gwsload.launcher.processes import LocustPlan, LocustProcesses, locustfile_path
 from gwsload.launcher.progress import format_progress, format_summary, read_progress
+from gwsload.launcher.verdict import EXIT_INTERRUPTED, run_verdict, untested
 from gwsload.metrics.health import GeneratorSample, judge_saturation
 from gwsload.metrics.machine import MachineSampler, environment_document, write_environment
 from gwsload.metrics.manifest import (
@@ -52,7 +53,6 @@ from gwsload.simulator.process import SimulatorProcess, SimulatorStartError
 
 __all__ = ["EXIT_INTERRUPTED", "RunOptions", "execute"]
 
-EXIT_INTERRUPTED = 130
 #: Locust's own CSV names (prefix ``locust``) -> the run folder's names
 _LOCUST_OUTPUTS = {
     "locust_stats.csv": "stats.csv",
@@ -191,7 +191,14 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
     samples = _read_generator_samples(run_dir / "generator.csv")
     verdict = judge_saturation([s for s in samples if s.ts >= steady_from] or samples)
     ended = time.time()
-    code, status, reasons = _verdict(summary, interrupted=signals.requested > 0, finished=finished)
+    code, status, reasons = run_verdict(
+        summary, interrupted=signals.requested > 0, finished=finished
+    )
+    if status == "completed":
+        not_tested = untested(run_dir, manifest)
+        if not_tested:
+            reasons += [f"failed: {reason}" for reason in not_tested]
+            code = EXIT_FAILED
 
     def close_manifest() -> None:
         closed = finish_manifest(
@@ -327,25 +334,6 @@ def _watch(
             if record is not None and record.get("state") != "done":
                 _say(stream, format_progress(record))
     return processes.wait(30.0)
-
-
-def _verdict(
-    summary: dict[str, Any] | None, *, interrupted: bool, finished: bool
-) -> tuple[int, str, list[str]]:
-    if interrupted:
-        return EXIT_INTERRUPTED, "interrupted", ["interrupted: the run folder holds what was done"]
-    if summary is None or not finished:
-        return EXIT_FAILED, "failed", ["the run did not complete: see locust/*.log in the folder"]
-    counts = summary.get("counts") or {}
-    reasons = []
-    for kind in ("lost", "http_error", "api_error", "transport_error", "async_error", "unexpected"):
-        if counts.get(kind, 0):
-            reasons.append(f"failed: {counts[kind]} {kind.replace('_', ' ')}")
-    if not counts.get("ops", 0):
-        reasons.append("failed: no operation was made")
-    for worker in summary.get("missing_workers") or []:
-        reasons.append(f"failed: worker {worker} did not deliver its final results")
-    return (EXIT_FAILED if reasons else EXIT_OK), "completed", reasons
 
 
 def _rename_locust_outputs(folder: Path) -> None:

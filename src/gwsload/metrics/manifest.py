@@ -209,6 +209,7 @@ def build_manifest(
         "workload": {"model": scenario.workload.model},
         "stages": [window.to_dict() for window in stage_windows(scenario.stages)],
         "warmup_s": scenario.effective_warmup_s,
+        "min_active_share": scenario.min_active_share,
         "notification_timeout_s": scenario.client.notification_timeout_s,
         "slo": [slo.to_dict() for slo in scenario.slo],
         "workers": workers,

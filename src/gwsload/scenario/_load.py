@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gwsload.contract.failed_run import DEFAULT_MIN_ACTIVE_SHARE
 from gwsload.errors import ConfigError
 from gwsload.scenario._checks import Table, check_no_secrets, parse_duration
 from gwsload.scenario._model import (
@@ -59,6 +60,7 @@ def parse_scenario(data: Mapping[str, Any], *, source: str) -> Scenario:
         "name",
         "description",
         "warmup_s",
+        "min_active_share",
         "target",
         "simulator",
         "client",
@@ -87,8 +89,25 @@ def parse_scenario(data: Mapping[str, Any], *, source: str) -> Scenario:
     warmup = top.opt("warmup_s", float, "a number of seconds >= 0", lambda v: v >= 0)
     slo_tables = top.array_of_tables("slo") if "slo" in data else []
     slos = tuple(_read_slo(table) for table in slo_tables)
+    active = top.get(
+        "min_active_share",
+        float,
+        DEFAULT_MIN_ACTIVE_SHARE,
+        "a share in (0, 1]",
+        lambda v: 0 < v <= 1,
+    )
     scenario = Scenario(
-        name, description, source, target, simulator, client, workload, stages, warmup, slos
+        name,
+        description,
+        source,
+        target,
+        simulator,
+        client,
+        workload,
+        stages,
+        warmup,
+        slos,
+        active,
     )
     check_agents(scenario)
     return scenario

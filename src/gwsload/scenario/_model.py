@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gwsload.contract.failed_run import DEFAULT_MIN_ACTIVE_SHARE
+from gwsload.contract.operations import RECORDING_OPERATIONS
 from gwsload.errors import ConfigError
 from gwsload.scenario._checks import number_text
 from gwsload.simulator.options import LATENCY_MODELS
@@ -35,12 +37,7 @@ __all__ = [
 ]
 
 #: the recording operations, as GWS names them
-OPERATIONS = (
-    "StartCallRecording",
-    "StopCallRecording",
-    "PauseCallRecording",
-    "ResumeCallRecording",
-)
+OPERATIONS = RECORDING_OPERATIONS
 #: SLO metrics taking a ``stat`` (latency distributions)
 LATENCY_METRICS = ("response_ms", "notify_ms", "notify_from_intended_ms")
 #: SLO metrics that are one number per run
@@ -219,6 +216,8 @@ class Scenario:
     stages: tuple[Stage, ...]
     warmup_s: float | None
     slo: tuple[Slo, ...]
+    #: the run fails when fewer of its agents operate in the measured period
+    min_active_share: float = DEFAULT_MIN_ACTIVE_SHARE
 
     @property
     def embedded_simulator(self) -> bool:
@@ -300,6 +299,7 @@ class Scenario:
             "name": self.name,
             "description": self.description,
             "warmup_s": self.warmup_s,
+            "min_active_share": self.min_active_share,
             "client": dataclasses.asdict(self.client),
             "workload": workload,
             "stages": stages,

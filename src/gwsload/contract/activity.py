@@ -1,0 +1,60 @@
+"""What a run folder's events say the run did in its measured period (pyarrow, no pandas)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from gwsload.contract.failed_run import (
+    Activity,
+    failed_run_reasons,
+    min_active_share,
+    planned_agents,
+)
+from gwsload.contract.operations import RECORDING_OPERATIONS
+from gwsload.contract.periods import stages_end_seconds, warmup_seconds
+from gwsload.errors import ConfigError
+
+__all__ = ["read_activity", "run_failures"]
+
+_COLUMNS = ["ts", "agent", "operation"]
+
+
+def read_activity(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any]) -> Activity:
+    """Count the measured period's operations and operating agents in ``events/``.
+
+    Reads three columns segment by segment (memory: the set of agent names). A
+    folder without segments is a run that made no operation. Raises ConfigError
+    naming an unreadable segment.
+    """
+    t0 = manifest.get("t0")
+    base = float(t0) if isinstance(t0, int | float) else 0.0
+    start = base + warmup_seconds(manifest)
+    end = base + stages_end_seconds(manifest)
+    operations = 0
+    agents: set[str] = set()
+    wanted = pa.array(RECORDING_OPERATIONS)
+    for file in sorted((Path(run_dir) / "events").glob("*.parquet")):
+        try:
+            table = pq.read_table(file, columns=_COLUMNS)
+        except (pa.ArrowInvalid, OSError, KeyError) as exc:
+            raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
+        ts = table["ts"]
+        in_period = pc.and_(pc.greater_equal(ts, start), pc.less(ts, end))
+        recording = pc.is_in(pc.cast(table["operation"], pa.string()), value_set=wanted)
+        chosen = table.filter(pc.and_(in_period, recording))
+        operations += chosen.num_rows
+        names = pc.unique(pc.cast(chosen["agent"], pa.string()))
+        agents.update(str(n) for n in names.to_pylist() if n)
+    return Activity(operations, len(agents), planned_agents(manifest))
+
+
+def run_failures(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any]) -> list[str]:
+    """The failed-run rule applied to a run folder: why it did not test (empty: it did)."""
+    return failed_run_reasons(read_activity(run_dir, manifest), min_active_share(manifest))
