@@ -50,7 +50,7 @@ def test_outcome_accounting_by_status_with_examples(runs: dict[str, Path]) -> No
     truth = truth[truth["ts"] - run.t0 >= run.warmup_s]
     counts = truth["outcome"].value_counts()
     assert table.loc[("http_error", "HTTP 503"), "count"] == counts["http_error"]
-    api = ("api_error", "statusCode 2 (parameter not valid for current state)")
+    api = ("api_error", "statusCode 2 (parameter not valid for the current state)")
     assert table.loc[api, "count"] == counts["api_error"]
     assert table.loc[("lost", ""), "count"] == counts["lost"]
     assert table.loc[("unexpected", "notification"), "count"] == 3

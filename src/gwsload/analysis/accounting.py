@@ -15,52 +15,20 @@ import pandas as pd
 
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import measured_mask
+from gwsload.contract.operations import ANOMALY_KINDS, OUTCOME_KINDS
+from gwsload.contract.status import status_meaning
 
-__all__ = ["STATUS_CODE_MEANINGS", "compute_outcomes"]
+__all__ = ["compute_outcomes"]
 
-#: GWS v2 statusCode meanings (Web Services API reference, return values)
-STATUS_CODE_MEANINGS = {
-    0: "success",
-    1: "required parameter missing",
-    2: "parameter not valid for current state",
-    3: "operation forbidden",
-    4: "internal error",
-    5: "user lacks permission",
-    6: "resource not found",
-    7: "partial success",
-    8: "change password demanded",
-    9: "processing incomplete",
-    10: "input validation (out of range)",
-    11: "read-only property",
-    12: "unable to retrieve",
-    13: "unable to create",
-    14: "unable to delete",
-    15: "unable to update",
-    16: "unable to assign",
-    17: "unable to unassign",
-    18: "resource already exists",
-    19: "resource already in use",
-    20: "user not authenticated",
-}
 EXAMPLES = 3
-OUTCOME_ORDER = (
-    "ok",
-    "http_error",
-    "api_error",
-    "transport_error",
-    "async_error",
-    "lost",
-    "late",
-    "duplicate",
-    "unexpected",
-)
+OUTCOME_ORDER = (*OUTCOME_KINDS, *ANOMALY_KINDS)
 
 
 def _detail(outcome: str, http_status: int, status_code: int) -> str:
     if outcome == "http_error":
         return f"HTTP {http_status}"
     if outcome == "api_error":
-        meaning = STATUS_CODE_MEANINGS.get(status_code, "unknown statusCode")
+        meaning = status_meaning(status_code)
         http = f", HTTP {http_status}" if http_status and not 200 <= http_status < 300 else ""
         return f"statusCode {status_code} ({meaning}{http})"
     if outcome == "async_error":

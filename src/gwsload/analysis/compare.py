@@ -26,7 +26,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from gwsload.analysis.load import RunFolder
-from gwsload.analysis.metrics import ALL, ERROR_OUTCOMES, choose_window_s
+from gwsload.analysis.metrics import ALL, choose_window_s
+from gwsload.contract.operations import ERROR_OUTCOMES
 from gwsload.errors import ConfigError
 
 __all__ = [

@@ -31,6 +31,7 @@ from gwsload.analysis.hdr import (
     round_sig,
 )
 from gwsload.analysis.load import RunFolder
+from gwsload.contract.operations import ERROR_OUTCOMES
 
 __all__ = [
     "ALL",
@@ -62,7 +63,6 @@ LATENCY_METRICS = {
 }
 #: stat name -> percentile (100 = max)
 STATS = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9, "max": 100.0}
-ERROR_OUTCOMES = ("http_error", "api_error", "transport_error", "async_error")
 _WINDOW_CHOICES = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 
 Mask = npt.NDArray[np.bool_]
@@ -231,7 +231,7 @@ def summarize_period(
     rows = []
     for operation, outcome in by_outcome.sort_index(key=lambda i: i == ALL).iterrows():
         total = int(outcome.sum())
-        count = {k: int(outcome.get(k, 0)) for k in ("ok", *ERROR_OUTCOMES, "lost")}
+        count: dict[str, int] = {k: int(outcome.get(k, 0)) for k in ("ok", *ERROR_OUTCOMES, "lost")}
         anomalies_op = (
             anomalies
             if operation == ALL or "operation" not in anomalies

@@ -39,7 +39,7 @@ def read_activity(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any]) 
     end = base + stages_end_seconds(manifest)
     operations = 0
     agents: set[str] = set()
-    wanted = pa.array(RECORDING_OPERATIONS)
+    wanted = pa.array(list(RECORDING_OPERATIONS))
     for file in sorted((Path(run_dir) / "events").glob("*.parquet")):
         try:
             table = pq.read_table(file, columns=_COLUMNS)

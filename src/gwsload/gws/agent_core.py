@@ -17,6 +17,7 @@ from gevent.event import Event
 
 from gwsload.cometd import CometdClient, Incident
 from gwsload.cometd.client import TransportName
+from gwsload.contract.operations import TRANSPORTS
 from gwsload.errors import ConfigError
 from gwsload.gws.calls import CallTable
 from gwsload.gws.config import AgentConfig, AgentError
@@ -26,9 +27,8 @@ from gwsload.gws.outcomes import Anomaly, Outcome
 from gwsload.gws.protocol import ME_PATH, is_csrf_refusal, operation_body, server_stamp
 from gwsload.gws.session import GwsSession, Response
 
-__all__ = ["TRANSPORTS", "AgentCore"]
+__all__ = ["AgentCore"]
 
-TRANSPORTS = ("long-polling", "websocket")
 
 OutcomeSink = Callable[[Outcome], None]
 AnomalySink = Callable[[Anomaly], None]

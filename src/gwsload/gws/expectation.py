@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gwsload.contract.operations import CALL_RECORDING_STATE_CHANGE, RECORDING_OPERATIONS
 from gwsload.gws.outcomes import Outcome
 
 __all__ = [
@@ -21,18 +22,10 @@ __all__ = [
 ]
 
 CALL_STATE_CHANGE_MESSAGE = "CallStateChangeMessage"
-CALL_RECORDING_STATE_CHANGE = "CallRecordingStateChange"
 STATUS_CHANGE = "StatusChange"
 #: GWS's asynchronous error for an accepted operation (gws-api.md §4)
 ERROR_MESSAGE = "ErrorMessage"
 
-#: recording operation -> the ``recordingState`` its notification carries
-RECORDING_OPERATIONS: dict[str, str] = {
-    "StartCallRecording": "Recording",
-    "StopCallRecording": "Stopped",
-    "PauseCallRecording": "Paused",
-    "ResumeCallRecording": "Recording",
-}
 
 Key = tuple[str, str, str]
 

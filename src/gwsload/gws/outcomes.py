@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
+
+from gwsload.contract.operations import AnomalyKind, OutcomeKind
 
 __all__ = ["Anomaly", "AnomalyKind", "Outcome", "OutcomeKind"]
 
-OutcomeKind = Literal["ok", "http_error", "api_error", "transport_error", "async_error", "lost"]
-AnomalyKind = Literal["late", "duplicate", "unexpected"]
 
 _NAN = math.nan
 

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from locust.stats import RequestStats
 
+from gwsload.contract.operations import HTTP_FAILURES, NOTIFY_FAILURES
 from gwsload.gws.outcomes import Anomaly, Outcome
 from gwsload.harness.locust_rows import log_apart, sample_ms
 from gwsload.metrics.latency import LatencyRecorder
@@ -37,10 +38,6 @@ __all__ = ["NOTIFY_REQUEST_TYPE", "OpRecorder", "RequestEvent"]
 #: Locust request_type of the notification-latency rows
 NOTIFY_REQUEST_TYPE = "NOTIFY"
 ANOMALY_REQUEST_TYPE = "ANOMALY"
-#: outcomes that fail the HTTP row (the operation was not accepted)
-HTTP_FAILURES = frozenset({"http_error", "api_error", "transport_error"})
-#: outcomes that fail the NOTIFY row (accepted, then no confirming notification)
-NOTIFY_FAILURES = frozenset({"lost", "async_error"})
 _NAN = math.nan
 
 

@@ -30,15 +30,13 @@ import pyarrow.parquet as pq
 from hdrh.histogram import HdrHistogram
 
 from gwsload.contract.agent_states import merge_summaries
+from gwsload.contract.operations import ERROR_OUTCOMES
 from gwsload.metrics.hlog import HlogWriter
 from gwsload.metrics.latency import Interval, IntervalMerger, new_histogram, split_tag
 from gwsload.metrics.logs import GeneratorLog, IncidentLog, incident
 from gwsload.metrics.segments import SegmentWriter, arrow_schema
 
 __all__ = ["RunSink", "WorkerState", "percentile_ms"]
-
-#: counts shown in the progress line and the summary
-_ERROR_KINDS = ("http_error", "api_error", "transport_error", "async_error")
 
 
 def percentile_ms(histogram: HdrHistogram | None, percentile: float) -> float | None:
@@ -214,7 +212,7 @@ class RunSink:
             "notify_p50_ms": percentile_ms(notify, 50.0),
             "notify_p99_ms": percentile_ms(notify, 99.0),
             "lost": counts.get("lost", 0),
-            "errors": sum(counts.get(k, 0) for k in _ERROR_KINDS),
+            "errors": sum(counts.get(k, 0) for k in ERROR_OUTCOMES),
             "late": counts.get("late", 0),
             "duplicate": counts.get("duplicate", 0),
             "unexpected": counts.get("unexpected", 0),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gwsload.contract.failed_run import DEFAULT_MIN_ACTIVE_SHARE
-from gwsload.contract.operations import RECORDING_OPERATIONS
+from gwsload.contract.operations import RECORDING_OPERATIONS, TRANSPORTS
 from gwsload.errors import ConfigError
 from gwsload.scenario._checks import number_text
 from gwsload.simulator.options import LATENCY_MODELS
@@ -51,7 +51,6 @@ RATIO_METRICS = (
 )
 SLO_METRICS = LATENCY_METRICS + RATIO_METRICS
 LATENCY_STATS = ("p50", "p90", "p95", "p99", "p99.9", "max", "mean")
-TRANSPORTS = ("long-polling", "websocket")
 WORKLOAD_MODELS = ("closed", "open")
 ARRIVALS = ("constant", "poisson")
 
