@@ -9,16 +9,31 @@ users (closed). Three findings, in docs/reports.md terms:
 - throughput knee: the first step whose scaling efficiency
   ``(achieved / achieved_first) / (load / load_first)`` falls below 0.9;
 - latency knee: the first step whose notification p99 is at least twice the first step's.
+
+Each step also says who limited it (``limited_by``): the load generator or the
+embedded simulator when one of them was saturated during the step (analysis.limits),
+else the target when the step breaks an SLO or is past a knee, else none. Capacity
+walks up the steps and stops at the first step that either fails or was saturated:
+only a failing step with healthy generators and simulator is the target's knee;
+a saturated one makes the capacity a lower bound ("at least").
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from gwsload.analysis.limits import (
+    GENERATOR,
+    NONE,
+    SIMULATOR,
+    TARGET,
+    PeriodHealth,
+    period_health,
+)
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL, number, row_of, summarize_period
 from gwsload.analysis.slo import Slo, evaluate_slos
@@ -31,9 +46,15 @@ LATENCY_FACTOR = 2.0
 
 
 def compute_steps(run: RunFolder, slos: list[Slo]) -> pd.DataFrame:
-    """One row per step: users, offered load, achieved ops/s, latency stats, ratios, slo_ok."""
+    """One row per step: users, offered load, achieved ops/s, latency stats, ratios, slo_ok,
+    the SLOs it breaks, and the health of the generators and the simulator during it."""
+    return _measure_steps(run, slos)[0]
+
+
+def _measure_steps(run: RunFolder, slos: list[Slo]) -> tuple[pd.DataFrame, dict[int, PeriodHealth]]:
     stages = run.manifest.get("stages") or []
     rows: list[dict[str, object]] = []
+    healths: dict[int, PeriodHealth] = {}
     previous_users = 0.0
     for stage in stages:
         start, end = float(stage.get("start_s", 0)), float(stage.get("end_s", 0))
@@ -53,8 +74,10 @@ def compute_steps(run: RunFolder, slos: list[Slo]) -> pd.DataFrame:
         at = run.anomalies["t_s"]
         anomalies = run.anomalies[(at >= lo) & (at < hi)]
         table = summarize_period(run.events, anomalies, hi - lo, mask=in_step)
-        passed = evaluate_slos(slos, table)["passed"]
+        results = evaluate_slos(slos, table)
+        passed = results["passed"]
         pooled = {k: number(v) for k, v in row_of(table, ALL).items()}
+        health = period_health(run, lo, hi)
         rows.append(
             {
                 "step": int(stage.get("index", len(rows))),
@@ -71,8 +94,16 @@ def compute_steps(run: RunFolder, slos: list[Slo]) -> pd.DataFrame:
                 "error_ratio": pooled["error_ratio"],
                 "lost_ratio": pooled["lost_ratio"],
                 "slo_ok": bool(passed.all()) if len(passed) else True,
+                "slo_failed": [str(n) for n in results.loc[~passed, "name"]],
+                "generator_cpu_max_percent": health.cpu_max(GENERATOR),
+                "generator_lag_share": health.share(GENERATOR, "lag"),
+                "simulator_cpu_max_percent": health.cpu_max(SIMULATOR),
+                "simulator_lag_share": health.share(SIMULATOR, "lag"),
+                "saturated": health.limiter or "",
+                "saturation": health.reason,
             }
         )
+        healths[int(stage.get("index", len(rows) - 1))] = health
     steps = pd.DataFrame(rows)
     if len(steps):
         first = steps.iloc[0]
@@ -80,16 +111,33 @@ def compute_steps(run: RunFolder, slos: list[Slo]) -> pd.DataFrame:
             steps["offered"] / first["offered"]
         )
         steps["p99_vs_first"] = steps["notify_ms_p99"] / first["notify_ms_p99"]
-    return steps
+    return steps, healths
 
 
 @dataclass(frozen=True, slots=True)
 class CapacityResult:
+    """The capacity answer. ``limit_step`` is where the walk up the steps stopped (None:
+    every step held with healthy generators and simulator); ``limited_by`` who limited
+    it there (``TARGET``, ``GENERATOR``, ``SIMULATOR``, or ``NONE`` when nothing did)."""
+
     steps: pd.DataFrame
     capacity_step: int | None
     throughput_knee_step: int | None
     latency_knee_step: int | None
     has_slos: bool
+    health: dict[int, PeriodHealth] = field(default_factory=dict)
+    limit_step: int | None = None
+
+    @property
+    def limited_by(self) -> str:
+        if self.limit_step is None:
+            return NONE
+        return str(self.steps.set_index("step").loc[self.limit_step, "limited_by"])
+
+    @property
+    def is_lower_bound(self) -> bool:
+        """True when the target's knee was not reached: capacity is "at least" this."""
+        return self.limited_by != TARGET
 
     def _load(self, step: int) -> str:
         row = self.steps.set_index("step").loc[step]
@@ -101,12 +149,38 @@ class CapacityResult:
         row = self.steps.set_index("step").loc[step]
         return f"{self._load(step)} ({numbers.rate(number(row['ops_per_s']))} achieved{extra})"
 
+    def _with_p99(self, step: int) -> str:
+        p99 = number(self.steps.set_index("step").loc[step, "notify_ms_p99"])
+        return self._describe(step, f", notification p99 {numbers.latency_ms(p99)}")
+
     @property
     def sentence(self) -> str:
-        """The capacity-planning answer in one sentence (plus the knees)."""
+        """The capacity-planning answer in one sentence: the figure and whose limit it is."""
+        held = "every SLO" if self.has_slos else "its latency"
+        if self.limited_by in (GENERATOR, SIMULATOR):
+            assert self.limit_step is not None
+            health = self.health[self.limit_step]
+            at = self._load(self.limit_step)
+            if self.capacity_step is None:
+                head = f"No capacity figure: at the first step ({at})"
+            else:
+                head = f"Capacity: at least {self._load(self.capacity_step)}; at {at}"
+            return (
+                f"{head} {health.reason}, so the target's knee was not reached: "
+                f"{health.remedy} and run again."
+            )
+        if self.limited_by == NONE:
+            assert self.capacity_step is not None
+            checked = self.health.get(self.capacity_step)
+            healthy = f" with {checked.healthy_processes} healthy" if checked else ""
+            held = "every SLO" if self.has_slos else "its throughput and latency"
+            return (
+                f"Capacity: at least {self._with_p99(self.capacity_step)}: every step holds "
+                f"{held}{healthy}, so the target's knee lies beyond the highest step."
+            )
+        assert self.limit_step is not None
         parts = []
         if self.capacity_step is None:
-            held = "every SLO" if self.has_slos else "its latency"
             parts.append(
                 f"No step holds {held}: capacity is below the first step "
                 f"({self._describe(int(self.steps['step'].iloc[0]))})"
@@ -117,14 +191,17 @@ class CapacityResult:
                 if self.has_slos
                 else "the last step before the knee (no SLOs given)"
             )
-            p99 = number(self.steps.set_index("step").loc[self.capacity_step, "notify_ms_p99"])
-            described = self._describe(
-                self.capacity_step, f", notification p99 {numbers.latency_ms(p99)}"
+            parts.append(f"Capacity: {self._with_p99(self.capacity_step)}, {rule}")
+        checked = self.health.get(self.limit_step)
+        if checked is not None and checked.processes:
+            parts.append(
+                f"{checked.healthy_processes} {'were' if len(checked.processes) > 1 else 'was'} "
+                f"healthy at {self._load(self.limit_step)}, so this is the target's limit"
             )
-            parts.append(f"Capacity: {described}, {rule}")
         if self.throughput_knee_step is not None:
             parts.append(
                 f"throughput stops following load at {self._describe(self.throughput_knee_step)}"
+                f"{self._not_target(self.throughput_knee_step)}"
             )
         if self.latency_knee_step is not None:
             row = self.steps.set_index("step").loc[self.latency_knee_step]
@@ -133,9 +210,13 @@ class CapacityResult:
                 f"{self._load(self.latency_knee_step)} "
                 f"({numbers.latency_ms(number(row['notify_ms_p99']))}, "
                 f"{numbers.significant(number(row['p99_vs_first']))}x the "
-                f"first step)"
+                f"first step){self._not_target(self.latency_knee_step)}"
             )
         return "; ".join(parts) + "."
+
+    def _not_target(self, step: int) -> str:
+        limiter = self.steps.set_index("step").loc[step, "limited_by"]
+        return f" (where the {limiter} was saturated)" if limiter in (GENERATOR, SIMULATOR) else ""
 
 
 def _first(mask: pd.Series, steps: pd.DataFrame) -> int | None:
@@ -144,20 +225,30 @@ def _first(mask: pd.Series, steps: pd.DataFrame) -> int | None:
 
 
 def compute_capacity(run: RunFolder, slos: list[Slo]) -> CapacityResult | None:
-    """The knee of a step-load run; None when the run has fewer than two distinct loads."""
+    """The knee of a step-load run and whose it is; None with fewer than two distinct loads."""
     loads = {(s.get("users"), s.get("rate_per_s")) for s in run.manifest.get("stages") or []}
     if len(loads) < 2:
         return None
-    steps = compute_steps(run, slos)
+    steps, health = _measure_steps(run, slos)
     if len(steps) < 2 or steps["offered"].nunique() < 2:
         return None
     throughput_knee = _first(steps["efficiency"] < EFFICIENCY_FLOOR, steps)
     latency_knee = _first(steps["p99_vs_first"] >= LATENCY_FACTOR, steps)
     if slos:
-        holding = np.logical_and.accumulate(steps["slo_ok"].to_numpy())
+        holds = steps["slo_ok"].to_numpy(dtype=bool)
     else:
         knees = [k for k in (throughput_knee, latency_knee) if k is not None]
-        limit = min(knees) if knees else math.inf
-        holding = (steps["step"] < limit).to_numpy()
-    capacity = int(steps.loc[holding, "step"].iloc[-1]) if holding.any() else None
-    return CapacityResult(steps, capacity, throughput_knee, latency_knee, bool(slos))
+        holds = (steps["step"] < (min(knees) if knees else math.inf)).to_numpy()
+    saturated = steps["saturated"].to_numpy(dtype=object)
+    steps["limited_by"] = [
+        str(limiter) if limiter else (NONE if ok else TARGET)
+        for limiter, ok in zip(saturated, holds, strict=True)
+    ]
+    # walk up: the first step that fails or was saturated ends the walk
+    stops = (~holds) | np.array([bool(v) for v in saturated])
+    limit_step = int(steps.loc[stops, "step"].iloc[0]) if stops.any() else None
+    good = ~np.logical_or.accumulate(stops)
+    capacity = int(steps.loc[good, "step"].iloc[-1]) if good.any() else None
+    return CapacityResult(
+        steps, capacity, throughput_knee, latency_knee, bool(slos), health, limit_step
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gwsload.analysis.attribution import attribute_breaches, breach_note
+from gwsload.analysis.capacity import compute_capacity
 from gwsload.analysis.load import load_run
 from gwsload.analysis.metrics import compute_headline, number
 from gwsload.analysis.report import write_junit
@@ -51,6 +53,8 @@ def main(args: argparse.Namespace) -> int:
             "give --slo FILE with [[slo]] tables)"
         )
     results = evaluate_slos(slos, compute_headline(run))
+    attributed = attribute_breaches(run, results, compute_capacity(run, slos))
+    notes = {name: breach_note(limiter) for name, limiter in attributed.items()}
     labels = labels_of(run.manifest)
     if labels:
         print(f"run {run.run_id}: {format_labels(labels)}")
@@ -59,14 +63,26 @@ def main(args: argparse.Namespace) -> int:
         print(f"{'SLO':<{width}}  {'measured':>14}  result")
         for row in results.itertuples():
             value = format_value(str(row.metric), number(row.value))
-            print(f"{row.label:<{width}}  {value:>14}  {'pass' if row.passed else 'FAIL'}")
+            verdict = "pass" if row.passed else "FAIL"
+            note = notes.get(str(row.name))
+            print(f"{row.label:<{width}}  {value:>14}  {verdict}" + (f" ({note})" if note else ""))
     failed = int((~results["passed"]).sum()) if slos else 0
-    xml = junit_xml(results, suite=f"slo {run.run_id}", properties=labels, untested=untested)
+    xml = junit_xml(
+        results, suite=f"slo {run.run_id}", properties=labels, untested=untested, notes=notes
+    )
     junit = write_junit(xml, args.junit or run.path / "check.junit.xml")
     for reason in untested:
         print(f"FAIL: the run did not test: {reason}")
+    why = ""
+    if notes:
+        limiters = sorted(set(attributed.values()))
+        why = (
+            f"; {len(notes)} of {failed} breaches happened while the "
+            f"{' and the '.join(limiters)} {'was' if len(limiters) == 1 else 'were'} "
+            "saturated: not a verdict on the target"
+        )
     print(
         f"{'FAIL' if failed or untested else 'PASS'}: {len(results) - failed} of "
-        f"{len(results)} SLOs hold (wrote {junit})"
+        f"{len(results)} SLOs hold{why} (wrote {junit})"
     )
     return EXIT_FAILED if failed or untested else EXIT_OK

@@ -10,7 +10,8 @@ Every problem with the folder is a ConfigError with one line naming the file.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 
 from gwsload.analysis.hdr import HdrCounts, read_hlog_totals
 from gwsload.contract.periods import measured_end_seconds, warmup_seconds
+from gwsload.contract.saturation import SIMULATOR_HEALTH_FIELDS, SIMULATOR_HEALTH_FILE
 from gwsload.errors import ConfigError
 
 __all__ = ["KNOWN_FORMATS", "RunFolder", "load_run", "measured_end_seconds", "warmup_seconds"]
@@ -65,6 +67,13 @@ _EXAMPLES_PER_SEGMENT = 50
 _EXAMPLES_PER_KIND = 3
 
 
+_SIMULATOR_COLUMNS = ("t_s", *SIMULATOR_HEALTH_FIELDS[1:])
+
+
+def _empty(columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+
+
 @dataclass(frozen=True)
 class RunFolder:
     """Everything the reports need from one run folder."""
@@ -89,6 +98,9 @@ class RunFolder:
     generator: pd.DataFrame
     #: post-warm-up HDR totals per tag, None when latency.hlog is absent
     hdr: list[HdrCounts] | None
+    #: the embedded simulator's own health (simulator.csv): t_s, cpu_percent,
+    #: cpu_wait_percent, rss_bytes, open_fds, tasks, loop_lag_ms; empty when absent
+    simulator: pd.DataFrame = field(default_factory=lambda: _empty(_SIMULATOR_COLUMNS))
 
     @property
     def run_id(self) -> str:
@@ -314,6 +326,24 @@ def _read_generator(path: Path, t0: float) -> pd.DataFrame:
     return frame.drop(columns=["ts"])
 
 
+def _read_simulator(path: Path, t0: float) -> pd.DataFrame:
+    file = path / SIMULATOR_HEALTH_FILE
+    if not file.exists():
+        return _empty(_SIMULATOR_COLUMNS)
+    try:
+        frame = pd.read_csv(file)
+    except (ValueError, OSError) as exc:
+        raise ConfigError(f"{file}: not a CSV file ({exc})") from None
+    missing = [c for c in SIMULATOR_HEALTH_FIELDS if c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"{file}: missing columns {missing} (expected {','.join(SIMULATOR_HEALTH_FIELDS)})"
+        )
+    frame = frame.astype(float)
+    frame.insert(0, "t_s", frame["ts"] - t0)
+    return frame.drop(columns=["ts"])
+
+
 def load_run(path: Path | str) -> RunFolder:
     """Read and check a run folder. Raises ConfigError (one line) on anything broken."""
     path = Path(path)
@@ -347,4 +377,5 @@ def load_run(path: Path | str) -> RunFolder:
         incidents=_read_incidents(path, t0),
         generator=_read_generator(path, t0),
         hdr=hdr,
+        simulator=_read_simulator(path, t0),
     )

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gwsload.analysis import plots
+from gwsload.analysis.attribution import breach_note
 from gwsload.analysis.environment import environment_html
 from gwsload.analysis.metrics import (
     ALL,
@@ -28,10 +29,12 @@ from gwsload.analysis.metrics import (
 from gwsload.analysis.slo import format_value
 from gwsload.analysis.summary import RunAnalysis
 from gwsload.contract import numbers
+from gwsload.contract.saturation import LOOP_LAG_MS
 
 __all__ = ["figure_png", "page", "render_report", "table"]
 
 _HISTOGRAM_SAMPLE = 1_000_000
+_LAG = numbers.latency_ms(LOOP_LAG_MS)
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;
 max-width:1100px;color:#222;line-height:1.4;padding:0 16px}
@@ -164,7 +167,13 @@ def _slo_section(analysis: RunAnalysis) -> str:
                 format_value(m, number(v))
                 for m, v in zip(results["metric"], results["value"], strict=True)
             ],
-            "result": ["pass" if p else "FAIL" for p in results["passed"]],
+            "result": [
+                "pass"
+                if p
+                else "FAIL"
+                + (f" ({breach_note(analysis.breaches[n])})" if n in analysis.breaches else "")
+                for p, n in zip(results["passed"], results["name"], strict=True)
+            ],
         }
     )
     classes = {i: "bad" for i, p in enumerate(analysis.slo_results["passed"]) if not p}
@@ -272,12 +281,20 @@ def _capacity_section(analysis: RunAnalysis) -> str:
         "error_ratio": "errors",
         "lost_ratio": "lost",
         "slo_ok": "SLOs hold",
+        "generator_lag_share": f"generator lag > {_LAG}",
+        "simulator_lag_share": f"simulator lag > {_LAG}",
+        "limited_by": "limited by",
     }
     steps = capacity.steps[list(columns)].rename(columns=columns)
+    for column in (f"generator lag > {_LAG}", f"simulator lag > {_LAG}"):
+        steps[column] = [_pct(float(v)) for v in steps[column]]
+    if capacity.steps["simulator_lag_share"].isna().all():  # external target: no simulator.csv
+        steps = steps.drop(columns=[f"simulator lag > {_LAG}"])
     steps["errors"] = [_pct(float(v)) for v in steps["errors"]]
     steps["lost"] = [_pct(float(v)) for v in steps["lost"]]
     steps["SLOs hold"] = ["yes" if ok else "no" for ok in capacity.steps["slo_ok"]]
-    classes = {i: "bad" for i, ok in enumerate(capacity.steps["slo_ok"]) if not ok}
+    # a step someone limited: failing (the target) or saturated (a measuring process)
+    classes = {i: "bad" for i, by in enumerate(capacity.steps["limited_by"]) if by != "none"}
     image = figure_png(plots.plot_capacity(capacity.steps, capacity_step=capacity.capacity_step))
     return (
         f'<h2>Capacity</h2><div class="verdict none">{html.escape(capacity.sentence)}'

@@ -192,10 +192,14 @@ def junit_xml(
     suite: str,
     properties: Mapping[str, str] | None = None,
     untested: Sequence[str] = (),
+    notes: Mapping[str, str] | None = None,
 ) -> str:
     """JUnit XML (one testcase per SLO, and one saying whether the run tested at all)
     as CI systems read it; ``properties`` (the run's labels) become the suite's
-    ``<properties>``, ``untested`` are the failed-run rule's reasons."""
+    ``<properties>``, ``untested`` are the failed-run rule's reasons. A breach with a
+    note (SLO name -> text: it happened while the generator was saturated) is a failure
+    of type ``SloBreachDuringSaturation``, so CI can tell a bad machine from a bad build."""
+    notes = notes or {}
     failures = (int((~results["passed"]).sum()) if len(results) else 0) + bool(untested)
     tests = len(results) + 1
     root = ET.Element("testsuites", name="gwsload check", tests=str(tests), failures=str(failures))
@@ -223,10 +227,11 @@ def junit_xml(
         measured = number(row.value)
         value = format_value(str(row.metric), measured)
         if not row.passed:
-            failure = ET.SubElement(
-                case, "failure", message=f"{row.name}: measured {value}", type="SloBreach"
-            )
-            failure.text = f"{row.name}: measured {value}"
+            note = notes.get(str(row.name))
+            message = f"{row.name}: measured {value}" + (f" ({note})" if note else "")
+            kind = "SloBreachDuringSaturation" if note else "SloBreach"
+            failure = ET.SubElement(case, "failure", message=message, type=kind)
+            failure.text = message
         else:
             ET.SubElement(case, "system-out").text = f"measured {value}"
     ET.indent(root)

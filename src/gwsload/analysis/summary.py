@@ -8,12 +8,13 @@ for a CI comment or a ticket.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from gwsload.analysis.accounting import compute_outcomes
+from gwsload.analysis.attribution import attribute_breaches, breach_note
 from gwsload.analysis.capacity import CapacityResult, compute_capacity
 from gwsload.analysis.drift import DriftResult, compute_drift
 from gwsload.analysis.load import RunFolder
@@ -71,6 +72,9 @@ class RunAnalysis:
     drift: list[DriftResult]
     #: why the run did not test (the failed-run rule); empty when it did
     failed_run: list[str]
+    #: SLO name -> the saturated process ("load generator" / "simulator") during whose
+    #: saturation it broke (analysis.attribution); breaches of the target are absent
+    breaches: dict[str, str] = field(default_factory=dict)
 
     @property
     def slo_verdict(self) -> str:
@@ -103,7 +107,13 @@ class RunAnalysis:
         failed = int((~self.slo_results["passed"]).sum())
         total = len(self.slo_results)
         if failed:
-            return f"FAIL: {failed} of {total} SLOs breached; {facts}{caveat}."
+            during = ""
+            if self.breaches:
+                who = " and ".join(sorted(set(self.breaches.values())))
+                during = (
+                    f" ({len(self.breaches)} during {who} saturation: not a verdict on the target)"
+                )
+            return f"FAIL: {failed} of {total} SLOs breached{during}; {facts}{caveat}."
         holds = "the SLO holds" if total == 1 else f"all {total} SLOs hold"
         return f"PASS: {holds}; {facts}{caveat}."
 
@@ -115,6 +125,8 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
     headline = compute_headline(run)
     window_s = choose_window_s(run.end_s)
     series = compute_time_series(run, window_s)
+    slo_results = evaluate_slos(slos, headline)
+    capacity = compute_capacity(run, slos)
     return RunAnalysis(
         run=run,
         headline=headline,
@@ -125,11 +137,12 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
             run.events["notify_after_response_ms"].to_numpy()[measured_mask(run)]
         ),
         slos=slos,
-        slo_results=evaluate_slos(slos, headline),
+        slo_results=slo_results,
         findings=assess_validity(run, headline),
-        capacity=compute_capacity(run, slos),
+        capacity=capacity,
         drift=compute_drift(series, run.generator, window_s=window_s, warmup_s=run.warmup_s),
         failed_run=run_failures(run.path, run.manifest),
+        breaches=attribute_breaches(run, slo_results, capacity),
     )
 
 
@@ -186,7 +199,10 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "outcomes": analysis.outcomes.to_dict(orient="records"),
         "slo": {
             "verdict": analysis.slo_verdict,
-            "results": analysis.slo_results.to_dict(orient="records"),
+            "results": [
+                {**r, "during_saturation": analysis.breaches.get(str(r["name"]))}
+                for r in analysis.slo_results.to_dict(orient="records")
+            ],
         },
         "validity": [{"severity": f.severity, "text": f.text} for f in analysis.findings],
         "capacity": None
@@ -194,6 +210,12 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         else {
             "sentence": capacity.sentence,
             "capacity_step": capacity.capacity_step,
+            "capacity_is_lower_bound": capacity.is_lower_bound,
+            "limit_step": capacity.limit_step,
+            "limited_by": capacity.limited_by,
+            "limit_reason": None
+            if capacity.limit_step is None
+            else capacity.health[capacity.limit_step].reason or None,
             "throughput_knee_step": capacity.throughput_knee_step,
             "latency_knee_step": capacity.latency_knee_step,
             "steps": capacity.steps.to_dict(orient="records"),
@@ -247,13 +269,15 @@ def summary_markdown(analysis: RunAnalysis) -> str:
         lines += ["", "| SLO | measured | result |", "|---|--:|---|"]
         for r in analysis.slo_results.itertuples():
             verdict = "pass" if r.passed else "**FAIL**"
+            if str(r.name) in analysis.breaches:
+                verdict += f" ({breach_note(analysis.breaches[str(r.name)])})"
             measured = format_value(str(r.metric), number(r.value))
             lines.append(f"| {r.label} | {measured} | {verdict} |")
     if analysis.findings:
         lines += ["", "**Validity**", ""]
         lines += [f"- {'⚠ ' if f.severity == 'warning' else ''}{f.text}" for f in analysis.findings]
     if analysis.capacity is not None:
-        lines += ["", f"**Capacity:** {analysis.capacity.sentence}"]
+        lines += ["", f"**{analysis.capacity.sentence}**"]
     drifting = [d.sentence for d in analysis.drift if d.drifting]
     if not analysis.drift:
         drift_text = "not tested (measured period under 10 minutes)."

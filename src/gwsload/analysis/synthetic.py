@@ -29,6 +29,7 @@ from gwsload.analysis.hdr import (
     SIGNIFICANT_DIGITS,
     counts_from_values_us,
 )
+from gwsload.contract.saturation import SIMULATOR_HEALTH_FILE
 
 __all__ = ["Stage", "SyntheticRun", "write_run"]
 
@@ -78,6 +79,11 @@ class SyntheticRun:
     start_lag_mean_ms: float = 0.0
     cpu_percent: float = 35.0
     loop_lag_ms: float = 1.0
+    #: per stage, the generator's event-loop lag (ms) instead of ``loop_lag_ms``
+    stage_loop_lag_ms: tuple[float, ...] = ()
+    #: write simulator.csv (the embedded simulator's health), with this lag (ms) per
+    #: stage; empty: no simulator.csv
+    simulator_stage_loop_lag_ms: tuple[float, ...] = ()
     rss_growth_bytes_per_hour: float = 0.0
     slo: tuple[dict[str, Any], ...] = ()
     span_s: float = 10.0
@@ -349,15 +355,25 @@ def write_run(path: Path | str, spec: SyntheticRun | None = None) -> Path:
 
 def _write_generator(path: Path, spec: SyntheticRun, duration: float) -> None:
     lines = ["ts,worker,users,cpu_percent,rss_bytes,open_fds,greenlets,loop_lag_ms"]
+    simulator = ["ts,cpu_percent,cpu_wait_percent,rss_bytes,open_fds,tasks,loop_lag_ms"]
     start, bounds = 0.0, []
-    for stage in spec.stages:
-        bounds.append((start, start + stage.duration_s, stage.users))
+    for index, stage in enumerate(spec.stages):
+        bounds.append((start, start + stage.duration_s, stage.users, index))
         start += stage.duration_s
-    for t in np.arange(0.0, duration, 5.0):
-        users = next(u for lo, hi, u in bounds if lo <= t < hi)
+    # a sample describes the interval that ends at its timestamp
+    for t in np.arange(5.0, duration + 1e-9, 5.0):
+        users, index = next((u, i) for lo, hi, u, i in bounds if lo < t <= hi)
         rss = 80e6 + spec.rss_growth_bytes_per_hour * t / 3600.0
+        lag = spec.stage_loop_lag_ms[index] if spec.stage_loop_lag_ms else spec.loop_lag_ms
         lines.append(
             f"{T0 + t:.3f},local,{users},{spec.cpu_percent:.1f},{rss:.0f},"
-            f"{40 + users},{users * 3},{spec.loop_lag_ms:.2f}"
+            f"{40 + users},{users * 3},{lag:.2f}"
         )
+        if spec.simulator_stage_loop_lag_ms:
+            sim_lag = spec.simulator_stage_loop_lag_ms[index]
+            simulator.append(
+                f"{T0 + t:.3f},30.0,2.0,60000000,{20 + users},{users * 2},{sim_lag:.2f}"
+            )
     (path / "generator.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if spec.simulator_stage_loop_lag_ms:
+        (path / SIMULATOR_HEALTH_FILE).write_text("\n".join(simulator) + "\n", encoding="utf-8")

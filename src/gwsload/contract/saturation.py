@@ -11,7 +11,9 @@ period (the whole measured period, or one capacity step):
 - **event-loop lag**: a sample whose worst wake-up delay exceeds ``LOOP_LAG_MS`` counts
   as lagging; saturated when at least ``LOOP_LAG_SHARE`` of the samples lag. Each
   sample holds the worst delay of its window, so a single garbage-collection pause or
-  a neighbour's burst on a shared machine must not condemn a period: it takes a pattern.
+  a neighbour's burst on a shared machine must not condemn a period: it takes a pattern,
+  and in a short period (a 20-second capacity step has about ten samples) at least
+  ``MIN_SAMPLES_OVER`` samples over the line.
 
 CPU wait (time runnable but waiting for a core, from ``/proc/<pid>/schedstat``) is
 reported beside them as the likely cause of lag on a crowded machine; it does not
@@ -33,6 +35,7 @@ __all__ = [
     "CPU_BUSY_SHARE",
     "LOOP_LAG_MS",
     "LOOP_LAG_SHARE",
+    "MIN_SAMPLES_OVER",
     "SIMULATOR_HEALTH_FIELDS",
     "SIMULATOR_HEALTH_FILE",
     "Saturation",
@@ -48,6 +51,8 @@ CPU_BUSY_SHARE = 0.10
 LOOP_LAG_MS = 10.0
 #: saturated when at least this share of the samples lag
 LOOP_LAG_SHARE = 0.10
+#: ... and at least this many samples are busy (or lag): one stall is not a pattern
+MIN_SAMPLES_OVER = 2
 
 #: the embedded simulator's own health samples in the run folder (docs/run-folder.md)
 SIMULATOR_HEALTH_FILE = "simulator.csv"
@@ -67,6 +72,8 @@ class Saturation:
     """The verdict on one process over one period, with the figures it rests on."""
 
     samples: int
+    busy_samples: int
+    lagging_samples: int
     busy_share: float
     lag_share: float
     worst_lag_ms: float
@@ -74,11 +81,11 @@ class Saturation:
 
     @property
     def cpu_saturated(self) -> bool:
-        return self.samples > 0 and self.busy_share >= CPU_BUSY_SHARE
+        return self.busy_samples >= MIN_SAMPLES_OVER and self.busy_share >= CPU_BUSY_SHARE
 
     @property
     def lag_saturated(self) -> bool:
-        return self.samples > 0 and self.lag_share >= LOOP_LAG_SHARE
+        return self.lagging_samples >= MIN_SAMPLES_OVER and self.lag_share >= LOOP_LAG_SHARE
 
     @property
     def saturated(self) -> bool:
@@ -115,12 +122,14 @@ def judge(
     lags = [lag for lag in loop_lag_ms if not math.isnan(lag)]
     waits = [w for w in cpu_wait_percent if not math.isnan(w)]
     samples = max(len(cpu), len(lags))
-    busy = sum(1 for c in cpu if c >= CPU_BUSY_PERCENT) / len(cpu) if cpu else 0.0
-    lagging = sum(1 for lag in lags if lag > LOOP_LAG_MS) / len(lags) if lags else 0.0
+    busy = sum(1 for c in cpu if c >= CPU_BUSY_PERCENT)
+    lagging = sum(1 for lag in lags if lag > LOOP_LAG_MS)
     return Saturation(
         samples=samples,
-        busy_share=busy,
-        lag_share=lagging,
+        busy_samples=busy,
+        lagging_samples=lagging,
+        busy_share=busy / len(cpu) if cpu else 0.0,
+        lag_share=lagging / len(lags) if lags else 0.0,
         worst_lag_ms=max(lags) if lags else math.nan,
         cpu_wait_percent=sum(waits) / len(waits) if waits else math.nan,
     )

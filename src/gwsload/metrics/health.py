@@ -29,6 +29,7 @@ from gwsload.contract.saturation import (
     CPU_BUSY_SHARE,
     LOOP_LAG_MS,
     LOOP_LAG_SHARE,
+    MIN_SAMPLES_OVER,
 )
 
 __all__ = [
@@ -167,15 +168,16 @@ def judge_saturation(
     findings: list[str] = []
     for worker in sorted(by_worker):
         rows = by_worker[worker]
-        busy_share = sum(1 for s in rows if s.cpu_percent >= cpu_busy_percent) / len(rows)
-        if busy_share >= cpu_busy_share:
+        busy = sum(1 for s in rows if s.cpu_percent >= cpu_busy_percent)
+        busy_share = busy / len(rows)
+        if busy >= MIN_SAMPLES_OVER and busy_share >= cpu_busy_share:
             findings.append(
                 f"worker {worker} CPU >= {numbers.significant(cpu_busy_percent)} % for "
                 f"{numbers.percent(busy_share, 2)} of the run"
             )
         lags = [s.loop_lag_ms for s in rows if not math.isnan(s.loop_lag_ms)]
         lagging = sum(1 for lag in lags if lag > loop_lag_ms)
-        if lags and lagging / len(lags) >= loop_lag_share:
+        if lagging >= MIN_SAMPLES_OVER and lagging / len(lags) >= loop_lag_share:
             findings.append(
                 f"worker {worker} event-loop lag > {numbers.latency_ms(loop_lag_ms)} in "
                 f"{numbers.percent(lagging / len(lags), 2)} of samples "
