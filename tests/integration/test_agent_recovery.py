@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 import pyarrow.parquet as pq
 import pytest
 
+from gwsload.analysis.load import load_run
+from gwsload.analysis.outages import outages
 from gwsload.simulator.process import SimulatorProcess
 
 pytestmark = pytest.mark.gevent
@@ -134,3 +136,12 @@ def test_agents_operate_again_after_the_target_restarts(tmp_path: Path) -> None:
         assert span["ts"] + span["duration_ms"] / 1000 >= t_back - 0.5  # until it answered
     relogins = {i["agent"] for i in incidents if i["kind"] == "relogin" and i["ts"] >= t_back - 0.5}
     assert len(relogins) >= AGENTS - 2
+
+    # the report's line: one outage, from the kill until the target answered again
+    (outage,) = outages(load_run(out))
+    t0 = load_run(out).t0
+    print(outage.line())
+    assert t_kill - 2.5 <= t0 + outage.start_s <= t_kill + 0.5
+    assert t_back - 0.5 <= t0 + outage.back_s <= t_back + 10.5
+    assert outage.agents >= AGENTS - 2 and outage.relogins >= AGENTS - 2
+    assert outage.first_operation_after_s is not None and outage.first_operation_after_s < 20

@@ -26,6 +26,7 @@ from gwsload.analysis.metrics import (
     measured_mask,
     number,
 )
+from gwsload.analysis.outages import outages
 from gwsload.analysis.slo import format_value
 from gwsload.analysis.summary import RunAnalysis
 from gwsload.contract import numbers
@@ -218,7 +219,10 @@ def _time_section(analysis: RunAnalysis) -> str:
         counts = incidents.groupby("kind").agg(
             count=("t_s", "size"), first_s=("t_s", "min"), downtime_ms=("duration_ms", "sum")
         )
-        text += "<h3>Incidents</h3>" + table(counts.reset_index())
+        text += "<h3>Incidents</h3>"
+        for outage in outages(analysis.run):
+            text += f"<p>{html.escape(outage.line())}</p>"
+        text += table(counts.reset_index())
     else:
         text += "<p>No incidents (reconnects, re-handshakes, transport errors) recorded.</p>"
     return "".join(images) + text
