@@ -114,10 +114,17 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="gwsload-recovery-") as tmp:
             result = one_restart(Path(tmp))
         results.append(result)
+        figures = ", ".join(
+            f"{label} {'-' if result[key] is None else format(result[key], '.2f')} s"
+            for label, key in (
+                ("first answer", "first_answer_s"),
+                ("agent median", "agent_median_s"),
+                ("all back", "all_back_s"),
+            )
+        )
         print(
-            f"repeat {number + 1}: {result['agents_back']}/{AGENTS} agents back; first answer "
-            f"{result['first_answer_s']:.2f} s, agent median {result['agent_median_s']:.2f} s, "
-            f"all back {result['all_back_s']} s after the target returned",
+            f"repeat {number + 1}: {result['agents_back']}/{AGENTS} agents back; {figures} "
+            "after the target returned",
             flush=True,
         )
     summary: dict[str, Any] = {"agents": AGENTS, "outage_s": OUTAGE_S, "repeats": repeats}
