@@ -1,4 +1,4 @@
-"""The ``gwsload`` command: simulate | run | report | compare | check.
+"""The ``gwsload`` command: simulate | preflight | run | report | compare | check.
 
 Each subcommand lives in its own module with two functions,
 ``add_arguments(parser)`` and ``main(args) -> int``; they are imported only when
@@ -22,6 +22,7 @@ __all__ = ["main"]
 #: subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("gwsload.simulator.cli", "serve the embedded GWS simulator"),
+    "preflight": ("gwsload.launcher.preflight_cli", "check that a target can carry a run"),
     "run": ("gwsload.launcher.cli", "run a scenario and write a run folder"),
     "report": ("gwsload.analysis.cli_report", "write report.html, summary.json and summary.md"),
     "compare": ("gwsload.analysis.cli_compare", "regression verdict: baseline vs candidate run"),

@@ -41,6 +41,7 @@ delay_ms = 300
 http_error_share = 0.01
 async_error_share = 0.02
 voice_down = true
+no_recording_feature = true
 expire_sessions_every_s = 30
 stall_every_s = 20
 stall_ms = 500
@@ -284,6 +285,7 @@ def test_simulator_table_maps_onto_the_simulator_flags(write: Write) -> None:
         "--async-error-share",
         "0.02",
         "--voice-down",
+        "--no-recording-feature",
         "--expire-sessions-every-s",
         "30",
         "--stall-every-s",

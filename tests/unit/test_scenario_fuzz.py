@@ -124,6 +124,7 @@ def test_public_names() -> None:
         "load_scenario",
         "parse_duration",
         "parse_scenario",
+        "url_has_credentials",
     ]
     for name in gwsload.scenario.__all__:
         assert hasattr(gwsload.scenario, name)

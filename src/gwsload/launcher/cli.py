@@ -14,10 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-from gwsload.contract.agents import read_agents_file
 from gwsload.contract.labels import parse_labels
-from gwsload.errors import EXIT_OK, ConfigError
+from gwsload.errors import EXIT_BAD_INPUT, EXIT_OK, ConfigError
 from gwsload.launcher.orchestrate import EXIT_INTERRUPTED, RunOptions, execute
+from gwsload.launcher.preflight import plan_preflight, run_preflight
+from gwsload.launcher.preflight_cli import add_sample_argument
+from gwsload.launcher.target import add_target_arguments, resolve_target
 from gwsload.scenario import load_scenario, parse_duration
 
 __all__ = ["add_arguments", "main"]
@@ -25,17 +27,7 @@ __all__ = ["add_arguments", "main"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", metavar="SCENARIO.toml", help="the scenario file to run")
-    parser.add_argument(
-        "--target",
-        metavar="URL",
-        help="base URL of a real GWS (e.g. https://gws.example:8443); "
-        "default: the embedded simulator",
-    )
-    parser.add_argument(
-        "--agents-file",
-        metavar="CSV",
-        help="agents to log in as: a CSV with a header username,password (needed with --target)",
-    )
+    add_target_arguments(parser)
     parser.add_argument("--users", type=int, metavar="N", help="peak users (scales the stages)")
     parser.add_argument(
         "--run-time", metavar="T", help="run length, e.g. 90s, 10m, 1h30m (cuts or extends stages)"
@@ -56,15 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--transport", choices=("long-polling", "websocket"), help="override [client] transport"
     )
     parser.add_argument(
-        "--insecure", action="store_true", help="do not verify the target's TLS certificate"
+        "--no-preflight",
+        action="store_true",
+        help="start the load without checking the target first (see gwsload preflight)",
     )
-    parser.add_argument(
-        "--ca-file",
-        metavar="PEM",
-        help="also trust this CA bundle when verifying the target's certificate (a lab CA; "
-        "gwsload simulate --tls writes one)",
-    )
-    parser.add_argument("--origin", metavar="ORIGIN", help="Origin header to send to the target")
+    add_sample_argument(parser)
     parser.add_argument(
         "--progress-every",
         type=float,
@@ -125,36 +113,18 @@ def main(args: argparse.Namespace) -> int:
     labels = parse_labels(args.label)
     if args.progress_every < 0:
         raise ConfigError(f"--progress-every must be >= 0 seconds, got {args.progress_every:g}")
-    agents = read_agents_file(args.agents_file) if args.agents_file else None
-    target = args.target or (scenario.target.url if scenario.target is not None else None)
-    if target is not None and not target.startswith(("http://", "https://")):
-        raise ConfigError(f"--target must be an http:// or https:// URL, got {target!r}")
-    if target is not None and agents is None and not args.synthetic:
-        raise ConfigError(
-            "--target needs --agents-file: a CSV with a header username,password "
-            "listing the agents to log in as"
-        )
-    if agents is not None and len(agents) < scenario.peak_users:
-        raise ConfigError(
-            f"{args.agents_file}: lists {len(agents)} agents, the scenario needs "
-            f"{scenario.peak_users} (its peak users)"
-        )
-    verify_tls = not args.insecure and (
-        scenario.target.verify_tls if scenario.target is not None else True
-    )
-    origin = args.origin or (scenario.target.origin if scenario.target is not None else None)
-    ca_file = Path(args.ca_file) if args.ca_file else None
-    if ca_file is not None and not ca_file.is_file():
-        raise ConfigError(f"--ca-file {ca_file}: no such file (expected a PEM CA bundle)")
+    target = resolve_target(args, scenario, needs_agents=not args.synthetic)
+    if args.preflight_sample is not None and args.preflight_sample < 1:
+        raise ConfigError(f"--preflight-sample must be an int >= 1, got {args.preflight_sample}")
     options = RunOptions(
         scenario=scenario,
         scenario_file=args.scenario,
-        target=target,
-        agents=agents,
-        agents_file=Path(args.agents_file) if args.agents_file else None,
-        verify_tls=verify_tls,
-        origin=origin,
-        ca_file=ca_file,
+        target=target.url,
+        agents=target.agents,
+        agents_file=target.agents_file,
+        verify_tls=target.verify_tls,
+        origin=target.origin,
+        ca_file=target.ca_file,
         workers=args.workers,
         out=Path(args.out) if args.out else None,
         results=Path(args.results),
@@ -165,6 +135,17 @@ def main(args: argparse.Namespace) -> int:
         command_line=["gwsload", *sys.argv[1:]],
         labels=labels,
     )
+    if target.url is not None and not args.synthetic and not args.no_preflight:
+        plan = plan_preflight(scenario, target, sample=args.preflight_sample)
+        report = run_preflight(plan)
+        if not report.passed:
+            # nothing started, no run folder: a target that cannot carry the run is
+            # bad input, one line per problem
+            for problem in report.problems():
+                print(f"gwsload run: preflight: {problem}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        sample = f"; {report.sample}" if report.sample else ""
+        print(f"preflight passed: {len(report.results)} checks against {plan.target_url}{sample}")
     if args.repeat == 1:
         return execute(options)
     return _repeat(options, args.repeat, pause_s=args.repeat_pause)

@@ -16,7 +16,7 @@ manifest form.
 
 from __future__ import annotations
 
-from gwsload.scenario._checks import parse_duration
+from gwsload.scenario._checks import parse_duration, url_has_credentials
 from gwsload.scenario._load import load_scenario, parse_scenario
 from gwsload.scenario._model import (
     LATENCY_METRICS,
@@ -53,4 +53,5 @@ __all__ = [
     "load_scenario",
     "parse_duration",
     "parse_scenario",
+    "url_has_credentials",
 ]

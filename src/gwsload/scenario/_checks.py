@@ -43,6 +43,13 @@ def parse_duration(text: str, *, what: str = "duration") -> float:
     return math.fsum(float(number) * scale[unit] for number, unit in parts)
 
 
+def url_has_credentials(url: str) -> bool:
+    """True for ``scheme://user:password@host``: a secret that would end up in process
+    arguments, logs and reports (refused in scenario files and on the command line)."""
+    rest = url.split("//", 1)[1] if "//" in url else url
+    return "@" in rest.split("/", 1)[0]
+
+
 def check_no_secrets(data: Mapping[str, Any], source: str, path: str) -> None:
     for key, value in data.items():
         where = f"{path}.{key}" if path else str(key)

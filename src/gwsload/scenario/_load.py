@@ -10,7 +10,7 @@ from typing import Any
 
 from gwsload.contract.failed_run import DEFAULT_MIN_ACTIVE_SHARE
 from gwsload.errors import ConfigError
-from gwsload.scenario._checks import Table, check_no_secrets, parse_duration
+from gwsload.scenario._checks import Table, check_no_secrets, parse_duration, url_has_credentials
 from gwsload.scenario._model import (
     ARRIVALS,
     LATENCY_METRICS,
@@ -118,11 +118,11 @@ def _read_target(t: Table) -> Target:
     url = t.require(
         "url", str, "an http:// or https:// URL", lambda v: v.startswith(("http://", "https://"))
     )
-    if "@" in url.split("//", 1)[1].split("/", 1)[0]:
+    if url_has_credentials(url):
         raise t.error(
             "url",
             "a URL without user:password@ (credentials come from the environment or --agents-file)",
-            url,
+            url.split("//", 1)[0] + "//***@" + url.rsplit("@", 1)[1],
         )
     return Target(
         url=url.rstrip("/"),

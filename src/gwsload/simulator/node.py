@@ -61,6 +61,7 @@ class SimulatedNode:
             )
         self.world = World(accounts, rng=random.Random(f"{options.seed}:ids"))
         self.world.voice_available = not options.voice_down
+        self.world.recording_feature = not options.no_recording_feature
         self.sessions = SessionStore()
         self.faults = Faults(options, options.seed)
         self.truth = TruthLog(options.truth_log) if options.truth_log is not None else None

@@ -116,6 +116,10 @@ class SimulatorOptions:
     voice_down: bool = _opt(
         False, "the voice service is down: every voice operation gets HTTP 503", FAULTS
     )
+    no_recording_feature: bool = _opt(
+        False, "the contact center lacks the feature api-voice-recording: calls offer no "
+        "recording operation", FAULTS,
+    )  # fmt: skip
     expire_sessions_every_s: float = _opt(
         0.0, "every S seconds expire one random agent's CometD sessions", FAULTS, metavar="S"
     )

@@ -78,7 +78,9 @@ async def get_me(request: web.Request) -> web.Response:
                 {"channel": "voice", "userState": world.device_payload(agent)["userState"]}
             ]
         if "features" in names:
-            user["features"] = ["api-voice", "api-voice-recording"]
+            user["features"] = ["api-voice"] + (
+                ["api-voice-recording"] if world.recording_feature else []
+            )
         if "settings" in names:
             user["settings"] = {}
     return web.json_response({"statusCode": 0, "user": user})

@@ -80,6 +80,9 @@ class World:
         self.api_base = api_base
         #: False = every voice operation fails with HTTP 503 (a fault)
         self.voice_available = True
+        #: False = the contact center lacks api-voice-recording: calls offer no
+        #: recording operation and have no recordingState (a fault)
+        self.recording_feature = True
         self.agents: dict[str, Agent] = {}
         self.by_user_id: dict[str, Agent] = {}
         self._calls: dict[str, tuple[Agent, Call]] = {}
@@ -301,11 +304,10 @@ class World:
             notifications.extend(self._release(peer[0], peer[1], now))
         return notifications
 
-    @staticmethod
-    def _establish(call: Call, now: float) -> None:
+    def _establish(self, call: Call, now: float) -> None:
         call.state = CallState.ESTABLISHED
         call.established_at = now
-        call.recording = RecordingState.STOPPED
+        call.recording = RecordingState.STOPPED if self.recording_feature else None
 
     # -- payloads --------------------------------------------------------------------------
 
