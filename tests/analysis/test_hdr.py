@@ -72,7 +72,7 @@ def test_hlog_totals_add_intervals_per_tag_and_skip_warmup(tmp_path: Path) -> No
             "response.Start": [(1010.0, [700])],
         },
     )
-    totals = {(h.metric, h.operation): h for h in hdr.read_hlog_totals(log, from_ts=1008.0)}
+    totals = {(h.metric, h.operation): h for h in hdr.read_hlog_totals(log, t0=1000.0, from_s=8.0)}
     assert totals[("notify", "Start")].total == 3
     assert hdr.percentile_us(totals[("notify", "Start")].counts, [100.0])[0] == pytest.approx(
         5000, rel=1e-3

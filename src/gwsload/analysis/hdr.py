@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from hdrh.histogram import HdrHistogram
 
+from gwsload.contract.periods import interval_is_measured
 from gwsload.errors import ConfigError
 
 __all__ = [
@@ -178,11 +179,12 @@ def _decode_counts(payload: str) -> Counts:
     return counts
 
 
-_Line = tuple[int, str, float, float, str]
+_Line = tuple[int, str, float, float, str, float]
 
 
 def _hlog_lines(path: Path) -> Iterator[_Line]:
-    """(line number, tag, absolute start, length, payload) of each interval line."""
+    """(line number, tag, absolute start, length, payload, the start as written) of each
+    interval line."""
     start_time: float | None = None
     base_time: float | None = None
     with path.open(encoding="utf-8") as lines:
@@ -208,7 +210,7 @@ def _hlog_lines(path: Path) -> Iterator[_Line]:
                 start_time = start
             if base_time is None:
                 base_time = start_time if start < start_time - _YEAR_S else 0.0
-            yield number, tag, start + base_time, length, payload
+            yield number, tag, start + base_time, length, payload, start
 
 
 def _bad_line(path: Path, number: int, exc: Exception) -> ConfigError:
@@ -225,7 +227,7 @@ def iter_hlog(path: Path) -> Iterator[HlogInterval]:
     year before ``StartTime`` (then relative to it), as the HdrHistogram log readers do.
     Raises ConfigError naming the line when a line cannot be decoded.
     """
-    for number, tag, start, length, payload in _hlog_lines(path):
+    for number, tag, start, length, payload, _ in _hlog_lines(path):
         try:
             counts = _decode_counts(payload)
         except Exception as exc:
@@ -233,15 +235,20 @@ def iter_hlog(path: Path) -> Iterator[HlogInterval]:
         yield HlogInterval(tag=tag, start=start, length_s=length, counts=counts)
 
 
-def read_hlog_totals(path: Path, *, from_ts: float, to_ts: float = float("inf")) -> list[HdrCounts]:
-    """Per-tag sums of every interval whose midpoint is in ``[from_ts, to_ts)``.
+def read_hlog_totals(
+    path: Path, *, t0: float, from_s: float, to_s: float = float("inf")
+) -> list[HdrCounts]:
+    """Per-tag sums of the intervals in the measured period ``[from_s, to_s)`` (seconds
+    since ``t0``), by the contract's rule (:func:`gwsload.contract.periods.interval_is_measured`).
 
     Tags are ``<metric>.<operation>``; a tag without a dot is kept with operation ``*``.
-    Intervals before ``from_ts`` are not even decoded.
+    Intervals outside the period are not even decoded.
     """
     totals: dict[str, Counts] = {}
-    for number, tag, start, length, payload in _hlog_lines(path):
-        if not from_ts <= start + length / 2 < to_ts:
+    for number, tag, start, length, payload, written in _hlog_lines(path):
+        # gwsload writes starts relative to t0 (to the ms): judge those numbers as written
+        since_t0 = written if abs((start - written) - t0) < 0.001 else start - t0
+        if not interval_is_measured(since_t0, length, from_s, to_s):
             continue
         if tag not in totals:
             totals[tag] = np.zeros(COUNTS_LEN, dtype=np.int64)

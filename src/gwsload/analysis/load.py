@@ -359,11 +359,7 @@ def load_run(path: Path | str) -> RunFolder:
     end_s = max(end_s, observed_end, warmup)
     hlog = path / "latency.hlog"
     measure_end = measured_end_seconds(manifest, end_s)
-    hdr = (
-        read_hlog_totals(hlog, from_ts=t0 + warmup, to_ts=t0 + measure_end)
-        if hlog.exists()
-        else None
-    )
+    hdr = read_hlog_totals(hlog, t0=t0, from_s=warmup, to_s=measure_end) if hlog.exists() else None
     return RunFolder(
         path=path,
         manifest=manifest,

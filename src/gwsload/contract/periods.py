@@ -2,6 +2,12 @@
 
 Pure: works on the manifest's dictionary (docs/run-folder.md), times in seconds
 since the run's ``t0``.
+
+An event belongs to the period when its ``ts`` does; a latency.hlog interval when
+its midpoint does (:func:`interval_is_measured`), with its start and length as the
+hlog holds them (milliseconds, :func:`hlog_seconds`). The run's closing summary
+(``gwsload run``) and the report both apply it to the same intervals, so they
+print the same percentiles.
 """
 
 from __future__ import annotations
@@ -10,7 +16,25 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["measured_end_seconds", "stages_end_seconds", "warmup_seconds"]
+__all__ = [
+    "hlog_seconds",
+    "interval_is_measured",
+    "measured_end_seconds",
+    "stages_end_seconds",
+    "warmup_seconds",
+]
+
+
+def hlog_seconds(seconds: float) -> float:
+    """A time as latency.hlog writes it: seconds, to the millisecond."""
+    return float(f"{seconds:.3f}")
+
+
+def interval_is_measured(start_s: float, length_s: float, from_s: float, to_s: float) -> bool:
+    """Whether an interval of histograms counts toward the period ``[from_s, to_s)``:
+    its midpoint lies in it. An interval straddling the warm-up's end counts where
+    most of it lies, as its events do; times are seconds since ``t0``."""
+    return from_s <= start_s + length_s / 2 < to_s
 
 
 def warmup_seconds(manifest: Mapping[str, Any]) -> float:

@@ -27,13 +27,19 @@ from pathlib import Path
 
 from hdrh.histogram import HdrHistogram
 
+from gwsload.contract.periods import hlog_seconds
 from gwsload.metrics.latency import Interval
 
-__all__ = ["HlogEntry", "HlogWriter", "read_hlog"]
+__all__ = ["HlogEntry", "HlogWriter", "hlog_span", "read_hlog"]
 
 #: Interval_Max unit: recorded microseconds / 1000 = milliseconds
 MAX_VALUE_UNIT_RATIO = 1000.0
 _LEGEND = '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"\n'
+
+
+def hlog_span(interval: Interval, base_time: float) -> tuple[float, float]:
+    """The interval's start (since ``base_time``) and length, as its hlog lines hold them."""
+    return hlog_seconds(interval.start - base_time), hlog_seconds(interval.end - interval.start)
 
 
 class HlogWriter:
@@ -51,8 +57,7 @@ class HlogWriter:
 
     def write(self, interval: Interval) -> int:
         """Write one line per non-empty tag (sorted), flush; returns lines written."""
-        start = interval.start - self._base_time
-        length = interval.end - interval.start
+        start, length = hlog_span(interval, self._base_time)
         lines = []
         for tag in sorted(interval.histograms):
             histogram = interval.histograms[tag]

@@ -31,7 +31,8 @@ from hdrh.histogram import HdrHistogram
 
 from gwsload.contract.agent_states import merge_summaries
 from gwsload.contract.operations import ERROR_OUTCOMES
-from gwsload.metrics.hlog import HlogWriter
+from gwsload.contract.periods import interval_is_measured
+from gwsload.metrics.hlog import HlogWriter, hlog_span
 from gwsload.metrics.latency import Interval, IntervalMerger, new_histogram, split_tag
 from gwsload.metrics.logs import GeneratorLog, IncidentLog, incident
 from gwsload.metrics.segments import SegmentWriter, arrow_schema
@@ -74,9 +75,9 @@ class RunSink:
     ) -> None:
         self.run_dir = Path(run_dir)
         self.t0 = t0
-        #: intervals starting before ``t0 + warmup_s`` stay out of the summary's totals
+        #: the measured period, seconds since ``t0``: the summary's totals hold the hlog
+        #: intervals in it (gwsload.contract.periods), not the warm-up or the sign-off
         self.warmup_s = warmup_s
-        #: and so do those starting after the last stage (the agents signing off)
         self.end_s = end_s
         self._events = SegmentWriter(self.run_dir, "events")
         self._anomalies = SegmentWriter(self.run_dir, "anomalies")
@@ -119,12 +120,7 @@ class RunSink:
             self._anomalies.add(worker, anomalies)
         latency = batch.get("latency")
         if latency:
-            interval = Interval.decode(latency)
-            if self.t0 + self.warmup_s <= interval.start < self.t0 + self.end_s:
-                # totals copy the counts, so add them before the merger takes ownership
-                for tag, histogram in interval.histograms.items():
-                    self._add_total(tag, histogram)
-            self._interval.add(interval)
+            self._interval.add(Interval.decode(latency))
         for record in batch.get("incidents") or ():
             self._incidents.write(record)
         for sample in batch.get("samples") or ():
@@ -170,6 +166,12 @@ class RunSink:
         interval = self._interval.take(now)
         notify: HdrHistogram | None = None
         if interval is not None:
+            # the summary's totals take the intervals the hlog holds, by the contract's
+            # rule, so gwsload run and the report print the same percentiles
+            start_s, length_s = hlog_span(interval, self.t0)
+            if interval_is_measured(start_s, length_s, self.warmup_s, self.end_s):
+                for tag, histogram in interval.histograms.items():
+                    self._add_total(tag, histogram)
             for tag, histogram in interval.histograms.items():
                 if split_tag(tag)[0] == "notify":
                     if notify is None:
