@@ -9,6 +9,7 @@ from gwsload.analysis.load import load_run
 from gwsload.analysis.report import write_report
 from gwsload.analysis.slo import load_slo_file
 from gwsload.analysis.summary import analyze_run
+from gwsload.analysis.validity import cut_short_sentence
 
 __all__ = ["add_arguments", "main"]
 
@@ -31,6 +32,9 @@ def main(args: argparse.Namespace) -> int:
     slos = load_slo_file(args.slo) if args.slo else None
     analysis = analyze_run(run, slos)
     written = write_report(analysis, args.out or args.run_dir)
+    cut_short = cut_short_sentence(run)
+    if cut_short is not None:
+        print(cut_short)
     print(analysis.verdict_sentence)
     for path in written:
         print(f"wrote {path}")

@@ -11,7 +11,10 @@ more than 10 %.
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -22,11 +25,14 @@ from gwsload.contract import numbers
 from gwsload.contract.saturation import CPU_BUSY_PERCENT as CPU_BUSY
 from gwsload.contract.saturation import CPU_BUSY_SHARE, LOOP_LAG_MS, LOOP_LAG_SHARE
 
-__all__ = ["Finding", "assess_validity"]
+__all__ = ["Finding", "assess_validity", "cut_short_sentence"]
 
 LATE_START_MS = 10.0
 LATE_START_SHARE = 0.01
 CORRECTION_FACTOR = 1.10
+#: a run folder still marked running but untouched for this long was cut short (a live
+#: run writes its folder every couple of seconds)
+QUIET_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +171,56 @@ def _omission_findings(run: RunFolder, headline: pd.DataFrame) -> list[Finding]:
     ]
 
 
+def _last_data_s(run: RunFolder) -> float:
+    """Seconds from t0 to the last thing the run recorded (operation, sample, incident)."""
+    ends = [float(frame["t_s"].max()) for frame in (run.events, run.generator, run.incidents)]
+    return max((end for end in ends if np.isfinite(end)), default=0.0)
+
+
+def _last_write_age_s(run: RunFolder, now: float) -> float:
+    """Seconds since anything in the run folder was last written."""
+    newest = 0.0
+    for folder in (run.path, run.path / "events", run.path / "anomalies"):
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    newest = max(newest, entry.stat().st_mtime)
+        except OSError:
+            continue
+    return now - newest
+
+
+def cut_short_sentence(run: RunFolder, *, now: float | None = None) -> str | None:
+    """For a run whose launcher never closed its folder (killed, machine lost): that it was
+    cut short and when, in one sentence; None for a closed run."""
+    if run.manifest.get("status") != "running":
+        return None
+    last_s = _last_data_s(run)
+    when = datetime.fromtimestamp(run.t0 + last_s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    planned = [float(s.get("end_s", 0.0)) for s in run.manifest.get("stages") or ()]
+    of_planned = f" of the planned {max(planned):.0f} s" if planned and max(planned) > 0 else ""
+    age_s = _last_write_age_s(run, time.time() if now is None else now)
+    if age_s < QUIET_S:
+        return (
+            f"The run has not ended (status 'running', folder written {age_s:.0f} s ago): "
+            f"it is still going, or was cut short at {when}; these numbers cover its first "
+            f"{last_s:.0f} s{of_planned}."
+        )
+    return (
+        f"The run was cut short at {when}, {last_s:.0f} s{of_planned} into it: its launcher "
+        "ended without closing the run folder (status still 'running'), so the numbers "
+        "cover only that part and the last seconds before the cut may be missing."
+    )
+
+
 def assess_validity(run: RunFolder, headline: pd.DataFrame) -> list[Finding]:
     """Findings, warnings first."""
     findings = []
     status = run.manifest.get("status")
-    if status != "completed":
+    cut_short = cut_short_sentence(run)
+    if cut_short is not None:
+        findings.append(Finding("warning", cut_short))
+    elif status != "completed":
         findings.append(
             Finding(
                 "warning",

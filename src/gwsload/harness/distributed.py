@@ -26,7 +26,11 @@ from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from gwsload.harness.roles import Collector, LoadProcess
-from gwsload.launcher.runconfig import RunConfig
+from gwsload.harness.shape import to_stages
+from gwsload.harness.watchdog import Watchdog
+from gwsload.launcher.runconfig import RunConfig, hard_deadline_s
+from gwsload.lifeline import lifeline_fd
+from gwsload.stages import total_duration_s
 
 __all__ = ["MSG_BATCH", "MSG_CONFIG", "MSG_STOP", "current", "install"]
 
@@ -45,6 +49,8 @@ class _Run:
         self.load: LoadProcess | None = None
         self.collector: Collector | None = None
         self.ready = Event()
+        #: stops this process when its launcher, its master or its deadline is gone
+        self.watchdog: Watchdog | None = None
         self.on_finished: list[Callable[[Collector, dict[str, Any] | None], None]] = []
 
 
@@ -63,10 +69,40 @@ def _leave_in_time(environment: Environment, config: RunConfig) -> None:
         environment.stop_timeout = config.stop_timeout_s
 
 
+def _arm_deadline(environment: Environment, config: RunConfig) -> None:
+    """The test starts: this process must be gone by its hard deadline (when the test's
+    length is known: the scenario's stages, or Locust's ``--run-time``)."""
+    watchdog = current.watchdog
+    if watchdog is None:
+        return
+    options = environment.parsed_options
+    run_time = getattr(options, "run_time", None) if options is not None else None
+    if config.stages:
+        duration_s: float | None = total_duration_s(to_stages(config.stages))
+    else:
+        duration_s = float(run_time) if run_time else None
+    if duration_s is not None:
+        stop_s = max(config.stop_timeout_s, float(environment.stop_timeout or 0.0))
+        watchdog.arm(hard_deadline_s(duration_s, stop_s))
+
+
+def _start_watchdog(runner: object) -> None:
+    heartbeat = (
+        (lambda: runner.last_heartbeat_timestamp) if isinstance(runner, WorkerRunner) else None
+    )
+    current.watchdog = Watchdog(lifeline_fd=lifeline_fd(), master_heartbeat=heartbeat)
+    current.watchdog.start()
+
+
 def install(environment: Environment, default_config: Callable[[Environment], RunConfig]) -> None:
     """Register the run's listeners and messages; called from the locustfile's ``init``."""
     runner = environment.runner
     events = environment.events
+    _start_watchdog(runner)
+
+    def disarm(**_: Any) -> None:
+        if current.watchdog is not None:
+            current.watchdog.disarm()
 
     def config_now() -> RunConfig:
         return RunConfig.from_environment() or default_config(environment)
@@ -81,6 +117,7 @@ def install(environment: Environment, default_config: Callable[[Environment], Ru
         def master_start(environment: Environment, **_: Any) -> None:
             config = config_now()
             _leave_in_time(environment, config)
+            _arm_deadline(environment, config)
             t0 = time.time()
             collector = current.collector = Collector(environment, config, t0=t0)
             collector.expected_workers = {f"w{i + 1}" for i in range(master.worker_count)}
@@ -104,6 +141,7 @@ def install(environment: Environment, default_config: Callable[[Environment], Ru
         master.register_message(MSG_BATCH, on_batch)
         _listen(events.test_start, master_start)
         _listen(events.test_stopping, master_stopping)
+        _listen(events.test_stop, disarm)
 
     elif isinstance(runner, WorkerRunner):
         worker = runner
@@ -111,6 +149,7 @@ def install(environment: Environment, default_config: Callable[[Environment], Ru
         def on_config(environment: Environment, msg: Any, **_: Any) -> None:
             data = msg.data
             config = RunConfig.from_json(data["config"])
+            _arm_deadline(environment, config)
             index = max(worker.worker_index, 0)
             count = max(int(data["workers"]), index + 1)
             current.load = LoadProcess(
@@ -143,12 +182,14 @@ def install(environment: Environment, default_config: Callable[[Environment], Ru
         worker.register_message(MSG_STOP, on_stop, concurrent=True)
         _listen(events.test_stopping, worker_stopping)
         _listen(events.test_stop, worker_stop)
+        _listen(events.test_stop, disarm)
 
     elif isinstance(runner, LocalRunner):
 
         def local_start(environment: Environment, **_: Any) -> None:
             config = config_now()
             _leave_in_time(environment, config)
+            _arm_deadline(environment, config)
             t0 = time.time()
             collector = current.collector = Collector(environment, config, t0=t0)
             collector.expected_workers = {"local"}
@@ -185,3 +226,4 @@ def install(environment: Environment, default_config: Callable[[Environment], Ru
         _listen(events.test_start, local_start)
         _listen(events.test_stopping, local_stopping)
         _listen(events.test_stop, local_stop)
+        _listen(events.test_stop, disarm)

@@ -14,6 +14,7 @@ Exactly one user class and at most one shape class are visible to Locust here.
 from __future__ import annotations
 
 import functools
+import signal
 from typing import Any
 
 from locust import argument_parser, events
@@ -25,6 +26,11 @@ from gwsload.harness.defaults import (
     write_standalone_manifest,
 )
 from gwsload.harness.shape import ScenarioShape, to_stages
+from gwsload.lifeline import die_with_parent
+
+# started by `gwsload run`: the kernel kills this process when the launcher dies
+# (SIGKILL: the one signal Locust cannot turn into a slow graceful stop)
+die_with_parent(signal.SIGKILL)
 
 # A Locust worker rebuilds its whole argument parser for every key of every spawn
 # message (runners.WorkerRunner.handle_message): ~100 ms of blocked event loop per

@@ -281,7 +281,7 @@ def _start_target(
         argv += ["--agents", str(len(directory))]  # the last --agents wins
     if options.agents_file is not None:
         argv += ["--agents-file", str(options.agents_file)]
-    simulator = SimulatorProcess(argv)
+    simulator = SimulatorProcess(argv, die_with_parent=True)
     simulator.start()
     stack.callback(simulator.stop)
     settings = scenario.to_dict().get("simulator", {})

@@ -4,6 +4,10 @@ A run is one Locust process (``--headless``) or a master plus N workers on this
 machine, all started from the packaged locustfile with ``python -m locust``. Each
 gets its own session (so a terminal Ctrl-C reaches only ``gwsload run``, which then
 stops them in order) and writes its log into ``locust/`` of the run folder.
+
+None outlives this process (see :mod:`gwsload.lifeline`): each asks the kernel for
+SIGKILL when this process dies (Linux), and each watches the lifeline pipe whose
+write end only this process holds (everywhere).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from gwsload.launcher.runconfig import CONFIG_ENV
+from gwsload.lifeline import Lifeline
 
 __all__ = ["LocustPlan", "LocustProcesses", "free_port", "locustfile_path"]
 
@@ -117,6 +122,7 @@ class LocustProcesses:
         self._plan = plan
         self._procs: list[subprocess.Popen[bytes]] = []
         self._logs: list[IO[bytes]] = []
+        self._lifeline = Lifeline()
 
     @property
     def master(self) -> subprocess.Popen[bytes]:
@@ -144,8 +150,9 @@ class LocustProcesses:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=self._plan.env(),
+                env={**self._plan.env(), **self._lifeline.env()},
                 start_new_session=True,
+                pass_fds=self._lifeline.pass_fds,
             )
         )
 
@@ -191,6 +198,7 @@ class LocustProcesses:
 
     def close(self) -> None:
         self.kill()
+        self._lifeline.close()
         for log in self._logs:
             log.close()
         self._logs.clear()

@@ -16,8 +16,11 @@ from gwsload.simulator.agents import AgentAccount
 from gwsload.simulator.cometd_endpoint import CometdEndpoint
 from gwsload.simulator.middleware import (
     NODE,
+    REQUESTS_PATH,
     auth_middleware,
+    count_middleware,
     error_middleware,
+    get_requests,
     on_response_prepare,
 )
 from gwsload.simulator.node import CometdLike, SimulatedNode
@@ -57,9 +60,12 @@ def build_app(
         endpoint = make_endpoint(options)
     node = SimulatedNode(options, endpoint, accounts=accounts)
     # client_max_size: GWS operation bodies are small; 1 MiB leaves room for userData
-    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=1 << 20)
+    app = web.Application(
+        middlewares=[count_middleware, error_middleware, auth_middleware], client_max_size=1 << 20
+    )
     app[NODE] = node
     add_routes(app)
+    app.router.add_get(REQUESTS_PATH, get_requests)
     endpoint.add_routes(app, NOTIFICATIONS_PATH)
     app.on_response_prepare.append(on_response_prepare)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from gwsload.errors import EXIT_BAD_INPUT, EXIT_OK, ConfigError
+from gwsload.lifeline import die_with_parent
 from gwsload.simulator.options import COMETD, SimulatorOptions, option_specs
 from gwsload.simulator.tls import make_certificate, server_context
 
@@ -69,6 +70,8 @@ def options_from_args(args: argparse.Namespace) -> SimulatorOptions:
 
 
 def main(args: argparse.Namespace) -> int:
+    # started by `gwsload run`: SIGTERM (a clean stop) when it dies, SIGKILL included
+    die_with_parent(signal.SIGTERM)
     options = options_from_args(args)
     logging.basicConfig(
         stream=sys.stderr,

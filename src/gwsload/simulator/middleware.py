@@ -22,7 +22,15 @@ from gwsload.simulator.node import SimulatedNode
 from gwsload.simulator.sessions import HttpSession
 from gwsload.simulator.world import Agent, ApiError
 
-__all__ = ["NODE", "auth_middleware", "error_middleware", "on_response_prepare"]
+__all__ = [
+    "NODE",
+    "REQUESTS_PATH",
+    "auth_middleware",
+    "count_middleware",
+    "error_middleware",
+    "get_requests",
+    "on_response_prepare",
+]
 
 log = logging.getLogger("gwsload.simulator")
 
@@ -31,6 +39,8 @@ NODE = web.AppKey("gwsload_node", SimulatedNode)
 API_PREFIX = "/api/v2/"
 NOTIFICATIONS_PATH = "/api/v2/notifications"
 VERSION_PATH = "/api/v2/diagnostics/version"
+#: the simulator's own counter of requests received (not a GWS resource)
+REQUESTS_PATH = "/gwsload/requests"
 SESSION_COOKIE = "JSESSIONID"
 CSRF_HEADER = "X-CSRF-TOKEN"
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
@@ -39,6 +49,21 @@ _UNSAFE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 def json_error(status_code: int, message: str, http_status: int, **headers: str) -> web.Response:
     body = {"statusCode": status_code, "statusMessage": message}
     return web.json_response(body, status=http_status, headers=headers or None)
+
+
+@web.middleware
+async def count_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Count every HTTP request received (a websocket once, at its upgrade), so a test
+    can tell when a client really stopped sending."""
+    if request.path != REQUESTS_PATH:
+        request.app[NODE].requests_received += 1
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+async def get_requests(request: web.Request) -> web.Response:
+    """``GET /gwsload/requests``: ``{"requests": N}``, the requests received so far."""
+    return web.json_response({"requests": request.app[NODE].requests_received})
 
 
 @web.middleware

@@ -73,6 +73,8 @@ class SimulatedNode:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._answer_timers: dict[str, asyncio.TimerHandle] = {}
+        #: HTTP requests received (``GET /gwsload/requests``)
+        self.requests_received = 0
         #: valid ``Authorization`` header values -> user id (saves a base64 decode per request)
         self.auth_cache: dict[str, str] = {}
 

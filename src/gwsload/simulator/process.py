@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import IO
 
+from gwsload.lifeline import parent_env
+
 __all__ = ["SimulatorProcess", "SimulatorStartError"]
 
 
@@ -37,8 +39,12 @@ class SimulatorProcess:
         startup_timeout_s: float = 20.0,
         stop_timeout_s: float = 10.0,
         env: dict[str, str] | None = None,
+        die_with_parent: bool = False,
     ) -> None:
         self.args = list(args)
+        #: also have the kernel stop the child when this process dies (Linux; see
+        #: gwsload.lifeline); only from the main thread: the signal follows the thread
+        self.die_with_parent = die_with_parent
         self.startup_timeout_s = startup_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.env = env
@@ -65,9 +71,12 @@ class SimulatorProcess:
             *self.args,
         ]  # fmt: skip
         # stdin: the child stops when this pipe closes, so it never outlives this process
+        env = self.env
+        if self.die_with_parent:  # the child arms it at start (gwsload.simulator.cli)
+            env = {**(env if env is not None else os.environ), **parent_env()}
         self._proc = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            env=self.env, close_fds=True,
+            env=env, close_fds=True,
         )  # fmt: skip
         try:
             self.url = self._read_url_line()
