@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from gwsload.launcher.processes import free_port
 from gwsload.harness.watchdog import MASTER_SILENCE_S
+from gwsload.launcher.processes import free_port
 from gwsload.simulator.process import SimulatorProcess
 
 pytestmark = pytest.mark.gevent

@@ -1,8 +1,9 @@
 """The import graph: packages on floors, imports only point down, no circles.
 
 Floors, lowest first (a package imports only from floors below its own): plain
-helpers, the run-folder contract, the Bayeux core, the simulator and the CometD
-client, the scenario model, measurement, the GWS client, the launcher and the
+helpers (the lifeline between a launcher and its children among them), the
+run-folder contract, the Bayeux core, the simulator and the CometD client, the
+scenario model, measurement, the GWS client, the launcher and the
 analysis, the code inside Locust, the command line. The launcher never
 imports gevent or Locust (it starts processes that do); the contract is stdlib and
 pyarrow only.
@@ -21,7 +22,7 @@ import gwsload
 SRC = Path(gwsload.__file__).parent
 
 FLOORS: tuple[frozenset[str], ...] = (
-    frozenset({"gwsload", "errors", "stages", "cookies"}),
+    frozenset({"gwsload", "errors", "stages", "cookies", "lifeline"}),
     frozenset({"contract"}),
     frozenset({"bayeux"}),
     frozenset({"simulator", "cometd"}),
