@@ -16,11 +16,11 @@ Theory of operation. An agent climbs the set-up ladder one step at a time:
 Every failure leads back to a defined state (:data:`TRANSITIONS`): the server lost
 the agent (HTTP 401 / statusCode 20, a new ``JSESSIONID`` handed out, a CometD
 session that could not be renewed, or a step refused :data:`ESCALATE_AFTER` times
-in a row) means a full re-login from ``LOGGED_OUT``; no answer at all means
-``UNREACHABLE``, and a probe that finds the same HTTP session returns to ``READY``
-(the call is re-read there); a call the server no longer has means ``READY``.
-The driver (:mod:`gwsload.gws.life_driver`) asks :func:`next_state` and never
-assigns a state on its own.
+in a row, once until the agent operates again) means a full re-login from
+``LOGGED_OUT``; no answer at all means ``UNREACHABLE``, and a probe that finds the
+same HTTP session returns to ``READY`` (the call is re-read there); a call the
+server no longer has means ``READY``. The driver (:mod:`gwsload.gws.life_driver`)
+asks :func:`next_state` and never assigns a state on its own.
 """
 
 from __future__ import annotations

@@ -63,7 +63,8 @@ STEP_NAMES: dict[AgentState, str] = {
 
 
 def reason_of(exc: Exception) -> str:
-    """A short cause: ``HTTP 401 statusCode 20``, ``ConnectionRefusedError``..."""
+    """A short cause: ``HTTP 401 statusCode 20``, ``ConnectionRefusedError``... (the
+    progress line counts agents by it: no addresses or numbers that differ)"""
     if isinstance(exc, GwsApiError):
         return f"HTTP {exc.http_status} statusCode {exc.status_code}"
     if isinstance(exc, GwsTransportError):
@@ -85,16 +86,19 @@ class AgentLife:
     ) -> None:
         self.agent = agent
         self.state = _S.LOGGED_OUT
-        #: failures in a row (reset by a step that succeeds)
+        #: failures since the agent last operated (they set the back-off)
         self.failures = 0
-        #: the last failure, '' once a step succeeded after it
+        #: the last failure since the agent last operated ('' when none)
         self.reason = ""
+        #: refusals of the current step in a row
+        self.refusals = 0
         #: full logins begun (the first one included)
         self.logins = 0
         self._rng = rng or random.Random()
         self._on_incident = on_incident
         self._outage: tuple[float, str] | None = None
         self._reported = ""
+        self._escalated = False
 
     @property
     def operating(self) -> bool:
@@ -155,13 +159,17 @@ class AgentLife:
         if happening is _H.SESSION_LOST and state is not _S.UNREACHABLE:
             self._relogin(why)
         self.state = next_state(state, happening)
-        if happening in (_H.DONE, _H.REACHED, _H.RECORDING_ON, _H.RECORDING_OFF):
-            self.failures = 0
-            self.reason = ""
-            self._reported = ""
+        if happening in (_H.DONE, _H.REACHED):
+            self.refusals = 0
         # a call found or dialled may already record (a leftover call)
         if self.state is _S.CALL and self.agent.recording_state in RECORDING_ON:
             self.state = next_state(self.state, _H.RECORDING_ON)
+        if self.operating:
+            # a streak ends only here: an agent failing again and again on its way
+            # (a relogin that does not help) keeps its back-off and reports once
+            self.failures = self.refusals = 0
+            self.reason = self._reported = ""
+            self._escalated = False
         return 0.0
 
     def _failed(self, exc: Exception) -> float:
@@ -182,10 +190,15 @@ class AgentLife:
         elif isinstance(exc, GwsApiError):
             self._arrived()  # (a CometD failure may be the outage itself: not an answer)
         self.failures += 1
-        escalate = self.failures >= ESCALATE_AFTER and state is not _S.LOGGED_OUT
-        if happening is _H.REFUSED and escalate:
-            happening = _H.SESSION_LOST  # a step refused again and again: start afresh
-            self._relogin(f"{STEP_NAMES[state]} refused {self.failures} times: {reason}")
+        self.refusals = self.refusals + 1 if happening is _H.REFUSED else 0
+        escalate = self.refusals >= ESCALATE_AFTER and state is not _S.LOGGED_OUT
+        if happening is _H.REFUSED and escalate and not self._escalated:
+            # a step refused again and again: start afresh, once per streak (when that
+            # does not help either, the step is retried at the capped back-off)
+            self._escalated = True
+            happening = _H.SESSION_LOST
+            self._relogin(f"{STEP_NAMES[state]} refused {self.refusals} times: {reason}")
+            self.refusals = 0
         self.reason = f"{STEP_NAMES[state]}: {reason}"
         if happening is not _H.NO_ANSWER and self.reason != self._reported:
             self._reported = self.reason
@@ -204,7 +217,7 @@ class AgentLife:
             self.state = next_state(self.state, _H.RECORDING_ON if on else _H.RECORDING_OFF)
             return
         if outcome.kind == "transport_error":
-            self._unreachable(outcome.error, ts=outcome.ts)
+            self._unreachable(outcome.error.split(":", 1)[0] or "no response", ts=outcome.ts)
             self.state = next_state(self.state, _H.NO_ANSWER)
             return
         answered = classify(outcome.http_status, outcome.status_code, answered=True)
