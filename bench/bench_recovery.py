@@ -65,7 +65,7 @@ def one_restart(tmp: Path) -> dict[str, Any]:
         run = subprocess.Popen(
             [sys.executable, "-m", "gwsload.cli", "run", str(tmp / "s.toml"),
              "--target", first.url, "--agents-file", str(tmp / "agents.csv"),
-             "--out", str(out), "--progress-every", "0"],
+             "--out", str(out), "--progress-every", "0", "--no-preflight"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:

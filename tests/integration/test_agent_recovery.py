@@ -72,7 +72,8 @@ def test_agents_operate_again_after_the_target_restarts(tmp_path: Path) -> None:
     try:
         run = subprocess.Popen(
             [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--target", url,
-             "--agents-file", str(agents), "--out", str(out), "--progress-every", "2"],
+             "--agents-file", str(agents), "--out", str(out), "--progress-every", "2",
+             "--no-preflight"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         try:
