@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -127,20 +128,28 @@ def test_slo_verdicts_agree(readings: Readings) -> None:
     assert readings.check.returncode == (0 if readings.summary["slo"]["verdict"] == "pass" else 1)
 
 
-def test_saturation_findings_agree(readings: Readings) -> None:
-    """gwsload.contract.saturation: the console's generator line, the manifest's
-    verdict and the report's validity findings name the same saturated workers."""
+def test_saturation_findings_agree(readings: Readings, tmp_path: Path) -> None:
+    """gwsload.contract.saturation: the console's generator line (manifest ``generator``)
+    and the report's own judgement of generator.csv name the same saturated workers
+    with the same words."""
     generator = readings.manifest["generator"]
     console = [ln for ln in readings.console.splitlines() if ln.startswith("load generator")]
-    harness = [
-        f["text"].removeprefix("Harness: ")
-        for f in readings.summary["validity"]
-        if f["severity"] == "warning" and f["text"].startswith("Harness: worker")
-    ]
-    assert harness == list(generator["findings"])
     assert bool(console) == generator["saturated"]
     for finding in generator["findings"]:
         assert finding in console[0]
+    # the report judges generator.csv itself when the manifest holds no verdict
+    folder = Path(shutil.copytree(readings.folder, tmp_path / "unjudged"))
+    manifest = dict(readings.manifest)
+    del manifest["generator"]
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert _gwsload("report", str(folder)).returncode == 0
+    validity = json.loads((folder / "summary.json").read_text())["validity"]
+    judged = [
+        f["text"].removeprefix("Harness: ")
+        for f in validity
+        if f["severity"] == "warning" and f["text"].startswith("Harness: worker")
+    ]
+    assert judged == list(generator["findings"])
 
 
 def test_failed_run_rule_agrees(readings: Readings) -> None:

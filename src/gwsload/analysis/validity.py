@@ -1,9 +1,8 @@
 """Can the numbers be trusted? Generator saturation and coordinated omission, in words.
 
-Rules (docs/reports.md): a worker is saturated when its CPU is >= 90 % in at least
-10 % of the measured samples, or its event-loop lag exceeds 10 ms in at least 10 % of
-them (each sample is the worst lag of its window; the harness's own rule, whose
-findings in the manifest take precedence). In an open
+Rules (docs/reports.md): a worker is saturated by the rule of
+:mod:`gwsload.contract.saturation` over its measured samples, the rule ``gwsload run``
+applies too (its findings are in the manifest). In an open
 workload, coordinated omission matters when more than 1 % of operations started
 over 10 ms late or the corrected notification p99 exceeds the uncorrected one by
 more than 10 %.
@@ -22,8 +21,7 @@ import pandas as pd
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL, number
 from gwsload.contract import numbers
-from gwsload.contract.saturation import CPU_BUSY_PERCENT as CPU_BUSY
-from gwsload.contract.saturation import CPU_BUSY_SHARE, LOOP_LAG_MS, LOOP_LAG_SHARE
+from gwsload.contract.saturation import LOOP_LAG_MS, LOOP_LAG_SHARE, judge, load_process_findings
 
 __all__ = ["Finding", "assess_validity", "cut_short_sentence"]
 
@@ -45,63 +43,34 @@ class Finding:
 
 def _generator_findings(run: RunFolder) -> list[Finding]:
     samples = run.generator[run.generator["t_s"] >= run.warmup_s]
+    computed: list[str] = []
     findings = []
     for worker, group in samples.groupby("worker"):
-        busy = float((group["cpu_percent"] >= CPU_BUSY).mean())
-        if busy >= CPU_BUSY_SHARE:
-            findings.append(
-                Finding(
-                    "warning",
-                    (
-                        f"Generator worker {worker} ran at CPU >= {CPU_BUSY:.0f} % for "
-                        f"{numbers.percent(busy, 2)} of the "
-                        "measured period: it was saturated, so latencies include its "
-                        "own queueing and "
-                        "throughput may be limited by the generator, not the server."
-                    ),
-                )
-            )
         lag = group["loop_lag_ms"].to_numpy(dtype=np.float64)
-        lag = lag[np.isfinite(lag)]
-        lagging = float((lag > LOOP_LAG_MS).mean()) if len(lag) else 0.0
-        if lagging >= LOOP_LAG_SHARE:
-            findings.append(
-                Finding(
-                    "warning",
-                    (
-                        f"Event-loop lag on worker {worker} exceeded "
-                        f"{numbers.latency_ms(LOOP_LAG_MS)} in {numbers.percent(lagging, 2)} of "
-                        f"its samples (worst {numbers.latency_ms(lag.max())}): "
-                        f"measured latencies "
-                        "in those windows are overstated by up to that much."
-                    ),
-                )
-            )
-        elif lagging > 0:
+        verdict = judge(group["cpu_percent"].to_numpy(dtype=np.float64), lag)
+        computed += load_process_findings(str(worker), verdict)
+        if verdict.lagging_samples and not verdict.lag_saturated:
             findings.append(
                 Finding(
                     "note",
                     (
-                        f"Worker {worker} stalled briefly in "
-                        f"{int((lag > LOOP_LAG_MS).sum())} sample(s) "
-                        f"(worst event-loop lag {numbers.latency_ms(lag.max())}): too rare to call "
-                        f"it saturated, but "
-                        "latencies in those moments include up to that delay."
+                        f"Worker {worker} stalled briefly in {verdict.lagging_samples} sample(s) "
+                        f"(worst event-loop lag {numbers.latency_ms(verdict.worst_lag_ms)}): too "
+                        "rare to call it saturated, but latencies in those moments include up "
+                        "to that delay."
                     ),
                 )
             )
-    harness = [
-        Finding("warning", f"Harness: {text}")
-        for text in (run.manifest.get("generator") or {}).get("findings") or []
-    ]
-    # the harness's own verdict, when it gave one, wins over the same rule applied here
-    warnings = [f for f in findings if f.severity == "warning"]
-    findings = (harness or warnings) + [f for f in findings if f.severity == "note"]
+    # the console's verdict (manifest "generator") and this one follow one rule on the
+    # same samples; a folder written without one (plain Locust) gets it here
+    judged = (run.manifest.get("generator") or {}).get("findings")
+    harness = [Finding("warning", f"Harness: {text}") for text in (judged or computed)]
+    findings = harness + findings
     kinds = run.incidents["kind"].value_counts()
     for kind, label in (("worker_lost", "worker lost"), ("worker_saturated", "worker saturated")):
         if kinds.get(kind, 0):
             findings.append(Finding("warning", f"{kinds[kind]} '{label}' incident(s) recorded."))
-    if len(samples) and not (harness or warnings):
+    if len(samples) and not harness:
         findings.append(
             Finding(
                 "note",
@@ -114,7 +83,7 @@ def _generator_findings(run: RunFolder) -> list[Finding]:
                 ),
             )
         )
-    elif harness or warnings:
+    elif harness:
         findings.append(
             Finding(
                 "note",

@@ -40,6 +40,7 @@ __all__ = [
     "SIMULATOR_HEALTH_FILE",
     "Saturation",
     "judge",
+    "load_process_findings",
     "parse_schedstat_wait_s",
 ]
 
@@ -133,6 +134,24 @@ def judge(
         worst_lag_ms=max(lags) if lags else math.nan,
         cpu_wait_percent=sum(waits) / len(waits) if waits else math.nan,
     )
+
+
+def load_process_findings(worker: str, verdict: Saturation) -> list[str]:
+    """What a saturated load-generator process is reported with, one line per cause
+    (the console, ``manifest.json`` ``generator`` and the report's validity section)."""
+    findings = []
+    if verdict.cpu_saturated:
+        findings.append(
+            f"worker {worker} CPU >= {numbers.significant(CPU_BUSY_PERCENT)} % for "
+            f"{numbers.percent(verdict.busy_share, 2)} of the run"
+        )
+    if verdict.lag_saturated:
+        findings.append(
+            f"worker {worker} event-loop lag > {numbers.latency_ms(LOOP_LAG_MS)} in "
+            f"{numbers.percent(verdict.lag_share, 2)} of samples "
+            f"(worst {numbers.latency_ms(verdict.worst_lag_ms)})"
+        )
+    return findings
 
 
 def parse_schedstat_wait_s(text: str) -> float:

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from gwsload.contract import numbers
 from gwsload.contract.saturation import (
     CPU_BUSY_PERCENT,
     CPU_BUSY_SHARE,
     LOOP_LAG_MS,
     LOOP_LAG_SHARE,
-    MIN_SAMPLES_OVER,
+    judge,
+    load_process_findings,
 )
 
 __all__ = [
@@ -148,41 +148,17 @@ class SaturationVerdict:
         return {"saturated": self.saturated, "findings": list(self.findings)}
 
 
-def judge_saturation(
-    samples: Sequence[GeneratorSample],
-    *,
-    cpu_busy_percent: float = CPU_BUSY_PERCENT,
-    cpu_busy_share: float = CPU_BUSY_SHARE,
-    loop_lag_ms: float = LOOP_LAG_MS,
-    loop_lag_share: float = LOOP_LAG_SHARE,
-) -> SaturationVerdict:
-    """Decide whether any worker was saturated, with one finding sentence per cause.
-
-    Per worker: CPU at or above ``cpu_busy_percent`` in at least ``cpu_busy_share`` of
-    its samples, or event-loop lag above ``loop_lag_ms`` in at least
-    ``loop_lag_share`` of its samples (each sample holds the worst lag of its window).
-    """
+def judge_saturation(samples: Sequence[GeneratorSample]) -> SaturationVerdict:
+    """Decide whether any worker was saturated, with one finding sentence per cause,
+    by the contract's rule (:mod:`gwsload.contract.saturation`)."""
     by_worker: dict[str, list[GeneratorSample]] = {}
     for sample in samples:
         by_worker.setdefault(sample.worker, []).append(sample)
     findings: list[str] = []
     for worker in sorted(by_worker):
         rows = by_worker[worker]
-        busy = sum(1 for s in rows if s.cpu_percent >= cpu_busy_percent)
-        busy_share = busy / len(rows)
-        if busy >= MIN_SAMPLES_OVER and busy_share >= cpu_busy_share:
-            findings.append(
-                f"worker {worker} CPU >= {numbers.significant(cpu_busy_percent)} % for "
-                f"{numbers.percent(busy_share, 2)} of the run"
-            )
-        lags = [s.loop_lag_ms for s in rows if not math.isnan(s.loop_lag_ms)]
-        lagging = sum(1 for lag in lags if lag > loop_lag_ms)
-        if lagging >= MIN_SAMPLES_OVER and lagging / len(lags) >= loop_lag_share:
-            findings.append(
-                f"worker {worker} event-loop lag > {numbers.latency_ms(loop_lag_ms)} in "
-                f"{numbers.percent(lagging / len(lags), 2)} of samples "
-                f"(worst {numbers.latency_ms(max(lags))})"
-            )
+        verdict = judge([s.cpu_percent for s in rows], [s.loop_lag_ms for s in rows])
+        findings += load_process_findings(worker, verdict)
     return SaturationVerdict(bool(findings), tuple(findings))
 
 
