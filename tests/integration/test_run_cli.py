@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pyarrow.parquet as pq
 import pytest
 
@@ -36,23 +38,64 @@ def _gwsload(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str
     )  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["run", "no/such.toml"], "no/such.toml: no such scenario file"),
-        (["run", "scenarios/smoke.toml", "--target", "http://127.0.0.1:9"], "needs --agents-file"),
-        (["run", "scenarios/smoke.toml", "--target", "ftp://x"], "http:// or https:// URL"),
-        (["run", "scenarios/smoke.toml", "--workers", "-1"], "--workers must be an int >= 0"),
-        (["run", "scenarios/smoke.toml", "--run-time", "soon"], "--run-time must be a duration"),
-        (["run", "scenarios/smoke.toml", "--agents-file", "no/agents.csv"], "no/agents.csv"),
-    ],
-)
-def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
-    done = _gwsload(*args)
-    assert done.returncode == 2, done.stderr
+#: every bad input of ``gwsload run`` (and ``gwsload preflight``): one line on stderr
+#: naming it, exit 2, nothing on stdout, nothing started. ``{tmp}`` is the test's
+#: folder, holding ``agents.csv`` (10 good agents), ``binary.csv``, ``nul.csv`` and
+#: ``afile`` (a plain file).
+BAD_INPUT = [
+    (["run", "no/such.toml"], "no/such.toml: no such scenario file"),
+    (["run", "scenarios/smoke.toml", "--target", "http://127.0.0.1:9"], "needs --agents-file"),
+    (["run", "scenarios/smoke.toml", "--target", "ftp://x"], "http:// or https:// URL"),
+    (
+        ["run", "scenarios/smoke.toml", "--target", "http://agent0001:PASSWORD@127.0.0.1:9",
+         "--agents-file", "{tmp}/agents.csv"],
+        "--target must be a URL without user:password@",
+    ),
+    (["run", "scenarios/smoke.toml", "--workers", "-1"], "--workers must be an int >= 0"),
+    (["run", "scenarios/smoke.toml", "--run-time", "soon"], "--run-time must be a duration"),
+    (["run", "scenarios/smoke.toml", "--agents-file", "no/agents.csv"], "no/agents.csv"),
+    (["run", "scenarios/smoke.toml", "--agents-file", "{tmp}/binary.csv"], "not a text file"),
+    (["run", "scenarios/smoke.toml", "--agents-file", "{tmp}/nul.csv"], "NUL bytes"),
+    (
+        ["run", "scenarios/smoke.toml", "--results", "/proc/gwsload-nowhere"],
+        "/proc/gwsload-nowhere: --results must be a folder gwsload can create and write",
+    ),
+    (
+        ["run", "scenarios/smoke.toml", "--out", "{tmp}/afile/run"],
+        "--out must be a folder gwsload can create and write",
+    ),
+    (
+        ["run", "scenarios/smoke.toml", "--users", "100000"],
+        "the embedded simulator serves at most 89,999 agents, this run needs 100,000",
+    ),
+    (
+        ["run", "scenarios/smoke.toml", "--target", "http://127.0.0.1:9", "--agents-file",
+         "{tmp}/agents.csv", "--preflight-sample", "0"],
+        "--preflight-sample must be an int >= 1",
+    ),
+    (["preflight", "scenarios/smoke.toml"], "the preflight needs a real target"),
+    (
+        ["preflight", "scenarios/smoke.toml", "--target", "https://u:p@gws:8443",
+         "--agents-file", "{tmp}/agents.csv"],
+        "--target must be a URL without user:password@",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
+    rows = [f"agent{i:04d},gwsload" for i in range(1, 11)]
+    (tmp_path / "agents.csv").write_text("username,password\n" + "\n".join(rows) + "\n")
+    (tmp_path / "binary.csv").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "nul.csv").write_bytes(b"username,password\nagent0001,\0gwsload\n")
+    (tmp_path / "afile").write_text("not a folder")
+    done = _gwsload(*(a.format(tmp=tmp_path) for a in args))
+    assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+    assert "PASSWORD" not in done.stderr and ":p@" not in done.stderr  # secrets never echoed
 
 
 def test_ctrl_c_stops_cleanly_and_marks_the_run_interrupted(tmp_path: Path) -> None:
@@ -124,3 +167,74 @@ def test_an_slo_breach_fails_the_run(tmp_path: Path) -> None:
     assert (out / "check.junit.xml").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["exit_code"] == 1
+
+
+SIMULATED = """
+name = "terminal"
+description = "agents against the embedded simulator, long enough to be interrupted"
+[simulator]
+answer_delay_ms = 20
+[client]
+notification_timeout_s = 3
+[workload]
+hold_s = 0.1
+think_time_s = 0.1
+[[stages]]
+duration_s = 300
+users = 4
+spawn_rate = 4
+"""
+
+
+def _start_in_terminal(tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
+    """``gwsload run`` as a shell starts it: leader of its own process group, which a
+    terminal's Ctrl-C signals as a whole."""
+    scenario = tmp_path / "terminal.toml"
+    scenario.write_text(SIMULATED, encoding="utf-8")
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--out", str(out),
+         "--progress-every", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 40
+    while len(list((out / "events").glob("*.parquet"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(list((out / "events").glob("*.parquet"))) >= 2, "no 2 segments within 40 s"
+    return proc, out
+
+
+def test_a_terminal_ctrl_c_lets_the_agents_sign_off_before_the_simulator_stops(
+    tmp_path: Path,
+) -> None:
+    proc, out = _start_in_terminal(tmp_path)
+    try:
+        os.killpg(proc.pid, signal.SIGINT)  # the whole foreground group, as a terminal does
+        output, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, output
+    outcomes = pq.read_table(out / "events", columns=["outcome"]).column("outcome").to_pylist()
+    # the simulator outlived the agents' final operations: none became a transport error
+    assert outcomes and "transport_error" not in outcomes, output
+    assert set(outcomes) == {"ok"}, output
+
+
+def test_a_second_ctrl_c_stops_everything_at_once(tmp_path: Path) -> None:
+    proc, _ = _start_in_terminal(tmp_path)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert any("gwsload.simulator" in " ".join(c.cmdline()) for c in children)
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, output
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, [c.cmdline() for c in alive]

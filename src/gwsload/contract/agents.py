@@ -101,7 +101,23 @@ def read_agents_file(path: str | Path) -> list[AgentCredentials]:
         text = file.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read the agents file ({exc.strerror})") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{file}: not a text file (expected a UTF-8 CSV with a header username,password)"
+        ) from None
+    if "\0" in text:
+        raise ConfigError(
+            f"{file}: holds NUL bytes, not a text file "
+            "(expected a UTF-8 CSV with a header username,password)"
+        )
     reader = csv.DictReader(text.splitlines())
+    try:
+        return _read_rows(file, reader)
+    except csv.Error as exc:
+        raise ConfigError(f"{file}:{reader.line_num}: not valid CSV ({exc})") from None
+
+
+def _read_rows(file: Path, reader: csv.DictReader[str]) -> list[AgentCredentials]:
     fields = [f.strip().lower() for f in (reader.fieldnames or [])]
     if "username" not in fields or "password" not in fields:
         raise ConfigError(

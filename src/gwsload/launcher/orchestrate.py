@@ -34,7 +34,7 @@ from typing import Any, TextIO
 
 from gwsload.contract.agents import AgentCredentials, AgentDirectory
 from gwsload.contract.saturation import SIMULATOR_HEALTH_FILE
-from gwsload.errors import EXIT_FAILED, EXIT_OK
+from gwsload.errors import EXIT_FAILED, EXIT_OK, ConfigError
 from gwsload.launcher.plan import run_config, stop_timeout_s
 from gwsload.launcher.processes import LocustPlan, LocustProcesses, locustfile_path
 from gwsload.launcher.progress import format_progress, format_summary, read_progress
@@ -49,6 +49,7 @@ from gwsload.metrics.manifest import (
     write_manifest,
 )
 from gwsload.scenario import Scenario
+from gwsload.simulator.options import MAX_AGENTS
 from gwsload.simulator.process import SimulatorProcess, SimulatorStartError
 
 __all__ = ["EXIT_INTERRUPTED", "RunOptions", "execute"]
@@ -114,6 +115,7 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
     stream = out or sys.stdout
     scenario = options.scenario
     started = time.time()
+    _check_simulator_agents(options)
     if options.out is not None:
         run_dir = prepare_out_folder(options.out, force=options.force)
         run_id = run_dir.name
@@ -125,7 +127,7 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
         try:
             target_url, target_info, directory = _start_target(options, run_dir, stack)
         except SimulatorStartError as exc:
-            _say(stream, f"gwsload run: the embedded simulator did not start: {exc}")
+            print(f"gwsload run: the embedded simulator did not start: {exc}", file=sys.stderr)
             if not any(run_dir.iterdir()):
                 run_dir.rmdir()
             return EXIT_FAILED
@@ -281,12 +283,26 @@ def _start_target(
         argv += ["--agents", str(len(directory))]  # the last --agents wins
     if options.agents_file is not None:
         argv += ["--agents-file", str(options.agents_file)]
-    simulator = SimulatorProcess(argv, die_with_parent=True)
+    # its own session: a terminal Ctrl-C must not stop it before the agents sign off
+    simulator = SimulatorProcess(argv, die_with_parent=True, own_session=True)
     simulator.start()
     stack.callback(simulator.stop)
     settings = scenario.to_dict().get("simulator", {})
     info = {"kind": "embedded-simulator", "url": simulator.url, "simulator": settings}
     return simulator.url, info, directory
+
+
+def _check_simulator_agents(options: RunOptions) -> None:
+    """Refuse, before anything starts, more generated agents than the simulator serves."""
+    if options.target is not None or options.synthetic or options.agents is not None:
+        return
+    needed = _simulator_agents(options.scenario, options.workers)
+    if needed > MAX_AGENTS:
+        twice = " (twice the peak users, as --workers needs)" if options.workers else ""
+        raise ConfigError(
+            f"the embedded simulator serves at most {MAX_AGENTS:,} agents, this run needs "
+            f"{needed:,}{twice}: run fewer --users, or against a real --target"
+        )
 
 
 def _simulator_agents(scenario: Scenario, workers: int) -> int:

@@ -72,13 +72,17 @@ def create_run_folder(
     """Create ``results/<run-id>/`` (``-2``, ``-3``... when taken); its id and path."""
     base = make_run_id(started, scenario_name)
     parent = Path(results_dir)
-    parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(parent, "--results")
     for attempt in range(1, 1000):
         run_id = base if attempt == 1 else f"{base}-{attempt}"
         try:
             (parent / run_id).mkdir()
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise ConfigError(
+                f"{parent}: cannot create a run folder in it ({exc.strerror or exc})"
+            ) from None
         return run_id, parent / run_id
     raise ConfigError(f"{parent}: too many runs named {base}")
 
@@ -103,8 +107,22 @@ def prepare_out_folder(path: str | os.PathLike[str], *, force: bool = False) -> 
                 "refusing to clear it even with --force"
             )
         shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    _make_folder(folder, "--out")
     return folder
+
+
+def _make_folder(folder: Path, option: str) -> None:
+    """``mkdir -p`` that fails as bad input: one line naming the folder and the option."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".gwsload-write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"{folder}: {option} must be a folder gwsload can create and write "
+            f"({exc.strerror or exc})"
+        ) from None
 
 
 def redact_command_line(argv: Sequence[str]) -> list[str]:

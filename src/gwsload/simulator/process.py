@@ -40,11 +40,16 @@ class SimulatorProcess:
         stop_timeout_s: float = 10.0,
         env: dict[str, str] | None = None,
         die_with_parent: bool = False,
+        own_session: bool = False,
     ) -> None:
         self.args = list(args)
         #: also have the kernel stop the child when this process dies (Linux; see
         #: gwsload.lifeline); only from the main thread: the signal follows the thread
         self.die_with_parent = die_with_parent
+        #: start the child in its own session: a Ctrl-C in the terminal (SIGINT to the
+        #: foreground process group) does not reach it, and the parent stops it when
+        #: it is done with it (gwsload run: after the agents signed off)
+        self.own_session = own_session
         self.startup_timeout_s = startup_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.env = env
@@ -76,7 +81,7 @@ class SimulatorProcess:
             env = {**(env if env is not None else os.environ), **parent_env()}
         self._proc = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            env=env, close_fds=True,
+            env=env, close_fds=True, start_new_session=self.own_session,
         )  # fmt: skip
         try:
             self.url = self._read_url_line()
