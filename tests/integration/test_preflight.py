@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from gwsload.launcher.processes import free_port
 from gwsload.simulator.process import SimulatorProcess
 
 pytestmark = pytest.mark.gevent
@@ -198,3 +201,60 @@ def test_no_preflight_runs_anyway_and_the_end_says_why_nothing_was_done(
     report = _gwsload("report", str(out))
     assert report.returncode == 0, report.stdout + report.stderr
     assert report.stdout.startswith("FAIL: the run did not test")
+
+
+@pytest.fixture(scope="module")
+def tls_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp("tls")
+    process = SimulatorProcess(["--agents", "3", "--tls", "--tls-dir", str(folder)])
+    url = process.start()
+    yield url, folder / "ca.pem"
+    process.stop()
+
+
+def test_tls_mistakes_are_named_and_a_trusted_ca_passes(
+    tls_simulator: tuple[str, Path], scenario: Path, tmp_path: Path
+) -> None:
+    url, ca = tls_simulator
+    agents = str(_agents(tmp_path, *GOOD))
+    untrusted = _gwsload("run", str(scenario), "--target", url, "--agents-file", agents)
+    assert untrusted.returncode == 2
+    assert "preflight: tls: the certificate of" in untrusted.stderr
+    assert "is not trusted" in untrusted.stderr
+    plain = "http://" + url.split("://", 1)[1]
+    wrong = _gwsload("run", str(scenario), "--target", plain, "--agents-file", agents)
+    assert wrong.returncode == 2
+    assert "preflight: http: no HTTP answer" in wrong.stderr
+    assert "(a TLS server? use an https:// URL)" in wrong.stderr
+    trusted = _gwsload(
+        "preflight", str(scenario), "--target", url, "--agents-file", agents, "--ca-file", str(ca)
+    )
+    assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+    assert "TLSv1" in next(x for x in trusted.stdout.splitlines() if x.startswith("tls"))
+
+
+def test_a_server_that_is_not_gws_is_named(scenario: Path, tmp_path: Path) -> None:
+    # a real HTTP server that is not GWS: Python's own file server
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+         "--directory", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        done = _gwsload(
+            "run", str(scenario), "--target", f"http://127.0.0.1:{port}", "--agents-file",
+            str(_agents(tmp_path, *GOOD)),
+        )  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "preflight: gws: GET /api/v2/diagnostics/version answered HTTP 404" in done.stderr
+    assert "not a GWS server, or not its base URL" in done.stderr
