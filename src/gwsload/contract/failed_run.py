@@ -13,17 +13,25 @@ read the run folder with :func:`gwsload.contract.activity.read_activity` and jud
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gwsload.contract.operations import ERROR_OUTCOMES
+
 __all__ = [
     "DEFAULT_MIN_ACTIVE_SHARE",
+    "FAILING_KINDS",
     "Activity",
+    "count_failures",
     "failed_run_reasons",
     "min_active_share",
     "planned_agents",
 ]
+
+#: outcomes and anomalies of which one fails a run that ran (the run's exit code,
+#: whether started by ``gwsload run`` or by plain Locust), in the order reported
+FAILING_KINDS = ("lost", *ERROR_OUTCOMES, "unexpected")
 
 #: every agent must operate unless the scenario says otherwise
 DEFAULT_MIN_ACTIVE_SHARE = 1.0
@@ -71,3 +79,16 @@ def failed_run_reasons(activity: Activity, min_share: float) -> list[str]:
             f"measured period (min_active_share {min_share:g} needs {needed})"
         ]
     return []
+
+
+def count_failures(counts: Mapping[str, int], missing_workers: Iterable[str] = ()) -> list[str]:
+    """Why a run that ran fails by its whole-run counts (one line each): any lost
+    notification, error or unexpected notification, and a worker whose final results
+    never arrived. Empty when none."""
+    reasons = [
+        f"failed: {counts[kind]} {kind.replace('_', ' ')}"
+        for kind in FAILING_KINDS
+        if counts.get(kind, 0)
+    ]
+    reasons += [f"failed: worker {w} did not deliver its final results" for w in missing_workers]
+    return reasons

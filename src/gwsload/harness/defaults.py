@@ -25,7 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gwsload.contract.activity import run_failures
 from gwsload.contract.agents import AgentDirectory, read_agents_file
+from gwsload.contract.failed_run import count_failures
 from gwsload.errors import ConfigError
 from gwsload.launcher.plan import run_config
 from gwsload.launcher.runconfig import RunConfig
@@ -111,8 +113,12 @@ def write_standalone_manifest(collector: Any, summary: dict[str, Any] | None) ->
         workers=len([w for w in (summary or {}).get("workers", []) if w != "local"]),
         command_line=["locust", *sys.argv[1:]],
     )
-    counts = (summary or {}).get("counts") or {}
-    failed = any(counts.get(k, 0) for k in ("lost", "http_error", "api_error", "transport_error"))
+    # the run's exit code by the rules gwsload run applies (the folder is closed by now)
+    try:
+        untested = run_failures(run_dir, manifest)
+    except ConfigError as exc:
+        untested = [str(exc)]
+    failed = bool(count_failures((summary or {}).get("counts") or {}) or untested)
     write_manifest(
         run_dir,
         finish_manifest(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gwsload.contract.activity import run_failures
+from gwsload.contract.failed_run import count_failures
 from gwsload.errors import EXIT_FAILED, EXIT_OK, ConfigError
 
 __all__ = ["EXIT_INTERRUPTED", "run_verdict", "top_failure", "untested"]
@@ -31,13 +32,7 @@ def run_verdict(
         return EXIT_INTERRUPTED, "interrupted", ["interrupted: the run folder holds what was done"]
     if summary is None or not finished:
         return EXIT_FAILED, "failed", ["the run did not complete: see locust/*.log in the folder"]
-    counts = summary.get("counts") or {}
-    reasons = []
-    for kind in ("lost", "http_error", "api_error", "transport_error", "async_error", "unexpected"):
-        if counts.get(kind, 0):
-            reasons.append(f"failed: {counts[kind]} {kind.replace('_', ' ')}")
-    for worker in summary.get("missing_workers") or []:
-        reasons.append(f"failed: worker {worker} did not deliver its final results")
+    reasons = count_failures(summary.get("counts") or {}, summary.get("missing_workers") or ())
     return (EXIT_FAILED if reasons else EXIT_OK), "completed", reasons
 
 
