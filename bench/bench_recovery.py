@@ -8,7 +8,7 @@ most 10 s, jittered), and when each agent made its first ``ok`` operation again
 (a full re-login each: the new process knows none of their sessions). Prints the
 median and spread over the repeats.
 
-    python bench/bench_recovery.py [--quick] [--repeats N]
+    python bench/bench_recovery.py [--quick] [--repeats N] [--transport websocket]
 
 Writes bench/out/recovery.json. Loopback only; the machine may be shared (noisy).
 """
@@ -54,18 +54,20 @@ spawn_rate = {AGENTS}
 """
 
 
-def one_restart(tmp: Path) -> dict[str, Any]:
+def one_restart(tmp: Path, transport: str = "long-polling") -> dict[str, Any]:
     """One run with one restart: recovery figures in seconds after the target was back."""
     (tmp / "s.toml").write_text(SCENARIO)
     agents = "".join(f"agent{i:04d},gwsload\n" for i in range(1, AGENTS + 1))
     (tmp / "agents.csv").write_text("username,password\n" + agents)
     out = tmp / "run"
-    with SimulatorProcess(SIMULATOR) as first:
+    simulator = [*SIMULATOR, "--websocket"] if transport == "websocket" else SIMULATOR
+    with SimulatorProcess(simulator) as first:
         port = urlsplit(first.url).port
         run = subprocess.Popen(
             [sys.executable, "-m", "gwsload.cli", "run", str(tmp / "s.toml"),
              "--target", first.url, "--agents-file", str(tmp / "agents.csv"),
-             "--out", str(out), "--progress-every", "0", "--no-preflight"],
+             "--out", str(out), "--progress-every", "0", "--no-preflight",
+             "--transport", transport],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
@@ -75,7 +77,7 @@ def one_restart(tmp: Path) -> dict[str, Any]:
             assert first.pid is not None
             os.kill(first.pid, signal.SIGKILL)
             time.sleep(OUTAGE_S)
-            with SimulatorProcess([*SIMULATOR, "--port", str(port)]):
+            with SimulatorProcess([*simulator, "--port", str(port)]):
                 t_back = time.time()
                 run.wait(timeout=RUN_S + 90)
         finally:
@@ -107,12 +109,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two repeats")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument(
+        "--transport", choices=("long-polling", "websocket"), default="long-polling"
+    )
     args = parser.parse_args()
     repeats = args.repeats or (2 if args.quick else 5)
     results = []
     for number in range(repeats):
         with tempfile.TemporaryDirectory(prefix="gwsload-recovery-") as tmp:
-            result = one_restart(Path(tmp))
+            result = one_restart(Path(tmp), args.transport)
         results.append(result)
         figures = ", ".join(
             f"{label} {'-' if result[key] is None else format(result[key], '.2f')} s"
@@ -127,7 +132,12 @@ def main() -> int:
             "after the target returned",
             flush=True,
         )
-    summary: dict[str, Any] = {"agents": AGENTS, "outage_s": OUTAGE_S, "repeats": repeats}
+    summary: dict[str, Any] = {
+        "agents": AGENTS,
+        "outage_s": OUTAGE_S,
+        "repeats": repeats,
+        "transport": args.transport,
+    }
     for key in ("first_answer_s", "agent_median_s", "all_back_s"):
         values = [r[key] for r in results if r[key] is not None]
         if values:

@@ -1,10 +1,11 @@
 """GWS Voice API client and the notification matcher.
 
 Pure parts (importable without gevent): :mod:`.errors`, :mod:`.matcher`,
-:mod:`.outcomes`, :mod:`.protocol`, :mod:`.calls`, :mod:`.config`. The gevent parts
-are imported on first use, so that processes which must not import gevent (analysis,
-simulator, pure tests) can use the pure parts: ``GwsSession`` (:mod:`.session`) and
-``Agent`` (:mod:`.agent`).
+:mod:`.expectation`, :mod:`.outcomes`, :mod:`.protocol`, :mod:`.calls`, :mod:`.config`,
+:mod:`.life` (the agent's life as a state table). The gevent parts are imported on
+first use, so that processes which must not import gevent (analysis, simulator, pure
+tests) can use the pure parts: ``GwsSession`` (:mod:`.session`), ``Agent``
+(:mod:`.agent`, over :mod:`.agent_core`) and ``AgentLife`` (:mod:`.life_driver`).
 """
 
 from __future__ import annotations

@@ -125,6 +125,9 @@ class Agent(AgentCore):
             self.device_id = self._find_device_id()
         self._call("POST", VOICE_CHANNEL_PATH, "Ready")
         self.logged_in = True
+        # a server may rotate the session id while the login goes on: the login's
+        # session is the one it ended with
+        self._session_cookie = self.session.cookies.get(SESSION_COOKIE)
 
     def session_lost(self) -> str:
         """Why the server no longer knows this agent's login ('' while it does): it
@@ -224,7 +227,8 @@ class Agent(AgentCore):
         call_id = self.calls.dialed() or ""
         self.call_id = call_id
         self._wait_for(
-            lambda: self.call_state(call_id) == "Established", f"call {call_id} Established"
+            lambda: self.call_state(call_id) == "Established",
+            "Established state of the dialled call",
         )
         return call_id
 

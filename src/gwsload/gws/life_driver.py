@@ -22,6 +22,7 @@ What it reports (through ``on_incident(ts, kind, detail, duration_ms)``):
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable
 
@@ -48,6 +49,7 @@ IncidentSink = Callable[[float, str, str, "float | None"], None]
 
 _S = AgentState
 _H = Happening
+_URL = re.compile(r"\s*\b(?:at|with|to|from)?\s*\b(?:https?|wss?)://\S+")
 
 #: the step each state takes, as named in reasons
 STEP_NAMES: dict[AgentState, str] = {
@@ -71,7 +73,8 @@ def reason_of(exc: Exception) -> str:
         return exc.detail.split(":", 1)[0] or "no response"
     text = str(exc)
     user, sep, rest = text.partition(": ")
-    return (rest if sep and " " not in user else text)[:80]
+    text = rest if sep and " " not in user else text
+    return _URL.sub("", text)[:120]  # (the run knows its target: the URL is noise)
 
 
 class AgentLife:
