@@ -106,7 +106,9 @@ def test_commands_on_the_harness_run(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert failed == {"lost_ratio", "error_ratio"}
     details = {(o["outcome"], o["detail"]) for o in summary["outcomes"]}
     assert ("api_error", "statusCode 4 (internal error, HTTP 503)") in details
-    assert any(v["text"].startswith("Harness: ") for v in summary["validity"])
+    # one generator stall in 17 samples: a note, not a saturation warning
+    assert any("stalled briefly" in v["text"] for v in summary["validity"])
+    assert not any(v["severity"] == "warning" for v in summary["validity"])
     html = (run / "report.html").read_text()
     assert "rehandshake" in html  # incidents listed (and drawn on the time axes)
     assert main(["check", str(run)]) == 1

@@ -48,6 +48,8 @@ class ProcessHealth:
     name: str
     saturation: Saturation
     cpu_max_percent: float
+    #: the worker id of a load-generator process ("" for the simulator)
+    worker: str = ""
 
     @property
     def finding(self) -> str:
@@ -110,11 +112,11 @@ def _floats(frame: pd.DataFrame, column: str) -> list[float]:
     return [float(v) for v in frame[column].to_numpy(dtype=np.float64)]
 
 
-def _process(kind: str, name: str, samples: pd.DataFrame) -> ProcessHealth:
+def _process(kind: str, name: str, samples: pd.DataFrame, worker: str = "") -> ProcessHealth:
     cpu = _floats(samples, "cpu_percent")
     saturation = judge(cpu, _floats(samples, "loop_lag_ms"), _floats(samples, "cpu_wait_percent"))
     finite = [c for c in cpu if not math.isnan(c)]
-    return ProcessHealth(kind, name, saturation, max(finite) if finite else float("nan"))
+    return ProcessHealth(kind, name, saturation, max(finite) if finite else math.nan, worker)
 
 
 def period_health(run: RunFolder, from_s: float, to_s: float) -> PeriodHealth:
@@ -131,7 +133,7 @@ def period_health(run: RunFolder, from_s: float, to_s: float) -> PeriodHealth:
         for worker in workers:
             name = "the load generator" if len(workers) == 1 else f"load generator worker {worker}"
             rows = in_period[in_period["worker"].astype(str) == worker]
-            processes.append(_process(GENERATOR, name, rows))
+            processes.append(_process(GENERATOR, name, rows, worker))
     simulator = run.simulator
     if len(simulator):
         rows = simulator[(simulator["t_s"] > from_s) & (simulator["t_s"] <= to_s)]

@@ -1,8 +1,10 @@
 """Can the numbers be trusted? Generator saturation and coordinated omission, in words.
 
-Rules (docs/reports.md): a worker is saturated by the rule of
-:mod:`gwsload.contract.saturation` over its measured samples, the rule ``gwsload run``
-applies too (its findings are in the manifest). In an open
+Rules (docs/reports.md): each load-generator worker and the embedded simulator is
+judged by the rule of :mod:`gwsload.contract.saturation` over its samples from the end
+of warm-up, the rule ``gwsload run`` applies too (its findings are in the manifest and
+stand in only when generator.csv is missing): saturated (a warning, with the remedy),
+stalled too rarely to be saturated (a note), or healthy (one note). In an open
 workload, coordinated omission matters when more than 1 % of operations started
 over 10 ms late or the corrected notification p99 exceeds the uncorrected one by
 more than 10 %.
@@ -10,6 +12,7 @@ more than 10 %.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -18,10 +21,16 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from gwsload.analysis.limits import GENERATOR, SIMULATOR, ProcessHealth, period_health
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL, number
 from gwsload.contract import numbers
-from gwsload.contract.saturation import LOOP_LAG_MS, LOOP_LAG_SHARE, judge, load_process_findings
+from gwsload.contract.saturation import (
+    CPU_BUSY_PERCENT,
+    LOOP_LAG_MS,
+    Saturation,
+    load_process_findings,
+)
 
 __all__ = ["Finding", "assess_validity", "cut_short_sentence"]
 
@@ -31,6 +40,10 @@ CORRECTION_FACTOR = 1.10
 #: a run folder still marked running but untouched for this long was cut short (a live
 #: run writes its folder every couple of seconds)
 QUIET_S = 30.0
+_REMEDY = {
+    GENERATOR: "add workers (`--workers N`) or give each fewer users",
+    SIMULATOR: "give the simulator its own machine (`gwsload simulate` there, `--target URL` here)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,57 +54,86 @@ class Finding:
     text: str
 
 
+def _stall_note(name: str, verdict: Saturation) -> Finding:
+    what = []
+    if verdict.lagging_samples:
+        what.append(
+            f"event-loop lag over {numbers.latency_ms(LOOP_LAG_MS)} in "
+            f"{verdict.lagging_samples} of {verdict.samples} samples, worst "
+            f"{numbers.latency_ms(verdict.worst_lag_ms)}"
+        )
+    if verdict.busy_samples:
+        what.append(
+            f"CPU >= {numbers.significant(CPU_BUSY_PERCENT)} % of a core in "
+            f"{verdict.busy_samples} of {verdict.samples} samples"
+        )
+    return Finding(
+        "note",
+        f"{name[0].upper() + name[1:]} stalled briefly ({' and '.join(what)}): too rare to "
+        "call it saturated, but latencies in those moments include up to that delay.",
+    )
+
+
 def _generator_findings(run: RunFolder) -> list[Finding]:
-    samples = run.generator[run.generator["t_s"] >= run.warmup_s]
+    """One rule, one statement per measuring process (docs/reports.md, "Validity")."""
+    # the samples gwsload run judges too (from the end of warm-up), so the words agree
+    health = period_health(run, run.warmup_s, math.inf)
     computed: list[str] = []
-    findings = []
-    for worker, group in samples.groupby("worker"):
-        lag = group["loop_lag_ms"].to_numpy(dtype=np.float64)
-        verdict = judge(group["cpu_percent"].to_numpy(dtype=np.float64), lag)
-        computed += load_process_findings(str(worker), verdict)
-        if verdict.lagging_samples and not verdict.lag_saturated:
+    findings: list[Finding] = []
+    healthy: list[ProcessHealth] = []
+    for process in health.processes:
+        verdict = process.saturation
+        if process.kind == GENERATOR and verdict.saturated:
+            computed += load_process_findings(process.worker, verdict)
+        elif verdict.saturated:
             findings.append(
                 Finding(
-                    "note",
-                    (
-                        f"Worker {worker} stalled briefly in {verdict.lagging_samples} sample(s) "
-                        f"(worst event-loop lag {numbers.latency_ms(verdict.worst_lag_ms)}): too "
-                        "rare to call it saturated, but latencies in those moments include up "
-                        "to that delay."
-                    ),
+                    "warning",
+                    f"The embedded simulator was saturated during the measured period "
+                    f"({verdict.reason}; worst event-loop lag "
+                    f"{numbers.latency_ms(verdict.worst_lag_ms)}): the latencies include its "
+                    f"own delays, not the target's: {_REMEDY[SIMULATOR]} and run again.",
                 )
             )
-    # the console's verdict (manifest "generator") and this one follow one rule on the
-    # same samples; a folder written without one (plain Locust) gets it here
-    judged = (run.manifest.get("generator") or {}).get("findings")
-    harness = [Finding("warning", f"Harness: {text}") for text in (judged or computed)]
+        elif verdict.lagging_samples or verdict.busy_samples:
+            findings.append(_stall_note(process.name, verdict))
+        elif verdict.samples:
+            healthy.append(process)
+    # the report's judgement of generator.csv is the verdict; the manifest's (the same
+    # rule, applied by gwsload run) stands in only when there are no samples to judge
+    judged = (run.manifest.get("generator") or {}).get("findings") or []
+    harness = [
+        Finding("warning", f"Harness: {text}")
+        for text in (computed if len(run.generator) else judged)
+    ]
+    if harness:
+        harness.append(
+            Finding(
+                "note",
+                "Because the load generator was saturated, the latencies measured through it "
+                "include its own delays and the throughput may be its limit, not the target's: "
+                f"{_REMEDY[GENERATOR]} and run again.",
+            )
+        )
     findings = harness + findings
     kinds = run.incidents["kind"].value_counts()
     for kind, label in (("worker_lost", "worker lost"), ("worker_saturated", "worker saturated")):
         if kinds.get(kind, 0):
             findings.append(Finding("warning", f"{kinds[kind]} '{label}' incident(s) recorded."))
-    if len(samples) and not harness:
-        findings.append(
-            Finding(
-                "note",
-                (
-                    "Generator healthy: CPU peaked at "
-                    f"{numbers.quantity(samples['cpu_percent'].max(), '%', 2)} and "
-                    f"event-loop lag stayed under {numbers.latency_ms(LOOP_LAG_MS)} in at least "
-                    f"{numbers.percent(1 - LOOP_LAG_SHARE)} of samples, so it did not shape the "
-                    "numbers."
-                ),
-            )
+    if healthy:
+        names = " and ".join(p.name for p in healthy)
+        peaks = " and ".join(
+            numbers.quantity(p.cpu_max_percent, "%", 2)
+            + (f" ({p.name})" if len(healthy) > 1 else "")
+            for p in healthy
         )
-    elif harness:
+        verb, pronoun = ("were", "they") if len(healthy) > 1 else ("was", "it")
         findings.append(
             Finding(
                 "note",
-                (
-                    "Because the generator was short of capacity, this run's "
-                    "latencies may include its "
-                    "own delays: confirm on a run with more workers or fewer users per worker."
-                ),
+                f"{names[0].upper() + names[1:]} {verb} healthy: CPU peaked at {peaks} of a "
+                f"core and event-loop lag stayed under {numbers.latency_ms(LOOP_LAG_MS)} in "
+                f"every sample, so {pronoun} did not shape the numbers.",
             )
         )
     return findings
