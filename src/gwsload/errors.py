@@ -7,7 +7,7 @@ Every other exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "ConfigError"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INCONCLUSIVE", "EXIT_OK", "ConfigError"]
 
 #: the run or check met its criteria
 EXIT_OK = 0
@@ -15,6 +15,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 #: bad input or configuration
 EXIT_BAD_INPUT = 2
+#: gwsload compare: nothing conclusively worse, but some verdicts inconclusive (the
+#: measuring side differed, or the runs were too noisy): re-run before deciding
+EXIT_INCONCLUSIVE = 3
 
 
 class ConfigError(ValueError):

@@ -1,4 +1,8 @@
-"""``gwsload compare BASELINE_DIR CANDIDATE_DIR``: regression verdict, exit 1 on regression."""
+"""``gwsload compare BASELINE_DIR CANDIDATE_DIR`` or ``--baseline A1 A2 --candidate B1 B2``.
+
+Exit 0 no regression, 1 a conclusive regression, 3 nothing conclusively worse but some
+verdicts inconclusive (docs/reports.md), 2 bad input.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +16,14 @@ from gwsload.analysis.compare import (
     check_comparable,
     compare_runs,
 )
-from gwsload.analysis.load import load_run
+from gwsload.analysis.compare_health import exit_code
+from gwsload.analysis.compare_text import format_change, labels_line, operation_sentences
+from gwsload.analysis.environment import environment_lines
+from gwsload.analysis.load import RunFolder, load_run
 from gwsload.analysis.metrics import number
-from gwsload.analysis.render_compare import (
-    compare_document,
-    compare_verdict,
-    format_change,
-    render_compare,
-)
+from gwsload.analysis.render_compare import compare_document, compare_verdict, render_compare
 from gwsload.analysis.report import write_compare
-from gwsload.errors import EXIT_FAILED, EXIT_OK, ConfigError
+from gwsload.errors import ConfigError
 
 __all__ = ["add_arguments", "main"]
 
@@ -39,8 +41,19 @@ def _tolerance(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("baseline", type=Path, metavar="BASELINE_DIR")
-    parser.add_argument("candidate", type=Path, metavar="CANDIDATE_DIR")
+    parser.add_argument(
+        "runs", type=Path, nargs="*", metavar="DIR", help="BASELINE_DIR CANDIDATE_DIR"
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        nargs="+",
+        metavar="DIR",
+        help="baseline run folders (several: verdicts from the variation between runs)",
+    )
+    parser.add_argument(
+        "--candidate", type=Path, nargs="+", metavar="DIR", help="candidate run folders"
+    )
     parser.add_argument(
         "--tolerance",
         type=_tolerance,
@@ -68,15 +81,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         metavar="DIR",
-        help="where to write compare.html/json (default: CANDIDATE_DIR)",
+        help="where to write compare.html/json (default: the first candidate folder)",
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap random seed")
 
 
+def _sides(args: argparse.Namespace) -> tuple[list[RunFolder], list[RunFolder]]:
+    if args.runs and (args.baseline or args.candidate):
+        raise ConfigError(
+            "give either BASELINE_DIR CANDIDATE_DIR or --baseline DIR... --candidate DIR..."
+        )
+    if args.runs:
+        if len(args.runs) != 2:
+            raise ConfigError(
+                f"expected two run folders, BASELINE_DIR CANDIDATE_DIR, got {len(args.runs)}"
+            )
+        names = [args.runs[:1], args.runs[1:]]
+    elif args.baseline and args.candidate:
+        names = [args.baseline, args.candidate]
+    else:
+        raise ConfigError("expected BASELINE_DIR CANDIDATE_DIR, or --baseline and --candidate")
+    seen: dict[Path, Path] = {}
+    for path in (*names[0], *names[1]):
+        key = path.resolve()
+        if key in seen:
+            raise ConfigError(f"{path}: the same run folder is given twice")
+        seen[key] = path
+    return [load_run(p) for p in names[0]], [load_run(p) for p in names[1]]
+
+
 def main(args: argparse.Namespace) -> int:
-    baseline, candidate = load_run(args.baseline), load_run(args.candidate)
-    if baseline.path.resolve() == candidate.path.resolve():
-        raise ConfigError(f"{args.baseline}: baseline and candidate are the same run folder")
+    baseline, candidate = _sides(args)
     if not args.force:
         check_comparable(baseline, candidate)
     result = compare_runs(
@@ -87,24 +122,43 @@ def main(args: argparse.Namespace) -> int:
         ratio_tolerance=args.ratio_tolerance,
         seed=args.seed,
     )
+    print(labels_line(baseline, candidate))
     print(
-        f"{'operation':<20} {'metric':<12} {'stat':<9} {'baseline':>10} {'candidate':>10} "
-        f"{'change':>8} {'95% CI':>17}  verdict"
+        f"method: {result.attrs['method']} ({len(baseline)} + {len(candidate)} runs, "
+        f"{result.attrs['window_s']:g}-s windows)"
+    )
+    for line in environment_lines(baseline, candidate):
+        print(line)
+    print()
+    print(
+        f"{'operation':<20} {'metric':<16} {'stat':<9} {'baseline':>10} {'candidate':>10} "
+        f"{'change':>8} {'95% CI':>21}  {'detectable':>10}  verdict"
     )
     for r in result.itertuples():
         kind = str(r.change_kind)
-        change, low, high = (
-            format_change(number(v), kind) for v in (r.change, r.ci_low, r.ci_high)
+        change, low, high, detectable = (
+            format_change(number(v), kind) for v in (r.change, r.ci_low, r.ci_high, r.detectable)
         )
         print(
-            f"{r.operation:<20} {r.metric:<12} {r.stat:<9} {r.baseline:>10.4g} "
-            f"{r.candidate:>10.4g} {change:>9} [{low:>9},{high:>9}]  {r.verdict}"
+            f"{r.operation:<20} {r.metric:<16} {r.stat:<9} {r.baseline:>10.4g} "
+            f"{r.candidate:>10.4g} {change:>9} [{low:>9},{high:>9}]  "
+            f"{detectable.lstrip('+'):>10}  {r.verdict}"
         )
+    for reason in result.attrs.get("health_differences") or []:
+        print(f"inconclusive verdicts: the measuring side differed: {reason}")
+    if len(baseline) == 1 and len(candidate) == 1:
+        print(
+            "one run per side: the run-to-run variation is unknown and 'detectable' is a "
+            "lower bound; run each side several times (gwsload run --repeat 3) to judge on it"
+        )
+    print()
+    for sentence in operation_sentences(result):
+        print(sentence)
     for path in write_compare(
         render_compare(baseline, candidate, result),
         compare_document(baseline, candidate, result),
-        args.out or candidate.path,
+        args.out or candidate[0].path,
     ):
         print(f"wrote {path}")
     print(compare_verdict(result))
-    return EXIT_FAILED if (result["verdict"] == "worse").any() else EXIT_OK
+    return exit_code(result)

@@ -1,7 +1,9 @@
-"""Regression verdict between two runs: bootstrap over time windows.
+"""Regression verdict between a baseline and a candidate: one run each or several.
 
-Each run's measured period is cut into windows of equal length. For a latency
-statistic (p50/p95/p99 of ``notify_ms`` or ``response_ms``) each window keeps a
+With several runs on a side, verdicts come from the variation between runs
+(gwsload.analysis.compare_across). With one run per side, each run's measured
+period is cut into windows of equal length. For a latency statistic (p50 ... p99.9
+of ``notify_ms``, ``response_ms`` or ``server_notify_ms``) each window keeps a
 histogram on a fine log grid (0.5 % wide bins); a bootstrap replicate draws
 windows with replacement in both runs, pools their histograms and takes the
 percentile, so the interval reflects how the run varies over time, not only
@@ -13,18 +15,26 @@ interval lies beyond ``tol`` on the bad side (the change is significantly larger
 than the tolerance, not merely significant) and, for latencies, the absolute
 change is at least ``min_change_ms``; *better* symmetrically; otherwise *same*.
 Two runs of one build differ by a few percent from machine noise alone, and with
-dozens of rows a plain "interval excludes zero" rule flags some of them.
+dozens of rows a plain "interval excludes zero" rule flags some of them. One run per
+side cannot see the variation between runs, which is larger: ``detectable`` (the
+smallest change that would have been called) is then a lower bound.
+
+Verdicts a difference in the measuring side's health may explain become
+*inconclusive* (gwsload.analysis.compare_health).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from gwsload.analysis.compare_across import across_runs_row
+from gwsload.analysis.compare_health import SERVER_METRIC, judge_health
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL, choose_window_s
 from gwsload.contract.operations import ERROR_OUTCOMES
@@ -38,8 +48,12 @@ __all__ = [
     "window_histograms",
 ]
 
-COMPARED_STATS = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
+COMPARED_STATS = {"p50": 0.50, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
 COMPARED_METRICS = ("notify_ms", "response_ms")
+#: a percentile q is judged only when every run has at least this many values beyond
+#: it (n * (1 - q) >= 10: p99 needs 1,000 values, p99.9 10,000); below that it is the
+#: few slowest operations of the run, which move from run to run whatever the build
+MIN_TAIL_VALUES = 10
 DEFAULT_TOLERANCE = 0.10
 #: latency changes smaller than this are never a verdict, whatever their ratio
 DEFAULT_MIN_CHANGE_MS = 1.0
@@ -77,16 +91,29 @@ def _shape(manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def check_comparable(baseline: RunFolder, candidate: RunFolder) -> None:
+def check_comparable(
+    baseline: RunFolder | Sequence[RunFolder], candidate: RunFolder | Sequence[RunFolder]
+) -> None:
     """ConfigError naming every difference when the runs used other scenarios or loads."""
-    a, b = _shape(baseline.manifest), _shape(candidate.manifest)
-    diffs = [f"{key} {a[key]!r} vs {b[key]!r}" for key in a if a[key] != b[key]]
-    if diffs:
-        raise ConfigError(
-            "runs are not comparable (baseline vs candidate): "
-            + "; ".join(diffs)
-            + " (use --force to compare anyway)"
-        )
+    base, cand = _runs(baseline), _runs(candidate)
+    a = _shape(base[0].manifest)
+    for run, side in [(r, "baseline") for r in base[1:]] + [(r, "candidate") for r in cand]:
+        b = _shape(run.manifest)
+        diffs = [f"{key} {a[key]!r} vs {b[key]!r}" for key in a if a[key] != b[key]]
+        if diffs:
+            raise ConfigError(
+                f"runs are not comparable ({base[0].run_id} vs {side} {run.run_id}): "
+                + "; ".join(diffs)
+                + " (use --force to compare anyway)"
+            )
+
+
+def _runs(side: RunFolder | Sequence[RunFolder]) -> list[RunFolder]:
+    return [side] if isinstance(side, RunFolder) else list(side)
+
+
+def _n_windows(run: RunFolder, window_s: float) -> int:
+    return int((run.measure_end_s - run.warmup_s) // window_s)
 
 
 def window_histograms(
@@ -155,45 +182,83 @@ def _verdict(low: float, high: float, *, higher_is_worse: bool, tol: float, mate
 
 
 def _row(
-    operation: str,
-    metric: str,
-    stat: str,
     base: npt.NDArray[np.float64],
     cand: npt.NDArray[np.float64],
     *,
-    higher_is_worse: bool,
+    absolute: bool,
     tol: float,
-    min_change: float,
-    absolute: bool = False,
 ) -> dict[str, Any]:
+    """Bootstrap row: element 0 is the data as measured, the rest are replicates."""
     with np.errstate(invalid="ignore", divide="ignore"):
         changes = cand - base if absolute else cand / base - 1.0
     replicates = changes[1:][np.isfinite(changes[1:])]
     low, high = np.quantile(replicates, [0.025, 0.975]) if len(replicates) else (math.nan, math.nan)
-    change = float(changes[0])
     return {
-        "operation": operation,
-        "metric": metric,
-        "stat": stat,
         "baseline": float(base[0]),
         "candidate": float(cand[0]),
-        "change": change,
-        "change_kind": "absolute" if absolute else "relative",
+        "change": float(changes[0]),
         "ci_low": float(low),
         "ci_high": float(high),
-        "verdict": _verdict(
-            float(low),
-            float(high),
-            higher_is_worse=higher_is_worse,
-            tol=tol,
-            material=abs(cand[0] - base[0]) >= min_change,
-        ),
+        "run_sd": math.nan,
+        "detectable": tol + (float(high) - float(low)) / 2,
     }
 
 
+class _Side:
+    """One side's runs cut into windows, with the bootstrap weights of each run."""
+
+    def __init__(
+        self, runs: list[RunFolder], window_s: float, rng: np.random.Generator | None
+    ) -> None:
+        """``rng`` None: no bootstrap, each run only as measured (the across-runs test)."""
+        self.runs, self.window_s = runs, window_s
+        self.weights = [
+            _resample_weights(rng, _n_windows(run, window_s))
+            if rng is not None
+            else np.ones((1, _n_windows(run, window_s)))
+            for run in runs
+        ]
+
+    def rates(self, operation: str) -> list[npt.NDArray[np.float64]]:
+        return [
+            w @ _window_counts(run, operation, self.window_s) / w.sum(1) / self.window_s
+            for run, w in zip(self.runs, self.weights, strict=True)
+        ]
+
+    def ratios(
+        self, operation: str, numerator: tuple[str, ...], denominator: tuple[str, ...] | None
+    ) -> list[npt.NDArray[np.float64]]:
+        out = []
+        for run, w in zip(self.runs, self.weights, strict=True):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out.append(
+                    (w @ _window_counts(run, operation, self.window_s, numerator))
+                    / (w @ _window_counts(run, operation, self.window_s, denominator))
+                )
+        return out
+
+    def percentiles(
+        self, metric: str, operation: str, q: float
+    ) -> tuple[list[npt.NDArray[np.float64]], int]:
+        """Each run's percentile replicates, and the fewest values any run had."""
+        out, fewest = [], None
+        for run, w in zip(self.runs, self.weights, strict=True):
+            matrix = window_histograms(run, metric, operation, self.window_s)
+            out.append(_percentiles(w, matrix, q))
+            count = int(matrix.sum())
+            fewest = count if fewest is None else min(fewest, count)
+        return out, fewest or 0
+
+
+def _has_server_part(run: RunFolder) -> bool:
+    ok = run.events["outcome"] == "ok"
+    values = run.events.loc[ok, SERVER_METRIC].to_numpy()
+    return len(values) > 0 and bool(np.isfinite(values).mean() > 0.5)
+
+
 def compare_runs(
-    baseline: RunFolder,
-    candidate: RunFolder,
+    baseline: RunFolder | Sequence[RunFolder],
+    candidate: RunFolder | Sequence[RunFolder],
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     min_change_ms: float = DEFAULT_MIN_CHANGE_MS,
@@ -204,11 +269,14 @@ def compare_runs(
 
     Latency and throughput changes are relative (``candidate / baseline - 1``); error
     and lost ratios change by their difference (``candidate - baseline``), judged
-    against ``ratio_tolerance`` (a fraction: 0.001 = 0.1 percentage point).
+    against ``ratio_tolerance`` (a fraction: 0.001 = 0.1 percentage point). With one
+    run per side the interval is a bootstrap over windows; with more, a t test across
+    runs (``run_sd``: the run-to-run standard deviation, relative or absolute).
+    ``detectable``: the smallest change the runs could have called.
     """
-    shortest = min(
-        baseline.measure_end_s - baseline.warmup_s, candidate.measure_end_s - candidate.warmup_s
-    )
+    base_runs, cand_runs = _runs(baseline), _runs(candidate)
+    all_runs = [*base_runs, *cand_runs]
+    shortest = min(run.measure_end_s - run.warmup_s for run in all_runs)
     window_s = choose_window_s(shortest, target_windows=60)
     if shortest // window_s < 5:
         raise ConfigError(
@@ -216,68 +284,116 @@ def compare_runs(
             f"need at least 5 windows of {window_s:g} s"
         )
     rng = np.random.default_rng(seed)
+    across = len(all_runs) > 2
     ops = sorted(
-        set(map(str, baseline.events["operation"].unique()))
-        & set(map(str, candidate.events["operation"].unique()))
+        set.intersection(*(set(map(str, r.events["operation"].unique())) for r in all_runs))
     )
+    metrics = [*COMPARED_METRICS]
+    if all(_has_server_part(run) for run in all_runs):
+        metrics.append(SERVER_METRIC)
+    sides = (
+        _Side(base_runs, window_s, None if across else rng),
+        _Side(cand_runs, window_s, None if across else rng),
+    )
+
+    def judged(
+        values: tuple[list[npt.NDArray[np.float64]], list[npt.NDArray[np.float64]]],
+        *,
+        absolute: bool,
+        tol: float,
+    ) -> dict[str, Any]:
+        if across:  # element 0 of each run's array is the run as measured
+            return across_runs_row(
+                [float(v[0]) for v in values[0]],
+                [float(v[0]) for v in values[1]],
+                relative=not absolute,
+                tolerance=tol,
+            )
+        return _row(values[0][0], values[1][0], absolute=absolute, tol=tol)
+
     rows = []
     for operation in [ALL, *ops]:
-        wb = _resample_weights(rng, int((baseline.measure_end_s - baseline.warmup_s) // window_s))
-        wc = _resample_weights(rng, int((candidate.measure_end_s - candidate.warmup_s) // window_s))
-        rates_b = wb @ _window_counts(baseline, operation, window_s) / wb.sum(1) / window_s
-        rates_c = wc @ _window_counts(candidate, operation, window_s) / wc.sum(1) / window_s
+        row = judged(
+            (sides[0].rates(operation), sides[1].rates(operation)), absolute=False, tol=tolerance
+        )
         rows.append(
-            _row(
+            _finish(
+                row,
                 operation,
                 "throughput",
                 "ops_per_s",
-                rates_b,
-                rates_c,
-                higher_is_worse=False,
                 tol=tolerance,
                 min_change=0.0,
+                higher_is_worse=False,
             )
         )
         for metric, numerator, denominator in _RATIOS:
-            ratios = []
-            for run, weights in ((baseline, wb), (candidate, wc)):
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    ratios.append(
-                        (weights @ _window_counts(run, operation, window_s, numerator))
-                        / (weights @ _window_counts(run, operation, window_s, denominator))
-                    )
+            values = tuple(side.ratios(operation, numerator, denominator) for side in sides)
+            row = judged((values[0], values[1]), absolute=True, tol=ratio_tolerance)
             rows.append(
-                _row(
+                _finish(
+                    row,
                     operation,
                     metric,
                     "ratio",
-                    ratios[0],
-                    ratios[1],
-                    higher_is_worse=True,
                     tol=ratio_tolerance,
                     min_change=0.0,
                     absolute=True,
                 )
             )
-        for metric in COMPARED_METRICS:
-            mb = window_histograms(baseline, metric, operation, window_s)
-            mc = window_histograms(candidate, metric, operation, window_s)
+        for metric in metrics:
             for stat, q in COMPARED_STATS.items():
-                rows.append(
-                    _row(
-                        operation,
-                        metric,
-                        stat,
-                        _percentiles(wb, mb, q),
-                        _percentiles(wc, mc, q),
-                        higher_is_worse=True,
-                        tol=tolerance,
-                        min_change=min_change_ms,
-                    )
+                (base, n_base), (cand, n_cand) = (
+                    side.percentiles(metric, operation, q) for side in sides
                 )
+                row = judged((base, cand), absolute=False, tol=tolerance)
+                finished = _finish(
+                    row, operation, metric, stat, tol=tolerance, min_change=min_change_ms
+                )
+                needed = math.ceil(MIN_TAIL_VALUES / (1.0 - q))
+                if min(n_base, n_cand) < needed:
+                    finished["verdict"] = "too few"
+                    finished["reason"] = (
+                        f"{min(n_base, n_cand)} values in a run; {stat} needs {needed}"
+                    )
+                rows.append(finished)
     table = pd.DataFrame(rows)
-    table.attrs["window_s"] = window_s
-    table.attrs["tolerance"] = tolerance
-    table.attrs["min_change_ms"] = min_change_ms
-    table.attrs["ratio_tolerance"] = ratio_tolerance
-    return table
+    table.attrs.update(
+        window_s=window_s,
+        tolerance=tolerance,
+        min_change_ms=min_change_ms,
+        ratio_tolerance=ratio_tolerance,
+        method="t test across runs" if across else "bootstrap over windows",
+        baseline_runs=[run.run_id for run in base_runs],
+        candidate_runs=[run.run_id for run in cand_runs],
+    )
+    return judge_health(table, base_runs, cand_runs)
+
+
+def _finish(
+    row: dict[str, Any],
+    operation: str,
+    metric: str,
+    stat: str,
+    *,
+    tol: float,
+    min_change: float,
+    higher_is_worse: bool = True,
+    absolute: bool = False,
+) -> dict[str, Any]:
+    verdict = _verdict(
+        row["ci_low"],
+        row["ci_high"],
+        higher_is_worse=higher_is_worse,
+        tol=tol,
+        material=abs(row["candidate"] - row["baseline"]) >= min_change,
+    )
+    return {
+        "operation": operation,
+        "metric": metric,
+        "stat": stat,
+        **row,
+        "change_kind": "absolute" if absolute else "relative",
+        "verdict": verdict,
+        "reason": "",
+    }

@@ -133,11 +133,14 @@ def environment_lines(baseline: Sequence[RunFolder], candidate: Sequence[RunFold
     keys = [k for k, _ in sides[0][0]]
     keys += [k for k, _ in sides[1][0] if k not in keys]
     width = max(len(k) for k in keys)
-    lines = [f"{'environment':<{width}}  {'baseline':<34}  candidate"]
+    shown: list[tuple[str, str, str]] = []
     for key in keys:
-        shown = []
+        pair = []
         for side in sides:
             values = list(dict.fromkeys(dict(facts).get(key, "n/a") for facts in side))
-            shown.append(values[0] if len(values) == 1 else " | ".join(values))
-        lines.append(f"{key:<{width}}  {shown[0]:<34}  {shown[1]}")
+            pair.append(values[0] if len(values) == 1 else " | ".join(values))
+        shown.append((key, pair[0], pair[1]))
+    left = max(len("baseline"), *(len(b) for _, b, _ in shown))
+    lines = [f"{'environment':<{width}}  {'baseline':<{left}}  candidate"]
+    lines += [f"{key:<{width}}  {b:<{left}}  {c}" for key, b, c in shown]
     return lines

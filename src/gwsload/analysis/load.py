@@ -86,7 +86,9 @@ class RunFolder:
     end_s: float
     #: end of the measured period: the last stage's end (see measured_end_seconds)
     measure_end_s: float
-    #: t_s, operation, outcome, http_status, status_code and the latency columns (ms)
+    #: t_s, operation, outcome, http_status, status_code and the latency columns (ms);
+    #: ``server_notify_ms`` = ``notify_ms - publish_lag_ms`` (NaN when the server sent no
+    #: publish timestamp): the part of the notification latency before the server published
     events: pd.DataFrame
     #: first non-ok rows with their text columns (t_s instead of ts)
     examples: pd.DataFrame
@@ -198,6 +200,7 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
         "http_status": np.empty(total, np.int16),
         "status_code": np.empty(total, np.int32),
         **{name: np.empty(total, np.float32) for name in _LATENCY_COLUMNS},
+        "server_notify_ms": np.empty(total, np.float32),
     }
     operations, outcomes = _Codes(), _Codes()
     examples: list[pd.DataFrame] = []
@@ -205,7 +208,10 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     at = 0
     for file in files:
         try:
-            table = pq.read_table(file, columns=list(EVENT_COLUMNS))
+            has_publish = "publish_lag_ms" in pq.read_schema(file).names
+            table = pq.read_table(
+                file, columns=[*EVENT_COLUMNS, *(["publish_lag_ms"] if has_publish else [])]
+            )
         except (pa.ArrowInvalid, OSError) as exc:
             raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
         n = table.num_rows
@@ -217,6 +223,12 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
         columns["status_code"][part] = status = table["status_code"].to_numpy()
         for name in _LATENCY_COLUMNS:
             columns[name][part] = table[name].to_numpy()
+        # the server-side part: request sent -> the server's publish timestamp
+        columns["server_notify_ms"][part] = (
+            table["notify_ms"].to_numpy() - table["publish_lag_ms"].to_numpy()
+            if has_publish
+            else np.nan
+        )
         at += n
         not_ok = (
             outcome != outcomes.categories.index("ok")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from gwsload.analysis import plots
+from gwsload.analysis.compare_health import exit_code
+from gwsload.analysis.compare_text import format_change, labels_line, operation_sentences
+from gwsload.analysis.environment import environment_lines
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import (
     ALL,
@@ -21,21 +25,14 @@ from gwsload.analysis.metrics import (
 from gwsload.analysis.render import figure_png, page, table
 from gwsload.contract import numbers
 
-__all__ = ["compare_document", "compare_verdict", "format_change", "render_compare"]
-
-
-def format_change(value: float, kind: str) -> str:
-    if not math.isfinite(value):
-        return "n/a"
-    if kind == "absolute":
-        return numbers.signed(value * 100, "pp")
-    return numbers.signed(value * 100, "%")
+__all__ = ["compare_document", "compare_verdict", "render_compare"]
 
 
 def compare_verdict(table_: pd.DataFrame) -> str:
     """One sentence: regression or not, and which rows."""
     worse = table_[table_["verdict"] == "worse"]
     better = table_[table_["verdict"] == "better"]
+    unsure = table_[table_["verdict"] == "inconclusive"]
     tol = table_.attrs.get("tolerance", 0.1)
     if len(worse):
         # all-operations rows first, then the largest changes
@@ -53,6 +50,13 @@ def compare_verdict(table_: pd.DataFrame) -> str:
             f"({numbers.percent(tol)}; ratios {numbers.significant(ratio_tol)} pp): {shown}{more}."
         )
     extra = f"; {len(better)} significantly better" if len(better) else ""
+    if len(unsure):
+        why = "; ".join(table_.attrs.get("health_differences") or []) or "see the table"
+        return (
+            f"INCONCLUSIVE: nothing conclusively worse, but {len(unsure)} verdict(s) could "
+            f"not be reached because the measuring side differed ({why}){extra}; re-run "
+            "both on a quiet machine or with --repeat."
+        )
     return (
         f"NO REGRESSION: nothing significantly worse than the {numbers.percent(tol)} "
         f"tolerance{extra}."
@@ -60,19 +64,27 @@ def compare_verdict(table_: pd.DataFrame) -> str:
 
 
 def compare_document(
-    baseline: RunFolder, candidate: RunFolder, table_: pd.DataFrame
+    baseline: Sequence[RunFolder], candidate: Sequence[RunFolder], table_: pd.DataFrame
 ) -> dict[str, Any]:
     records = table_.to_dict(orient="records")
     return {
         "schema": "gwsload.compare/1",
-        "baseline": baseline.run_id,
-        "candidate": candidate.run_id,
+        "baseline": baseline[0].run_id,
+        "candidate": candidate[0].run_id,
+        "baseline_runs": [run.run_id for run in baseline],
+        "candidate_runs": [run.run_id for run in candidate],
+        "labels": labels_line(baseline, candidate),
+        "method": table_.attrs.get("method"),
+        "health_differences": table_.attrs.get("health_differences") or [],
+        "sentences": operation_sentences(table_),
+        "exit_code": exit_code(table_),
         "window_s": table_.attrs.get("window_s"),
         "tolerance": table_.attrs.get("tolerance"),
         "min_change_ms": table_.attrs.get("min_change_ms"),
         "ratio_tolerance": table_.attrs.get("ratio_tolerance"),
         "verdict": compare_verdict(table_),
         "regression": bool((table_["verdict"] == "worse").any()),
+        "inconclusive": bool((table_["verdict"] == "inconclusive").any()),
         "rows": [
             {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
             for r in records
@@ -113,46 +125,60 @@ def _overlays(baseline: RunFolder, candidate: RunFolder) -> str:
     return f'<div class="grid">{"".join(images[:2])}</div>{"".join(images[2:])}'
 
 
-def render_compare(baseline: RunFolder, candidate: RunFolder, table_: pd.DataFrame) -> str:
+def render_compare(
+    baseline: Sequence[RunFolder], candidate: Sequence[RunFolder], table_: pd.DataFrame
+) -> str:
     verdict = compare_verdict(table_)
     shown = table_.copy()
-    for column in ("change", "ci_low", "ci_high"):
+    for column in ("change", "ci_low", "ci_high", "detectable"):
         shown[column] = [
-            format_change(v, kind)
+            format_change(v, kind) if column != "detectable" else format_change(v, kind).lstrip("+")
             for v, kind in zip(shown[column], shown["change_kind"], strict=True)
         ]
+    shown["run_sd"] = [
+        "" if not math.isfinite(v) else format_change(v, kind).lstrip("+")
+        for v, kind in zip(shown["run_sd"], shown["change_kind"], strict=True)
+    ]
     for column in ("baseline", "candidate"):
         shown[column] = [
             numbers.percent(v) if kind == "absolute" and math.isfinite(v) else v
             for v, kind in zip(shown[column], shown["change_kind"], strict=True)
         ]
     shown = shown.drop(columns=["change_kind"])
-    shown = shown.rename(columns={"ci_low": "95% CI low", "ci_high": "95% CI high"})
-    classes = {
-        i: ("bad" if v == "worse" else "good")
-        for i, v in enumerate(table_["verdict"])
-        if v != "same"
-    }
-    css = "fail" if (table_["verdict"] == "worse").any() else "pass"
-    window = numbers.significant(table_.attrs.get("window_s", 0))
+    shown = shown.rename(
+        columns={"ci_low": "95% CI low", "ci_high": "95% CI high", "run_sd": "run-to-run sd"}
+    )
+    css_of = {"worse": "bad", "better": "good", "inconclusive": "warning"}
+    classes = {i: css_of[v] for i, v in enumerate(table_["verdict"]) if v in css_of}
+    css = {0: "pass", 1: "fail"}.get(exit_code(table_), "none")
     ratio_tolerance = numbers.significant(table_.attrs.get("ratio_tolerance", 0.001) * 100)
     min_change = numbers.latency_ms(table_.attrs.get("min_change_ms", 1.0))
+    method = table_.attrs.get("method", "bootstrap over windows")
+    environment = "\n".join(environment_lines(baseline, candidate))
     sections = [
         "<h1>gwsload compare</h1>",
-        f'<p class="meta">baseline <b>{html.escape(baseline.run_id)}</b> &rarr; candidate '
-        f"<b>{html.escape(candidate.run_id)}</b>; bootstrap over "
-        f"{window}-s windows of the measured periods, "
-        f"tolerance {numbers.percent(table_.attrs.get('tolerance', 0.1))}.</p>",
+        f'<p class="meta">{html.escape(labels_line(baseline, candidate))}; {method} '
+        f"({len(baseline)} + {len(candidate)} runs, "
+        f"{numbers.significant(table_.attrs.get('window_s', 0))}-s windows of the measured "
+        f"periods), tolerance {numbers.percent(table_.attrs.get('tolerance', 0.1))}.</p>",
         f'<div class="verdict {css}">{html.escape(verdict)}</div>',
+        "<h2>Per operation</h2>",
+        "<ul>"
+        + "".join(f"<li>{html.escape(t)}</li>" for t in operation_sentences(table_))
+        + "</ul>",
         "<h2>Changes</h2>",
         '<p class="meta">change = candidate / baseline - 1 (values in ms, throughput in '
         "ops/s); for error and lost ratios, candidate - baseline in percentage points (pp), "
         f"tolerance {ratio_tolerance} pp. "
         "worse: the whole 95% interval lies beyond the tolerance on the bad side "
         f"(and a latency moved by at least {min_change}); "
-        "better: the same on the good side; otherwise same.</p>",
+        "better: the same on the good side; inconclusive: the measuring side's health "
+        "differed (reason column); otherwise same. detectable: the smallest change these "
+        "runs could have called.</p>",
         table(shown, classes=classes),
-        "<h2>Overlaid</h2>",
-        _overlays(baseline, candidate),
+        "<h2>Environment</h2>",
+        f"<pre>{html.escape(environment)}</pre>",
+        "<h2>Overlaid (first run of each side)</h2>",
+        _overlays(baseline[0], candidate[0]),
     ]
-    return page(f"gwsload compare {baseline.run_id} vs {candidate.run_id}", sections)
+    return page(f"gwsload compare {baseline[0].run_id} vs {candidate[0].run_id}", sections)

@@ -90,6 +90,11 @@ class SyntheticRun:
     hlog_interval_s: float = 5.0
     write_hlog: bool = True
     seed: int = 1
+    #: share of each notification latency spent before the server published it; None:
+    #: the server sends no publish timestamp (``publish_lag_ms`` NaN)
+    server_fraction: float | None = None
+    #: manifest ``target.kind``
+    target_kind: str = "embedded-simulator"
     #: manifest ``labels`` (``gwsload run --label``)
     labels: tuple[tuple[str, str], ...] = ()
 
@@ -123,7 +128,7 @@ def _manifest(spec: SyntheticRun, duration: float) -> dict[str, Any]:
         "duration_s": duration,
         "scenario_file": f"scenarios/{spec.scenario}.toml",
         "scenario": {"name": spec.scenario, "stages": stages},
-        "target": {"kind": "embedded-simulator", "url": "http://127.0.0.1:40111"},
+        "target": {"kind": spec.target_kind, "url": "http://127.0.0.1:40111"},
         "transport": "long-polling",
         "workload": {"model": "open" if spec.open_workload else "closed"},
         "stages": stages,
@@ -218,7 +223,11 @@ class _Writer:
                 "notify_after_response_ms": notify - response,
                 "notify_from_intended_ms": notify + start_lag,
                 "start_lag_ms": start_lag,
-                "publish_lag_ms": np.full(n, np.nan),
+                "publish_lag_ms": (
+                    np.full(n, np.nan)
+                    if spec.server_fraction is None
+                    else notify * (1.0 - spec.server_fraction)
+                ),
                 "server_seq": np.arange(self.seq, self.seq + n),
             }
         )

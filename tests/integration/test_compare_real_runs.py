@@ -1,0 +1,165 @@
+"""gwsload compare on real runs against the simulator: a competing CPU burner, a slower
+server, and three runs per side. Runs are short (12 s, 10 agents) to stay affordable."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from gwsload.simulator.process import SimulatorProcess
+
+pytestmark = pytest.mark.gevent
+
+AGENTS = 10
+SCENARIO = """
+name = "compare-check"
+description = "short fixed load for compare tests"
+warmup_s = 2
+{simulator}
+[client]
+transport = "long-polling"
+notification_timeout_s = 5
+[workload]
+model = "closed"
+hold_s = 0.1
+think_time_s = 0.1
+[[stages]]
+duration_s = 12
+users = {agents}
+spawn_rate = {agents}
+"""
+SIMULATOR = '[simulator]\nlatency_model = "fixed"\nlatency_ms = 5\nanswer_delay_ms = 20\n'
+TAIL_STATS = {"p95", "p99", "p99.9"}
+#: how long a burner may live: longer than a run, bounded whatever happens
+BURN_S = 40.0
+
+
+def _gwsload(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gwsload.cli", *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def _run(scenario: Path, out: Path, *extra: str) -> None:
+    done = _gwsload("run", str(scenario), "--out", str(out), "--progress-every", "0", *extra)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (out / "environment.json").is_file() and (out / "machine.csv").is_file()
+
+
+@contextmanager
+def _cpu_burners(count: int) -> Iterator[None]:
+    """``count`` busy-looping processes of our own, each bounded to BURN_S, ended by pid."""
+    code = f"import time\nend = time.monotonic() + {BURN_S}\nwhile time.monotonic() < end: pass\n"
+    burners = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait(timeout=10)
+
+
+def _rows(document: dict[str, object]) -> dict[tuple[str, str, str], dict[str, object]]:
+    rows = document["rows"]
+    assert isinstance(rows, list)
+    return {(r["operation"], r["metric"], r["stat"]): r for r in rows}
+
+
+@pytest.mark.timeout(300)
+def test_a_cpu_burner_during_one_run_makes_the_tails_inconclusive(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(SCENARIO.format(simulator=SIMULATOR, agents=AGENTS), encoding="utf-8")
+    _run(scenario, tmp_path / "quiet", "--label", "gws_build=1")
+    with _cpu_burners(2):
+        _run(scenario, tmp_path / "burnt", "--label", "gws_build=1")
+    environment = json.loads((tmp_path / "burnt" / "environment.json").read_text())
+    assert environment["labels"] == {"gws_build": "1"}
+    assert environment["health"]["machine"]["others_cpu_percent"]["mean"] > 50
+    done = _gwsload("compare", str(tmp_path / "quiet"), str(tmp_path / "burnt"))
+    document = json.loads((tmp_path / "burnt" / "compare.json").read_text())
+    rows = _rows(document)
+    tails = {k: r for k, r in rows.items() if k[1] != "server_notify_ms" and k[2] in TAIL_STATS}
+    assert tails and not {r["verdict"] for r in tails.values()} & {"worse", "better"}, done.stdout
+    assert rows[("*", "notify_ms", "p95")]["verdict"] == "inconclusive", done.stdout
+    # it says why, on the row and in the output
+    assert "generator lag p99 was" in str(rows[("*", "notify_ms", "p95")]["reason"])
+    assert "the measuring side differed: the baseline's generator lag p99 was" in done.stdout
+    assert "baseline quiet vs candidate burnt (both gws_build=1)" in done.stdout
+    # nothing the generator could explain is called a regression
+    assert done.returncode == 3, done.stdout + done.stderr
+
+
+def _agents_file(path: Path) -> Path:
+    lines = ["username,password"] + [f"rm{i:03d},pw{i:03d}" for i in range(AGENTS)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@contextmanager
+def _simulator(latency_ms: int, agents: Path) -> Iterator[str]:
+    args = [
+        "--latency-ms",
+        str(latency_ms),
+        "--answer-delay-ms",
+        "20",
+        "--agents-file",
+        str(agents),
+    ]
+    with SimulatorProcess(args) as simulator:
+        yield simulator.url
+
+
+@pytest.mark.timeout(600)
+def test_a_slower_server_is_worse_at_the_median_and_three_runs_judge_on_their_spread(
+    tmp_path: Path,
+) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(SCENARIO.format(simulator="", agents=AGENTS), encoding="utf-8")
+    agents = _agents_file(tmp_path / "agents.csv")
+    for side, latency_ms in (("base", 5), ("cand", 12)):
+        with _simulator(latency_ms, agents) as url:
+            done = _gwsload(
+                "run", str(scenario), "--target", url, "--agents-file", str(agents),
+                "--out", str(tmp_path / side), "--repeat", "3", "--repeat-pause", "1",
+                "--progress-every", "0", "--label", f"sim_latency_ms={latency_ms}",
+                timeout=300,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stdout + done.stderr
+    # one run per side
+    single = _gwsload("compare", str(tmp_path / "base" / "1"), str(tmp_path / "cand" / "1"))
+    assert single.returncode == 1, single.stdout + single.stderr
+    rows = _rows(json.loads((tmp_path / "cand" / "1" / "compare.json").read_text()))
+    server = rows[("*", "server_notify_ms", "p50")]
+    assert server["verdict"] == "worse" and float(server["change"]) > 0.5, single.stdout
+    median = rows[("*", "notify_ms", "p50")]
+    if median["verdict"] == "inconclusive":  # the shared machine was noisy during one run
+        assert "gap in event-loop lag" in str(median["reason"])
+    else:
+        assert median["verdict"] == "worse", single.stdout
+    assert "baseline sim_latency_ms=5 (1) vs candidate sim_latency_ms=12 (1)" in single.stdout
+    assert "one run per side" in single.stdout
+    # three runs per side: the t test across runs, and what it could have detected
+    base = [str(tmp_path / "base" / str(i)) for i in (1, 2, 3)]
+    cand = [str(tmp_path / "cand" / str(i)) for i in (1, 2, 3)]
+    out = tmp_path / "three"
+    done = _gwsload("compare", "--baseline", *base, "--candidate", *cand, "--out", str(out))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "method: t test across runs (3 + 3 runs" in done.stdout
+    document = json.loads((out / "compare.json").read_text())
+    assert document["method"] == "t test across runs"
+    rows = _rows(document)
+    server = rows[("*", "server_notify_ms", "p50")]
+    assert server["verdict"] == "worse"
+    for row in rows.values():
+        if row["stat"] in ("p50", "ops_per_s"):
+            assert row["run_sd"] is not None and row["detectable"] is not None
+            assert float(row["detectable"]) >= 0.1  # never below the tolerance
+    sentence = next(s for s in document["sentences"] if s.startswith("All operations"))
+    assert "server-side notification latency p50" in sentence
