@@ -213,8 +213,21 @@ class AgentLife:
 
     # -- operating ------------------------------------------------------------------
 
+    def check(self) -> None:
+        """While operating: has the server lost this login (a new JSESSIONID, a CometD
+        session that could not be renewed)? Then a full re-login comes next. Cheap:
+        call it before each cycle, since an agent whose notifications stopped would
+        otherwise only see lost operations."""
+        if self.operating:
+            lost = self.agent.session_lost()
+            if lost:
+                self._apply(_H.SESSION_LOST, lost)
+
     def after(self, outcome: Outcome) -> None:
         """Take a recording operation's outcome; after a non-ok one, re-read the call."""
+        if outcome.kind != "ok" and self.agent.session_lost():
+            self._apply(_H.SESSION_LOST, self.agent.session_lost())
+            return
         if outcome.kind == "ok":
             on = outcome.expected_state in RECORDING_ON
             self.state = next_state(self.state, _H.RECORDING_ON if on else _H.RECORDING_OFF)

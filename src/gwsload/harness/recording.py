@@ -126,6 +126,7 @@ class RecordingAgent(AgentBase):
         life = self.life
         if life is None:
             return False
+        life.check()
         while not life.operating and not self.stopping:
             delay = life.step()
             self._note_phase()
