@@ -258,3 +258,23 @@ def test_a_server_that_is_not_gws_is_named(scenario: Path, tmp_path: Path) -> No
     assert done.returncode == 2, done.stdout + done.stderr
     assert "preflight: gws: GET /api/v2/diagnostics/version answered HTTP 404" in done.stderr
     assert "not a GWS server, or not its base URL" in done.stderr
+
+
+def test_one_agent_of_two_never_operating_fails_the_run(
+    simulator: str, scenario: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "half"
+    agents = _agents(tmp_path, "agent0001,gwsload", "agent0002,wrong")
+    done = _gwsload(
+        "run", str(scenario), "--target", simulator, "--agents-file", str(agents),
+        "--no-preflight", "--run-time", "6s", "--out", str(out), "--progress-every", "0",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (
+        "failed: only 1 of 2 agents made an operation in the measured period "
+        "(min_active_share 1 needs 2)" in done.stdout
+    ), done.stdout
+    assert "statusCode 20" in done.stdout  # the agents' most frequent failure
+    check = _gwsload("check", str(out))
+    assert check.returncode == 1
+    assert "FAIL: the run did not test: only 1 of 2 agents" in check.stdout

@@ -196,11 +196,10 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
     code, status, reasons = run_verdict(
         summary, interrupted=signals.requested > 0, finished=finished
     )
-    if status == "completed":
-        not_tested = untested(run_dir, manifest)
-        if not_tested:
-            reasons += [f"failed: {reason}" for reason in not_tested]
-            code = EXIT_FAILED
+    not_tested = untested(run_dir, manifest) if status == "completed" else []
+    if not_tested:
+        reasons += [f"failed: {reason}" for reason in not_tested]
+        code = EXIT_FAILED
 
     def close_manifest() -> None:
         closed = finish_manifest(
@@ -224,7 +223,8 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
             _say(stream, line)
     for finding in verdict.findings:
         _say(stream, f"load generator saturated: {finding} (latencies are not trustworthy)")
-    checked = status == "completed" and scenario.slo and options.check_slos
+    # a run that did not test has nothing for its SLOs to judge: its reason says it all
+    checked = status == "completed" and scenario.slo and options.check_slos and not not_tested
     if checked and not _check_slos(run_dir, stream):
         reasons.append("failed: an SLO of the scenario does not hold (see the table above)")
         if code == EXIT_OK:
