@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 
 from gwsload.analysis.slo import evaluate_slos, junit_xml, load_slo_file, parse_slos
 from gwsload.errors import ConfigError
+from gwsload.scenario import load_scenario
 
 HEADLINE = pd.DataFrame(
     {
@@ -30,14 +32,14 @@ def test_thresholds_per_metric_and_operation() -> None:
             {"metric": "ops_per_s", "operation": "*", "min": 20},
             {"metric": "ops_per_s", "operation": "StopCallRecording", "min": 20},
             {"metric": "unexpected_count", "max": 0},
-            {"metric": "notify_ms", "stat": "p99", "operation": "Hangup", "max": 500},
+            {"metric": "notify_ms", "stat": "p99", "operation": "PauseCallRecording", "max": 500},
         ],
         source="test",
     )
     results = evaluate_slos(slos, HEADLINE)
     assert results["passed"].tolist() == [True, False, True, True, False, False, False]
     assert results["value"].iloc[1] == 510.0
-    assert pd.isna(results["value"].iloc[6])  # no data for that operation: a failure
+    assert pd.isna(results["value"].iloc[6])  # no pauses in this run: no data is a failure
     assert results["name"].iloc[3] == "ops_per_s [*] >= 20"
     assert results["label"].tolist()[:4] == [
         "notification latency p99, StartCallRecording \u2264 500 ms",
@@ -53,8 +55,9 @@ def test_thresholds_per_metric_and_operation() -> None:
     [
         ({"metric": "latency", "max": 1}, r"slo\[0\].metric must be one of"),
         ({"metric": "notify_ms", "stat": "p98", "max": 1}, r"slo\[0\].stat must be one of"),
-        ({"metric": "lost_ratio", "stat": "p99", "max": 1}, r"stat is only for latency metrics"),
-        ({"metric": "lost_ratio", "max": 1, "min": 0}, r"exactly one of 'max' or 'min'"),
+        ({"metric": "lost_ratio", "stat": "p99", "max": 1}, r"stat must be absent for lost_ratio"),
+        ({"metric": "lost_ratio", "max": 1, "min": 0}, r"slo\[0\] must be set with exactly one"),
+        ({"metric": "notify_ms", "stat": "p99", "operation": "Hangup", "max": 1}, r"'Hangup'"),
         ({"metric": "lost_ratio", "max": "low"}, r"slo\[0\].max must be a number"),
     ],
 )
@@ -95,3 +98,38 @@ def test_junit_xml_has_one_case_per_slo_and_the_failures() -> None:
     failures = root.findall(".//failure")
     assert len(failures) == 1
     assert "measured 510" in (failures[0].get("message") or "")
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"metric": "notify_ms", "stat": "p99.9", "operation": "StopCallRecording", "max": 500},
+        {"metric": "ops_per_s", "min": 20},
+        {"metric": "unexpected_count", "max": 0},
+        {"metric": "notify_ms", "max": 1},
+        {"metric": "lost_ratio", "stat": "p99", "max": 1},
+        {"metric": "lost_ratio", "max": 1, "min": 0},
+        {"metric": "notify_ms", "stat": "p99", "operation": "Hangup", "max": 1},
+        {"metric": "error_ratio", "max": "low"},
+    ],
+)
+def test_a_scenario_and_an_slo_file_follow_one_grammar(
+    entry: dict[str, object], tmp_path: Path
+) -> None:
+    """gwsload check --slo FILE accepts exactly the SLOs a scenario accepts, as the same SLO."""
+    table = "".join(f"{k} = {json.dumps(v)}\n" for k, v in entry.items())
+    scenario_file = tmp_path / "s.toml"
+    scenario_file.write_text(
+        'name = "s"\n[[stages]]\nduration_s = 10\nusers = 1\nspawn_rate = 1\n[[slo]]\n' + table
+    )
+    slo_file = tmp_path / "slo.toml"
+    slo_file.write_text("[[slo]]\n" + table)
+    try:
+        from_scenario = [s.to_dict() for s in load_scenario(scenario_file).slo]
+    except ConfigError:
+        from_scenario = None
+    try:
+        from_file = [s.to_dict() for s in load_slo_file(slo_file)]
+    except ConfigError:
+        from_file = None
+    assert from_scenario == from_file

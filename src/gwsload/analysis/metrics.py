@@ -32,6 +32,7 @@ from gwsload.analysis.hdr import (
 )
 from gwsload.analysis.load import RunFolder
 from gwsload.contract.operations import ERROR_OUTCOMES
+from gwsload.contract.slo import STAT_PERCENTILES
 
 __all__ = [
     "ALL",
@@ -62,7 +63,7 @@ LATENCY_METRICS = {
     "notify_from_intended_ms": "notify_from_intended",
 }
 #: stat name -> percentile (100 = max)
-STATS = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9, "max": 100.0}
+STATS = STAT_PERCENTILES
 _WINDOW_CHOICES = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 
 Mask = npt.NDArray[np.bool_]

@@ -13,80 +13,21 @@ import math
 import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from gwsload.analysis.metrics import ALL, LATENCY_METRICS, STATS, number
-from gwsload.contract import numbers
+from gwsload.analysis.metrics import ALL, LATENCY_METRICS, number
+from gwsload.contract.slo import Slo, SloGrammarError, format_value, parse_slo
 from gwsload.errors import ConfigError
 
 __all__ = ["Slo", "evaluate_slos", "format_value", "junit_xml", "load_slo_file", "parse_slos"]
 
-RATIO_METRICS = ("lost_ratio", "error_ratio", "late_ratio", "duplicate_ratio")
-OTHER_METRICS = ("unexpected_count", "ops_per_s")
-METRICS = (*LATENCY_METRICS, *RATIO_METRICS, *OTHER_METRICS)
-LATENCY_STATS = (*STATS, "mean")
-
-
-@dataclass(frozen=True, slots=True)
-class Slo:
-    """One objective. ``bound`` is ``max`` (value must not exceed) or ``min``."""
-
-    metric: str
-    stat: str | None
-    operation: str
-    bound: str
-    threshold: float
-
-    @property
-    def name(self) -> str:
-        stat = f" {self.stat}" if self.stat else ""
-        sign = "<=" if self.bound == "max" else ">="
-        threshold = numbers.significant(self.threshold, 6)
-        return f"{self.metric}{stat} [{self.operation}] {sign} {threshold}"
-
-    @property
-    def label(self) -> str:
-        """The objective in words, e.g. ``notification latency p99, all operations <= 500 ms``."""
-        what = _WORDS[self.metric] + (f" {self.stat}" if self.stat else "")
-        scope = "all operations" if self.operation == ALL else self.operation
-        if self.metric == "unexpected_count":
-            scope = "whole run"
-        sign = "\u2264" if self.bound == "max" else "\u2265"
-        return f"{what}, {scope} {sign} {format_value(self.metric, self.threshold)}"
-
-
-_WORDS = {
-    "response_ms": "HTTP response time",
-    "notify_ms": "notification latency",
-    "notify_from_intended_ms": "notification latency from schedule",
-    "lost_ratio": "lost notifications",
-    "error_ratio": "errors",
-    "late_ratio": "late notifications",
-    "duplicate_ratio": "duplicate notifications",
-    "unexpected_count": "unexpected notifications",
-    "ops_per_s": "throughput",
-}
-
-
-def format_value(metric: str, value: float) -> str:
-    """A measured or threshold value with its unit."""
-    if math.isnan(value):
-        return "no data"
-    if metric in LATENCY_METRICS:
-        return numbers.latency_ms(value)
-    if metric in RATIO_METRICS:
-        return numbers.percent(value)
-    if metric == "ops_per_s":
-        return numbers.rate(value)
-    return numbers.count(value)
-
 
 def parse_slos(entries: Any, *, source: str) -> list[Slo]:
-    """Validate a list of SLO dicts; ConfigError names the entry, field and allowed values."""
+    """Validate a list of SLO dicts by the contract's grammar; ConfigError names the
+    entry, the key and what it must be."""
     if not isinstance(entries, list):
         raise ConfigError(f"{source}: 'slo' must be a list of tables, got {type(entries).__name__}")
     slos = []
@@ -94,29 +35,13 @@ def parse_slos(entries: Any, *, source: str) -> list[Slo]:
         where = f"{source}: slo[{i}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where} must be a table with metric, operation and max or min")
-        metric = entry.get("metric")
-        if metric not in METRICS:
-            raise ConfigError(f"{where}.metric must be one of {list(METRICS)}, got {metric!r}")
-        stat = entry.get("stat")
-        if metric in LATENCY_METRICS:
-            if stat not in LATENCY_STATS:
-                raise ConfigError(
-                    f"{where}.stat must be one of {list(LATENCY_STATS)} for {metric}, got {stat!r}"
-                )
-        elif stat is not None:
-            raise ConfigError(f"{where}.stat is only for latency metrics, not {metric}")
-        operation = entry.get("operation", ALL)
-        if not isinstance(operation, str) or not operation:
-            raise ConfigError(f"{where}.operation must be an operation name or '*'")
-        bounds = [b for b in ("max", "min") if b in entry]
-        if len(bounds) != 1:
+        try:
+            slos.append(parse_slo(entry))
+        except SloGrammarError as problem:
+            key = f".{problem.key}" if problem.key else ""
             raise ConfigError(
-                f"{where} needs exactly one of 'max' or 'min', got {bounds or 'none'}"
-            )
-        threshold = entry[bounds[0]]
-        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-            raise ConfigError(f"{where}.{bounds[0]} must be a number, got {threshold!r}")
-        slos.append(Slo(metric, stat, operation, bounds[0], float(threshold)))
+                f"{where}{key} must be {problem.expected}, got {problem.got!r}"
+            ) from None
     return slos
 
 

@@ -9,14 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from gwsload.contract.failed_run import DEFAULT_MIN_ACTIVE_SHARE
+from gwsload.contract.slo import SLO_KEYS, SloGrammarError, parse_slo
 from gwsload.errors import ConfigError
 from gwsload.scenario._checks import Table, check_no_secrets, parse_duration, url_has_credentials
 from gwsload.scenario._model import (
     ARRIVALS,
-    LATENCY_METRICS,
-    LATENCY_STATS,
-    OPERATIONS,
-    SLO_METRICS,
     TRANSPORTS,
     WORKLOAD_MODELS,
     Client,
@@ -294,29 +291,16 @@ def _read_stages(top: Table, model: str) -> tuple[Stage, ...]:
 
 
 def _read_slo(t: Table) -> Slo:
-    t.allow("metric", "stat", "operation", "max", "min")
-    metric = t.require("metric", str, f"one of {list(SLO_METRICS)}", lambda v: v in SLO_METRICS)
-    stat: str | None = None
-    if metric in LATENCY_METRICS:
-        stat = t.require(
-            "stat", str, f"one of {list(LATENCY_STATS)} for {metric}", lambda v: v in LATENCY_STATS
-        )
-    elif "stat" in t.data:
-        raise t.error(
-            "stat", f"absent for {metric} (stat applies to latency metrics)", t.data["stat"]
-        )
-    operation = t.get(
-        "operation",
-        str,
-        "*",
-        f"'*' or one of {list(OPERATIONS)}",
-        lambda v: v == "*" or v in OPERATIONS,
-    )
-    high = t.opt("max", float, "a number")
-    low = t.opt("min", float, "a number")
-    if (high is None) == (low is None):
-        raise ConfigError(
-            f"{t.source}: {t.path} must set exactly one of max or min, got "
-            f"{'both' if high is not None else 'neither'}"
-        )
-    return Slo(metric, stat, operation, high, low)
+    t.allow(*SLO_KEYS)
+    try:
+        return parse_slo(t.data)
+    except SloGrammarError as problem:
+        if not problem.key:
+            raise ConfigError(
+                f"{t.source}: {t.path} must set exactly one of max or min, got {problem.got}"
+            ) from None
+        if problem.key not in t.data:
+            raise ConfigError(
+                f"{t.source}: {t.key_path(problem.key)} is required ({problem.expected})"
+            ) from None
+        raise t.error(problem.key, problem.expected, problem.got) from None

@@ -11,6 +11,8 @@ from typing import Any
 
 from gwsload.contract.failed_run import DEFAULT_MIN_ACTIVE_SHARE
 from gwsload.contract.operations import RECORDING_OPERATIONS, TRANSPORTS
+from gwsload.contract.slo import LATENCY_METRICS, LATENCY_STATS, OTHER_METRICS, SLO_METRICS, Slo
+from gwsload.contract.slo import RATIO_METRICS as CONTRACT_RATIO_METRICS
 from gwsload.errors import ConfigError
 from gwsload.scenario._checks import number_text
 from gwsload.simulator.options import LATENCY_MODELS
@@ -38,19 +40,8 @@ __all__ = [
 
 #: the recording operations, as GWS names them
 OPERATIONS = RECORDING_OPERATIONS
-#: SLO metrics taking a ``stat`` (latency distributions)
-LATENCY_METRICS = ("response_ms", "notify_ms", "notify_from_intended_ms")
-#: SLO metrics that are one number per run
-RATIO_METRICS = (
-    "lost_ratio",
-    "error_ratio",
-    "late_ratio",
-    "duplicate_ratio",
-    "unexpected_count",
-    "ops_per_s",
-)
-SLO_METRICS = LATENCY_METRICS + RATIO_METRICS
-LATENCY_STATS = ("p50", "p90", "p95", "p99", "p99.9", "max", "mean")
+#: SLO metrics that are one number per run (the SLO grammar: gwsload.contract.slo)
+RATIO_METRICS = (*CONTRACT_RATIO_METRICS, *OTHER_METRICS)
 WORKLOAD_MODELS = ("closed", "open")
 ARRIVALS = ("constant", "poisson")
 
@@ -176,29 +167,6 @@ class Workload:
             return None
         cycle = self.hold_s.mean + self.think_time_s.mean
         return None if cycle <= 0 else 1.0 / cycle
-
-
-@dataclass(frozen=True, slots=True)
-class Slo:
-    """One ``[[slo]]`` entry (docs/run-folder.md); exactly one of max / min is set."""
-
-    metric: str
-    stat: str | None = None
-    operation: str = "*"
-    max: float | None = None
-    min: float | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        """The manifest form: only the keys that are set."""
-        out: dict[str, object] = {"metric": self.metric}
-        if self.stat is not None:
-            out["stat"] = self.stat
-        out["operation"] = self.operation
-        if self.max is not None:
-            out["max"] = self.max
-        else:
-            out["min"] = self.min
-        return out
 
 
 @dataclass(frozen=True, slots=True)
