@@ -74,6 +74,9 @@ BAD_INPUT = [
         "--preflight-sample must be an int >= 1",
     ),
     (["preflight", "scenarios/smoke.toml"], "the preflight needs a real target"),
+    (["run", "scenarios/smoke.toml", "--repeat", "0"], "--repeat must be an int >= 1"),
+    (["run", "scenarios/smoke.toml", "--label", "build"], "--label must be KEY=VALUE"),
+    (["run", "scenarios/smoke.toml", "--label", "api_token=x"], "labels are stored in the run"),
     (
         ["preflight", "scenarios/smoke.toml", "--target", "https://u:p@gws:8443",
          "--agents-file", "{tmp}/agents.csv"],

@@ -83,6 +83,7 @@ _SHOWN = (
     ("generator loop lag p50 / p99", "generator", "loop_lag_ms", ("p50", "p99"), " ms"),
     ("simulator CPU mean / p99", "simulator", "cpu_percent", ("mean", "p99"), "%"),
     ("simulator loop lag p50 / p99", "simulator", "loop_lag_ms", ("p50", "p99"), " ms"),
+    ("simulator CPU wait mean / p99", "simulator", "cpu_wait_percent", ("mean", "p99"), "%"),
     ("machine CPU busy mean / p99", "machine", "cpu_busy_percent", ("mean", "p99"), "%"),
     ("others' CPU mean (one core = 100)", "machine", "others_cpu_percent", ("mean",), "%"),
     ("CPU steal mean / max", "machine", "steal_percent", ("mean", "max"), "%"),

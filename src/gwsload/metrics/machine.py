@@ -34,6 +34,7 @@ from gwsload.contract.environment import (
     distribution,
 )
 from gwsload.contract.labels import labels_of
+from gwsload.contract.saturation import SIMULATOR_HEALTH_FILE
 
 __all__ = [
     "CpuTimes",
@@ -204,10 +205,10 @@ def environment_document(
             for c in MACHINE_COLUMNS[2:]
         },
     }
-    if (run_dir / "simulator.csv").is_file():
+    if (run_dir / SIMULATOR_HEALTH_FILE).is_file():
         health["simulator"] = {
-            c: distribution(_column(run_dir / "simulator.csv", c, since, until))
-            for c in _HEALTH_COLUMNS
+            c: distribution(_column(run_dir / SIMULATOR_HEALTH_FILE, c, since, until))
+            for c in (*_HEALTH_COLUMNS, "cpu_wait_percent")
         }
     nodes = target.get("nodes")
     return {
