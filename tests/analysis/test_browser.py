@@ -20,7 +20,9 @@ window.addEventListener('load', () => {
   const decoded = images.filter(i => i.complete && i.naturalWidth > 0).length;
   const out = document.createElement('pre');
   out.id = 'probe';
-  out.textContent = `images=${images.length} decoded=${decoded} width=${document.body.scrollWidth}`;
+  const heads = [...document.querySelectorAll('h2,h3')].map(h => h.textContent).join('|');
+  const width = document.body.scrollWidth;
+  out.textContent = `images=${images.length} decoded=${decoded} width=${width} heads=${heads};`;
   document.body.appendChild(out);
 });
 </script>"""
@@ -45,14 +47,30 @@ def _chromium(args: list[str], profile: Path) -> str:
     return done.stdout
 
 
-@pytest.mark.parametrize("kind", ["report", "compare", "harness-run"])
+#: the sections every report has, in the page's own words
+_SECTIONS = (
+    "Service-level objectives",
+    "Validity",
+    "Load",
+    "Stages",
+    "Headline (measured period)",
+    "Latency bands",
+    "Setup and session operations",
+    "Over time",
+    "Distributions",
+    "Outcome accounting",
+    "Drift",
+)
+
+
+@pytest.mark.parametrize("kind", ["report", "capacity", "compare", "harness-run"])
 def test_every_image_decodes_in_chromium(runs: dict[str, Path], tmp_path: Path, kind: str) -> None:
-    if kind in ("report", "harness-run"):
-        folder = (
-            runs["faulty"]
-            if kind == "report"
-            else Path(__file__).parent / "data" / ("faulty-smoke")
-        )
+    if kind != "compare":
+        folder = {
+            "report": runs["faulty"],
+            "capacity": runs["capacity"],
+            "harness-run": Path(__file__).parent / "data" / "faulty-smoke",
+        }[kind]
         assert main(["report", str(folder), "--out", str(tmp_path)]) == 0
         page = tmp_path / "report.html"
     else:
@@ -67,9 +85,13 @@ def test_every_image_decodes_in_chromium(runs: dict[str, Path], tmp_path: Path, 
         ["--window-size=1200,900", "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],
         tmp_path / "profile",
     )
-    match = re.search(r"images=(\d+) decoded=(\d+) width=(\d+)", dom)
+    match = re.search(r"images=(\d+) decoded=(\d+) width=(\d+) heads=([^;]*);", dom)
     assert match, dom[-500:]
-    images, decoded, width = map(int, match.groups())
+    images, decoded, width = map(int, match.groups()[:3])
+    if kind != "compare":
+        heads = set(match.group(4).split("|"))
+        assert set(_SECTIONS) <= heads, set(_SECTIONS) - heads
+        assert ("Capacity" in heads) == (kind == "capacity")
     assert images >= 4 and decoded == images
     assert width <= 1200  # nothing wider than the window: no sideways scrolling
     shot = tmp_path / "shot.png"

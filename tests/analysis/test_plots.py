@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.patches import Rectangle
 
-from gwsload.analysis import plots
+from gwsload.analysis import plots, plots_time
 from gwsload.analysis.capacity import compute_capacity
 from gwsload.analysis.load import load_run
 from gwsload.analysis.metrics import compute_spectrum, compute_time_series, latency_histograms
@@ -23,7 +23,7 @@ def series(runs: dict[str, Path]):  # type: ignore[no-untyped-def]
 
 def test_throughput_lines_follow_the_series(series) -> None:  # type: ignore[no-untyped-def]
     run, table = series
-    ax = plots.plot_throughput(table, warmup_s=run.warmup_s, incidents=run.incidents)
+    ax = plots_time.plot_throughput(table, warmup_s=run.warmup_s, incidents=run.incidents)
     lines = {line.get_label(): line for line in ax.get_lines()}
     pooled = table[table["operation"] == "*"]
     assert np.array_equal(lines["all operations"].get_ydata(), pooled["ops_per_s"].to_numpy())
@@ -36,7 +36,7 @@ def test_throughput_lines_follow_the_series(series) -> None:  # type: ignore[no-
 
 def test_latency_over_time_is_log_scale_with_three_percentiles(series) -> None:  # type: ignore[no-untyped-def]
     _, table = series
-    ax = plots.plot_latency_over_time(table, metric="notify_ms")
+    ax = plots_time.plot_latency_over_time(table, metric="notify_ms")
     labels = [line.get_label() for line in ax.get_lines()]
     assert labels[:3] == ["p50", "p90", "p99"]
     assert ax.get_yscale() == "log"

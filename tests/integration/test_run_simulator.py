@@ -109,6 +109,18 @@ def test_no_faults_every_operation_matches_a_published_notification(
     with open(out / "simulator.csv", newline="") as file:
         health = list(csv.DictReader(file))
     assert len(health) >= 2 and all(float(h["loop_lag_ms"]) >= 0.0 for h in health)
+    _check_sessions(out, agents=6)
+
+
+def _check_sessions(out: Path, *, agents: int) -> None:
+    """Each agent's life outside the recording cycle: one row per step, none an operation."""
+    rows = pq.read_table(out / "sessions").to_pylist()
+    steps = Counter(r["operation"] for r in rows)
+    for step in ("GetMe", "CometdHandshake", "StartContactCenterSession", "Ready", "Dial",
+                 "Hangup", "EndContactCenterSession"):  # fmt: skip
+        assert steps[step] == agents, (step, steps)
+    assert all(r["outcome"] == "ok" and r["response_ms"] > 0 for r in rows)
+    assert not set(steps) & {"StartCallRecording", "StopCallRecording"}
 
 
 def test_lost_count_equals_what_the_simulator_dropped(tmp_path: Path) -> None:
@@ -138,6 +150,7 @@ def test_two_workers_against_the_simulator(tmp_path: Path) -> None:
         agents_by_worker.setdefault(event["worker"], set()).add(event["agent"])
     assert not agents_by_worker["w1"] & agents_by_worker["w2"]
     assert len(_truth(out)) == len(events)
+    _check_sessions(out, agents=6)
 
 
 def test_expired_sessions_become_incidents(tmp_path: Path) -> None:

@@ -458,3 +458,16 @@ def test_simulator_argv_is_accepted_by_the_simulator_itself(write: Write) -> Non
     assert set(scenario.simulator.values) == {s.name for s in option_specs() if s.scenario}
     for name, value in scenario.simulator.values.items():
         assert getattr(options, name) == value, name
+
+
+def test_report_latency_bands_default_and_checked(tmp_path: Path) -> None:
+    base = 'name = "b"\n[[stages]]\nduration_s = 10\nusers = 1\n'
+    path = tmp_path / "b.toml"
+    path.write_text(base)
+    assert load_scenario(path).to_dict()["report"] == {"latency_bands_ms": [800.0, 1200.0]}
+    path.write_text(base + "[report]\nlatency_bands_ms = [100, 250.5]\n")
+    assert load_scenario(path).latency_bands_ms == (100.0, 250.5)
+    for bad in ("[1200, 800]", "[]", '["a"]', "[0, 5]", "500"):
+        path.write_text(base + f"[report]\nlatency_bands_ms = {bad}\n")
+        with pytest.raises(ConfigError, match=r"report\.latency_bands_ms.*increasing"):
+            load_scenario(path)

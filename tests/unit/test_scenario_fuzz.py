@@ -108,6 +108,7 @@ def test_stage_at_agrees_with_the_windows(stages: list[Stage], fraction: float) 
 def test_public_names() -> None:
     assert sorted(gwsload.scenario.__all__) == [
         "Client",
+        "DEFAULT_LATENCY_BANDS_MS",
         "Distribution",
         "LATENCY_METRICS",
         "LATENCY_STATS",

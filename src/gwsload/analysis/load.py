@@ -23,6 +23,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gwsload.analysis.hdr import HdrCounts, read_hlog_totals
+from gwsload.analysis.load_tables import (
+    check_columns,
+    read_anomalies,
+    read_generator,
+    read_incidents,
+    read_sessions,
+    segments,
+)
 from gwsload.contract.periods import measured_end_seconds, warmup_seconds
 from gwsload.contract.saturation import SIMULATOR_HEALTH_FIELDS, SIMULATOR_HEALTH_FILE
 from gwsload.errors import ConfigError
@@ -53,7 +61,6 @@ EXAMPLE_COLUMNS = (
     "status_code",
     "error",
 )
-ANOMALY_COLUMNS = ("ts", "kind", "agent", "call_id", "operation", "recording_state", "age_ms")
 _LATENCY_COLUMNS = (
     "response_ms",
     "notify_ms",
@@ -98,6 +105,9 @@ class RunFolder:
     incidents: pd.DataFrame
     #: t_s, worker, users, cpu_percent, rss_bytes, open_fds, greenlets, loop_lag_ms
     generator: pd.DataFrame
+    #: setup and session steps: t_s, agent, operation, outcome, http_status,
+    #: status_code, error, response_ms (empty when the folder has no sessions/)
+    sessions: pd.DataFrame
     #: post-warm-up HDR totals per tag, None when latency.hlog is absent
     hdr: list[HdrCounts] | None
     #: the embedded simulator's own health (simulator.csv): t_s, cpu_percent,
@@ -139,16 +149,6 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _segments(path: Path, folder: str) -> list[Path]:
-    return sorted((path / folder).glob("*.parquet"))
-
-
-def _check_columns(file: Path, schema: pa.Schema, needed: tuple[str, ...]) -> None:
-    missing = [c for c in needed if c not in schema.names]
-    if missing:
-        raise ConfigError(f"{file}: missing columns {missing} (see docs/run-folder.md)")
-
-
 class _Codes:
     """Maps each segment's Arrow dictionary onto one list of categories, no per-row strings."""
 
@@ -183,14 +183,14 @@ def _count_rows(files: list[Path]) -> int:
             metadata = pq.read_metadata(file)
         except (pa.ArrowInvalid, OSError) as exc:
             raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
-        _check_columns(file, metadata.schema.to_arrow_schema(), EVENT_COLUMNS)
+        check_columns(file, metadata.schema.to_arrow_schema(), EVENT_COLUMNS)
         rows += metadata.num_rows
     return rows
 
 
 def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     # no segment, or only empty ones: a run that made no operation (still reported)
-    files = _segments(path, "events")
+    files = segments(path, "events")
     total = _count_rows(files)
     # filled in place, segment by segment: the only full-size copy of the events
     columns: dict[str, npt.NDArray[Any]] = {
@@ -272,72 +272,6 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     return events, example_frame.drop(columns=["ts"]).sort_values("t_s", kind="stable")
 
 
-def _read_anomalies(path: Path, t0: float) -> pd.DataFrame:
-    frames = []
-    for file in _segments(path, "anomalies"):
-        try:
-            table = pq.read_table(file)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise ConfigError(f"{file}: unreadable anomalies segment ({exc})") from None
-        _check_columns(file, table.schema, ("ts", "kind"))
-        frames.append(table.to_pandas())
-    if not frames:
-        return pd.DataFrame({"t_s": pd.Series(dtype=float), "kind": pd.Series(dtype=str)})
-    frame = pd.concat(frames, ignore_index=True)
-    frame["t_s"] = frame["ts"] - t0
-    keep = [c for c in ("t_s", *ANOMALY_COLUMNS[1:]) if c in frame.columns]
-    result: pd.DataFrame = frame[keep].sort_values("t_s", kind="stable").reset_index(drop=True)
-    return result
-
-
-def _read_incidents(path: Path, t0: float) -> pd.DataFrame:
-    file = path / "incidents.jsonl"
-    rows: list[dict[str, Any]] = []
-    if file.exists():
-        lines = file.read_text(encoding="utf-8").splitlines()
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError:
-                if number == len(lines):  # a killed run may leave a partial last line
-                    break
-                raise ConfigError(f"{file}:{number}: not a JSON object") from None
-            if not isinstance(row, dict) or not isinstance(row.get("ts"), int | float):
-                raise ConfigError(f"{file}:{number}: expected an object with a numeric 'ts'")
-            rows.append(row)
-    frame = pd.DataFrame(rows, columns=["ts", "worker", "agent", "kind", "detail", "duration_ms"])
-    frame.insert(0, "t_s", frame["ts"].astype(float) - t0)
-    return frame.drop(columns=["ts"])
-
-
-def _read_generator(path: Path, t0: float) -> pd.DataFrame:
-    file = path / "generator.csv"
-    columns = [
-        "ts",
-        "worker",
-        "users",
-        "cpu_percent",
-        "rss_bytes",
-        "open_fds",
-        "greenlets",
-        "loop_lag_ms",
-    ]
-    if not file.exists():
-        frame = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
-    else:
-        try:
-            frame = pd.read_csv(file)
-        except (ValueError, OSError) as exc:
-            raise ConfigError(f"{file}: not a CSV file ({exc})") from None
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise ConfigError(f"{file}: missing columns {missing} (expected {','.join(columns)})")
-    frame.insert(0, "t_s", frame["ts"].astype(float) - t0)
-    return frame.drop(columns=["ts"])
-
-
 def _read_simulator(path: Path, t0: float) -> pd.DataFrame:
     file = path / SIMULATOR_HEALTH_FILE
     if not file.exists():
@@ -381,9 +315,10 @@ def load_run(path: Path | str) -> RunFolder:
         measure_end_s=measure_end,
         events=events,
         examples=examples,
-        anomalies=_read_anomalies(path, t0),
-        incidents=_read_incidents(path, t0),
-        generator=_read_generator(path, t0),
+        anomalies=read_anomalies(path, t0),
+        incidents=read_incidents(path, t0),
+        generator=read_generator(path, t0),
+        sessions=read_sessions(path, t0),
         hdr=hdr,
         simulator=_read_simulator(path, t0),
     )

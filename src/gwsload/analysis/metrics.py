@@ -176,10 +176,12 @@ def _pooled(histograms: list[HdrCounts]) -> dict[tuple[str, str], npt.NDArray[np
 
 def _latency_stats(counts: npt.NDArray[np.int64] | None) -> dict[str, float]:
     if counts is None or counts.sum() == 0:
-        return {**{s: np.nan for s in STATS}, "mean": np.nan}
+        return {"min": np.nan, **{s: np.nan for s in STATS}, "mean": np.nan}
     values_ms = percentile_us(counts, list(STATS.values())) / 1000.0
-    stats = {s: round_sig(float(v)) for s, v in zip(STATS, values_ms, strict=True)}
     index = np.flatnonzero(counts)
+    # the lowest value of the first bucket, as hdrh's get_min_value
+    stats = {"min": round_sig(float(lowest_value_of_index(index[:1])[0]) / 1000.0)}
+    stats.update({s: round_sig(float(v)) for s, v in zip(STATS, values_ms, strict=True)})
     centre_us = (lowest_value_of_index(index) + lowest_value_of_index(index + 1)) / 2.0
     stats["mean"] = round_sig(float((centre_us * counts[index]).sum() / counts.sum() / 1000.0))
     return stats

@@ -5,19 +5,17 @@ Pure: returns strings. ``report.py`` is the module that writes them to disk.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
-from gwsload.analysis import plots
+from gwsload.analysis import plots, plots_time
 from gwsload.analysis.attribution import breach_note
+from gwsload.analysis.bands import compute_bands
 from gwsload.analysis.environment import environment_html
+from gwsload.analysis.markup import figure_png, page, table
 from gwsload.analysis.metrics import (
     ALL,
     compute_spectrum,
@@ -27,6 +25,7 @@ from gwsload.analysis.metrics import (
     number,
 )
 from gwsload.analysis.outages import outages
+from gwsload.analysis.render_load import load_section, plot_profile, sessions_section
 from gwsload.analysis.slo import format_value
 from gwsload.analysis.summary import RunAnalysis
 from gwsload.contract import numbers
@@ -36,72 +35,6 @@ __all__ = ["figure_png", "page", "render_report", "table"]
 
 _HISTOGRAM_SAMPLE = 1_000_000
 _LAG = numbers.latency_ms(LOOP_LAG_MS)
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;
-max-width:1100px;color:#222;line-height:1.4;padding:0 16px}
-h1{font-size:1.5em;margin-bottom:4px}h2{border-bottom:2px solid #ddd;padding-bottom:4px;
-margin-top:32px}
-.meta{color:#555;font-size:.9em}.verdict{padding:12px 16px;border-radius:6px;font-size:1.15em;
-font-weight:600;margin:16px 0}
-.pass{background:#e3f5e1;border-left:6px solid #2e7d32}.fail{background:#fde4e1;
-border-left:6px solid #c62828}
-.none{background:#eef0f3;border-left:6px solid #78909c}
-.warning{background:#fff6d6;border-left:4px solid #f0b400;padding:6px 10px;margin:6px 0}
-.note{background:#f3f5f8;border-left:4px solid #90a4ae;padding:6px 10px;margin:6px 0}
-table{border-collapse:collapse;margin:8px 0;font-size:.88em}
-th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
-th{background:#f3f5f8}td:first-child,th:first-child{text-align:left}
-td.text{text-align:left}.bad{color:#c62828;font-weight:600}.good{color:#2e7d32}
-img{max-width:100%;display:block;margin:8px 0}.grid{display:flex;flex-wrap:wrap;gap:8px}
-.grid img{max-width:540px}tr.total td{font-weight:600;background:#fafbfc}
-table{display:block;overflow-x:auto;max-width:100%}
-"""
-
-
-def figure_png(ax: Axes) -> str:
-    """The Axes' figure as an ``<img>`` with an inline base64 PNG."""
-    buffer = io.BytesIO()
-    figure = ax.get_figure(root=True)
-    assert isinstance(figure, Figure)  # every Axes made by plots.new_axes has one
-    figure.savefig(buffer, format="png", dpi=100)
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    title = html.escape(ax.get_title() or "plot")
-    return f'<img alt="{title}" src="data:image/png;base64,{encoded}">'
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, float | np.floating):
-        return numbers.significant(float(value), 4)
-    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
-        return numbers.count(int(value))
-    if isinstance(value, list):
-        return "<br>".join(html.escape(str(v)) for v in value)
-    return html.escape(str(value))
-
-
-def table(frame: pd.DataFrame, *, classes: dict[int, str] | None = None) -> str:
-    """A plain HTML table of ``frame`` (index not shown). ``classes``: row -> CSS class."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = []
-    for i, row in enumerate(frame.itertuples(index=False)):
-        css = f' class="{classes[i]}"' if classes and i in classes else ""
-        cells = "".join(
-            f'<td class="text">{_cell(v)}</td>'
-            if isinstance(v, str | list)
-            else f"<td>{_cell(v)}</td>"
-            for v in row
-        )
-        body.append(f"<tr{css}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def page(title: str, sections: Iterable[str]) -> str:
-    return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
-        + "\n".join(sections)
-        + "</body></html>\n"
-    )
 
 
 def _pct(value: float) -> str:
@@ -135,7 +68,7 @@ def _headline_table(analysis: RunAnalysis) -> str:
                     "latency (ms)": label,
                     **{
                         stat: row[f"{metric}_{stat}"]
-                        for stat in ("p50", "p90", "p99", "p99.9", "max", "mean")
+                        for stat in ("min", "p50", "p90", "p95", "p99", "p99.9", "max", "mean")
                     },
                 }
             )
@@ -183,38 +116,26 @@ def _slo_section(analysis: RunAnalysis) -> str:
 
 def _time_section(analysis: RunAnalysis) -> str:
     run, series = analysis.run, analysis.series
-    warmup, incidents = run.warmup_s, run.incidents
     cooldown = run.measure_end_s if run.measure_end_s < run.end_s else None
     users = compute_users(run.generator, analysis.window_s) if len(run.generator) else None
-    images = [
-        figure_png(
-            plots.plot_throughput(
-                series, users=users, warmup_s=warmup, incidents=incidents, cooldown_s=cooldown
-            )
-        ),
-        *(
-            figure_png(
-                plots.plot_latency_over_time(
-                    series, metric=metric, warmup_s=warmup, incidents=incidents, cooldown_s=cooldown
-                )
-            )
-            for metric in ("notify_ms", "response_ms")
-        ),
-        figure_png(
-            plots.plot_errors_over_time(
-                series,
-                anomalies=run.anomalies,
-                window_s=analysis.window_s,
-                warmup_s=warmup,
-                incidents=incidents,
-                cooldown_s=cooldown,
-            )
-        ),
-    ]
-    incidents = run.incidents
-    shaded = "warm-up" + (" and sign-off (hatched)" if cooldown is not None else "")
+    figure = plots_time.time_series_figure(
+        series,
+        users=users,
+        anomalies=run.anomalies,
+        incidents=run.incidents,
+        window_s=analysis.window_s,
+        warmup_s=run.warmup_s,
+        cooldown_s=cooldown,
+        end_s=run.end_s,
+    )
+    image = figure_png(figure, alt="Over time: users, throughput, latency, errors")
+    shaded = "warm-up hatched" + (" and sign-off hatched" if cooldown is not None else "")
     window = numbers.duration_s(analysis.window_s)
-    text = f'<p class="meta">Windows of {window}; shaded: {shaded}.</p>'
+    text = (
+        f'<p class="meta">Windows of {window} on one time axis; {shaded}; '
+        "incidents as dashed lines by kind.</p>"
+    )
+    incidents = run.incidents
     if len(incidents):
         counts = incidents.groupby("kind").agg(
             count=("t_s", "size"), first_s=("t_s", "min"), downtime_ms=("duration_ms", "sum")
@@ -225,7 +146,7 @@ def _time_section(analysis: RunAnalysis) -> str:
         text += table(counts.reset_index())
     else:
         text += "<p>No incidents (reconnects, re-handshakes, transport errors) recorded.</p>"
-    return "".join(images) + text
+    return image + text
 
 
 def _distribution_section(analysis: RunAnalysis) -> str:
@@ -344,8 +265,50 @@ def _meta(analysis: RunAnalysis) -> str:
     )
 
 
-def render_report(analysis: RunAnalysis) -> str:
-    """The complete ``report.html`` of one run."""
+def _sessions_html(analysis: RunAnalysis) -> str:
+    frame = sessions_section(analysis.run)
+    if frame is None:
+        return (
+            "<p>No setup or session steps in this run folder (recorded in "
+            "<code>sessions/</code> by newer versions).</p>"
+        )
+    classes = {i: "bad" for i, n in enumerate(frame["failed"]) if n}
+    return (
+        '<p class="meta">Whole run (setup happens during ramp-up and sign-off, outside the '
+        "measured period); HTTP response time (ms) of each REST step, and the time to "
+        "the CometD handshake reply.</p>" + table(frame, classes=classes)
+    )
+
+
+def _bands_html(analysis: RunAnalysis) -> str:
+    bands = compute_bands(analysis.run, analysis.headline)
+    shown = bands.copy()
+    shown["operation"] = ["all operations" if o == ALL else o for o in shown["operation"]]
+    totals = bands["operations"].to_numpy()
+    for column in bands.columns[2:]:
+        shown[column] = [
+            f"{int(n):,} ({n / t:.1%})" if t else "0"
+            for n, t in zip(bands[column], totals, strict=True)
+        ]
+    return (
+        table(shown, classes={len(shown) - 1: "total"})
+        + '<p class="meta">Notification latency of the operations of the measured period; '
+        "failed = no notification (errors and lost). Edges from the scenario's "
+        "<code>[report] latency_bands_ms</code>.</p>"
+    )
+
+
+def _locust_link(locust_href: str | None) -> str:
+    if locust_href is None:
+        return ""
+    return (
+        f'<p>Locust\'s own report of this run: <a href="{html.escape(locust_href)}">'
+        f"{html.escape(locust_href)}</a>.</p>"
+    )
+
+
+def render_report(analysis: RunAnalysis, *, locust_href: str | None = None) -> str:
+    """The complete ``report.html`` of one run; ``locust_href`` links Locust's report."""
     verdict_class = analysis.verdict
     outcomes = analysis.outcomes.copy()
     outcomes["share"] = [_pct(float(v)) for v in outcomes["share"]]
@@ -357,8 +320,13 @@ def render_report(analysis: RunAnalysis) -> str:
         _slo_section(analysis),
         "<h2>Validity</h2>",
         _findings(analysis),
+        load_section(analysis.run, figure_png(plot_profile(analysis.run))),
         "<h2>Headline (measured period)</h2>",
         _headline_table(analysis),
+        "<h3>Latency bands</h3>",
+        _bands_html(analysis),
+        "<h3>Setup and session operations</h3>",
+        _sessions_html(analysis),
         _capacity_section(analysis),
         "<h2>Over time</h2>",
         _time_section(analysis),
@@ -370,5 +338,6 @@ def render_report(analysis: RunAnalysis) -> str:
         table(outcomes),
         _drift_section(analysis),
         environment_html(analysis.run),
+        _locust_link(locust_href),
     ]
     return page(f"gwsload report {analysis.run.run_id}", sections)

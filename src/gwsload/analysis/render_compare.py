@@ -14,6 +14,7 @@ from gwsload.analysis.compare_health import exit_code
 from gwsload.analysis.compare_text import format_change, labels_line, operation_sentences
 from gwsload.analysis.environment import environment_lines
 from gwsload.analysis.load import RunFolder
+from gwsload.analysis.markup import figure_png, page, table
 from gwsload.analysis.metrics import (
     ALL,
     choose_window_s,
@@ -22,7 +23,6 @@ from gwsload.analysis.metrics import (
     latency_histograms,
     number,
 )
-from gwsload.analysis.render import figure_png, page, table
 from gwsload.contract import numbers
 
 __all__ = ["compare_document", "compare_verdict", "render_compare"]

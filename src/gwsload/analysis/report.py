@@ -33,10 +33,12 @@ def write_text(path: Path, text: str) -> Path:
 def write_report(analysis: RunAnalysis, out_dir: Path) -> list[Path]:
     """``report.html``, ``summary.json`` and ``summary.md`` in ``out_dir``."""
     document = summary_json(analysis)
+    locust = analysis.run.path / "locust" / "report.html"
+    href = os.path.relpath(locust, out_dir) if locust.is_file() else None
     return [
         write_text(out_dir / "summary.json", json.dumps(document, indent=2) + "\n"),
         write_text(out_dir / "summary.md", summary_markdown(analysis)),
-        write_text(out_dir / "report.html", render_report(analysis)),
+        write_text(out_dir / "report.html", render_report(analysis, locust_href=href)),
     ]
 
 

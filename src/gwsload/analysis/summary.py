@@ -162,7 +162,7 @@ def _clean(value: Any) -> Any:
 def _operation_block(row: dict[str, Any]) -> dict[str, Any]:
     block: dict[str, Any] = {key: row[key] for key in _COUNTERS}
     block["latency_ms"] = {
-        metric: {stat: row[f"{metric}_{stat}"] for stat in (*STATS, "mean")}
+        metric: {stat: row[f"{metric}_{stat}"] for stat in ("min", *STATS, "mean")}
         for metric in LATENCY_METRICS
     }
     return block

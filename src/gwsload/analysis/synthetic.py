@@ -127,7 +127,17 @@ def _manifest(spec: SyntheticRun, duration: float) -> dict[str, Any]:
         "ended_utc": None,
         "duration_s": duration,
         "scenario_file": f"scenarios/{spec.scenario}.toml",
-        "scenario": {"name": spec.scenario, "stages": stages},
+        "scenario": {
+            "name": spec.scenario,
+            "description": f"synthetic {spec.scenario} run",
+            "stages": stages,
+            "workload": {
+                "model": "open" if spec.open_workload else "closed",
+                "hold_s": {"distribution": "uniform", "min": 0.5, "max": 1.5},
+                "think_time_s": {"distribution": "fixed", "value": 0.5},
+                "pause_share": 0.0,
+            },
+        },
         "target": {"kind": spec.target_kind, "url": "http://127.0.0.1:40111"},
         "transport": "long-polling",
         "workload": {"model": "open" if spec.open_workload else "closed"},
@@ -357,9 +367,40 @@ def write_run(path: Path | str, spec: SyntheticRun | None = None) -> Path:
                 + "\n"
             )
     _write_generator(path, spec, duration)
+    _write_sessions(path, spec, duration, rng)
     manifest = _manifest(spec, duration)
     (path / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return path
+
+
+_LOGIN = ("GetMe", "CometdHandshake", "StartContactCenterSession", "Ready", "Dial")
+
+
+def _write_sessions(path: Path, spec: SyntheticRun, duration: float, rng: Any) -> None:
+    """Each agent logs in and dials at its start, hangs up and logs out at the end."""
+    users = max(s.users for s in spec.stages)
+    steps = [(op, 0.05 * i) for i, op in enumerate(_LOGIN)]
+    steps += [("Hangup", duration + 0.1), ("EndContactCenterSession", duration + 0.2)]
+    rows = [(f"agent{a:04d}", op, t + a * 0.01) for a in range(users) for op, t in steps]
+    n = len(rows)
+    failed = np.zeros(n, bool)
+    if spec.error_ratio > 0:
+        failed[:: max(1, round(1 / spec.error_ratio))] = True
+    table = pa.table(
+        {
+            "ts": [T0 + t for _, _, t in rows],
+            "worker": ["local"] * n,
+            "agent": [a for a, _, _ in rows],
+            "operation": [op for _, op, _ in rows],
+            "outcome": np.where(failed, "api_error", "ok").tolist(),
+            "http_status": pa.array(np.where(failed, 503, 200), pa.int32()),
+            "status_code": pa.array(np.where(failed, 4, 0), pa.int32()),
+            "error": np.where(failed, "statusCode 4: service unavailable", "").tolist(),
+            "response_ms": spec.response_median_ms * np.exp(0.4 * rng.standard_normal(n)),
+        }
+    )
+    (path / "sessions").mkdir(exist_ok=True)
+    pq.write_table(table, path / "sessions" / "part-local-000000.parquet")
 
 
 def _write_generator(path: Path, spec: SyntheticRun, duration: float) -> None:

@@ -29,6 +29,7 @@ import time
 from typing import Any
 
 from gwsload.bayeux import ClientState
+from gwsload.contract.operations import COMETD_HANDSHAKE
 from gwsload.gws.agent_core import AgentCore
 from gwsload.gws.calls import CallTable
 from gwsload.gws.config import AgentConfig, AgentError
@@ -42,6 +43,7 @@ from gwsload.gws.protocol import (
     dial_path,
     operation_body,
 )
+from gwsload.gws.session import Response
 
 __all__ = ["CALLS_CHANNEL", "DEVICES_CHANNEL", "Agent", "AgentConfig", "AgentError"]
 
@@ -106,10 +108,21 @@ class Agent(AgentCore):
             self.cometd = self._new_cometd()
         self._cometd_used = True
         timeout = self.config.cometd_timeout_s
-        self.cometd.handshake(timeout=timeout)
+        self._handshake(timeout)
         self.cometd.subscribe(CALLS_CHANNEL, self._on_calls_message, timeout=timeout)
         self.cometd.subscribe(DEVICES_CHANNEL, self._on_devices_message, timeout=timeout)
         self._listening = True
+
+    def _handshake(self, timeout: float) -> None:
+        """The CometD handshake, reported like a REST step (its time, or its error)."""
+        t_sent = time.perf_counter()
+        try:
+            self.cometd.handshake(timeout=timeout)
+        except Exception as exc:
+            self._report(COMETD_HANDSHAKE, None, exc)
+            raise
+        done = Response(COMETD_HANDSHAKE, 200, {"statusCode": 0}, "", t_sent, time.perf_counter())
+        self._report(COMETD_HANDSHAKE, done, None)
 
     def start_contact_center_session(self) -> None:
         params: dict[str, Any] = {"channels": ["voice"]}

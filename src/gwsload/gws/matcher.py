@@ -41,6 +41,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from gwsload.contract.operations import response_outcome
 from gwsload.gws.expectation import (
     CALL_RECORDING_STATE_CHANGE,
     CALL_STATE_CHANGE_MESSAGE,
@@ -168,15 +169,14 @@ class NotificationMatcher:
         exp.http_status = http_status
         exp.status_code = status_code
         exp.error = error
-        # A GWS error body names its cause (statusCode), whatever the HTTP status it
-        # came with (GWS pairs statusCode 2 with 400, 4 with 503...): that is an API
-        # error. A non-2xx without a statusCode (a proxy page, a bare 502) is HTTP's.
-        if status_code > 0:
-            return self._finish(exp, "api_error", error or f"statusCode {status_code}")
-        if not 200 <= http_status < 300:
+        kind = response_outcome(http_status, status_code)
+        if kind == "api_error":
+            reason = (
+                f"statusCode {status_code}" if status_code > 0 else "response without statusCode"
+            )
+            return self._finish(exp, "api_error", error or reason)
+        if kind == "http_error":
             return self._finish(exp, "http_error", error or f"HTTP {http_status}")
-        if status_code != 0:
-            return self._finish(exp, "api_error", error or "response without statusCode")
         if exp.async_error is not None:
             return self._finish_async(exp)
         if exp.t_notified is not None:

@@ -12,6 +12,7 @@ For each final operation (an ``Outcome`` of the matcher) the recorder:
   latency sample: :mod:`gwsload.harness.locust_rows`),
 - counts outcomes for the progress line.
 
+Setup and session steps (login, Dial, Hangup...) become ``sessions`` rows.
 Anomalies (late, duplicate, unexpected) become ``anomalies`` rows and Locust rows of
 type ``ANOMALY`` (outside the Aggregated total too). Incidents (CometD clients, the
 agents' lives) are buffered as records. Nothing here touches the run folder:
@@ -26,12 +27,12 @@ from typing import Any, Protocol
 
 from locust.stats import RequestStats
 
-from gwsload.contract.operations import HTTP_FAILURES, NOTIFY_FAILURES
+from gwsload.contract.operations import HTTP_FAILURES, NOTIFY_FAILURES, response_outcome
 from gwsload.gws.outcomes import Anomaly, Outcome
 from gwsload.harness.locust_rows import log_apart, sample_ms
 from gwsload.metrics.latency import LatencyRecorder
 from gwsload.metrics.logs import incident
-from gwsload.metrics.rows import ANOMALY_COLUMNS, EVENT_COLUMNS, RowBuffer
+from gwsload.metrics.rows import ANOMALY_COLUMNS, EVENT_COLUMNS, SESSION_COLUMNS, RowBuffer
 
 __all__ = ["NOTIFY_REQUEST_TYPE", "OpRecorder", "RequestEvent"]
 
@@ -61,6 +62,7 @@ class OpRecorder:
         self.worker = worker
         self.events = RowBuffer(EVENT_COLUMNS)
         self.anomalies = RowBuffer(ANOMALY_COLUMNS)
+        self.sessions = RowBuffer(SESSION_COLUMNS)
         self.latency = LatencyRecorder(start)
         self.incidents: list[dict[str, object]] = []
         #: cumulative counts: outcome kinds, anomaly kinds and ``ops``
@@ -143,6 +145,35 @@ class OpRecorder:
         self.counts[anomaly.kind] += 1
         if self._stats is not None:
             log_apart(self._stats, ANOMALY_REQUEST_TYPE, anomaly.kind, sample_ms(age_ms))
+
+    def record_session_step(
+        self,
+        ts: float,
+        *,
+        agent: str,
+        operation: str,
+        response_ms: float,
+        http_status: int | None,
+        status_code: int,
+        error: str,
+    ) -> None:
+        """One setup or session step (``http_status`` None: no response arrived)."""
+        outcome = (
+            "transport_error" if http_status is None else response_outcome(http_status, status_code)
+        )
+        self.sessions.append(
+            (
+                ts,
+                self.worker,
+                agent,
+                operation,
+                outcome,
+                http_status or 0,
+                status_code,
+                error,
+                response_ms,
+            )
+        )
 
     def record_incident(
         self, ts: float, agent: str, kind: str, detail: str, duration_ms: float | None

@@ -23,6 +23,8 @@ operation in hand, stops a recording it left running, hangs up and logs out.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from typing import Any
 
 from locust import task
@@ -86,6 +88,21 @@ class RecordingAgent(AgentBase):
     ) -> None:
         if operation in RECORDING_OPERATIONS:
             return  # reported with its notification by the recorder
+        if self.process is not None and self.life is not None:
+            if response is not None:
+                ts, ms = wall_offset() + response.t_sent, response.response_ms
+                status, code = response.http_status, response.status_code
+            else:
+                ts, ms, status, code = time.time(), math.nan, None, -1
+            self.process.recorder.record_session_step(
+                ts,
+                agent=self.life.agent.config.user,
+                operation=operation,
+                response_ms=ms,
+                http_status=status,
+                status_code=code,
+                error=str(error or ""),
+            )
         self.environment.events.request.fire(
             request_type="GET" if operation.startswith("Get") else "POST",
             name=operation,

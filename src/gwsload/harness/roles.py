@@ -63,6 +63,7 @@ def make_batch(
         "final": final,
         "events": recorder.events.drain(),
         "anomalies": recorder.anomalies.drain(),
+        "sessions": recorder.sessions.drain(),
         "latency": interval.encode() if interval.histograms else None,
         "incidents": recorder.drain_incidents(),
         "samples": samples,

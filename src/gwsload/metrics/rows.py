@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 __all__ = [
     "ANOMALY_COLUMNS",
     "EVENT_COLUMNS",
+    "SESSION_COLUMNS",
     "Columns",
     "RowBuffer",
     "empty_columns",
@@ -66,6 +67,19 @@ ANOMALY_COLUMNS: tuple[tuple[str, str, object], ...] = (
     ("operation", "string", ""),
     ("age_ms", "float64", _NAN),
     ("server_seq", "int64", -1),
+)
+
+#: sessions/ columns: one row per setup or session step of an agent (login, Dial...)
+SESSION_COLUMNS: tuple[tuple[str, str, object], ...] = (
+    ("ts", "float64", _NAN),
+    ("worker", "string", ""),
+    ("agent", "string", ""),
+    ("operation", "string", ""),
+    ("outcome", "string", ""),
+    ("http_status", "int32", 0),
+    ("status_code", "int32", -1),
+    ("error", "string", ""),
+    ("response_ms", "float64", _NAN),
 )
 
 

@@ -22,7 +22,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gwsload.metrics.rows import ANOMALY_COLUMNS, EVENT_COLUMNS, Columns, merge_columns
+from gwsload.metrics.rows import (
+    ANOMALY_COLUMNS,
+    EVENT_COLUMNS,
+    SESSION_COLUMNS,
+    Columns,
+    merge_columns,
+)
 
 __all__ = ["TABLES", "SegmentWriter", "arrow_schema"]
 
@@ -30,6 +36,7 @@ __all__ = ["TABLES", "SegmentWriter", "arrow_schema"]
 TABLES: dict[str, tuple[tuple[str, str, object], ...]] = {
     "events": EVENT_COLUMNS,
     "anomalies": ANOMALY_COLUMNS,
+    "sessions": SESSION_COLUMNS,
 }
 
 _ARROW_TYPES = {

@@ -81,6 +81,7 @@ class RunSink:
         self.end_s = end_s
         self._events = SegmentWriter(self.run_dir, "events")
         self._anomalies = SegmentWriter(self.run_dir, "anomalies")
+        self._sessions = SegmentWriter(self.run_dir, "sessions")
         self._hlog = HlogWriter(self.run_dir / "latency.hlog", base_time=t0)
         self._incidents = IncidentLog(self.run_dir / "incidents.jsonl")
         self._generator = GeneratorLog(self.run_dir / "generator.csv")
@@ -118,6 +119,9 @@ class RunSink:
         anomalies = batch.get("anomalies")
         if anomalies:
             self._anomalies.add(worker, anomalies)
+        sessions = batch.get("sessions")
+        if sessions:
+            self._sessions.add(worker, sessions)
         latency = batch.get("latency")
         if latency:
             self._interval.add(Interval.decode(latency))
@@ -163,6 +167,7 @@ class RunSink:
             self._take(batch)
         self._events.flush()
         self._anomalies.flush()
+        self._sessions.flush()
         interval = self._interval.take(now)
         notify: HdrHistogram | None = None
         if interval is not None:

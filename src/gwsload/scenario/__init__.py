@@ -19,6 +19,7 @@ from __future__ import annotations
 from gwsload.scenario._checks import parse_duration, url_has_credentials
 from gwsload.scenario._load import load_scenario, parse_scenario
 from gwsload.scenario._model import (
+    DEFAULT_LATENCY_BANDS_MS,
     LATENCY_METRICS,
     LATENCY_STATS,
     OPERATIONS,
@@ -36,6 +37,7 @@ from gwsload.scenario._model import (
 )
 
 __all__ = [
+    "DEFAULT_LATENCY_BANDS_MS",
     "LATENCY_METRICS",
     "LATENCY_STATS",
     "OPERATIONS",

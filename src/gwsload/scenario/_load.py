@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -14,6 +16,7 @@ from gwsload.errors import ConfigError
 from gwsload.scenario._checks import Table, check_no_secrets, parse_duration, url_has_credentials
 from gwsload.scenario._model import (
     ARRIVALS,
+    DEFAULT_LATENCY_BANDS_MS,
     TRANSPORTS,
     WORKLOAD_MODELS,
     Client,
@@ -64,6 +67,7 @@ def parse_scenario(data: Mapping[str, Any], *, source: str) -> Scenario:
         "workload",
         "stages",
         "slo",
+        "report",
     )
     default_name = Path(source).stem
     name = top.get(
@@ -93,6 +97,7 @@ def parse_scenario(data: Mapping[str, Any], *, source: str) -> Scenario:
         "a share in (0, 1]",
         lambda v: 0 < v <= 1,
     )
+    bands = _read_report(top.table("report")) if "report" in data else DEFAULT_LATENCY_BANDS_MS
     scenario = Scenario(
         name,
         description,
@@ -105,9 +110,24 @@ def parse_scenario(data: Mapping[str, Any], *, source: str) -> Scenario:
         warmup,
         slos,
         active,
+        bands,
     )
     check_agents(scenario)
     return scenario
+
+
+def _read_report(t: Table) -> tuple[float, ...]:
+    t.allow("latency_bands_ms")
+    expected = "a list of 1 to 5 increasing numbers of ms > 0, e.g. [800, 1200]"
+    raw = t.get("latency_bands_ms", list, list(DEFAULT_LATENCY_BANDS_MS), expected)
+    if not 1 <= len(raw) <= 5 or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < math.inf for v in raw
+    ):
+        raise t.error("latency_bands_ms", expected, raw)
+    edges = tuple(float(v) for v in raw)
+    if any(b <= a for a, b in itertools.pairwise(edges)):
+        raise t.error("latency_bands_ms", expected, raw)
+    return edges
 
 
 def _read_target(t: Table) -> Target:

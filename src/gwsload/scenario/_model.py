@@ -20,6 +20,7 @@ from gwsload.stages import Stage, ramp_time_s, total_duration_s
 
 __all__ = [
     "ARRIVALS",
+    "DEFAULT_LATENCY_BANDS_MS",
     "LATENCY_METRICS",
     "LATENCY_MODELS",
     "LATENCY_STATS",
@@ -44,6 +45,8 @@ OPERATIONS = RECORDING_OPERATIONS
 RATIO_METRICS = (*CONTRACT_RATIO_METRICS, *OTHER_METRICS)
 WORKLOAD_MODELS = ("closed", "open")
 ARRIVALS = ("constant", "poisson")
+#: the report's latency bands (ms): t < 800, 800 <= t < 1200, t >= 1200 (Gatling's)
+DEFAULT_LATENCY_BANDS_MS = (800.0, 1200.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +188,8 @@ class Scenario:
     slo: tuple[Slo, ...]
     #: the run fails when fewer of its agents operate in the measured period
     min_active_share: float = DEFAULT_MIN_ACTIVE_SHARE
+    #: ``[report] latency_bands_ms``: increasing band edges for the report's band table
+    latency_bands_ms: tuple[float, ...] = DEFAULT_LATENCY_BANDS_MS
 
     @property
     def embedded_simulator(self) -> bool:
@@ -271,6 +276,7 @@ class Scenario:
             "workload": workload,
             "stages": stages,
             "slo": [slo.to_dict() for slo in self.slo],
+            "report": {"latency_bands_ms": list(self.latency_bands_ms)},
         }
         if self.target is not None:
             out["target"] = dataclasses.asdict(self.target)

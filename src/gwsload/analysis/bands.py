@@ -1,0 +1,90 @@
+"""Latency bands: how many operations completed under each edge, Gatling style.
+
+The edges come from the scenario's ``[report] latency_bands_ms`` (kept in the
+manifest), else ``DEFAULT_LATENCY_BANDS_MS`` (800 and 1200 ms). The banded quantity
+is the notification latency: an operation is complete when its notification
+arrives. Operations without one (errors, lost) are counted as ``failed``. Counts
+come from the events of the measured period (exact values, not HDR buckets).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gwsload.analysis.load import RunFolder
+from gwsload.analysis.metrics import ALL, measured_mask
+from gwsload.scenario import DEFAULT_LATENCY_BANDS_MS
+
+__all__ = ["band_edges_ms", "band_labels", "compute_bands"]
+
+#: rows per pass: bounds the temporaries
+_CHUNK = 1 << 20
+
+
+def band_edges_ms(manifest: dict[str, Any]) -> tuple[float, ...]:
+    """The run's band edges: the scenario's, else the defaults."""
+    report = (manifest.get("scenario") or {}).get("report") or {}
+    edges = report.get("latency_bands_ms")
+    if isinstance(edges, list) and edges and all(isinstance(e, int | float) for e in edges):
+        return tuple(float(e) for e in edges)
+    return DEFAULT_LATENCY_BANDS_MS
+
+
+def _ms(value: float) -> str:
+    return f"{value:g} ms"
+
+
+def band_labels(edges_ms: tuple[float, ...]) -> list[str]:
+    """``t < 800 ms``, ``800 ms <= t < 1200 ms``, ``t >= 1200 ms``."""
+    labels = [f"t < {_ms(edges_ms[0])}"]
+    labels += [f"{_ms(a)} <= t < {_ms(b)}" for a, b in itertools.pairwise(edges_ms)]
+    return [*labels, f"t >= {_ms(edges_ms[-1])}"]
+
+
+def compute_bands(run: RunFolder, headline: pd.DataFrame) -> pd.DataFrame:
+    """Per operation (and ``*``): operations, then the count in each band and ``failed``.
+
+    From the events of the measured period, so the bands and ``failed`` add up to
+    the headline's operations.
+    """
+    edges = band_edges_ms(run.manifest)
+    labels = band_labels(edges)
+    mask = measured_mask(run)
+    events = run.events
+    codes = events["operation"].cat.codes.to_numpy()
+    names = [str(c) for c in events["operation"].cat.categories]
+    ok_code = (
+        list(events["outcome"].cat.categories).index("ok")
+        if "ok" in list(events["outcome"].cat.categories)
+        else -1
+    )
+    counts = np.zeros((len(names) + 1, len(labels)), np.int64)
+    notify = events["notify_ms"].to_numpy()
+    outcome = events["outcome"].cat.codes.to_numpy()
+    for start in range(0, len(notify), _CHUNK):
+        rows = slice(start, start + _CHUNK)
+        done = mask[rows] & (outcome[rows] == ok_code) & np.isfinite(notify[rows])
+        band = np.searchsorted(np.asarray(edges), notify[rows][done], side="right")
+        keys = codes[rows][done].astype(np.int64) * len(labels) + band
+        counts[:-1] += np.bincount(keys, minlength=len(names) * len(labels)).reshape(
+            len(names), len(labels)
+        )
+    counts[-1] = counts[:-1].sum(axis=0)
+    index = {name: i for i, name in enumerate(names)} | {ALL: len(names)}
+    rows_out = []
+    for operation, row in headline.iterrows():
+        banded = counts[index[str(operation)]] if str(operation) in index else counts[-1] * 0
+        operations = int(row["operations"])
+        rows_out.append(
+            {
+                "operation": str(operation),
+                "operations": operations,
+                **dict(zip(labels, banded.tolist(), strict=True)),
+                "failed": operations - int(row["ok"]),
+            }
+        )
+    return pd.DataFrame(rows_out)
