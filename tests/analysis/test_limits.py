@@ -130,7 +130,10 @@ def test_summary_json_and_report_carry_the_limiter(folders: dict[str, Path]) -> 
     assert capacity["steps"][5]["generator_lag_share"] == 1.0
     assert capacity["steps"][0]["simulator_lag_share"] == 0.0
     page = render_report(analysis)
-    assert "<th>limited by</th>" in page and '<td class="text">load generator</td>' in page
+    assert (
+        '<th class="text">limited by</th>' in page
+        and '<td class="text">load generator</td>' in page
+    )
     assert "Capacity: at least 50 agents" in page
 
 
