@@ -7,10 +7,16 @@ import numpy as np
 import pytest
 
 from gwsload.analysis.capacity import compute_capacity
-from gwsload.analysis.drift import compute_drift, mann_kendall, theil_sen_slope
+from gwsload.analysis.drift import (
+    compute_drift,
+    compute_harness_drift,
+    mann_kendall,
+    theil_sen_slope,
+)
 from gwsload.analysis.load import load_run
 from gwsload.analysis.metrics import choose_window_s, compute_time_series
 from gwsload.analysis.slo import parse_slos
+from gwsload.analysis.summary import analyze_run, summary_json
 from gwsload.analysis.synthetic import Stage, SyntheticRun, write_run
 
 
@@ -61,7 +67,7 @@ def _drift(runs: dict[str, Path], name: str) -> dict[str, object]:
     run = load_run(runs[name])
     window = choose_window_s(run.end_s)
     series = compute_time_series(run, window)
-    results = compute_drift(series, run.generator, window_s=window, warmup_s=run.warmup_s)
+    results = compute_drift(series, window_s=window) + compute_harness_drift(run, window_s=window)
     return {r.quantity: r for r in results}
 
 
@@ -72,7 +78,7 @@ def test_planted_drift_is_found_with_its_slope(runs: dict[str, Path]) -> None:
     # every latency grows 100 ms/hour; the p99 of a window grows by about that
     assert p99.slope_per_hour == pytest.approx(100, rel=0.35)  # type: ignore[attr-defined]
     assert p99.sentence.startswith("notification p99 grew")  # type: ignore[attr-defined]
-    memory = found["generator memory (RSS)"]
+    memory = found["the load generator's memory (RSS)"]
     assert memory.drifting  # type: ignore[attr-defined]
     assert memory.slope_per_hour == pytest.approx(50, rel=0.01)  # type: ignore[attr-defined]
     assert not found["HTTP response p99"].drifting  # type: ignore[attr-defined]
@@ -102,3 +108,42 @@ def test_open_workload_steps_use_the_offered_rate(tmp_path: Path) -> None:
     assert steps["ops_per_s"].tolist() == pytest.approx([20, 40, 50, 50], rel=0.08)
     assert result.throughput_knee_step == 2
     assert "throughput stops following load at 60 ops/s offered (50" in result.sentence
+
+
+def test_generator_growth_during_ramp_and_warm_up_is_not_drift(tmp_path: Path) -> None:
+    # 10 agents ramp in over 100 s (warm-up 30 s); the generator's memory grows by
+    # 200 MB/hour until then (start-up: histograms, connections) and is flat after
+    spec = SyntheticRun(
+        stages=(Stage(users=10, duration_s=1200.0, spawn_rate=0.1),),
+        ops_per_user_s=1.0,
+        warmup_s=30.0,
+        rss_growth_bytes_per_hour=200e6,
+        rss_growth_until_s=100.0,
+        scenario="soak",
+    )
+    run = load_run(write_run(tmp_path / "ramp", spec))
+    rss = run.generator["rss_bytes"].to_numpy()
+    assert rss[-1] - rss[0] > 4e6  # it did grow, early
+    window = choose_window_s(run.end_s)
+    harness = compute_harness_drift(run, window_s=window)
+    assert harness and not any(d.drifting for d in harness)
+    findings = [f.text for f in analyze_run(run).findings]
+    assert any(t.startswith("The measuring side did not drift") for t in findings)
+
+
+def test_generator_drift_is_a_harness_finding_apart_from_the_targets(
+    runs: dict[str, Path],
+) -> None:
+    analysis = analyze_run(load_run(runs["drift"]))
+    # the target's drift: latency only; the generator's memory is not in it
+    assert {d.quantity for d in analysis.drift if d.drifting} == {"notification p99"}
+    harness = [f for f in analysis.findings if "harness problem" in f.text]
+    assert [f.text.split(" grew ")[0] for f in harness] == ["The load generator's memory (RSS)"]
+    assert harness[0].text.endswith(
+        "over the run), from the end of warm-up and ramp: a harness problem, not the target's."
+    )
+    document = summary_json(analysis)
+    assert [d["quantity"] for d in document["harness_drift"] if d["drifting"]] == [
+        "the load generator's memory (RSS)"
+    ]
+    assert all(not d["quantity"].startswith("the load generator") for d in document["drift"])

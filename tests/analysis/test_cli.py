@@ -32,6 +32,7 @@ SUMMARY_KEYS = {
     "validity",
     "capacity",
     "drift",
+    "harness_drift",
 }
 
 

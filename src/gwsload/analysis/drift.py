@@ -6,6 +6,11 @@ correction); Theil-Sen gives a slope robust to outliers (median of pairwise
 slopes). A quantity *drifts* when the trend is significant (p < alpha) and
 material: the slope over the measured period moves it by at least 10 % of its
 median, or by a floor for quantities that sit near zero (docs/reports.md).
+
+The target's drift (latency, errors, losses) and the measuring side's (the load
+generator's and the embedded simulator's memory, fds, greenlets, CPU) are computed
+apart: the second is a finding about the tool, judged from the end of warm-up and
+ramp, when start-up growth is over.
 """
 
 from __future__ import annotations
@@ -17,9 +22,17 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from gwsload.analysis.load import RunFolder
 from gwsload.contract import numbers
 
-__all__ = ["DriftResult", "compute_drift", "mann_kendall", "theil_sen_slope"]
+__all__ = [
+    "DriftResult",
+    "compute_drift",
+    "compute_harness_drift",
+    "mann_kendall",
+    "steady_from_s",
+    "theil_sen_slope",
+]
 
 ALPHA = 0.05
 MATERIAL_RELATIVE = 0.10
@@ -109,14 +122,12 @@ def _test(
     )
 
 
-def compute_drift(
-    series: pd.DataFrame, generator: pd.DataFrame, *, window_s: float, warmup_s: float
-) -> list[DriftResult]:
-    """Drift of latency p99s, error and loss rates (pooled series) and generator memory/fds.
+def compute_drift(series: pd.DataFrame, *, window_s: float) -> list[DriftResult]:
+    """Drift of the target: latency p99s, error and loss rates (pooled series).
 
-    ``series`` is ``compute_time_series`` output; ``generator`` is the run's samples.
-    The last window is left out (it may be partial). Runs measured for less than
-    ``MIN_DURATION_S`` give no result: start-up effects would read as drift.
+    ``series`` is ``compute_time_series`` output. The last window is left out (it may
+    be partial). Runs measured for less than ``MIN_DURATION_S`` give no result:
+    start-up effects would read as drift.
     """
     measured = ~series["warmup"]
     if "cooldown" in series:
@@ -132,33 +143,84 @@ def compute_drift(
     with np.errstate(invalid="ignore", divide="ignore"):
         error_rate = pooled["errors"].to_numpy(dtype=np.float64) / ops
         lost_rate = pooled["lost"].to_numpy(dtype=np.float64) / ops
-    results = [
+    return [
         _test("notification p99", "ms", t, pooled["notify_ms_p99"].to_numpy(np.float64), 1.0),
         _test("HTTP response p99", "ms", t, pooled["response_ms_p99"].to_numpy(np.float64), 1.0),
         _test("error ratio", "", t, error_rate, 0.001),
         _test("lost ratio", "", t, lost_rate, 0.001),
     ]
-    gen = generator[generator["t_s"] >= warmup_s]
-    if len(gen):
-        window = np.floor(gen["t_s"].to_numpy() / window_s)
+
+
+def steady_from_s(run: RunFolder) -> float:
+    """Where the measuring side is steady: the end of warm-up or of the first ramp, the later.
+
+    A process's memory grows while agents log in and its caches fill; judged from the
+    start, that growth would read as a leak.
+    """
+    stages = run.manifest.get("stages") or []
+    ramp_end = 0.0
+    if stages and isinstance(stages[0], dict):
+        first = stages[0]
+        users, rate = first.get("users"), first.get("spawn_rate")
+        if isinstance(users, int | float) and isinstance(rate, int | float) and rate > 0:
+            ramp_end = float(first.get("start_s") or 0.0) + math.ceil(users / rate)
+    return max(run.warmup_s, ramp_end)
+
+
+#: (column, quantity, unit, scale, materiality floor) of the measuring side's samples
+_GENERATOR_MEASURES = (
+    ("rss_bytes", "the load generator's memory (RSS)", "MB", 1e-6, 5.0),
+    ("open_fds", "the load generator's open fds", "fds", 1.0, 5.0),
+    ("greenlets", "the load generator's greenlets", "greenlets", 1.0, 5.0),
+    ("cpu_percent", "the load generator's CPU", "%", 1.0, 5.0),
+)
+_SIMULATOR_MEASURES = (
+    ("rss_bytes", "the embedded simulator's memory (RSS)", "MB", 1e-6, 5.0),
+    ("cpu_percent", "the embedded simulator's CPU", "%", 1.0, 5.0),
+)
+
+
+def _sample_drift(
+    frame: pd.DataFrame,
+    measures: tuple[tuple[str, str, str, float, float], ...],
+    *,
+    window_s: float,
+    since_s: float,
+    until_s: float,
+) -> list[DriftResult]:
+    rows = frame[(frame["t_s"] >= since_s) & (frame["t_s"] <= until_s)]
+    if not len(rows):
+        return []
+    window = np.floor(rows["t_s"].to_numpy() / window_s)
+    columns = [m[0] for m in measures]
+    if "worker" in rows:
         # per window: mean per worker, summed over workers
-        per_worker = (
-            gen.assign(window=window)
-            .groupby(["window", "worker"])[["rss_bytes", "open_fds"]]
-            .mean()
-        )
+        per_worker = rows.assign(window=window).groupby(["window", "worker"])[columns].mean()
         totals = per_worker.groupby("window").sum()
-        tg = totals.index.to_numpy(dtype=np.float64) * window_s + window_s / 2
-        results.append(
-            _test(
-                "generator memory (RSS)",
-                "MB",
-                tg,
-                totals["rss_bytes"].to_numpy(np.float64) / 1e6,
-                5.0,
-            )
-        )
-        results.append(
-            _test("generator open fds", "fds", tg, totals["open_fds"].to_numpy(np.float64), 5.0)
+    else:
+        totals = rows.assign(window=window).groupby("window")[columns].mean()
+    if len(totals) > 1:
+        totals = totals.iloc[:-1]  # the last window may be partial
+    t = totals.index.to_numpy(dtype=np.float64) * window_s + window_s / 2
+    return [
+        _test(quantity, unit, t, totals[column].to_numpy(np.float64) * scale, floor)
+        for column, quantity, unit, scale, floor in measures
+    ]
+
+
+def compute_harness_drift(run: RunFolder, *, window_s: float) -> list[DriftResult]:
+    """Drift of the measuring side: the load generator's memory, fds, greenlets and CPU
+    (and the embedded simulator's memory and CPU), from :func:`steady_from_s` to the end
+    of the measured period. A finding about the tool, never the target's drift; empty
+    when that steady period is shorter than ``MIN_DURATION_S``."""
+    since, until = steady_from_s(run), run.measure_end_s
+    if until - since < MIN_DURATION_S:
+        return []
+    results = _sample_drift(
+        run.generator, _GENERATOR_MEASURES, window_s=window_s, since_s=since, until_s=until
+    )
+    if len(run.simulator):
+        results += _sample_drift(
+            run.simulator, _SIMULATOR_MEASURES, window_s=window_s, since_s=since, until_s=until
         )
     return results

@@ -239,7 +239,9 @@ def _drift_section(analysis: RunAnalysis) -> str:
     )
     return (
         f'<h2>Drift</h2><p class="meta">Mann-Kendall trend test and Theil-Sen slope over '
-        f"{numbers.significant(analysis.window_s)}-s windows after warm-up.</p><ul>{items}</ul>"
+        f"{numbers.significant(analysis.window_s)}-s windows after warm-up, for the target; "
+        "the load generator's and the simulator's own drift is a harness finding, under "
+        f"Validity.</p><ul>{items}</ul>"
     )
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from gwsload.analysis.accounting import compute_outcomes
 from gwsload.analysis.attribution import attribute_breaches, breach_note
 from gwsload.analysis.capacity import CapacityResult, compute_capacity
-from gwsload.analysis.drift import DriftResult, compute_drift
+from gwsload.analysis.drift import DriftResult, compute_drift, compute_harness_drift
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import (
     ALL,
@@ -31,7 +31,7 @@ from gwsload.analysis.metrics import (
     row_of,
 )
 from gwsload.analysis.slo import Slo, evaluate_slos, format_value, parse_slos
-from gwsload.analysis.validity import Finding, assess_validity
+from gwsload.analysis.validity import Finding, assess_validity, harness_drift_findings
 from gwsload.contract import numbers
 from gwsload.contract.activity import run_failures
 
@@ -69,7 +69,11 @@ class RunAnalysis:
     slo_results: pd.DataFrame
     findings: list[Finding]
     capacity: CapacityResult | None
+    #: the target's drift (latency, errors, losses)
     drift: list[DriftResult]
+    #: the measuring side's drift (generator and simulator memory, fds, CPU): a finding
+    #: about the tool, also stated in ``findings``
+    harness_drift: list[DriftResult]
     #: why the run did not test (the failed-run rule); empty when it did
     failed_run: list[str]
     #: SLO name -> the saturated process ("load generator" / "simulator") during whose
@@ -127,6 +131,7 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
     series = compute_time_series(run, window_s)
     slo_results = evaluate_slos(slos, headline)
     capacity = compute_capacity(run, slos)
+    harness_drift = compute_harness_drift(run, window_s=window_s)
     return RunAnalysis(
         run=run,
         headline=headline,
@@ -138,9 +143,10 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
         ),
         slos=slos,
         slo_results=slo_results,
-        findings=assess_validity(run, headline),
+        findings=assess_validity(run, headline) + harness_drift_findings(harness_drift),
         capacity=capacity,
-        drift=compute_drift(series, run.generator, window_s=window_s, warmup_s=run.warmup_s),
+        drift=compute_drift(series, window_s=window_s),
+        harness_drift=harness_drift,
         failed_run=run_failures(run.path, run.manifest),
         breaches=attribute_breaches(run, slo_results, capacity),
     )
@@ -166,6 +172,19 @@ def _operation_block(row: dict[str, Any]) -> dict[str, Any]:
         for metric in LATENCY_METRICS
     }
     return block
+
+
+def _drift_entry(d: DriftResult) -> dict[str, Any]:
+    return {
+        "quantity": d.quantity,
+        "unit": d.unit,
+        "slope_per_hour": d.slope_per_hour,
+        "change_over_run": d.change_over_run,
+        "p_value": d.p_value,
+        "windows": d.windows,
+        "drifting": d.drifting,
+        "sentence": d.sentence,
+    }
 
 
 def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
@@ -220,19 +239,8 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
             "latency_knee_step": capacity.latency_knee_step,
             "steps": capacity.steps.to_dict(orient="records"),
         },
-        "drift": [
-            {
-                "quantity": d.quantity,
-                "unit": d.unit,
-                "slope_per_hour": d.slope_per_hour,
-                "change_over_run": d.change_over_run,
-                "p_value": d.p_value,
-                "windows": d.windows,
-                "drifting": d.drifting,
-                "sentence": d.sentence,
-            }
-            for d in analysis.drift
-        ],
+        "drift": [_drift_entry(d) for d in analysis.drift],
+        "harness_drift": [_drift_entry(d) for d in analysis.harness_drift],
     }
     return dict(_clean(document))
 

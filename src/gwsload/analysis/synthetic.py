@@ -85,6 +85,8 @@ class SyntheticRun:
     #: stage; empty: no simulator.csv
     simulator_stage_loop_lag_ms: tuple[float, ...] = ()
     rss_growth_bytes_per_hour: float = 0.0
+    #: the RSS growth stops here (seconds since t0): start-up growth; None: it never stops
+    rss_growth_until_s: float | None = None
     slo: tuple[dict[str, Any], ...] = ()
     span_s: float = 10.0
     hlog_interval_s: float = 5.0
@@ -413,7 +415,8 @@ def _write_generator(path: Path, spec: SyntheticRun, duration: float) -> None:
     # a sample describes the interval that ends at its timestamp
     for t in np.arange(5.0, duration + 1e-9, 5.0):
         users, index = next((u, i) for lo, hi, u, i in bounds if lo < t <= hi)
-        rss = 80e6 + spec.rss_growth_bytes_per_hour * t / 3600.0
+        grown_s = t if spec.rss_growth_until_s is None else min(t, spec.rss_growth_until_s)
+        rss = 80e6 + spec.rss_growth_bytes_per_hour * grown_s / 3600.0
         lag = spec.stage_loop_lag_ms[index] if spec.stage_loop_lag_ms else spec.loop_lag_ms
         lines.append(
             f"{T0 + t:.3f},local,{users},{spec.cpu_percent:.1f},{rss:.0f},"

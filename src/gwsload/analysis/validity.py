@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from gwsload.analysis.drift import DriftResult
 from gwsload.analysis.limits import GENERATOR, SIMULATOR, ProcessHealth, period_health
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL, number
@@ -32,7 +33,7 @@ from gwsload.contract.saturation import (
     load_process_findings,
 )
 
-__all__ = ["Finding", "assess_validity", "cut_short_sentence"]
+__all__ = ["Finding", "assess_validity", "cut_short_sentence", "harness_drift_findings"]
 
 LATE_START_MS = 10.0
 LATE_START_SHARE = 0.01
@@ -266,3 +267,34 @@ def assess_validity(run: RunFolder, headline: pd.DataFrame) -> list[Finding]:
         )
     )
     return sorted(findings, key=lambda f: f.severity != "warning")
+
+
+def harness_drift_findings(drift: list[DriftResult]) -> list[Finding]:
+    """The measuring side's drift as findings about the tool, apart from the target's.
+
+    One sentence per drifting quantity, worded as the harness's problem; one note when
+    nothing drifted; nothing when the run was too short to test.
+    """
+    if not drift:
+        return []
+    drifting = [d for d in drift if d.drifting]
+    if not drifting:
+        simulator = any(d.quantity.startswith("the embedded simulator") for d in drift)
+        return [
+            Finding(
+                "note",
+                "The measuring side did not drift: the load generator's memory, open fds, "
+                "greenlets and CPU"
+                + (" and the embedded simulator's memory and CPU" if simulator else "")
+                + " stayed flat from the end of warm-up and ramp on (a check of the harness, "
+                "apart from the target's drift).",
+            )
+        ]
+    return [
+        Finding(
+            "warning",
+            f"{d.sentence[0].upper() + d.sentence[1:]}, from the end of warm-up and ramp: a "
+            "harness problem, not the target's.",
+        )
+        for d in drifting
+    ]
