@@ -47,8 +47,12 @@ def _gwsload(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[st
     )  # fmt: skip
 
 
-def _run(scenario: Path, out: Path, *extra: str) -> None:
-    done = _gwsload("run", str(scenario), "--out", str(out), "--progress-every", "0", *extra)
+def _run(scenario: Path, out: Path, *extra: str, nice: int = 0) -> None:
+    args = ["run", str(scenario), "--out", str(out), "--progress-every", "0", *extra]
+    done = subprocess.run(
+        ["nice", "-n", str(nice), sys.executable, "-m", "gwsload.cli", *args],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert (out / "environment.json").is_file() and (out / "machine.csv").is_file()
 
@@ -77,8 +81,10 @@ def test_a_cpu_burner_during_one_run_makes_the_tails_inconclusive(tmp_path: Path
     scenario = tmp_path / "s.toml"
     scenario.write_text(SCENARIO.format(simulator=SIMULATOR, agents=AGENTS), encoding="utf-8")
     _run(scenario, tmp_path / "quiet", "--label", "gws_build=1")
+    # the competing job gets the CPU first (our run at nice 10): on a machine that other
+    # jobs already keep busy, two more equal-priority processes may not show
     with _cpu_burners(2):
-        _run(scenario, tmp_path / "burnt", "--label", "gws_build=1")
+        _run(scenario, tmp_path / "burnt", "--label", "gws_build=1", nice=10)
     environment = json.loads((tmp_path / "burnt" / "environment.json").read_text())
     assert environment["labels"] == {"gws_build": "1"}
     assert environment["health"]["machine"]["others_cpu_percent"]["mean"] > 50
@@ -88,9 +94,9 @@ def test_a_cpu_burner_during_one_run_makes_the_tails_inconclusive(tmp_path: Path
     tails = {k: r for k, r in rows.items() if k[1] != "server_notify_ms" and k[2] in TAIL_STATS}
     assert tails and not {r["verdict"] for r in tails.values()} & {"worse", "better"}, done.stdout
     assert rows[("*", "notify_ms", "p95")]["verdict"] == "inconclusive", done.stdout
-    # it says why, on the row and in the output
-    assert "generator lag p99 was" in str(rows[("*", "notify_ms", "p95")]["reason"])
-    assert "the measuring side differed: the baseline's generator lag p99 was" in done.stdout
+    # it says why, on the row and in the output (the generator's or the simulator's lag)
+    assert " lag p99 was " in str(rows[("*", "notify_ms", "p95")]["reason"])
+    assert "the measuring side differed: the baseline's " in done.stdout
     assert "baseline quiet vs candidate burnt (both gws_build=1)" in done.stdout
     # nothing the generator could explain is called a regression
     assert done.returncode == 3, done.stdout + done.stderr
