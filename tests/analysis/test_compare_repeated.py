@@ -43,6 +43,8 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             5, loop_lag_ms=45.0, latency_factor=1.5, target_kind="external", labels=candidate
         ),
         "quiet_external": _spec(6, target_kind="external"),
+        "sim_quiet": _spec(7, simulator_stage_loop_lag_ms=(2.0,)),
+        "sim_lagging": _spec(8, simulator_stage_loop_lag_ms=(60.0,)),
     }
     # repeated runs: each run of a build lands a few percent off (the machine's state)
     for i, factor in enumerate((1.0, 1.06, 0.95)):
@@ -95,6 +97,19 @@ def test_the_server_side_part_is_judged_even_when_the_generator_lagged(
     assert str(median["reason"]).startswith("moved by no more than the 44 ms gap")
     assert _row(table, "notify_ms", "p95")["verdict"] == "inconclusive"
     assert exit_code(table) == 1
+
+
+def test_a_lagging_simulator_makes_its_server_side_part_inconclusive(
+    folders: dict[str, Path],
+) -> None:
+    table = compare_runs(*(_load(folders, "sim_quiet", "sim_lagging")))
+    assert table.attrs["health_differences"] == [
+        "the baseline's simulator lag p99 was 2 ms, the candidate's 60 ms"
+    ]
+    server = _row(table, "server_notify_ms", "p50")
+    assert server["verdict"] == "inconclusive"
+    assert "simulator lag p99" in str(server["reason"])
+    assert _row(table, "lost_ratio", "ratio")["verdict"] == "same"  # still judged
 
 
 def test_repeated_runs_judge_on_run_to_run_variation(folders: dict[str, Path]) -> None:

@@ -1,9 +1,9 @@
 """The environment fingerprint as the analysis reads and shows it.
 
 ``fingerprint(run)`` is ``environment.json`` (gwsload.contract.environment) when the
-run folder has one; older or generated folders get the same shape from the manifest
-and ``generator.csv``, summarised over the measured period by the same rule. The
-report shows it with :func:`environment_html`; compare prints two sides with
+run folder has one; older or generated folders get the same shape from the manifest,
+``generator.csv`` and ``simulator.csv``, summarised over the measured period by the
+same rule. The report shows it with :func:`environment_html`; compare prints two sides with
 :func:`environment_lines`.
 """
 
@@ -44,6 +44,18 @@ def fingerprint(run: RunFolder) -> dict[str, Any]:
     versions = manifest.get("versions") or {}
     target = manifest.get("target") or {}
     generator = _measured(run, run.generator)
+    health: dict[str, Any] = {
+        "generator": {
+            column: distribution(generator[column].astype(float).tolist())
+            for column in ("cpu_percent", "loop_lag_ms")
+        }
+    }
+    if len(run.simulator):
+        simulator = _measured(run, run.simulator)
+        health["simulator"] = {
+            column: distribution(simulator[column].astype(float).tolist())
+            for column in ("cpu_percent", "loop_lag_ms", "cpu_wait_percent")
+        }
     return {
         "host": host.get("hostname"),
         "cpu_model": None,
@@ -53,12 +65,7 @@ def fingerprint(run: RunFolder) -> dict[str, Any]:
         "target": {"kind": target.get("kind"), "nodes": 1},
         "workers": manifest.get("workers"),
         "labels": labels_of(manifest),
-        "health": {
-            "generator": {
-                column: distribution(generator[column].astype(float).tolist())
-                for column in ("cpu_percent", "loop_lag_ms")
-            }
-        },
+        "health": health,
     }
 
 
