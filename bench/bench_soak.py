@@ -13,6 +13,10 @@ folder and prints its drift sentences (the report tests runs measured >= 10 min)
 Verdict (exit 1 when it fails; ``gwsload run`` itself exits 1, as the injected faults
 give lost operations and errors):
 
+- the goal: from minute 2 to the end, every RSS sample of each load process stays
+  within +-5 MB (10^6 bytes) of its level in minute 2 (judged in runs measured for
+  10 minutes or more, like the trend below);
+
 - RSS fails when its trend is significant (p < 0.05) and steeper than 5 % of the
   settled RSS per hour. At that rate the 4-hour soak scenario would end 20 % above
   where it settled: harmless, while a real per-operation leak is far steeper (at
@@ -48,11 +52,16 @@ from gwsload.analysis.drift import ALPHA, MIN_DURATION_S, mann_kendall, theil_se
 from gwsload.analysis.load import load_run
 
 MIB = 1024.0 * 1024.0
+MB = 1e6
+#: the goal: from BAND_FROM_S after the start to the end, every RSS sample within
+#: +-BAND_MB of the level of the minute after BAND_FROM_S
+BAND_FROM_S = 120.0
+BAND_MB = 5.0
 RSS_LIMIT_PER_HOUR = 0.05  # of the settled RSS; see the module docstring
 FD_LIMIT = 1.0  # descriptors gained over the analysed period
-#: RSS climbs for its first minutes (about 6 at 200 agents: interpreter, Locust and
-#: allocator caches, histograms waiting for the cyclic garbage collector); it is
-#: judged only after this much, and only in runs measured for MIN_DURATION_S or more
+#: RSS climbs for its first minutes (interpreter, Locust and allocator caches); its
+#: trend is judged only after this much, and only in runs measured for MIN_DURATION_S
+#: or more (the +-5 MB band from minute 2 is judged over the whole rest of the run)
 PLATEAU_S = 300.0
 
 SCENARIO = """
@@ -190,8 +199,11 @@ def analyse(run: Path, settle_share: float) -> dict[str, Any]:
     per_window = np.bincount(sent[sent >= 0].astype(int), minlength=len(totals))
     throughput = trend(t, per_window[: len(totals)] / window_s)
     ops_per_s = len(measured) / max(folder.measure_end_s - folder.warmup_s, 1e-9)
+    band = rss_band(folder.generator, folder.measure_end_s)
     rss_relative = rss["slope_per_hour"] / rss["median"]
-    rss_fail = judge_rss and rss["p_value"] < ALPHA and rss_relative > RSS_LIMIT_PER_HOUR
+    rss_fail = judge_rss and (
+        (rss["p_value"] < ALPHA and rss_relative > RSS_LIMIT_PER_HOUR) or not band["within"]
+    )
     fds_fail = fds["p_value"] < ALPHA and fds["change"] >= FD_LIMIT
     bytes_per_op = rss["slope_per_hour"] * MIB / 3600.0 / ops_per_s if ops_per_s else None
     return {
@@ -201,6 +213,7 @@ def analyse(run: Path, settle_share: float) -> dict[str, Any]:
         "windows": len(totals),
         "rss_mib": rss,
         "rss_percent_per_hour": 100 * rss_relative,
+        "rss_band": band,
         "rss_bytes_per_operation": bytes_per_op,
         "open_fds": fds,
         "greenlets": greenlets,
@@ -218,6 +231,29 @@ def analyse(run: Path, settle_share: float) -> dict[str, Any]:
         "fds_fail": bool(fds_fail),
         "series": totals.to_dict(orient="list"),
     }
+
+
+def rss_band(gen: pd.DataFrame, end_s: float) -> dict[str, Any]:
+    """RSS from minute 2 to the end against its level in minute 2, per load process
+    (MB = 10^6 bytes): the lowest and highest sample, relative to that level."""
+    per_worker = {}
+    for worker, group in gen.groupby("worker"):
+        t = group["t_s"].to_numpy(np.float64)
+        rss = group["rss_bytes"].to_numpy(np.float64) / MB
+        keep = (t >= BAND_FROM_S) & (t < end_s)
+        first = keep & (t < BAND_FROM_S + 60.0)
+        if not first.any():
+            continue
+        level = float(np.median(rss[first]))
+        per_worker[str(worker)] = {
+            "level_mb": level,
+            "low_mb": float(rss[keep].min() - level),
+            "high_mb": float(rss[keep].max() - level),
+        }
+    within = bool(per_worker) and all(
+        w["low_mb"] >= -BAND_MB and w["high_mb"] <= BAND_MB for w in per_worker.values()
+    )
+    return {"from_s": BAND_FROM_S, "limit_mb": BAND_MB, "workers": per_worker, "within": within}
 
 
 def print_result(r: dict[str, Any], drift: list[str]) -> None:
@@ -241,6 +277,12 @@ def print_result(r: dict[str, Any], drift: list[str]) -> None:
         f"{100 * RSS_LIMIT_PER_HOUR:.0f}), Mann-Kendall p = {rss['p_value']:.2g}; "
         f"{r['rss_bytes_per_operation']:+.2f} bytes per operation"
     )
+    for worker, w in r["rss_band"]["workers"].items():
+        print(
+            f"RSS of {worker} from minute {BAND_FROM_S / 60:.0f} to the end: "
+            f"{w['low_mb']:+.1f} .. {w['high_mb']:+.1f} MB around {w['level_mb']:.1f} MB "
+            f"(goal within +-{BAND_MB:g} MB: {'met' if r['rss_band']['within'] else 'NOT met'})"
+        )
     if not r["rss_judged"]:
         print(
             f"RSS not judged: runs measured under {MIN_DURATION_S / 60:.0f} minutes end inside "
@@ -284,7 +326,9 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, help="run length (default 30, quick 4)")
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--transport", choices=["websocket", "long-polling"], default="websocket")
+    parser.add_argument(
+        "--transport", choices=["websocket", "long-polling"], default="long-polling"
+    )
     parser.add_argument(
         "--expire-s",
         type=float,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from pathlib import Path
 
 import msgpack
@@ -211,3 +213,44 @@ def test_read_hlog_refuses_a_broken_line_in_the_middle(tmp_path: Path) -> None:
     path.write_text("".join(lines))
     with pytest.raises(ValueError, match=r"latency.hlog: line 5: not an hlog interval"):
         list(read_hlog(path))
+
+
+def test_a_recycled_interval_serves_the_next_ones_empty() -> None:
+    recorder = LatencyRecorder(start=0.0)
+    recorder.record("notify", "StartCallRecording", 5.0)
+    first = recorder.take_interval(now=2.0)
+    payload = first.encode()
+    used = first.histograms[TAG]
+    recorder.recycle(first)
+    assert first.histograms == {}
+    recorder.record("notify", "StartCallRecording", 9.0)
+    second = recorder.take_interval(now=4.0)
+    assert second.histograms[TAG] is used  # no new histogram after the first interval
+    assert second.histograms[TAG].get_total_count() == 1
+    assert second.histograms[TAG].get_max_value() == pytest.approx(9000, rel=1e-3)
+    decoded = Interval.decode(payload).histograms[TAG]
+    assert decoded.get_total_count() == 1 and decoded.get_max_value() == pytest.approx(
+        5000, rel=1e-3
+    )
+
+
+def test_histograms_the_merger_is_done_with_are_freed_without_the_cyclic_collector() -> None:
+
+    def interval(value_ms: float) -> Interval:
+        recorder = LatencyRecorder(start=0.0)
+        recorder.record("notify", "StartCallRecording", value_ms)
+        return Interval.decode(recorder.take_interval(now=2.0).encode())
+
+    merger = IntervalMerger()
+    first, second = interval(1.0), interval(2.0)
+    added = weakref.ref(second.histograms[TAG])
+    gc.disable()
+    try:
+        merger.add(first)
+        merger.add(second)
+        del second
+        assert added() is None  # freed by reference counting, not waiting for gc
+    finally:
+        gc.enable()
+    merged = merger.take()
+    assert merged is not None and merged.histograms[TAG].get_total_count() == 2

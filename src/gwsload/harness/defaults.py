@@ -31,7 +31,7 @@ from gwsload.contract.failed_run import count_failures
 from gwsload.errors import ConfigError
 from gwsload.launcher.plan import run_config
 from gwsload.launcher.runconfig import RunConfig
-from gwsload.metrics.health import GeneratorSample, judge_saturation
+from gwsload.metrics.health import judge_saturation, read_generator_samples
 from gwsload.metrics.manifest import build_manifest, finish_manifest, write_manifest
 from gwsload.scenario import load_scenario
 
@@ -101,9 +101,9 @@ def write_standalone_manifest(collector: Any, summary: dict[str, Any] | None) ->
         return
     scenario = load_scenario(scenario_file)
     steady_from = collector.t0 + scenario.effective_warmup_s
-    samples = [GeneratorSample.from_dict(s) for s in collector.sink.samples]
-    samples = [s for s in samples if s.ts >= steady_from] or samples
     run_dir = Path(config.run_dir)
+    samples = read_generator_samples(run_dir / "generator.csv")  # closed by now
+    samples = [s for s in samples if s.ts >= steady_from] or samples
     manifest = build_manifest(
         run_id=run_dir.name,
         t0=collector.t0,

@@ -29,7 +29,7 @@ from locust.stats import RequestStats
 
 from gwsload.contract.operations import HTTP_FAILURES, NOTIFY_FAILURES, response_outcome
 from gwsload.gws.outcomes import Anomaly, Outcome
-from gwsload.harness.locust_rows import log_apart, sample_ms
+from gwsload.harness.locust_rows import log_apart, row_error, sample_ms
 from gwsload.metrics.latency import LatencyRecorder
 from gwsload.metrics.logs import incident
 from gwsload.metrics.rows import ANOMALY_COLUMNS, EVENT_COLUMNS, SESSION_COLUMNS, RowBuffer
@@ -113,7 +113,7 @@ class OpRecorder:
                 name=operation,
                 response_time=sample_ms(response_ms),
                 response_length=0,
-                exception=RuntimeError(outcome.error) if outcome.kind in HTTP_FAILURES else None,
+                exception=row_error(outcome.error) if outcome.kind in HTTP_FAILURES else None,
                 context={},
             )
         stats = self._stats
@@ -123,7 +123,7 @@ class OpRecorder:
                 NOTIFY_REQUEST_TYPE,
                 f"{outcome.notification_type} {outcome.expected_state}",
                 notify_ms if ok else None,
-                None if ok else RuntimeError(f"{outcome.kind}: {outcome.error}"),
+                None if ok else row_error(f"{outcome.kind}: {outcome.error}"),
             )
 
     def record_anomaly(self, anomaly: Anomaly) -> None:

@@ -35,6 +35,7 @@ from gwsload.gws.calls import operation_towards
 from gwsload.gws.life_driver import AgentLife
 from gwsload.gws.matcher import RECORDING_OPERATIONS
 from gwsload.gws.session import Response
+from gwsload.harness.locust_rows import row_error
 from gwsload.harness.users import AgentBase, wall_offset
 
 __all__ = ["RecordingAgent"]
@@ -108,7 +109,7 @@ class RecordingAgent(AgentBase):
             name=operation,
             response_time=response.response_ms if response is not None else None,
             response_length=0,
-            exception=error,
+            exception=row_error(f"{type(error).__name__}: {error}") if error is not None else None,
             context={},
         )
 

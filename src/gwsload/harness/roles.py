@@ -30,6 +30,7 @@ from gwsload.contract.agent_states import AgentStates
 from gwsload.contract.agents import AgentDirectory
 from gwsload.harness.health import HealthSampler
 from gwsload.harness.identities import IdentityAllocator
+from gwsload.harness.locust_rows import trim_per_second
 from gwsload.harness.openloop import CycleTicker
 from gwsload.harness.recorder import OpRecorder
 from gwsload.harness.shape import rate_share, to_stages
@@ -58,13 +59,15 @@ def make_batch(
 ) -> dict[str, Any]:
     """Everything a load process recorded since its last batch, msgpack-able."""
     interval = recorder.latency.take_interval(now)
+    latency = interval.encode() if interval.histograms else None
+    recorder.latency.recycle(interval)  # encoded: its histograms serve the next intervals
     return {
         "worker": recorder.worker,
         "final": final,
         "events": recorder.events.drain(),
         "anomalies": recorder.anomalies.drain(),
         "sessions": recorder.sessions.drain(),
-        "latency": interval.encode() if interval.histograms else None,
+        "latency": latency,
         "incidents": recorder.drain_incidents(),
         "samples": samples,
         "counts": dict(recorder.counts),
@@ -138,6 +141,7 @@ class LoadProcess:
         while True:
             gevent.sleep(interval)
             self._ship(final=False)
+            trim_per_second(self.environment.stats, time.time())
             # users spawned and agents logged in (logins go on after spawning ends)
             now = (runner.user_count if runner is not None else 0, self.listeners)
             if now == before and now != frozen:
@@ -227,6 +231,7 @@ class Collector:
         while True:
             gevent.sleep(self.config.ship_interval_s)
             self.tick()
+            trim_per_second(self.environment.stats, time.time())  # the master's merged rows
 
     def tick(self) -> None:
         if self.sink is None:

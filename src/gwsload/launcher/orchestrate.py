@@ -18,7 +18,6 @@ worker lost, an SLO breach) or did not complete; 2 bad input (raised as
 
 from __future__ import annotations
 
-import csv
 import shutil
 import signal
 import subprocess
@@ -39,7 +38,7 @@ from gwsload.launcher.plan import run_config, stop_timeout_s
 from gwsload.launcher.processes import LocustPlan, LocustProcesses, locustfile_path
 from gwsload.launcher.progress import format_progress, format_summary, read_progress
 from gwsload.launcher.verdict import EXIT_INTERRUPTED, run_verdict, untested
-from gwsload.metrics.health import GeneratorSample, judge_saturation
+from gwsload.metrics.health import judge_saturation, read_generator_samples
 from gwsload.metrics.machine import MachineSampler, environment_document, write_environment
 from gwsload.metrics.manifest import (
     build_manifest,
@@ -190,7 +189,7 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
     # judged like the headline numbers: after the warm-up (logins and ramp load the
     # generator in a way the measured period does not)
     steady_from = float(manifest["t0"]) + scenario.effective_warmup_s  # type: ignore[arg-type]
-    samples = _read_generator_samples(run_dir / "generator.csv")
+    samples = read_generator_samples(run_dir / "generator.csv")
     verdict = judge_saturation([s for s in samples if s.ts >= steady_from] or samples)
     ended = time.time()
     code, status, reasons = run_verdict(
@@ -356,11 +355,3 @@ def _rename_locust_outputs(folder: Path) -> None:
     for old, new in _LOCUST_OUTPUTS.items():
         if (folder / old).exists():
             (folder / old).replace(folder / new)
-
-
-def _read_generator_samples(path: Path) -> list[GeneratorSample]:
-    try:
-        with open(path, encoding="utf-8", newline="") as file:
-            return [GeneratorSample.from_dict(row) for row in csv.DictReader(file)]
-    except (OSError, ValueError, KeyError):
-        return []

@@ -16,10 +16,12 @@ CPU % is of one core (100 = one core busy; a gevent process uses one core).
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 
@@ -43,6 +45,7 @@ __all__ = [
     "SaturationVerdict",
     "build_sample",
     "judge_saturation",
+    "read_generator_samples",
 ]
 
 
@@ -160,6 +163,18 @@ def judge_saturation(samples: Sequence[GeneratorSample]) -> SaturationVerdict:
         verdict = judge([s.cpu_percent for s in rows], [s.loop_lag_ms for s in rows])
         findings += load_process_findings(worker, verdict)
     return SaturationVerdict(bool(findings), tuple(findings))
+
+
+def read_generator_samples(path: str | os.PathLike[str]) -> list[GeneratorSample]:
+    """The samples of a run's ``generator.csv`` (none when it is missing or unreadable).
+
+    Read back from the file at the end, not kept in memory during the run: a list of
+    every sample grows with the length of the run."""
+    try:
+        with open(Path(path), encoding="utf-8", newline="") as file:
+            return [GeneratorSample.from_dict(row) for row in csv.DictReader(file)]
+    except (OSError, ValueError, KeyError):
+        return []
 
 
 def _percentile(values: Sequence[float], percent: float) -> float:

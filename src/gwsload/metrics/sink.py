@@ -33,7 +33,13 @@ from gwsload.contract.agent_states import merge_summaries
 from gwsload.contract.operations import ERROR_OUTCOMES
 from gwsload.contract.periods import interval_is_measured
 from gwsload.metrics.hlog import HlogWriter, hlog_span
-from gwsload.metrics.latency import Interval, IntervalMerger, new_histogram, split_tag
+from gwsload.metrics.latency import (
+    Interval,
+    IntervalMerger,
+    free_histogram,
+    new_histogram,
+    split_tag,
+)
 from gwsload.metrics.logs import GeneratorLog, IncidentLog, incident
 from gwsload.metrics.segments import SegmentWriter, arrow_schema
 
@@ -88,8 +94,6 @@ class RunSink:
         self._interval = IntervalMerger()
         self.totals: dict[str, HdrHistogram] = {}
         self.workers: dict[str, WorkerState] = {}
-        #: every generator sample of the run (for the saturation judgement at the end)
-        self.samples: list[dict[str, Any]] = []
         self.not_started = 0
         self._last_interval_notify: HdrHistogram | None = None
         self._last_interval_ops = 0
@@ -129,7 +133,6 @@ class RunSink:
             self._incidents.write(record)
         for sample in batch.get("samples") or ():
             self._generator.write(sample)
-            self.samples.append(dict(sample))
             state.last_sample = dict(sample)
         new_counts = {str(k): int(v) for k, v in (batch.get("counts") or {}).items()}
         self._ops_in_interval += new_counts.get("ops", 0) - state.counts.get("ops", 0)
@@ -169,7 +172,9 @@ class RunSink:
         self._anomalies.flush()
         self._sessions.flush()
         interval = self._interval.take(now)
-        notify: HdrHistogram | None = None
+        notify = self._last_interval_notify
+        if notify is not None:  # reused: one histogram for every interval of the run
+            notify.reset()
         if interval is not None:
             # the summary's totals take the intervals the hlog holds, by the contract's
             # rule, so gwsload run and the report print the same percentiles
@@ -178,11 +183,13 @@ class RunSink:
                 for tag, histogram in interval.histograms.items():
                     self._add_total(tag, histogram)
             for tag, histogram in interval.histograms.items():
-                if split_tag(tag)[0] == "notify":
+                if split_tag(tag)[0] == "notify" and histogram.get_total_count():
                     if notify is None:
                         notify = new_histogram()
                     notify.add(histogram)
             self._hlog.write(interval)
+            for histogram in interval.histograms.values():
+                free_histogram(histogram)
         self._last_interval_notify = notify
         self._last_interval_ops = self._ops_in_interval
         # the ops counted here arrived since the last flush: that is their time span (an
