@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gwsload.contract.segments import ANOMALY_COLUMNS, EVENT_COLUMNS
 from gwsload.gws.matcher import Anomaly, Expectation, NotificationMatcher, Outcome
 
 CALL = "c0ffee"
@@ -206,7 +207,7 @@ def test_rows_have_exactly_the_run_folder_columns() -> None:
     exp = m.expect_recording(CALL, "StartCallRecording", now=0.0)
     m.on_response(exp, 0.0, 200, 0)
     lost = m.expire(1.0)[0]
-    row = lost.event_row("w1")
+    row = dict(zip([c[0] for c in EVENT_COLUMNS], lost.event_values("w1"), strict=True))
     assert list(row) == [
         "ts", "worker", "agent", "call_id", "operation", "expected_state", "outcome",
         "http_status", "status_code", "error", "response_ms", "notify_ms",
@@ -217,7 +218,7 @@ def test_rows_have_exactly_the_run_folder_columns() -> None:
     assert math.isnan(row["notify_ms"])
     late = only(m.on_notification(rec("Recording"), 2.0))
     assert isinstance(late, Anomaly)
-    arow = late.anomaly_row("w1")
+    arow = dict(zip([c[0] for c in ANOMALY_COLUMNS], late.anomaly_values("w1"), strict=True))
     assert list(arow) == [
         "ts", "worker", "agent", "call_id", "kind", "notification_type", "recording_state",
         "operation", "age_ms", "server_seq",

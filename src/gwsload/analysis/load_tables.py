@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gwsload.contract.segments import segment_paths
 from gwsload.errors import ConfigError
 
 __all__ = [
@@ -41,7 +42,7 @@ SESSION_COLUMNS = (
 
 
 def segments(path: Path, folder: str) -> list[Path]:
-    return sorted((path / folder).glob("*.parquet"))
+    return segment_paths(path, folder)
 
 
 def check_columns(file: Path, schema: pa.Schema, needed: tuple[str, ...]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -19,6 +18,7 @@ from gwsload.contract.failed_run import (
 )
 from gwsload.contract.operations import RECORDING_OPERATIONS
 from gwsload.contract.periods import stages_end_seconds, warmup_seconds
+from gwsload.contract.segments import segment_paths
 from gwsload.errors import ConfigError
 
 __all__ = ["read_activity", "run_failures"]
@@ -40,7 +40,7 @@ def read_activity(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any]) 
     operations = 0
     agents: set[str] = set()
     wanted = pa.array(list(RECORDING_OPERATIONS))
-    for file in sorted((Path(run_dir) / "events").glob("*.parquet")):
+    for file in segment_paths(run_dir, "events"):
         try:
             table = pq.read_table(file, columns=_COLUMNS)
         except (pa.ArrowInvalid, OSError, KeyError) as exc:

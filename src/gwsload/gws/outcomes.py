@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from gwsload.contract.operations import AnomalyKind, OutcomeKind
 
@@ -80,29 +79,30 @@ class Outcome:
             return _NAN
         return (self.t_notified + self.wall_offset - self.server_ts) * 1000.0
 
-    def event_row(self, worker: str) -> dict[str, Any]:
-        """One row of the run folder's ``events/`` table (docs/run-folder.md)."""
+    def event_values(self, worker: str) -> tuple[object, ...]:
+        """One row of the run folder's ``events/`` table, in the order of
+        :data:`gwsload.contract.segments.EVENT_COLUMNS` (a tuple: no dict per row)."""
         ok = self.kind == "ok"
-        return {
-            "ts": self.ts,
-            "worker": worker,
-            "agent": self.agent,
-            "call_id": self.call_id,
-            "operation": self.operation,
-            "expected_state": self.expected_state,
-            "outcome": self.kind,
-            "http_status": self.http_status,
-            "status_code": self.status_code,
-            "error": self.error,
-            "response_ms": self.response_ms,
+        return (
+            self.ts,
+            worker,
+            self.agent,
+            self.call_id,
+            self.operation,
+            self.expected_state,
+            self.kind,
+            self.http_status,
+            self.status_code,
+            self.error,
+            self.response_ms,
             # only ok rows carry notification latencies (run-folder rule)
-            "notify_ms": self.notify_ms if ok else _NAN,
-            "notify_after_response_ms": self.notify_after_response_ms if ok else _NAN,
-            "notify_from_intended_ms": self.notify_from_intended_ms if ok else _NAN,
-            "start_lag_ms": self.start_lag_ms,
-            "publish_lag_ms": self.publish_lag_ms if ok else _NAN,
-            "server_seq": self.server_seq,
-        }
+            self.notify_ms if ok else _NAN,
+            self.notify_after_response_ms if ok else _NAN,
+            self.notify_from_intended_ms if ok else _NAN,
+            self.start_lag_ms,
+            self.publish_lag_ms if ok else _NAN,
+            self.server_seq,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,17 +131,18 @@ class Anomaly:
         """Time since the related operation was sent (NaN for unexpected)."""
         return _ms(self.t_received, self.t_sent)
 
-    def anomaly_row(self, worker: str) -> dict[str, Any]:
-        """One row of the run folder's ``anomalies/`` table (docs/run-folder.md)."""
-        return {
-            "ts": self.ts,
-            "worker": worker,
-            "agent": self.agent,
-            "call_id": self.call_id,
-            "kind": self.kind,
-            "notification_type": self.notification_type,
-            "recording_state": self.recording_state,
-            "operation": self.operation,
-            "age_ms": self.age_ms,
-            "server_seq": self.server_seq,
-        }
+    def anomaly_values(self, worker: str) -> tuple[object, ...]:
+        """One row of the run folder's ``anomalies/`` table, in the order of
+        :data:`gwsload.contract.segments.ANOMALY_COLUMNS`."""
+        return (
+            self.ts,
+            worker,
+            self.agent,
+            self.call_id,
+            self.kind,
+            self.notification_type,
+            self.recording_state,
+            self.operation,
+            self.age_ms,
+            self.server_seq,
+        )

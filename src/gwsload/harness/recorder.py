@@ -2,7 +2,7 @@
 
 For each final operation (an ``Outcome`` of the matcher) the recorder:
 
-- appends one ``events`` row (a tuple in ``EVENT_COLUMNS`` order: no dict per row),
+- appends one ``events`` row (``Outcome.event_values``: a tuple, no dict per row),
 - records its latencies into the process's HDR histograms (``response``, ``notify``,
   ``notify_from_intended`` per operation),
 - fires a Locust ``request`` event for the HTTP operation (``POST <operation>``; no
@@ -75,27 +75,7 @@ class OpRecorder:
         response_ms = outcome.response_ms
         notify_ms = outcome.notify_ms if ok else _NAN
         from_intended_ms = outcome.notify_from_intended_ms if ok else _NAN
-        self.events.append(
-            (
-                outcome.ts,
-                self.worker,
-                outcome.agent,
-                outcome.call_id,
-                outcome.operation,
-                outcome.expected_state,
-                outcome.kind,
-                outcome.http_status,
-                outcome.status_code,
-                outcome.error,
-                response_ms,
-                notify_ms,
-                outcome.notify_after_response_ms if ok else _NAN,
-                from_intended_ms,
-                outcome.start_lag_ms,
-                outcome.publish_lag_ms if ok else _NAN,
-                outcome.server_seq,
-            )
-        )
+        self.events.append(outcome.event_values(self.worker))
         counts = self.counts
         counts["ops"] += 1
         counts[outcome.kind] += 1
@@ -128,20 +108,7 @@ class OpRecorder:
 
     def record_anomaly(self, anomaly: Anomaly) -> None:
         age_ms = anomaly.age_ms
-        self.anomalies.append(
-            (
-                anomaly.ts,
-                self.worker,
-                anomaly.agent,
-                anomaly.call_id,
-                anomaly.kind,
-                anomaly.notification_type,
-                anomaly.recording_state,
-                anomaly.operation,
-                age_ms,
-                anomaly.server_seq,
-            )
-        )
+        self.anomalies.append(anomaly.anomaly_values(self.worker))
         self.counts[anomaly.kind] += 1
         if self._stats is not None:
             log_apart(self._stats, ANOMALY_REQUEST_TYPE, anomaly.kind, sample_ms(age_ms))

@@ -9,7 +9,7 @@ pure function: times come in as arguments (UNIX seconds).
 - :mod:`~gwsload.metrics.hlog`: ``HlogWriter`` (``latency.hlog``), ``read_hlog``.
 - :mod:`~gwsload.metrics.rows`: ``RowBuffer`` for ``EVENT_COLUMNS`` / ``ANOMALY_COLUMNS``,
   ``drain()`` -> msgpack-able columns; ``merge_columns``.
-- :mod:`~gwsload.metrics.segments`: ``SegmentWriter`` (closed Parquet segments).
+- ``SegmentWriter`` (closed Parquet segments) and the columns: :mod:`gwsload.contract.segments`.
 - :mod:`~gwsload.metrics.logs`: ``IncidentLog`` (``incidents.jsonl``), ``incident()``,
   ``GeneratorLog`` (``generator.csv``).
 - :mod:`~gwsload.metrics.health`: ``ProcessProbe``, ``build_sample``,
@@ -21,6 +21,7 @@ pure function: times come in as arguments (UNIX seconds).
 
 from __future__ import annotations
 
+from gwsload.contract.segments import SegmentWriter, arrow_schema
 from gwsload.metrics.health import (
     GeneratorSample,
     ProcessProbe,
@@ -48,7 +49,6 @@ from gwsload.metrics.rows import (
     empty_columns,
     merge_columns,
 )
-from gwsload.metrics.segments import SegmentWriter, arrow_schema
 
 __all__ = [
     "ANOMALY_COLUMNS",

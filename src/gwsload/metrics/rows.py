@@ -16,8 +16,15 @@ drained batches (master side) before they go to a segment writer.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+
+from gwsload.contract.segments import (
+    ANOMALY_COLUMNS,
+    EVENT_COLUMNS,
+    SESSION_COLUMNS,
+    Columns,
+    merge_columns,
+)
 
 __all__ = [
     "ANOMALY_COLUMNS",
@@ -29,77 +36,10 @@ __all__ = [
     "merge_columns",
 ]
 
-#: drained rows: column name -> values (plain Python lists: msgpack/JSON-able)
-Columns = dict[str, list[object]]
-
-_NAN = math.nan
-
-#: events/ columns: (name, Arrow type name, value when absent)
-EVENT_COLUMNS: tuple[tuple[str, str, object], ...] = (
-    ("ts", "float64", _NAN),
-    ("worker", "string", ""),
-    ("agent", "string", ""),
-    ("call_id", "string", ""),
-    ("operation", "string", ""),
-    ("expected_state", "string", ""),
-    ("outcome", "string", ""),
-    ("http_status", "int32", 0),
-    ("status_code", "int32", -1),
-    ("error", "string", ""),
-    ("response_ms", "float64", _NAN),
-    ("notify_ms", "float64", _NAN),
-    ("notify_after_response_ms", "float64", _NAN),
-    ("notify_from_intended_ms", "float64", _NAN),
-    ("start_lag_ms", "float64", 0.0),
-    ("publish_lag_ms", "float64", _NAN),
-    ("server_seq", "int64", -1),
-)
-
-#: anomalies/ columns: (name, Arrow type name, value when absent)
-ANOMALY_COLUMNS: tuple[tuple[str, str, object], ...] = (
-    ("ts", "float64", _NAN),
-    ("worker", "string", ""),
-    ("agent", "string", ""),
-    ("call_id", "string", ""),
-    ("kind", "string", ""),
-    ("notification_type", "string", ""),
-    ("recording_state", "string", ""),
-    ("operation", "string", ""),
-    ("age_ms", "float64", _NAN),
-    ("server_seq", "int64", -1),
-)
-
-#: sessions/ columns: one row per setup or session step of an agent (login, Dial...)
-SESSION_COLUMNS: tuple[tuple[str, str, object], ...] = (
-    ("ts", "float64", _NAN),
-    ("worker", "string", ""),
-    ("agent", "string", ""),
-    ("operation", "string", ""),
-    ("outcome", "string", ""),
-    ("http_status", "int32", 0),
-    ("status_code", "int32", -1),
-    ("error", "string", ""),
-    ("response_ms", "float64", _NAN),
-)
-
 
 def empty_columns(columns: Sequence[tuple[str, str, object]]) -> Columns:
     """A batch with every column and no row."""
     return {name: [] for name, _, _ in columns}
-
-
-def merge_columns(batches: Sequence[Mapping[str, Sequence[object]]]) -> Columns:
-    """Concatenate drained batches column by column (all must have the same columns)."""
-    if not batches:
-        return {}
-    names = list(batches[0])
-    merged: Columns = {name: [] for name in names}
-    for batch in batches:
-        if list(batch) != names:
-            raise ValueError(f"column batches differ: {list(batch)} != {names}")
-        for name in names:
-            merged[name].extend(batch[name])
-    return merged
 
 
 class RowBuffer:

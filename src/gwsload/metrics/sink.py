@@ -32,6 +32,7 @@ from hdrh.histogram import HdrHistogram
 from gwsload.contract.agent_states import merge_summaries
 from gwsload.contract.operations import ERROR_OUTCOMES
 from gwsload.contract.periods import interval_is_measured
+from gwsload.contract.segments import SegmentWriter, arrow_schema
 from gwsload.metrics.hlog import HlogWriter, hlog_span
 from gwsload.metrics.latency import (
     Interval,
@@ -41,7 +42,6 @@ from gwsload.metrics.latency import (
     split_tag,
 )
 from gwsload.metrics.logs import GeneratorLog, IncidentLog, incident
-from gwsload.metrics.segments import SegmentWriter, arrow_schema
 
 __all__ = ["RunSink", "WorkerState", "percentile_ms"]
 

@@ -1,4 +1,5 @@
-"""Closed Parquet segments for ``events/`` and ``anomalies/`` (docs/run-folder.md).
+"""The ``events/`` and ``anomalies/`` tables: their columns, and closed Parquet
+segments (docs/run-folder.md).
 
 Each flush writes one file per worker, ``<table>/part-<worker>-<seq:06d>.parquet``,
 first under a hidden ``.part-...parquet.tmp`` name then renamed: a reader
@@ -9,11 +10,14 @@ only what was still buffered::
     writer.add("w1", columns)      # drained RowBuffer columns, any number of times
     writer.flush()                 # every few seconds and at the end -> written paths
 
-Column names and Arrow types are fixed by ``EVENT_COLUMNS`` / ``ANOMALY_COLUMNS``.
+Column names, Arrow types and "none" values are ``EVENT_COLUMNS`` / ``ANOMALY_COLUMNS``
+(the harness's row tuples follow their order: ``Outcome.event_values``); readers list
+the closed segments with :func:`segment_paths`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -22,15 +26,85 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gwsload.metrics.rows import (
-    ANOMALY_COLUMNS,
-    EVENT_COLUMNS,
-    SESSION_COLUMNS,
-    Columns,
-    merge_columns,
+__all__ = [
+    "ANOMALY_COLUMNS",
+    "EVENT_COLUMNS",
+    "SESSION_COLUMNS",
+    "TABLES",
+    "Columns",
+    "SegmentWriter",
+    "arrow_schema",
+    "merge_columns",
+    "segment_paths",
+]
+
+#: drained rows: column name -> values (plain Python lists: msgpack/JSON-able)
+Columns = dict[str, list[object]]
+
+_NAN = math.nan
+
+#: events/ columns: (name, Arrow type name, value when absent)
+EVENT_COLUMNS: tuple[tuple[str, str, object], ...] = (
+    ("ts", "float64", _NAN),
+    ("worker", "string", ""),
+    ("agent", "string", ""),
+    ("call_id", "string", ""),
+    ("operation", "string", ""),
+    ("expected_state", "string", ""),
+    ("outcome", "string", ""),
+    ("http_status", "int32", 0),
+    ("status_code", "int32", -1),
+    ("error", "string", ""),
+    ("response_ms", "float64", _NAN),
+    ("notify_ms", "float64", _NAN),
+    ("notify_after_response_ms", "float64", _NAN),
+    ("notify_from_intended_ms", "float64", _NAN),
+    ("start_lag_ms", "float64", 0.0),
+    ("publish_lag_ms", "float64", _NAN),
+    ("server_seq", "int64", -1),
 )
 
-__all__ = ["TABLES", "SegmentWriter", "arrow_schema"]
+#: anomalies/ columns: (name, Arrow type name, value when absent)
+ANOMALY_COLUMNS: tuple[tuple[str, str, object], ...] = (
+    ("ts", "float64", _NAN),
+    ("worker", "string", ""),
+    ("agent", "string", ""),
+    ("call_id", "string", ""),
+    ("kind", "string", ""),
+    ("notification_type", "string", ""),
+    ("recording_state", "string", ""),
+    ("operation", "string", ""),
+    ("age_ms", "float64", _NAN),
+    ("server_seq", "int64", -1),
+)
+
+
+def merge_columns(batches: Sequence[Mapping[str, Sequence[object]]]) -> Columns:
+    """Concatenate drained batches column by column (all must have the same columns)."""
+    if not batches:
+        return {}
+    names = list(batches[0])
+    merged: Columns = {name: [] for name in names}
+    for batch in batches:
+        if list(batch) != names:
+            raise ValueError(f"column batches differ: {list(batch)} != {names}")
+        for name in names:
+            merged[name].extend(batch[name])
+    return merged
+
+
+#: sessions/ columns: one row per setup or session step of an agent (login, Dial...)
+SESSION_COLUMNS: tuple[tuple[str, str, object], ...] = (
+    ("ts", "float64", _NAN),
+    ("worker", "string", ""),
+    ("agent", "string", ""),
+    ("operation", "string", ""),
+    ("outcome", "string", ""),
+    ("http_status", "int32", 0),
+    ("status_code", "int32", -1),
+    ("error", "string", ""),
+    ("response_ms", "float64", _NAN),
+)
 
 #: table name (= folder name) -> its columns
 TABLES: dict[str, tuple[tuple[str, str, object], ...]] = {
@@ -109,3 +183,8 @@ class SegmentWriter:
         pq.write_table(table, temporary)
         os.replace(temporary, final)
         return final
+
+
+def segment_paths(run_dir: str | os.PathLike[str], table: str) -> list[Path]:
+    """The closed segments of a table, in name order (a half-written one is hidden)."""
+    return sorted((Path(run_dir) / table).glob("*.parquet"))
