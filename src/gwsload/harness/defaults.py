@@ -11,7 +11,9 @@ it, these environment variables configure the run:
   (``agent0001``...) with the password ``GWSLOAD_PASSWORD`` (default ``gwsload``);
 - ``GWSLOAD_OUT``: write a run folder there (events, hlog, incidents, generator
   samples, and with ``GWSLOAD_SCENARIO`` the manifest at the end); without it only
-  Locust's own statistics are kept.
+  Locust's own statistics are kept;
+- ``GWSLOAD_METRICS_PORT`` (and ``GWSLOAD_METRICS_HOST``, default 127.0.0.1): serve
+  live metrics for Prometheus from the master on that port (docs/reports.md).
 
 The target is Locust's ``--host`` (or the host typed into the web UI).
 """
@@ -89,6 +91,12 @@ def default_config(environment: Any) -> RunConfig:
         )
     if host and not config.target_url:
         config = dataclasses.replace(config, target_url=host)
+    port = os.environ.get("GWSLOAD_METRICS_PORT")
+    if port and config.metrics_port is None:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"GWSLOAD_METRICS_PORT must be a TCP port 1-65535, got {port!r}")
+        host_env = os.environ.get("GWSLOAD_METRICS_HOST", config.metrics_host)
+        config = dataclasses.replace(config, metrics_port=int(port), metrics_host=host_env)
     return config
 
 

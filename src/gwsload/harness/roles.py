@@ -14,10 +14,12 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -36,6 +38,7 @@ from gwsload.harness.recorder import OpRecorder
 from gwsload.harness.shape import rate_share, to_stages
 from gwsload.launcher.progress import write_progress
 from gwsload.launcher.runconfig import RunConfig
+from gwsload.metrics.live import LiveMetrics
 from gwsload.metrics.sink import RunSink
 from gwsload.stages import total_duration_s
 
@@ -193,6 +196,23 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
+def _live_metrics(config: RunConfig) -> LiveMetrics | None:
+    """The live-metrics exporter when a port is configured; run id and labels from the
+    manifest the launcher wrote (a run without a run folder has neither)."""
+    if config.metrics_port is None:
+        return None
+    manifest: dict[str, Any] = {}
+    if config.run_dir is not None:
+        try:
+            manifest = json.loads((Path(config.run_dir) / "manifest.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            manifest = {}
+    found = manifest.get("labels")
+    labels: dict[str, Any] = found if isinstance(found, dict) else {}
+    run_id = str(manifest.get("run_id") or (Path(config.run_dir).name if config.run_dir else ""))
+    return LiveMetrics(run_id=run_id, labels={str(k): str(v) for k, v in labels.items()})
+
+
 class Collector:
     """Master (or single-process) side: the run sink, progress, and the end of the run."""
 
@@ -206,6 +226,7 @@ class Collector:
             if config.run_dir is not None
             else None
         )
+        self.live = _live_metrics(config)
         self.expected_workers: set[str] = set()
         self._lost_reported: set[str] = set()
         #: workers (``w1``...) the master lost: not waited for at the end
@@ -221,10 +242,16 @@ class Collector:
         # in a single-process run the agents' event loop waits for it before each wake-up,
         # up to the switch interval, and notifications arriving meanwhile are stamped late
         sys.setswitchinterval(_SWITCH_INTERVAL_S)
+        if self.live is not None and self.config.metrics_port is not None:
+            self.live.serve(self.config.metrics_host, self.config.metrics_port)
         self._ticker = gevent.spawn(self._tick_loop)
 
     def accept(self, batch: dict[str, Any]) -> None:
-        if self.sink is not None and not self.finished:
+        if self.finished:
+            return
+        if self.live is not None:
+            self.live.accept(batch)
+        if self.sink is not None:
             self.sink.accept(batch)
 
     def _tick_loop(self) -> None:
@@ -234,6 +261,9 @@ class Collector:
             trim_per_second(self.environment.stats, time.time())  # the master's merged rows
 
     def tick(self) -> None:
+        if self.live is not None:
+            # counting rows into the histograms is Python work: off the event loop too
+            self._writer.apply(self.live.update)
         if self.sink is None:
             return
         # file writing happens in a thread: in a single-process run the agents share this
@@ -291,6 +321,8 @@ class Collector:
             if worker not in self.lost_workers:
                 self.sink.worker_lost(worker, "no final batch before the end of the run")
         self._writer.apply(self.sink.close, (now,))
+        if self.live is not None:
+            self._writer.apply(self.live.update)  # the final batches, for the last scrape
         summary = self.sink.summary()
         summary["missing_workers"] = missing
         if self.config.progress_file:

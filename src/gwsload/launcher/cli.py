@@ -74,6 +74,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(repeatable; e.g. gws_build=8.5.2.41 environment=staging)",
     )
     parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="P",
+        help="serve live metrics for Prometheus (OpenMetrics, /metrics) on this port "
+        "while the run lasts (docs/reports.md)",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="the address --metrics-port listens on (default 127.0.0.1; 0.0.0.0: all)",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -111,6 +124,8 @@ def main(args: argparse.Namespace) -> int:
     if args.repeat_pause < 0:
         raise ConfigError(f"--repeat-pause must be >= 0 seconds, got {args.repeat_pause:g}")
     labels = parse_labels(args.label)
+    if args.metrics_port is not None and not 0 < args.metrics_port < 65536:
+        raise ConfigError(f"--metrics-port must be a TCP port 1-65535, got {args.metrics_port}")
     if args.progress_every < 0:
         raise ConfigError(f"--progress-every must be >= 0 seconds, got {args.progress_every:g}")
     target = resolve_target(args, scenario, needs_agents=not args.synthetic)
@@ -134,6 +149,8 @@ def main(args: argparse.Namespace) -> int:
         check_slos=not args.no_check,
         command_line=["gwsload", *sys.argv[1:]],
         labels=labels,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
     )
     if target.url is not None and not args.synthetic and not args.no_preflight:
         plan = plan_preflight(scenario, target, sample=args.preflight_sample)

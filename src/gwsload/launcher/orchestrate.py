@@ -18,6 +18,7 @@ worker lost, an SLO breach) or did not complete; 2 bad input (raised as
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import signal
 import subprocess
@@ -84,6 +85,9 @@ class RunOptions:
     locustfile: str | None = None
     #: ``--label KEY=VALUE`` (gwsload.contract.labels), kept in the manifest
     labels: dict[str, str] = field(default_factory=dict)
+    #: ``--metrics-port``/``--metrics-host``: live metrics from the master (None: off)
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
     #: an extra CA bundle to trust while verifying the target's certificate
     ca_file: Path | None = None
 
@@ -144,6 +148,9 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
             progress_file=str(progress_file),
             workers=options.workers,
             agent="synthetic" if options.synthetic else "recording",
+        )
+        config = dataclasses.replace(
+            config, metrics_port=options.metrics_port, metrics_host=options.metrics_host
         )
         config.write(private / "run.json")
         manifest = build_manifest(

@@ -95,6 +95,10 @@ class RunConfig:
     progress_file: str | None = None
     #: worker processes expected (0: single process)
     workers: int = 0
+    #: serve live metrics (Prometheus) from the master on this port; None: not served
+    metrics_port: int | None = None
+    #: the address the live-metrics endpoint listens on
+    metrics_host: str = "127.0.0.1"
 
     @property
     def stop_timeout_s(self) -> float:
