@@ -55,7 +55,7 @@ def test_agents_file_is_read_and_bad_ones_are_refused(tmp_path: Path) -> None:
         read_agents_file(bad)
     twice = tmp_path / "twice.csv"
     twice.write_text("username,password\nalice,x\nalice,y\n")
-    with pytest.raises(ConfigError, match=r"twice.csv:3: username 'alice' is listed twice"):
+    with pytest.raises(ConfigError, match=r"twice.csv, line 3: username 'alice' is listed twice"):
         read_agents_file(twice)
 
 

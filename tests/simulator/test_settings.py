@@ -36,12 +36,13 @@ def test_agents_file_with_header_and_missing_dns(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "needle"),
     [
-        ("", "no agents"),
-        ("alice\n", "line 1: expected username,password[,dn]"),
-        ("alice,a\nalice,b\n", "appears twice"),
-        ("alice,a,12x\n", "dn must be digits"),
-        ("alice,a,5\nbob,b,5\n", "dn '5' is given to two agents"),
-        ("alice,\n", "must not be empty"),
+        ("", "needs a header line with columns username,password[,dn]"),
+        ("username,password\n", "lists no agents"),
+        ("alice,a\n", "needs a header line"),
+        ("username,password\nalice,a\nalice,b\n", "line 3: username 'alice' is listed twice"),
+        ("username,password,dn\nalice,a,12x\n", "dn must be digits"),
+        ("username,password,dn\nalice,a,5\nbob,b,5\n", "dn '5' is given to two agents"),
+        ("username,password\nalice,\n", "must not be empty"),
     ],
 )
 def test_bad_agents_files(tmp_path: Path, content: str, needle: str) -> None:

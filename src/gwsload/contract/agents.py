@@ -36,6 +36,8 @@ class AgentCredentials:
 
     username: str
     password: str
+    #: the agent's extension when the agents file gives one (the simulator uses it)
+    dn: str | None = None
 
 
 class AgentDirectory:
@@ -92,51 +94,48 @@ class AgentDirectory:
 
 
 def read_agents_file(path: str | Path) -> list[AgentCredentials]:
-    """Read an agents CSV: a header with ``username,password`` (more columns are ignored).
+    """Read an agents CSV, the one format ``gwsload run`` and the simulator both take.
 
-    Raises ConfigError with the file and line for anything that is not that.
+    A header line names the columns: ``username`` and ``password`` (required) and
+    ``dn`` (optional: digits, the agent's extension); more columns are ignored, empty
+    lines skipped. Raises ConfigError naming the file and line for anything else.
     """
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read the agents file ({exc.strerror})") from exc
-    except UnicodeDecodeError:
-        raise ConfigError(
-            f"{file}: not a text file (expected a UTF-8 CSV with a header username,password)"
-        ) from None
-    if "\0" in text:
-        raise ConfigError(
-            f"{file}: holds NUL bytes, not a text file "
-            "(expected a UTF-8 CSV with a header username,password)"
-        )
-    reader = csv.DictReader(text.splitlines())
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{file}: cannot read the agents file ({reason})") from None
+    reader = csv.DictReader(line for line in text.splitlines() if line.strip())
     try:
-        return _read_rows(file, reader)
+        header = [f.strip().lower() for f in (reader.fieldnames or [])]
     except csv.Error as exc:
-        raise ConfigError(f"{file}:{reader.line_num}: not valid CSV ({exc})") from None
-
-
-def _read_rows(file: Path, reader: csv.DictReader[str]) -> list[AgentCredentials]:
-    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
-    if "username" not in fields or "password" not in fields:
+        raise ConfigError(f"{file}: not a CSV file ({exc})") from None
+    if "username" not in header or "password" not in header:
         raise ConfigError(
-            f"{file}: the agents file needs a header line with columns username,password, "
+            f"{file}: the agents file needs a header line with columns username,password[,dn], "
             f"got {','.join(reader.fieldnames or []) or 'an empty file'}"
         )
-    reader.fieldnames = fields
+    reader.fieldnames = header
     agents: list[AgentCredentials] = []
     seen: set[str] = set()
-    for row in reader:
-        line = reader.line_num
-        username = (row.get("username") or "").strip()
-        password = row.get("password") or ""
-        if not username:
-            raise ConfigError(f"{file}:{line}: username is empty")
-        if username in seen:
-            raise ConfigError(f"{file}:{line}: username {username!r} is listed twice")
-        seen.add(username)
-        agents.append(AgentCredentials(username, password))
+    lines = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    try:
+        for index, row in enumerate(reader, start=1):
+            where = f"{file}, line {lines[index] if index < len(lines) else index + 1}"
+            username = (row.get("username") or "").strip()
+            password = row.get("password") or ""  # as written: spaces may belong to it
+            dn = (row.get("dn") or "").strip() or None
+            if not username or not password:
+                raise ConfigError(f"{where}: username and password must not be empty")
+            if username in seen:
+                raise ConfigError(f"{where}: username {username!r} is listed twice")
+            if dn is not None and not dn.isdigit():
+                raise ConfigError(f"{where}: dn must be digits, got {dn!r}")
+            seen.add(username)
+            agents.append(AgentCredentials(username, password, dn))
+    except csv.Error as exc:
+        raise ConfigError(f"{file}: not a CSV file ({exc})") from None
     if not agents:
         raise ConfigError(f"{file}: the agents file lists no agents")
     return agents
