@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from gwsload.analysis.capacity import compute_capacity
+from gwsload.analysis.limits import GENERATOR, SIMULATOR, PeriodHealth, ProcessHealth
 from gwsload.analysis.load import load_run
 from gwsload.analysis.render import render_report
 from gwsload.analysis.slo import parse_slos
 from gwsload.analysis.summary import analyze_run, summary_json
 from gwsload.analysis.synthetic import Stage, SyntheticRun, write_run
 from gwsload.cli import main
+from gwsload.contract.saturation import judge
 
 STAGES = tuple(Stage(users=u, duration_s=60.0) for u in (10, 20, 30, 40, 50, 60))
 P99_SLO = ({"metric": "notify_ms", "stat": "p99", "operation": "*", "max": 300},)
@@ -153,3 +155,25 @@ def test_check_says_a_breach_during_saturation_is_not_a_verdict_on_the_target(
     assert main([*check, str(folders["healthy_knee"])]) == 1
     out = capsys.readouterr().out
     assert "not a verdict on the target" not in out
+
+
+def test_lag_from_a_crowded_machine_names_the_machine_not_more_workers() -> None:
+    # lagging in every sample at 5 % CPU, waiting for a core 30 % of the time
+    crowded = judge([5.0] * 10, [20.0] * 10, [30.0] * 10)
+    assert crowded.saturated and crowded.crowded
+    assert crowded.reason == (
+        "event-loop lag > 10 ms in 100 % of samples, waiting for a CPU 30 % of the time"
+    )
+    busy = judge([97.0] * 10, [20.0] * 10, [30.0] * 10)
+    assert busy.saturated and not busy.crowded
+    health = PeriodHealth(
+        (
+            ProcessHealth(GENERATOR, "the load generator", crowded, 5.0, "local"),
+            ProcessHealth(SIMULATOR, "the embedded simulator", busy, 97.0),
+        )
+    )
+    assert health.limiter == GENERATOR
+    assert health.remedy == (
+        "run where nothing else competes for the CPUs and give the simulator its own machine "
+        "(`gwsload simulate` there, `--target URL` here)"
+    )

@@ -80,7 +80,9 @@ def test_generator_csv_header_and_rows(tmp_path: Path) -> None:
         "open_fds",
         "greenlets",
         "loop_lag_ms",
+        "cpu_wait_percent",
     )
+    assert rows[0]["cpu_wait_percent"] == ""  # unknown stays unknown
     assert GeneratorSample.from_dict(rows[0]) == sample("w1", 12.5, 0.25, ts=1795952120.0)
     assert rows[1]["worker"] == "w2"
 
@@ -90,6 +92,16 @@ def test_build_sample_computes_cpu_percent_over_the_period() -> None:
     after = ProcessReading(ts=105.0, cpu_s=14.5, rss_bytes=123_456, open_fds=77)
     got = build_sample(before, after, worker="w1", users=50, greenlets=120, loop_lag_ms=1.5)
     assert got == GeneratorSample(105.0, "w1", 50, 90.0, 123_456, 77, 120, 1.5)
+    # CPU wait over the period, from the scheduler's run-queue time where there is one
+    waited = build_sample(
+        ProcessReading(100.0, 10.0, 1, 1, wait_s=2.0),
+        ProcessReading(105.0, 14.5, 1, 1, wait_s=3.0),
+        worker="w1",
+        users=1,
+        greenlets=1,
+        loop_lag_ms=0.0,
+    )
+    assert waited.cpu_wait_percent == pytest.approx(20.0)
     same_instant = build_sample(after, after, worker="w1", users=0, greenlets=0, loop_lag_ms=0.0)
     assert same_instant.cpu_percent == 0.0
 
@@ -103,6 +115,9 @@ def test_process_probe_reads_this_process(tmp_path: Path) -> None:
     assert first.rss_bytes > 1_000_000
     assert second.cpu_s >= first.cpu_s > 0
     assert ProcessProbe(os.getpid()).read(now=3.0).ts == 3.0
+    if Path("/proc/self/schedstat").exists():
+        assert first.wait_s is not None and second.wait_s is not None
+        assert second.wait_s >= first.wait_s >= 0.0
 
 
 def test_a_healthy_generator_is_not_saturated() -> None:

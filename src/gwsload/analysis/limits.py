@@ -21,6 +21,7 @@ from gwsload.contract.saturation import Saturation, judge
 __all__ = [
     "GENERATOR",
     "NONE",
+    "REMEDY",
     "SIMULATOR",
     "TARGET",
     "PeriodHealth",
@@ -34,10 +35,12 @@ GENERATOR = "load generator"
 SIMULATOR = "simulator"
 NONE = "none"
 
-_REMEDY = {
+REMEDY = {
     GENERATOR: "add workers (`--workers N`)",
     SIMULATOR: "give the simulator its own machine (`gwsload simulate` there, `--target URL` here)",
 }
+#: when a process lagged because other processes held the CPUs, not because of its load
+_CROWDED = "run where nothing else competes for the CPUs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,10 @@ class ProcessHealth:
     cpu_max_percent: float
     #: the worker id of a load-generator process ("" for the simulator)
     worker: str = ""
+
+    @property
+    def remedy(self) -> str:
+        return _CROWDED if self.saturation.crowded else REMEDY[self.kind]
 
     @property
     def finding(self) -> str:
@@ -83,8 +90,7 @@ class PeriodHealth:
 
     @property
     def remedy(self) -> str:
-        kinds = [k for k in (GENERATOR, SIMULATOR) if k in {p.kind for p in self.saturated}]
-        return " and ".join(_REMEDY[k] for k in kinds)
+        return " and ".join(dict.fromkeys(p.remedy for p in self.saturated))
 
     @property
     def healthy_processes(self) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from gwsload.analysis.drift import DriftResult
-from gwsload.analysis.limits import GENERATOR, SIMULATOR, ProcessHealth, period_health
+from gwsload.analysis.limits import GENERATOR, REMEDY, ProcessHealth, period_health
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL, number
 from gwsload.contract import numbers
@@ -41,10 +41,6 @@ CORRECTION_FACTOR = 1.10
 #: a run folder still marked running but untouched for this long was cut short (a live
 #: run writes its folder every couple of seconds)
 QUIET_S = 30.0
-_REMEDY = {
-    GENERATOR: "add workers (`--workers N`) or give each fewer users",
-    SIMULATOR: "give the simulator its own machine (`gwsload simulate` there, `--target URL` here)",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +76,14 @@ def _generator_findings(run: RunFolder) -> list[Finding]:
     # the samples gwsload run judges too (from the end of warm-up), so the words agree
     health = period_health(run, run.warmup_s, math.inf)
     computed: list[str] = []
+    remedies: list[str] = []
     findings: list[Finding] = []
     healthy: list[ProcessHealth] = []
     for process in health.processes:
         verdict = process.saturation
         if process.kind == GENERATOR and verdict.saturated:
             computed += load_process_findings(process.worker, verdict)
+            remedies.append(process.remedy)
         elif verdict.saturated:
             findings.append(
                 Finding(
@@ -93,7 +91,7 @@ def _generator_findings(run: RunFolder) -> list[Finding]:
                     f"The embedded simulator was saturated during the measured period "
                     f"({verdict.reason}; worst event-loop lag "
                     f"{numbers.latency_ms(verdict.worst_lag_ms)}): the latencies include its "
-                    f"own delays, not the target's: {_REMEDY[SIMULATOR]} and run again.",
+                    f"own delays, not the target's: {process.remedy} and run again.",
                 )
             )
         elif verdict.lagging_samples or verdict.busy_samples:
@@ -113,7 +111,7 @@ def _generator_findings(run: RunFolder) -> list[Finding]:
                 "note",
                 "Because the load generator was saturated, the latencies measured through it "
                 "include its own delays and the throughput may be its limit, not the target's: "
-                f"{_REMEDY[GENERATOR]} and run again.",
+                f"{' and '.join(dict.fromkeys(remedies or [REMEDY[GENERATOR]]))} and run again.",
             )
         )
     findings = harness + findings

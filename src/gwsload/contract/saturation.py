@@ -33,6 +33,7 @@ from gwsload.contract import numbers
 __all__ = [
     "CPU_BUSY_PERCENT",
     "CPU_BUSY_SHARE",
+    "CPU_WAIT_PERCENT",
     "LOOP_LAG_MS",
     "LOOP_LAG_SHARE",
     "MIN_SAMPLES_OVER",
@@ -54,6 +55,9 @@ LOOP_LAG_MS = 10.0
 LOOP_LAG_SHARE = 0.10
 #: ... and at least this many samples are busy (or lag): one stall is not a pattern
 MIN_SAMPLES_OVER = 2
+#: a process that waited for a core at least this % of the time, on average, was on a
+#: crowded machine: named in the reason, and the cause when its own CPU was not busy
+CPU_WAIT_PERCENT = 10.0
 
 #: the embedded simulator's own health samples in the run folder (docs/run-folder.md)
 SIMULATOR_HEALTH_FILE = "simulator.csv"
@@ -93,6 +97,16 @@ class Saturation:
         return self.cpu_saturated or self.lag_saturated
 
     @property
+    def crowded(self) -> bool:
+        """Lagging while its own CPU was not busy, and waiting for a core: other processes
+        on the machine, not its own load, held it back."""
+        return (
+            self.lag_saturated
+            and not self.cpu_saturated
+            and self.cpu_wait_percent >= CPU_WAIT_PERCENT
+        )
+
+    @property
     def reason(self) -> str:
         """Why it was saturated, e.g. ``event-loop lag > 10 ms in 61 % of samples``; "" if not."""
         parts = []
@@ -106,7 +120,7 @@ class Saturation:
                 f"CPU >= {numbers.significant(CPU_BUSY_PERCENT)} % of a core in "
                 f"{numbers.percent(self.busy_share, 2)} of samples"
             )
-        if parts and self.cpu_wait_percent >= 10.0:
+        if parts and self.cpu_wait_percent >= CPU_WAIT_PERCENT:
             parts.append(
                 f"waiting for a CPU {numbers.significant(self.cpu_wait_percent, 2)} % of the time"
             )

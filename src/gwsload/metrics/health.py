@@ -32,6 +32,7 @@ from gwsload.contract.saturation import (
     LOOP_LAG_SHARE,
     judge,
     load_process_findings,
+    parse_schedstat_wait_s,
 )
 
 __all__ = [
@@ -57,6 +58,9 @@ class ProcessReading:
     cpu_s: float
     rss_bytes: int
     open_fds: int
+    #: seconds the main thread waited for a CPU so far (/proc/<pid>/schedstat); None
+    #: where the kernel keeps no schedstats
+    wait_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,8 @@ class GeneratorSample:
     open_fds: int
     greenlets: int
     loop_lag_ms: float
+    #: % of the period the main thread was runnable but waiting for a core; None: unknown
+    cpu_wait_percent: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The msgpack-able / ``GeneratorLog.write`` form."""
@@ -83,6 +89,7 @@ class GeneratorSample:
             "open_fds": self.open_fds,
             "greenlets": self.greenlets,
             "loop_lag_ms": self.loop_lag_ms,
+            "cpu_wait_percent": self.cpu_wait_percent,
         }
 
     @classmethod
@@ -97,6 +104,7 @@ class GeneratorSample:
             open_fds=int(str(row["open_fds"])),
             greenlets=int(str(row["greenlets"])),
             loop_lag_ms=float(str(row["loop_lag_ms"])),
+            cpu_wait_percent=float(str(wait)) if (wait := row.get("cpu_wait_percent")) else None,
         )
 
 
@@ -105,6 +113,7 @@ class ProcessProbe:
 
     def __init__(self, pid: int | None = None) -> None:
         self._process = psutil.Process(os.getpid() if pid is None else pid)
+        self._schedstat = Path(f"/proc/{self._process.pid}/schedstat")
 
     def read(self, now: float) -> ProcessReading:
         """The process counters, stamped with ``now``."""
@@ -112,7 +121,13 @@ class ProcessProbe:
             times = self._process.cpu_times()
             rss = int(self._process.memory_info().rss)
             fds = int(self._process.num_fds())
-        return ProcessReading(now, times.user + times.system, rss, fds)
+        try:
+            wait_s = parse_schedstat_wait_s(self._schedstat.read_text(encoding="ascii"))
+        except OSError:
+            wait_s = math.nan
+        return ProcessReading(
+            now, times.user + times.system, rss, fds, None if math.isnan(wait_s) else wait_s
+        )
 
 
 def build_sample(
@@ -124,9 +139,12 @@ def build_sample(
     greenlets: int,
     loop_lag_ms: float,
 ) -> GeneratorSample:
-    """The sample for the period between two readings (CPU % over that period)."""
+    """The sample for the period between two readings (CPU % and CPU wait % over it)."""
     elapsed = after.ts - before.ts
     cpu = 0.0 if elapsed <= 0 else max(0.0, (after.cpu_s - before.cpu_s) / elapsed * 100.0)
+    wait = None
+    if elapsed > 0 and before.wait_s is not None and after.wait_s is not None:
+        wait = max(0.0, (after.wait_s - before.wait_s) / elapsed * 100.0)
     return GeneratorSample(
         ts=after.ts,
         worker=worker,
@@ -136,6 +154,7 @@ def build_sample(
         open_fds=after.open_fds,
         greenlets=greenlets,
         loop_lag_ms=loop_lag_ms,
+        cpu_wait_percent=wait,
     )
 
 

@@ -49,6 +49,7 @@ GENERATOR_FIELDS = (
     "open_fds",
     "greenlets",
     "loop_lag_ms",
+    "cpu_wait_percent",
 )
 
 
