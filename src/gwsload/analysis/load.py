@@ -94,8 +94,9 @@ class RunFolder:
     #: end of the measured period: the last stage's end (see measured_end_seconds)
     measure_end_s: float
     #: t_s, operation, outcome, http_status, status_code and the latency columns (ms);
-    #: ``server_notify_ms`` = ``notify_ms - publish_lag_ms`` (NaN when the server sent no
-    #: publish timestamp): the part of the notification latency before the server published
+    #: ``server_notify_ms``: the events' ``server_ms`` when present, else ``notify_ms -
+    #: publish_lag_ms`` (NaN when the server sent no timestamp): the part of the
+    #: notification latency before the server stamped the notification
     events: pd.DataFrame
     #: first non-ok rows with their text columns (t_s instead of ts)
     examples: pd.DataFrame
@@ -208,10 +209,9 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     at = 0
     for file in files:
         try:
-            has_publish = "publish_lag_ms" in pq.read_schema(file).names
-            table = pq.read_table(
-                file, columns=[*EVENT_COLUMNS, *(["publish_lag_ms"] if has_publish else [])]
-            )
+            names = pq.read_schema(file).names
+            split = [c for c in ("server_ms", "publish_lag_ms") if c in names]
+            table = pq.read_table(file, columns=[*EVENT_COLUMNS, *split])
         except (pa.ArrowInvalid, OSError) as exc:
             raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
         n = table.num_rows
@@ -223,10 +223,13 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
         columns["status_code"][part] = status = table["status_code"].to_numpy()
         for name in _LATENCY_COLUMNS:
             columns[name][part] = table[name].to_numpy()
-        # the server-side part: request sent -> the server's publish timestamp
+        # the server-side part: request sent -> the server's own timestamp of the
+        # notification (``server_ms`` where the folder has it, else notify - delivery)
         columns["server_notify_ms"][part] = (
-            table["notify_ms"].to_numpy() - table["publish_lag_ms"].to_numpy()
-            if has_publish
+            table["server_ms"].to_numpy()
+            if "server_ms" in split
+            else table["notify_ms"].to_numpy() - table["publish_lag_ms"].to_numpy()
+            if split
             else np.nan
         )
         at += n
