@@ -33,6 +33,7 @@ SUMMARY_KEYS = {
     "capacity",
     "drift",
     "harness_drift",
+    "latency_split",
 }
 
 

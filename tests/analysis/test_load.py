@@ -45,7 +45,7 @@ def test_reads_every_part_of_a_run_folder(runs: dict[str, Path]) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"format": 2}, r"run-folder format 2 is not supported"),
+        ({"format": 3}, r"run-folder format 3 is not supported"),
         ({"t0": "soon"}, r"'t0' must be a number"),
     ],
 )

@@ -82,7 +82,8 @@ async def test_drop_share_drops_what_the_truth_log_says(
         assert channel == ("/v2/me/calls" if "call" in data else "/v2/me/devices")
         if row["recording_state"]:
             assert data["call"]["recordingState"] == row["recording_state"]
-        assert abs(float(row["ts"]) - ext["gwsload"]["ts"]) < 1e-5  # type: ignore[index]
+        generated_ms = data["metrics"]["eventProcessing"]["serverGenerationTimestamp"]
+        assert generated_ms == int(float(row["ts"]) * 1000)
 
 
 async def test_same_seed_same_decisions(start_sim: StartSim, tmp_path: Path) -> None:

@@ -76,11 +76,15 @@ async def test_recording_notification_arrives_over_long_polling(start_sim: Start
     assert data["messageType"] == "CallStateChangeMessage"
     assert data["notificationType"] == "CallRecordingStateChange"
     assert data["call"]["id"] == call_id and data["call"]["recordingState"] == "Recording"
-    assert "gwsload" not in data  # the stamps travel in ext, not in the GWS payload
+    assert "gwsload" not in data  # the sequence number travels in ext, not in GWS's payload
     stamp = event["ext"]["gwsload"]
     published = next(p for p in sim.published if p.seq == stamp["seq"])
     assert published.notification.recording_state == "Recording"
-    assert stamp["ts"] == pytest.approx(published.ts)
+    # the publish time as GWS sends it (metrics.eventProcessing, UNIX ms)
+    processing = data["metrics"]["eventProcessing"]
+    assert processing["serverGenerationTimestamp"] == int(published.ts * 1000)
+    assert isinstance(processing["nodeProcessingTimeNanos"], int)
+    assert processing["serverProcessingTimeTotalMs"] == int(published.delay_ms)
 
     await agent.post_ok("/api/v2/me/channels/voice", {"operationName": "Ready"})
     [device_event] = await poller.events_until(1)

@@ -125,9 +125,23 @@ def test_csrf_refusal_is_recognised() -> None:
     assert not is_csrf_refusal(400, {"statusMessage": "csrf"})
 
 
-def test_server_stamp_from_bayeux_ext() -> None:
-    message = {"channel": "/v2/me/calls", "data": {}, "ext": {"gwsload": {"ts": 17.5, "seq": 3}}}
-    assert server_stamp(message) == (17.5, 3)
+def test_server_stamp_from_gws_metrics_and_the_simulators_ext() -> None:
+    # the shape of the GWS 8.5.2 Dial sample's notification
+    data = {
+        "notificationType": "StatusChange",
+        "metrics": {
+            "eventProcessing": {
+                "nodeProcessingTimeNanos": 4911602,
+                "serverGenerationTimestamp": 1444920326391,
+                "serverProcessingTimeTotalMs": 5,
+            }
+        },
+    }
+    message = {"channel": "/v2/me/calls", "data": data, "ext": {"gwsload": {"seq": 3}}}
+    assert server_stamp(message) == (1444920326.391, 3)
+    assert server_stamp({"channel": "/v2/me/calls", "data": data}) == (1444920326.391, None)
     assert server_stamp({"channel": "/v2/me/calls", "data": {}}) == (None, None)
     assert server_stamp({"ext": {"ack": 4}}) == (None, None)
-    assert server_stamp({"ext": {"gwsload": {"ts": "x", "seq": True}}}) == (None, None)
+    odd = {"metrics": {"eventProcessing": {"serverGenerationTimestamp": "x"}}}
+    assert server_stamp({"data": odd, "ext": {"gwsload": {"seq": True}}}) == (None, None)
+    assert server_stamp({"data": {"metrics": []}}) == (None, None)

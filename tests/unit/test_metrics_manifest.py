@@ -140,7 +140,7 @@ def test_manifest_has_the_documented_keys_and_round_trips(tmp_path: Path) -> Non
         command_line=["gwsload", "run", "scenarios/smoke.toml", "--password", "x"],
     )
     assert list(manifest) == DOCUMENTED_KEYS
-    assert manifest["format"] == 1
+    assert manifest["format"] == 2
     assert manifest["status"] == "running"
     assert manifest["started_utc"] == "2026-11-29T11:35:17Z"
     assert manifest["stages"] == [
@@ -208,8 +208,8 @@ def test_finish_checks_the_status() -> None:
 def test_read_manifest_refuses_other_formats_and_non_runs(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"not a run folder \(no manifest.json\)"):
         read_manifest(tmp_path)
-    (tmp_path / "manifest.json").write_text('{"format": 2}')
-    with pytest.raises(ConfigError, match="run-folder format 2 is not supported"):
+    (tmp_path / "manifest.json").write_text('{"format": 3}')
+    with pytest.raises(ConfigError, match="run-folder format 3 is not supported"):
         read_manifest(tmp_path)
     (tmp_path / "manifest.json").write_text("{broken")
     with pytest.raises(ConfigError, match="unreadable manifest"):

@@ -46,6 +46,7 @@ EVENT = (
     0.0,
     0.5,
     17,
+    11.75,
 )
 
 
@@ -104,7 +105,7 @@ def test_row_buffer_rejects_bad_rows() -> None:
     with pytest.raises(TypeError, match=r"unknown column\(s\): \['latency'\]"):
         events.append_values(latency=3.0)
     events.append(EVENT[:-1])
-    with pytest.raises(ValueError, match="row has 16 values, expected 17"):
+    with pytest.raises(ValueError, match="row has 17 values, expected 18"):
         events.drain()
 
 

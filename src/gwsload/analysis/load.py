@@ -31,13 +31,13 @@ from gwsload.analysis.load_tables import (
     read_sessions,
     segments,
 )
+from gwsload.contract.formats import KNOWN_FORMATS
 from gwsload.contract.periods import measured_end_seconds, warmup_seconds
 from gwsload.contract.saturation import SIMULATOR_HEALTH_FIELDS, SIMULATOR_HEALTH_FILE
 from gwsload.errors import ConfigError
 
 __all__ = ["KNOWN_FORMATS", "RunFolder", "load_run", "measured_end_seconds", "warmup_seconds"]
 
-KNOWN_FORMATS = (1,)
 EVENT_COLUMNS = (
     "ts",
     "operation",

@@ -183,6 +183,24 @@ def _distribution_section(analysis: RunAnalysis) -> str:
     return f'<div class="grid">{"".join(images)}</div>{text}'
 
 
+def _latency_split_section(analysis: RunAnalysis) -> str:
+    split = analysis.latency_split
+    text = f'<p class="meta">{html.escape(split.sentence)}</p>'
+    if not split.available:
+        return text
+    shown = split.per_operation.copy()
+    plus_minus = f" ± {numbers.latency_ms(split.uncertainty_ms)}"
+    for column in ("server_p50_ms", "server_p99_ms", "delivery_p50_ms", "delivery_p99_ms"):
+        shown[column] = [numbers.latency_ms(float(v)) + plus_minus for v in shown[column]]
+    shown.columns = [
+        "operation", "count", "server p50", "server p99", "delivery p50", "delivery p99",
+    ]  # fmt: skip
+    return (
+        text + '<p class="meta">Server time: request sent to notification generated '
+        "(GWS serverGenerationTimestamp); delivery: generated to arrived.</p>" + table(shown)
+    )
+
+
 def _findings(analysis: RunAnalysis) -> str:
     return "".join(
         f'<div class="{f.severity}">{html.escape(f.text)}</div>' for f in analysis.findings
@@ -334,6 +352,8 @@ def render_report(analysis: RunAnalysis, *, locust_href: str | None = None) -> s
         _time_section(analysis),
         "<h2>Distributions</h2>",
         _distribution_section(analysis),
+        "<h2>Server time vs delivery</h2>",
+        _latency_split_section(analysis),
         "<h2>Outcome accounting</h2>",
         '<p class="meta">Measured period; share of operations. Late, duplicate and unexpected '
         "are notifications, counted apart from operations.</p>",

@@ -17,6 +17,7 @@ from gwsload.analysis.accounting import compute_outcomes
 from gwsload.analysis.attribution import attribute_breaches, breach_note
 from gwsload.analysis.capacity import CapacityResult, compute_capacity
 from gwsload.analysis.drift import DriftResult, compute_drift, compute_harness_drift
+from gwsload.analysis.latency_split import LatencySplit, split_latency
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import (
     ALL,
@@ -79,6 +80,8 @@ class RunAnalysis:
     #: SLO name -> the saturated process ("load generator" / "simulator") during whose
     #: saturation it broke (analysis.attribution); breaches of the target are absent
     breaches: dict[str, str] = field(default_factory=dict)
+    #: server time vs delivery per operation (not available from every target)
+    latency_split: LatencySplit = field(default_factory=lambda: LatencySplit(False, "not computed"))
 
     @property
     def slo_verdict(self) -> str:
@@ -149,6 +152,9 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
         harness_drift=harness_drift,
         failed_run=run_failures(run.path, run.manifest),
         breaches=attribute_breaches(run, slo_results, capacity),
+        latency_split=split_latency(
+            run.path, t0=run.t0, from_s=run.warmup_s, to_s=run.measure_end_s
+        ),
     )
 
 
@@ -241,6 +247,7 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         },
         "drift": [_drift_entry(d) for d in analysis.drift],
         "harness_drift": [_drift_entry(d) for d in analysis.harness_drift],
+        "latency_split": analysis.latency_split.to_json(),
     }
     return dict(_clean(document))
 

@@ -62,6 +62,7 @@ EVENT_COLUMNS: tuple[tuple[str, str, object], ...] = (
     ("start_lag_ms", "float64", 0.0),
     ("publish_lag_ms", "float64", _NAN),
     ("server_seq", "int64", -1),
+    ("server_ms", "float64", _NAN),
 )
 
 #: anomalies/ columns: (name, Arrow type name, value when absent)

@@ -74,10 +74,19 @@ class Outcome:
 
     @property
     def publish_lag_ms(self) -> float:
-        """Arrival minus the server's own publish timestamp (NaN when it sent none)."""
+        """Arrival minus the server's generation timestamp (NaN when it sent none):
+        the delivery part of ``notify_ms``, offset by the two clocks' difference."""
         if self.t_notified is None or self.server_ts is None:
             return _NAN
         return (self.t_notified + self.wall_offset - self.server_ts) * 1000.0
+
+    @property
+    def server_ms(self) -> float:
+        """The server's generation timestamp minus the send time (NaN when it sent none):
+        the server part of ``notify_ms``, offset by the two clocks' difference."""
+        if self.t_notified is None or self.server_ts is None:
+            return _NAN
+        return (self.server_ts - self.ts) * 1000.0
 
     def event_values(self, worker: str) -> tuple[object, ...]:
         """One row of the run folder's ``events/`` table, in the order of
@@ -102,6 +111,7 @@ class Outcome:
             self.start_lag_ms,
             self.publish_lag_ms if ok else _NAN,
             self.server_seq,
+            self.server_ms if ok else _NAN,
         )
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote, urlsplit
 
 from gwsload.errors import ConfigError
@@ -162,14 +163,27 @@ def is_csrf_refusal(http_status: int, body: Mapping[str, Any], excerpt: str = ""
 
 
 def server_stamp(message: Mapping[str, Any]) -> tuple[float | None, int | None]:
-    """The publish time (UNIX s) and sequence number a server put in a Bayeux message's
-    ``ext`` as ``{"gwsload": {"ts", "seq"}}`` (the simulator does); (None, None) if absent."""
+    """When the server generated a notification (UNIX s) and its sequence number.
+
+    The time is GWS's own, ``data.metrics.eventProcessing.serverGenerationTimestamp``
+    (UNIX milliseconds, as in the GWS 8.5.2 notification samples), so it is read from
+    any GWS that sends it. The sequence number is the simulator's, in the Bayeux
+    ``ext`` as ``{"gwsload": {"seq"}}``. Either is None when absent or malformed.
+    """
+    data = message.get("data")
+    metrics = data.get("metrics") if isinstance(data, Mapping) else None
+    processing = metrics.get("eventProcessing") if isinstance(metrics, Mapping) else None
+    generated = (
+        processing.get("serverGenerationTimestamp") if isinstance(processing, Mapping) else None
+    )
     ext = message.get("ext")
     stamp = ext.get("gwsload") if isinstance(ext, Mapping) else None
-    if not isinstance(stamp, Mapping):
-        return None, None
-    ts, seq = stamp.get("ts"), stamp.get("seq")
+    seq = stamp.get("seq") if isinstance(stamp, Mapping) else None
     return (
-        float(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else None,
+        generated / 1000.0 if _is_number(generated) and generated > 0 else None,
         seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
     )
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

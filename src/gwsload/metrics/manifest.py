@@ -31,12 +31,14 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from gwsload import __version__
+from gwsload.contract.formats import FORMAT, KNOWN_FORMATS
 from gwsload.errors import ConfigError
 from gwsload.scenario import Scenario
 from gwsload.stages import stage_windows
 
 __all__ = [
     "FORMAT",
+    "KNOWN_FORMATS",
     "RUN_STATUSES",
     "build_manifest",
     "create_run_folder",
@@ -49,8 +51,6 @@ __all__ = [
     "write_manifest",
 ]
 
-#: run-folder format version (history in docs/run-folder.md); 1: first version
-FORMAT = 1
 RUN_STATUSES = ("running", "completed", "interrupted", "failed")
 MANIFEST = "manifest.json"
 _REDACTED = "***"
@@ -295,9 +295,10 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, object]:
         raise ConfigError(f"{run_dir}: not a run folder (no {MANIFEST})") from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: unreadable manifest ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in KNOWN_FORMATS:
         found = data.get("format") if isinstance(data, dict) else None
         raise ConfigError(
-            f"{path}: run-folder format {found!r} is not supported (expected {FORMAT})"
+            f"{path}: run-folder format {found!r} is not supported (this gwsload reads "
+            f"format {', '.join(map(str, KNOWN_FORMATS))})"
         )
     return data

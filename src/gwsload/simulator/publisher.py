@@ -9,8 +9,13 @@ agent's T-Server events in order. During a stall nothing is published; at its en
 everything that fell due goes out in order.
 
 At publish time each notification gets the next sequence number and the wall-clock
-publish time, carried in the Bayeux ``ext`` as ``{"gwsload": {"ts", "seq"}}`` and
-written to the truth log with the action ``published``, ``dropped`` or ``duplicated``.
+publish time. The time travels the way GWS sends it, in the notification's ``data``:
+``metrics.eventProcessing.serverGenerationTimestamp`` (UNIX milliseconds, an
+integer) with ``serverProcessingTimeTotalMs`` / ``nodeProcessingTimeNanos`` (here:
+the time from accepting the operation to publishing it), as in the GWS 8.5.2
+samples. The sequence number is the simulator's own and travels in the Bayeux
+``ext`` as ``{"gwsload": {"seq"}}``, outside the GWS payload. Both go to the truth
+log with the action ``published``, ``dropped`` or ``duplicated``.
 """
 
 from __future__ import annotations
@@ -163,12 +168,12 @@ class Publisher:
         ts = time.time()
         notification = pending.notification
         receivers = 0
-        if pending.action != "dropped":
-            ext = {"gwsload": {"ts": ts, "seq": self._seq}}
-            receivers = self._sink.notify(
-                notification.user_id, notification.channel, notification.data, ext
-            )
         delay_ms = (now - pending.accepted) * 1000.0
+        if pending.action != "dropped":
+            data = {**notification.data, "metrics": _event_processing(ts, delay_ms)}
+            receivers = self._sink.notify(
+                notification.user_id, notification.channel, data, {"gwsload": {"seq": self._seq}}
+            )
         self.counts[pending.action] += 1
         if self._truth is not None:
             self._truth.write(
@@ -185,3 +190,14 @@ class Publisher:
             published = Published(notification, pending.action, self._seq, ts, delay_ms, receivers)
             for observer in self.observers:
                 observer(published)
+
+
+def _event_processing(generated_s: float, processing_ms: float) -> dict[str, Any]:
+    """GWS's ``metrics`` member of a notification's ``data`` (shape of the 8.5.2 samples)."""
+    return {
+        "eventProcessing": {
+            "nodeProcessingTimeNanos": int(processing_ms * 1e6),
+            "serverGenerationTimestamp": int(generated_s * 1000),
+            "serverProcessingTimeTotalMs": int(processing_ms),
+        }
+    }
