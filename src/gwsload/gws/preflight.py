@@ -106,7 +106,7 @@ def _tls(base: BaseUrl, plan: PreflightPlan) -> str:
     except ssl.SSLCertVerificationError as exc:
         raise _CheckError(
             f"the certificate of {_where(base)} is not trusted ({exc.verify_message}); "
-            "--insecure skips the check on lab systems"
+            "--ca-file PEM trusts a lab CA, --insecure skips the check on lab systems"
         ) from None
     except ssl.SSLError as exc:
         if any(mark in str(exc) for mark in _NOT_TLS):
