@@ -81,7 +81,7 @@ dial_destination = "5000"
 hold_s = 0.1
 think_time_s = 0.05
 [[stages]]
-duration_s = 3
+duration_s = 5
 users = 2
 spawn_rate = 2
 """
