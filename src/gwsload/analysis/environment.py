@@ -47,7 +47,8 @@ def fingerprint(run: RunFolder) -> dict[str, Any]:
     health: dict[str, Any] = {
         "generator": {
             column: distribution(generator[column].astype(float).tolist())
-            for column in ("cpu_percent", "loop_lag_ms")
+            for column in ("cpu_percent", "loop_lag_ms", "cpu_wait_percent")
+            if column in generator
         }
     }
     if len(run.simulator):
@@ -88,6 +89,7 @@ def _num(value: float | None, unit: str) -> str:
 _SHOWN = (
     ("generator CPU mean / p99", "generator", "cpu_percent", ("mean", "p99"), "%"),
     ("generator loop lag p50 / p99", "generator", "loop_lag_ms", ("p50", "p99"), " ms"),
+    ("generator CPU wait mean / p99", "generator", "cpu_wait_percent", ("mean", "p99"), "%"),
     ("simulator CPU mean / p99", "simulator", "cpu_percent", ("mean", "p99"), "%"),
     ("simulator loop lag p50 / p99", "simulator", "loop_lag_ms", ("p50", "p99"), " ms"),
     ("simulator CPU wait mean / p99", "simulator", "cpu_wait_percent", ("mean", "p99"), "%"),

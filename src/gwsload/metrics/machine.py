@@ -198,7 +198,7 @@ def environment_document(
     health: dict[str, object] = {
         "generator": {
             c: distribution(_column(run_dir / "generator.csv", c, since, until))
-            for c in _HEALTH_COLUMNS
+            for c in (*_HEALTH_COLUMNS, "cpu_wait_percent")
         },
         "machine": {
             c: distribution(_column(run_dir / MACHINE_FILE, c, since, until))
