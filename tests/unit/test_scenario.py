@@ -42,6 +42,14 @@ http_error_share = 0.01
 async_error_share = 0.02
 voice_down = true
 no_recording_feature = true
+recording_unavailable_share = 0.2
+recording_unavailable_refusal = "error"
+dial_busy_share = 0.1
+dial_no_answer_share = 0.05
+dial_no_answer_ms = 2000
+throttle_share = 0.03
+throttle_status = 503
+throttle_retry_after_s = 2
 expire_sessions_every_s = 30
 stall_every_s = 20
 stall_ms = 500
@@ -286,6 +294,22 @@ def test_simulator_table_maps_onto_the_simulator_flags(write: Write) -> None:
         "0.02",
         "--voice-down",
         "--no-recording-feature",
+        "--recording-unavailable-share",
+        "0.2",
+        "--recording-unavailable-refusal",
+        "error",
+        "--dial-busy-share",
+        "0.1",
+        "--dial-no-answer-share",
+        "0.05",
+        "--dial-no-answer-ms",
+        "2000",
+        "--throttle-share",
+        "0.03",
+        "--throttle-status",
+        "503",
+        "--throttle-retry-after-s",
+        "2",
         "--expire-sessions-every-s",
         "30",
         "--stall-every-s",

@@ -35,6 +35,9 @@ class Faults:
         self._notification_rng = random.Random(f"{seed}:notifications")
         self._http_rng = random.Random(f"{seed}:http")
         self._async_rng = random.Random(f"{seed}:async")
+        self._dial_rng = random.Random(f"{seed}:dial")
+        self._throttle_rng = random.Random(f"{seed}:throttle")
+        self._seed = seed
         self.choice_rng = random.Random(f"{seed}:choices")
 
     def for_recording_notification(self) -> FaultDecision:
@@ -58,3 +61,26 @@ class Faults:
         """Whether this accepted recording operation fails later (``--async-error-share``)."""
         share = self._options.async_error_share
         return share > 0 and self._async_rng.random() < share
+
+    def recording_available(self, username: str) -> bool:
+        """Whether this agent may record (``--recording-unavailable-share``). Decided per
+        agent from the seed and the name alone, so it does not depend on login order."""
+        share = self._options.recording_unavailable_share
+        return not (
+            share > 0 and random.Random(f"{self._seed}:recording:{username}").random() < share
+        )
+
+    def dial_outcome(self) -> str:
+        """``answer``, ``busy`` or ``no_answer`` for one Dial (one draw per Dial, always)."""
+        o = self._options
+        draw = self._dial_rng.random()
+        if draw < o.dial_busy_share:
+            return "busy"
+        if draw < o.dial_busy_share + o.dial_no_answer_share:
+            return "no_answer"
+        return "answer"
+
+    def throttle(self) -> bool:
+        """Whether this recording operation is throttled (``--throttle-share``)."""
+        share = self._options.throttle_share
+        return share > 0 and self._throttle_rng.random() < share

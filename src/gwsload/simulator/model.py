@@ -117,10 +117,14 @@ USER_STATES: dict[str, dict[str, str]] = {
 }
 
 
-def capabilities_of(state: CallState, recording: RecordingState | None) -> list[str]:
-    """What the client may do with a call in this state (a fresh list)."""
+def capabilities_of(
+    state: CallState, recording: RecordingState | None, *, recordable: bool = True
+) -> list[str]:
+    """What the client may do with a call in this state (a fresh list). ``recordable``
+    False: no recording operation (the agent lacks api-voice-recording, or its DN is
+    not set up to record)."""
     caps = list(_BASE_CAPABILITIES[state])
-    if recording is not None and state in (CallState.ESTABLISHED, CallState.HELD):
+    if recordable and recording is not None and state in (CallState.ESTABLISHED, CallState.HELD):
         caps.extend(_RECORDING_CAPABILITIES[recording])
     return caps
 
@@ -171,6 +175,8 @@ class Call:
     dnis: str = ""
     #: the other leg, when both ends are simulated agents
     peer_id: str | None = None
+    #: recording operations are offered (False: --recording-unavailable-share)
+    recordable: bool = True
 
 
 @dataclass(slots=True)
@@ -182,6 +188,8 @@ class Agent:
     session_active: bool = False
     user_state: str = "NotReady"
     calls: dict[str, Call] = field(default_factory=dict)
+    #: the agent may record (False: --recording-unavailable-share)
+    recording_available: bool = True
 
     @property
     def username(self) -> str:

@@ -64,6 +64,10 @@ class SimulatedNode:
         self.world.recording_feature = not options.no_recording_feature
         self.sessions = SessionStore()
         self.faults = Faults(options, options.seed)
+        for agent in self.world.agents.values():
+            agent.recording_available = self.faults.recording_available(agent.username)
+        #: operations a fault refused or spoiled, by truth-log action (tests, stats)
+        self.fault_counts: dict[str, int] = {}
         self.truth = TruthLog(options.truth_log) if options.truth_log is not None else None
         self.publisher = Publisher(
             endpoint,
@@ -84,15 +88,38 @@ class SimulatedNode:
         if notifications:
             self.publisher.submit(notifications)
 
-    def schedule_answer(self, call_id: str) -> None:
+    def schedule_answer(self, call_id: str, outcome: str = "answer") -> None:
+        """The far end answers after ``--answer-delay-ms``; or, ``busy``, releases the
+        call then; or, ``no_answer``, after ``--dial-no-answer-ms``."""
         loop = asyncio.get_running_loop()
-        self._answer_timers[call_id] = loop.call_later(
-            self.options.answer_delay_ms / 1000.0, self._far_end_answers, call_id
-        )
+        if outcome == "answer":
+            delay_ms, action = self.options.answer_delay_ms, self._far_end_answers
+        else:
+            delay_ms = (
+                self.options.answer_delay_ms
+                if outcome == "busy"
+                else self.options.dial_no_answer_ms
+            )
+            action = self._far_end_releases
+        self._answer_timers[call_id] = loop.call_later(delay_ms / 1000.0, action, call_id)
 
     def _far_end_answers(self, call_id: str) -> None:
         self._answer_timers.pop(call_id, None)
         self.publish(self.world.far_end_answers(call_id, time.time()))
+
+    def _far_end_releases(self, call_id: str) -> None:
+        self._answer_timers.pop(call_id, None)
+        self.publish(self.world.far_end_releases(call_id, time.time()))
+
+    def record_fault(self, action: str, agent: str, call_id: str, operation: str) -> None:
+        """A fault that spoiled an operation rather than a notification: counted, and in
+        the truth log with ``seq`` 0 and the operation in ``notification_type``."""
+        self.fault_counts[action] = self.fault_counts.get(action, 0) + 1
+        if self.truth is not None:
+            self.truth.write(
+                ts=time.time(), seq=0, agent=agent, call_id=call_id,
+                notification_type=operation, recording_state="", action=action, delay_ms=0.0,
+            )  # fmt: skip
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -30,6 +30,11 @@ __all__ = [
 
 #: notification-latency models: a constant delay, or a lognormal one given by median and p99
 LATENCY_MODELS = ("fixed", "lognormal")
+#: how a recording operation of an agent without recording fails: refused at once, or
+#: accepted and then failed by an ErrorMessage notification
+RECORDING_REFUSALS = ("refuse", "error")
+#: what a throttling GWS (Jetty's DoSFilter) answers
+THROTTLE_STATUSES = (429, 503)
 
 #: most agents one simulator serves; DNs are 5 digits from 10001
 MAX_AGENTS = 89_999
@@ -120,6 +125,37 @@ class SimulatorOptions:
         False, "the contact center lacks the feature api-voice-recording: calls offer no "
         "recording operation", FAULTS,
     )  # fmt: skip
+    recording_unavailable_share: float = _opt(
+        0.0, "this share of agents (seeded per agent) has no recording: StartCallRecording "
+        "is absent from their calls' capabilities and api-voice-recording from their "
+        "features", FAULTS, metavar="SHARE",
+    )  # fmt: skip
+    recording_unavailable_refusal: str = _opt(
+        "refuse", "how their recording operations fail: refused at once (HTTP 400, "
+        "statusCode 2), or accepted then failed by an ErrorMessage", FAULTS,
+        choices=RECORDING_REFUSALS,
+    )  # fmt: skip
+    dial_busy_share: float = _opt(
+        0.0, "this share of Dials reaches a busy destination: the call is released "
+        "after --answer-delay-ms instead of answered", FAULTS, metavar="SHARE",
+    )  # fmt: skip
+    dial_no_answer_share: float = _opt(
+        0.0, "this share of Dials is never answered: the call is released after "
+        "--dial-no-answer-ms", FAULTS, metavar="SHARE",
+    )  # fmt: skip
+    dial_no_answer_ms: float = _opt(
+        3000.0, "how long an unanswered call rings before it is released", FAULTS, metavar="MS"
+    )
+    throttle_share: float = _opt(
+        0.0, "throttle this share of recording operations: HTTP --throttle-status with "
+        "Retry-After, nothing changes", FAULTS, metavar="SHARE",
+    )  # fmt: skip
+    throttle_status: int = _opt(
+        429, "the HTTP status of a throttled request (429 or 503)", FAULTS, metavar="N"
+    )
+    throttle_retry_after_s: int = _opt(
+        1, "the Retry-After header of a throttled request, whole seconds", FAULTS, metavar="S"
+    )
     expire_sessions_every_s: float = _opt(
         0.0, "every S seconds expire one random agent's CometD sessions", FAULTS, metavar="S"
     )
@@ -182,6 +218,24 @@ class SimulatorOptions:
         elif self.latency_p99_ms is not None:
             raise OptionError(
                 "latency_p99_ms", self.latency_p99_ms, "set only with {latency_model} lognormal"
+            )
+        if self.throttle_status not in THROTTLE_STATUSES:
+            raise OptionError(
+                "throttle_status", self.throttle_status, f"one of {list(THROTTLE_STATUSES)}"
+            )
+        if self.throttle_retry_after_s < 0:
+            raise OptionError("throttle_retry_after_s", self.throttle_retry_after_s, "an int >= 0")
+        if self.recording_unavailable_refusal not in RECORDING_REFUSALS:
+            raise OptionError(
+                "recording_unavailable_refusal",
+                self.recording_unavailable_refusal,
+                f"one of {list(RECORDING_REFUSALS)}",
+            )
+        if self.dial_busy_share + self.dial_no_answer_share > 1.0:
+            raise OptionError(
+                "dial_no_answer_share",
+                self.dial_no_answer_share,
+                "a share that, added to {dial_busy_share}, is at most 1",
             )
         if self.delay_share > 0 and self.delay_ms <= 0:
             raise OptionError("delay_ms", self.delay_ms, "> 0 when {delay_share} is set")

@@ -75,7 +75,7 @@ def call_payload(api_base: str, agent: Agent, call: Call, now: float) -> dict[st
         "participants": [_participant(call.destination)],
         "dnis": call.dnis or call.destination,
         "callType": call.call_type,
-        "capabilities": capabilities_of(call.state, call.recording),
+        "capabilities": capabilities_of(call.state, call.recording, recordable=call.recordable),
         "duration": str(max(0, int(now - since))),
         "mute": "Off",
         "supervisorListeningIn": False,

@@ -78,9 +78,8 @@ async def get_me(request: web.Request) -> web.Response:
                 {"channel": "voice", "userState": world.device_payload(agent)["userState"]}
             ]
         if "features" in names:
-            user["features"] = ["api-voice"] + (
-                ["api-voice-recording"] if world.recording_feature else []
-            )
+            recording = world.recording_feature and agent.recording_available
+            user["features"] = ["api-voice"] + (["api-voice-recording"] if recording else [])
         if "settings" in names:
             user["settings"] = {}
     return web.json_response({"statusCode": 0, "user": user})
@@ -132,8 +131,11 @@ async def post_dial(request: web.Request) -> web.Response:
         _agent(request), request.match_info["device_id"], body, time.time()
     )
     node.publish(notifications)
+    outcome = node.faults.dial_outcome()
     if call.peer_id is None:  # a simulated agent's call is answered by that agent
-        node.schedule_answer(call.id)
+        if outcome != "answer":
+            node.record_fault(outcome, _agent(request).username, call.id, "Dial")
+        node.schedule_answer(call.id, outcome)
     return _ok()
 
 
@@ -162,14 +164,36 @@ async def post_call(request: web.Request) -> web.Response:
     body = await _json_body(request)
     agent = _agent(request)
     call_id = request.match_info["call_id"]
-    node.world.call_of(agent, call_id)  # unknown call -> 404 before anything else
+    call = node.world.call_of(agent, call_id)  # unknown call -> 404 before anything else
+    operation = operation_name(body)
     fail_later = False
-    if operation_name(body) in RECORDING_OPERATIONS:
+    fail_unrecordable_later = False
+    if operation in RECORDING_OPERATIONS:
+        if node.faults.throttle():
+            node.record_fault("throttled", agent.username, call_id, operation)
+            # Jetty's DoSFilter: no GWS body, a Retry-After header
+            retry_after = str(node.options.throttle_retry_after_s)
+            return web.Response(
+                status=node.options.throttle_status, headers={"Retry-After": retry_after}
+            )
         if node.faults.fail_operation():
             raise ApiError(4, "Voice service is not available at this time", 503)
         fail_later = node.faults.fail_after_accepting()
+        if not call.recordable:
+            fail_unrecordable_later = node.options.recording_unavailable_refusal == "error"
+            node.record_fault(
+                "recording_failed" if fail_unrecordable_later else "recording_refused",
+                agent.username,
+                call_id,
+                operation,
+            )
     notifications = node.world.call_operation(
-        agent, call_id, body, time.time(), fail_later=fail_later
+        agent,
+        call_id,
+        body,
+        time.time(),
+        fail_later=fail_later,
+        fail_unrecordable_later=fail_unrecordable_later,
     )
     node.publish(notifications)
     return _ok()

@@ -172,6 +172,7 @@ class World:
             created_at=now,
             user_data=dict(user_data),
             dnis=number.strip(),
+            recordable=agent.recording_available,
         )
         self._register(agent, call)
         notifications = [self._call_notification(agent, call, STATUS_CHANGE, now)]
@@ -193,6 +194,7 @@ class World:
                 user_data=dict(user_data),
                 dnis=callee.dn,
                 peer_id=call.id,
+                recordable=callee.recording_available,
             )
             call.peer_id = ringing.id
             self._register(callee, ringing)
@@ -202,6 +204,14 @@ class World:
     def _register(self, agent: Agent, call: Call) -> None:
         agent.calls[call.id] = call
         self._calls[call.id] = (agent, call)
+
+    def far_end_releases(self, call_id: str, now: float) -> list[Notification]:
+        """The dialled party is busy or does not answer: Dialing -> Released."""
+        found = self._calls.get(call_id)
+        if found is None or found[1].state is not CallState.DIALING:
+            return []
+        agent, call = found
+        return self._release(agent, call, now)
 
     def far_end_answers(self, call_id: str, now: float) -> list[Notification]:
         """The dialled party picks up: Dialing -> Established (nothing if hung up meanwhile)."""
@@ -220,15 +230,27 @@ class World:
         now: float,
         *,
         fail_later: bool = False,
+        fail_unrecordable_later: bool = False,
     ) -> list[Notification]:
         """``POST /api/v2/me/calls/{id}``: check the operation against the capabilities.
 
         ``fail_later``: a recording operation is accepted but fails behind GWS (as when
         the recorder refuses): nothing changes and an ``ErrorMessage`` is published.
+        ``fail_unrecordable_later``: on a call without recording, a recording operation
+        (that the call would otherwise allow) fails the same way instead of being refused.
         """
         call = self.call_of(agent, call_id)
         operation = operation_name(params)
-        caps = capabilities_of(call.state, call.recording)
+        caps = capabilities_of(call.state, call.recording, recordable=call.recordable)
+        if (
+            operation in RECORDING_OPERATIONS
+            and not call.recordable
+            and fail_unrecordable_later
+            and operation in capabilities_of(call.state, call.recording)
+        ):
+            # accepted, then refused behind GWS (the recorder has no licence for this DN)
+            self._require_voice()
+            return [payloads.error_notification(self.api_base, agent, call, operation)]
         if operation not in caps:
             raise ApiError(
                 2, f"Operation {operation} is not valid for call {call_id} in state "
