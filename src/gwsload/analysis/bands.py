@@ -17,6 +17,7 @@ import pandas as pd
 
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL, measured_mask
+from gwsload.contract import numbers
 from gwsload.scenario import DEFAULT_LATENCY_BANDS_MS
 
 __all__ = ["band_edges_ms", "band_labels", "compute_bands"]
@@ -35,7 +36,7 @@ def band_edges_ms(manifest: dict[str, Any]) -> tuple[float, ...]:
 
 
 def _ms(value: float) -> str:
-    return f"{value:g} ms"
+    return numbers.latency_ms(value)
 
 
 def band_labels(edges_ms: tuple[float, ...]) -> list[str]:

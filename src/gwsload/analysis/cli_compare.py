@@ -23,6 +23,7 @@ from gwsload.analysis.load import RunFolder, load_run
 from gwsload.analysis.metrics import number
 from gwsload.analysis.render_compare import compare_document, compare_verdict, render_compare
 from gwsload.analysis.report import write_compare
+from gwsload.contract import numbers
 from gwsload.errors import ConfigError
 
 __all__ = ["add_arguments", "main"]
@@ -125,7 +126,7 @@ def main(args: argparse.Namespace) -> int:
     print(labels_line(baseline, candidate))
     print(
         f"method: {result.attrs['method']} ({len(baseline)} + {len(candidate)} runs, "
-        f"{result.attrs['window_s']:g}-s windows)"
+        f"{numbers.significant(result.attrs['window_s'])}-s windows)"
     )
     for line in environment_lines(baseline, candidate):
         print(line)

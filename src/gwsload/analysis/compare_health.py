@@ -29,6 +29,7 @@ import pandas as pd
 
 from gwsload.analysis.environment import health_of
 from gwsload.analysis.load import RunFolder
+from gwsload.contract import numbers
 from gwsload.contract.environment import HealthDifference, health_differences
 from gwsload.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
 
@@ -89,7 +90,8 @@ def judge_health(
         (tails, f"tail latency measured by a generator whose health differed: {why}"),
         (
             medians,
-            f"moved by no more than the {lag_gap_ms:.3g} ms gap in event-loop lag: {why}",
+            f"moved by no more than the {numbers.latency_ms(lag_gap_ms)} gap in event-loop "
+            f"lag: {why}",
         ),
         (throughput, f"closed workload: throughput follows the latencies; {why}"),
     ):

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
 from gwsload.analysis.metrics import number
+from gwsload.contract import numbers
 
 __all__ = [
     "finite_range",
@@ -79,7 +80,7 @@ def legend_outside(ax: Axes, *, extra: Axes | None = None) -> None:
 
 
 def _plain_ms(value: float, _position: object = None) -> str:
-    return f"{value:g}"
+    return numbers.significant(value)
 
 
 def ms_log_axis(axis: Axis, low: float, high: float) -> None:

@@ -307,7 +307,7 @@ def _bands_html(analysis: RunAnalysis) -> str:
     totals = bands["operations"].to_numpy()
     for column in bands.columns[2:]:
         shown[column] = [
-            f"{int(n):,} ({n / t:.1%})" if t else "0"
+            f"{numbers.count(n)} ({numbers.percent(n / t)})" if t else "0"
             for n, t in zip(bands[column], totals, strict=True)
         ]
     return (

@@ -18,6 +18,7 @@ from gwsload.analysis import plots_time
 from gwsload.analysis.hdr import round_sig
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.markup import table
+from gwsload.contract import numbers
 from gwsload.contract.operations import SESSION_OPERATIONS_ORDER
 
 __all__ = ["describe_distribution", "load_section", "public_url", "sessions_section"]
@@ -26,16 +27,19 @@ __all__ = ["describe_distribution", "load_section", "public_url", "sessions_sect
 def describe_distribution(spec: object) -> str:
     """``{"distribution": "uniform", "min": 0.5, "max": 1.5}`` -> ``uniform 0.5-1.5 s``."""
     if isinstance(spec, int | float):
-        return f"{spec:g} s"
+        return numbers.duration_s(spec)
     if not isinstance(spec, dict):
         return "n/a"
     kind = spec.get("distribution")
     if kind == "fixed":
-        return f"fixed {spec.get('value', 0):g} s"
+        return f"fixed {numbers.duration_s(spec.get('value', 0))}"
     if kind == "uniform":
-        return f"uniform {spec.get('min', 0):g}-{spec.get('max', 0):g} s"
+        return (
+            f"uniform {numbers.significant(spec.get('min', 0))}-"
+            f"{numbers.duration_s(spec.get('max', 0))}"
+        )
     if kind == "exponential":
-        return f"exponential, mean {spec.get('mean', 0):g} s"
+        return f"exponential, mean {numbers.duration_s(spec.get('mean', 0))}"
     return html.escape(str(spec))
 
 
@@ -60,14 +64,14 @@ def _stages_table(stages: list[dict[str, Any]], open_model: bool) -> pd.DataFram
     for i, stage in enumerate(stages):
         row: dict[str, object] = {
             "stage": i + 1,
-            "from (s)": f"{float(stage.get('start_s', 0)):g}",
-            "to (s)": f"{float(stage.get('end_s', 0)):g}",
+            "from (s)": numbers.significant(float(stage.get("start_s", 0)), 6),
+            "to (s)": numbers.significant(float(stage.get("end_s", 0)), 6),
             "users": int(stage.get("users", 0)),
-            "spawn rate (users/s)": f"{float(stage.get('spawn_rate') or 0):g}",
+            "spawn rate (users/s)": numbers.significant(float(stage.get("spawn_rate") or 0)),
         }
         if open_model:
             rate = stage.get("rate_per_s")
-            row["cycles/s"] = "n/a" if rate is None else f"{float(rate):g}"
+            row["cycles/s"] = "n/a" if rate is None else numbers.significant(float(rate), 4)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -89,8 +93,9 @@ def _generator_summary(run: RunFolder) -> str:
         cpu = group["cpu_percent"].to_numpy(dtype=float)
         rss = group["rss_bytes"].to_numpy(dtype=float)
         per_worker.append(
-            f"{html.escape(str(worker))}: CPU p95 {_q(cpu, 95):.0f} %, "
-            f"loop lag p99 {_q(lag, 99):.3g} ms, RSS max {np.nanmax(rss) / 2**20:.0f} MiB"
+            f"{html.escape(str(worker))}: CPU p95 {numbers.quantity(_q(cpu, 95), '%', 2)}, "
+            f"loop lag p99 {numbers.latency_ms(_q(lag, 99))}, "
+            f"RSS max {numbers.quantity(np.nanmax(rss) / 2**20, 'MiB')}"
         )
     notes = "".join(f"<li>{html.escape(f)}</li>" for f in findings)
     return f"{head}<br>{'<br>'.join(per_worker)}" + (f"<ul>{notes}</ul>" if notes else "")
@@ -138,7 +143,8 @@ def load_section(run: RunFolder, figure: str) -> str:
         ("arrivals", workload.get("arrivals") if model == "open" else None),
         (
             "pause share",
-            f"{float(workload.get('pause_share') or 0):.0%} of cycles pause and resume",
+            f"{numbers.percent(float(workload.get('pause_share') or 0))} of cycles pause and "
+            "resume",
         ),
         ("transport", html.escape(str(m.get("transport")))),
         ("notification timeout", f"{m.get('notification_timeout_s')} s"),

@@ -208,16 +208,22 @@ def cut_short_sentence(run: RunFolder, *, now: float | None = None) -> str | Non
     last_s = _last_data_s(run)
     when = datetime.fromtimestamp(run.t0 + last_s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     planned = [float(s.get("end_s", 0.0)) for s in run.manifest.get("stages") or ()]
-    of_planned = f" of the planned {max(planned):.0f} s" if planned and max(planned) > 0 else ""
+    of_planned = (
+        f" of the planned {numbers.duration_s(round(max(planned)))}"
+        if planned and max(planned) > 0
+        else ""
+    )
     age_s = _last_write_age_s(run, time.time() if now is None else now)
+    last = numbers.duration_s(round(last_s))
     if age_s < QUIET_S:
+        age = numbers.duration_s(round(age_s))
         return (
-            f"The run has not ended (status 'running', folder written {age_s:.0f} s ago): "
+            f"The run has not ended (status 'running', folder written {age} ago): "
             f"it is still going, or was cut short at {when}; these numbers cover its first "
-            f"{last_s:.0f} s{of_planned}."
+            f"{last}{of_planned}."
         )
     return (
-        f"The run was cut short at {when}, {last_s:.0f} s{of_planned} into it: its launcher "
+        f"The run was cut short at {when}, {last}{of_planned} into it: its launcher "
         "ended without closing the run folder (status still 'running'), so the numbers "
         "cover only that part and the last seconds before the cut may be missing."
     )
