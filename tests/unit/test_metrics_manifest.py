@@ -206,7 +206,7 @@ def test_finish_checks_the_status() -> None:
 
 
 def test_read_manifest_refuses_other_formats_and_non_runs(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"not a run folder \(no manifest.json\)"):
+    with pytest.raises(ConfigError, match=r"manifest.json: missing \(not a run folder\)"):
         read_manifest(tmp_path)
     (tmp_path / "manifest.json").write_text('{"format": 3}')
     with pytest.raises(ConfigError, match="run-folder format 3 is not supported"):

@@ -9,7 +9,6 @@ Every problem with the folder is a ConfigError with one line naming the file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from gwsload.analysis.load_tables import (
     read_sessions,
     segments,
 )
-from gwsload.contract.formats import KNOWN_FORMATS
+from gwsload.contract.manifest import KNOWN_FORMATS, read_manifest
 from gwsload.contract.periods import measured_end_seconds, warmup_seconds
 from gwsload.contract.saturation import SIMULATOR_HEALTH_FIELDS, SIMULATOR_HEALTH_FILE
 from gwsload.errors import ConfigError
@@ -123,31 +122,6 @@ class RunFolder:
     def workload_model(self) -> str:
         workload = self.manifest.get("workload") or {}
         return str(workload.get("model", "closed"))
-
-
-def _read_manifest(path: Path) -> dict[str, Any]:
-    file = path / "manifest.json"
-    if not path.is_dir():
-        raise ConfigError(f"{path}: not a run folder (expected a directory with manifest.json)")
-    try:
-        manifest = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: missing (expected the run folder's manifest)") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{file}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise ConfigError(f"{file}: expected a JSON object")
-    fmt = manifest.get("format")
-    if fmt not in KNOWN_FORMATS:
-        raise ConfigError(
-            f"{file}: run-folder format {fmt!r} is not supported (this gwsload reads "
-            f"format {', '.join(map(str, KNOWN_FORMATS))})"
-        )
-    if not isinstance(manifest.get("t0"), int | float):
-        raise ConfigError(
-            f"{file}: 't0' must be a number (UNIX seconds), got {manifest.get('t0')!r}"
-        )
-    return manifest
 
 
 class _Codes:
@@ -296,7 +270,7 @@ def _read_simulator(path: Path, t0: float) -> pd.DataFrame:
 def load_run(path: Path | str) -> RunFolder:
     """Read and check a run folder. Raises ConfigError (one line) on anything broken."""
     path = Path(path)
-    manifest = _read_manifest(path)
+    manifest = read_manifest(path)
     t0 = float(manifest["t0"])
     events, examples = _read_events(path, t0)
     warmup = warmup_seconds(manifest)

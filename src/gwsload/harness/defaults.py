@@ -30,11 +30,12 @@ from typing import Any
 from gwsload.contract.activity import run_failures
 from gwsload.contract.agents import AgentDirectory, read_agents_file
 from gwsload.contract.failed_run import count_failures
+from gwsload.contract.manifest import finish_manifest, write_manifest
 from gwsload.errors import ConfigError
 from gwsload.launcher.plan import run_config
 from gwsload.launcher.runconfig import RunConfig
 from gwsload.metrics.health import judge_saturation, read_generator_samples
-from gwsload.metrics.manifest import build_manifest, finish_manifest, write_manifest
+from gwsload.metrics.manifest import build_manifest
 from gwsload.scenario import load_scenario
 
 __all__ = ["config_for_locust", "default_config", "write_standalone_manifest"]

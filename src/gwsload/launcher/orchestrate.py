@@ -33,6 +33,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from gwsload.contract.agents import AgentCredentials, AgentDirectory
+from gwsload.contract.manifest import finish_manifest, write_manifest
 from gwsload.contract.saturation import SIMULATOR_HEALTH_FILE
 from gwsload.errors import EXIT_FAILED, EXIT_OK, ConfigError
 from gwsload.launcher.plan import run_config, stop_timeout_s
@@ -41,13 +42,7 @@ from gwsload.launcher.progress import format_progress, format_summary, read_prog
 from gwsload.launcher.verdict import EXIT_INTERRUPTED, run_verdict, untested
 from gwsload.metrics.health import judge_saturation, read_generator_samples
 from gwsload.metrics.machine import MachineSampler, environment_document, write_environment
-from gwsload.metrics.manifest import (
-    build_manifest,
-    create_run_folder,
-    finish_manifest,
-    prepare_out_folder,
-    write_manifest,
-)
+from gwsload.metrics.manifest import build_manifest, create_run_folder, prepare_out_folder
 from gwsload.scenario import Scenario
 from gwsload.simulator.options import MAX_AGENTS
 from gwsload.simulator.process import SimulatorProcess, SimulatorStartError

@@ -17,7 +17,6 @@ a manifest. The command line is stored with secrets removed.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
@@ -31,7 +30,16 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from gwsload import __version__
-from gwsload.contract.formats import FORMAT, KNOWN_FORMATS
+from gwsload.contract.manifest import (
+    FORMAT,
+    KNOWN_FORMATS,
+    MANIFEST,
+    RUN_STATUSES,
+    finish_manifest,
+    read_manifest,
+    utc_text,
+    write_manifest,
+)
 from gwsload.errors import ConfigError
 from gwsload.scenario import Scenario
 from gwsload.stages import stage_windows
@@ -51,8 +59,7 @@ __all__ = [
     "write_manifest",
 ]
 
-RUN_STATUSES = ("running", "completed", "interrupted", "failed")
-MANIFEST = "manifest.json"
+#: run-folder format version (history in docs/run-folder.md); 1: first version
 _REDACTED = "***"
 #: option names whose value is a secret (``--password x``, ``--api-token=x``)
 _SECRET_OPTION = re.compile(
@@ -164,10 +171,6 @@ def _redact_url(text: str) -> str:
     return f"{head}{eq}{clean}"
 
 
-def _utc(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _version_of(package: str) -> str | None:
     # metadata only: the manifest writer must not import gevent or locust
     try:
@@ -217,7 +220,7 @@ def build_manifest(
         "status": "running",
         "exit_code": None,
         "t0": t0,
-        "started_utc": _utc(t0),
+        "started_utc": utc_text(t0),
         "ended_utc": None,
         "duration_s": None,
         "scenario_file": scenario_file,
@@ -247,58 +250,3 @@ def build_manifest(
         "command_line": redact_command_line(command_line),
         "generator": {"saturated": False, "findings": []},
     }
-
-
-def finish_manifest(
-    manifest: Mapping[str, object],
-    *,
-    status: str,
-    exit_code: int | None,
-    ended: float,
-    generator: Mapping[str, object] | None = None,
-) -> dict[str, object]:
-    """A copy of ``manifest`` closed with its end status, time and generator verdict."""
-    if status not in RUN_STATUSES:
-        raise ValueError(f"status must be one of {RUN_STATUSES}, got {status!r}")
-    t0 = manifest["t0"]
-    closed = dict(manifest)
-    closed.update(
-        status=status,
-        exit_code=exit_code,
-        ended_utc=_utc(ended),
-        duration_s=round(ended - t0, 3) if isinstance(t0, int | float) else None,
-    )
-    if generator is not None:
-        closed["generator"] = dict(generator)
-    return closed
-
-
-def write_manifest(run_dir: str | os.PathLike[str], manifest: Mapping[str, object]) -> Path:
-    """Write ``<run_dir>/manifest.json`` atomically; its path."""
-    final = Path(run_dir) / MANIFEST
-    temporary = final.with_name(f".{MANIFEST}.{os.getpid()}.tmp")
-    with open(temporary, "w", encoding="utf-8") as file:
-        json.dump(manifest, file, indent=2, allow_nan=False)
-        file.write("\n")
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, final)
-    return final
-
-
-def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, object]:
-    """Read a run folder's manifest; ``ConfigError`` if missing, broken or of another format."""
-    path = Path(run_dir) / MANIFEST
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{run_dir}: not a run folder (no {MANIFEST})") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: unreadable manifest ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") not in KNOWN_FORMATS:
-        found = data.get("format") if isinstance(data, dict) else None
-        raise ConfigError(
-            f"{path}: run-folder format {found!r} is not supported (this gwsload reads "
-            f"format {', '.join(map(str, KNOWN_FORMATS))})"
-        )
-    return data
