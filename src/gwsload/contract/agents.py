@@ -103,9 +103,17 @@ def read_agents_file(path: str | Path) -> list[AgentCredentials]:
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ConfigError(f"{file}: cannot read the agents file ({reason})") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read the agents file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{file}: not a text file (expected a UTF-8 CSV with a header username,password)"
+        ) from None
+    if "\0" in text:
+        raise ConfigError(
+            f"{file}: holds NUL bytes, not a text file "
+            "(expected a UTF-8 CSV with a header username,password)"
+        )
     reader = csv.DictReader(line for line in text.splitlines() if line.strip())
     try:
         header = [f.strip().lower() for f in (reader.fieldnames or [])]
