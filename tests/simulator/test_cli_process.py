@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from gwsload.contract.saturation import SIMULATOR_HEALTH_FIELDS
+from gwsload.simulator.health import judge_health_log
 from gwsload.simulator.process import SimulatorProcess, SimulatorStartError
 
 
@@ -191,3 +192,16 @@ def test_health_log_samples_the_simulator_process(tmp_path: Path) -> None:
         assert int(row["open_fds"]) > 3 and int(row["tasks"]) >= 2
     if Path("/proc/self/schedstat").exists():
         assert all(float(r["cpu_wait_percent"]) >= 0.0 for r in rows)
+
+
+def test_judge_health_log_applies_the_one_rule(tmp_path: Path) -> None:
+    health = tmp_path / "simulator.csv"
+    rows = [f"{100 + 2 * i}.0,20.0,25.0,1,1,1,{45.0 if i >= 5 else 1.0}" for i in range(10)]
+    health.write_text(",".join(SIMULATOR_HEALTH_FIELDS) + "\n" + "\n".join(rows) + "\n")
+    whole = judge_health_log(health, since_ts=0.0)
+    assert whole is not None and whole.saturated and whole.lag_share == 0.5
+    assert whole.reason.startswith("event-loop lag > 10 ms in 50 % of samples")
+    calm = judge_health_log(health.with_name("none.csv"), since_ts=0.0)
+    assert calm is None  # no simulator.csv: an external target
+    late = judge_health_log(health, since_ts=109.0)  # the last five samples only
+    assert late is not None and late.samples == 5 and late.lag_share == 1.0

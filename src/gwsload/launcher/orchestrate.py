@@ -44,6 +44,7 @@ from gwsload.metrics.health import judge_saturation, read_generator_samples
 from gwsload.metrics.machine import MachineSampler, environment_document, write_environment
 from gwsload.metrics.manifest import build_manifest, create_run_folder, prepare_out_folder
 from gwsload.scenario import Scenario
+from gwsload.simulator.health import judge_health_log
 from gwsload.simulator.options import MAX_AGENTS
 from gwsload.simulator.process import SimulatorProcess, SimulatorStartError
 
@@ -224,6 +225,12 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
             _say(stream, line)
     for finding in verdict.findings:
         _say(stream, f"load generator saturated: {finding} (latencies are not trustworthy)")
+    simulator = judge_health_log(run_dir / SIMULATOR_HEALTH_FILE, since_ts=steady_from)
+    if simulator is not None and simulator.saturated:
+        _say(
+            stream,
+            f"embedded simulator saturated: {simulator.reason} (latencies include its delays)",
+        )
     # a run that did not test has nothing for its SLOs to judge: its reason says it all
     checked = status == "completed" and scenario.slo and options.check_slos and not not_tested
     if checked and not _check_slos(run_dir, stream):

@@ -21,10 +21,15 @@ from pathlib import Path
 
 import psutil
 
-from gwsload.contract.saturation import SIMULATOR_HEALTH_FIELDS, parse_schedstat_wait_s
+from gwsload.contract.saturation import (
+    SIMULATOR_HEALTH_FIELDS,
+    Saturation,
+    judge,
+    parse_schedstat_wait_s,
+)
 from gwsload.errors import ConfigError
 
-__all__ = ["HealthLog", "LoopLagProbe"]
+__all__ = ["HealthLog", "LoopLagProbe", "judge_health_log"]
 
 _SCHEDSTAT = Path("/proc/self/schedstat")
 #: (UNIX time, CPU seconds, CPU-wait seconds, RSS bytes, open fds)
@@ -119,3 +124,19 @@ class HealthLog:
             ]
         )
         self._file.flush()
+
+
+def judge_health_log(path: Path, *, since_ts: float) -> Saturation | None:
+    """The saturation rule over the samples of a ``simulator.csv`` taken after ``since_ts``
+    (UNIX seconds); None when there is no such file."""
+    columns: dict[str, list[float]] = {"cpu_percent": [], "loop_lag_ms": [], "cpu_wait_percent": []}
+    try:
+        with path.open(encoding="utf-8", newline="") as file:
+            for row in csv.DictReader(file):
+                if float(row["ts"] or "nan") < since_ts:
+                    continue
+                for name, values in columns.items():
+                    values.append(float(row.get(name) or "nan"))
+    except (OSError, KeyError, ValueError):  # absent (external target) or unreadable
+        return None
+    return judge(columns["cpu_percent"], columns["loop_lag_ms"], columns["cpu_wait_percent"])
