@@ -16,5 +16,6 @@ from __future__ import annotations
 from gwsload.cometd.client import CometdClient
 from gwsload.cometd.errors import CometdError, TransportError
 from gwsload.cometd.incident import Incident
+from gwsload.cometd.transports.shared import SharedConnections
 
-__all__ = ["CometdClient", "CometdError", "Incident", "TransportError"]
+__all__ = ["CometdClient", "CometdError", "Incident", "SharedConnections", "TransportError"]

@@ -52,6 +52,7 @@ from gwsload.cometd.errors import CometdError, TransportError
 from gwsload.cometd.incident import Incident, IncidentKind
 from gwsload.cometd.transports.base import Transport
 from gwsload.cometd.transports.long_polling import LongPollingTransport
+from gwsload.cometd.transports.shared import SharedConnections
 from gwsload.cometd.transports.websocket import WebSocketTransport
 from gwsload.cookies import CookieJar
 from gwsload.errors import ConfigError
@@ -92,6 +93,8 @@ class CometdClient:
         on_incident: called with each :class:`Incident` (reconnects, re-handshakes,
             transport errors, listener gaps); runs in the greenlet that saw it.
         ack: ask for the acknowledgement extension (guaranteed, ordered delivery).
+        connections: long-polling only: the process's shared connection pools for
+            every request but the held connect (None: a second connection of its own).
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class CometdClient:
         ack: bool = False,
         max_network_delay: float = DEFAULT_MAX_NETWORK_DELAY,
         connect_timeout: float = 10.0,
+        connections: SharedConnections | None = None,
     ) -> None:
         self.url = url
         options: dict[str, Any] = {
@@ -117,7 +121,9 @@ class CometdClient:
             "connect_timeout": connect_timeout,
         }
         if transport == "long-polling":
-            self._transport: Transport = LongPollingTransport(url, **options)
+            self._transport: Transport = LongPollingTransport(
+                url, connections=connections, **options
+            )
         elif transport == "websocket":
             self._transport = WebSocketTransport(url, **options)
         elif isinstance(transport, str):

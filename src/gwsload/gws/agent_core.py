@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from gevent.event import Event
 
-from gwsload.cometd import CometdClient, Incident
+from gwsload.cometd import CometdClient, Incident, SharedConnections
 from gwsload.cometd.client import TransportName
 from gwsload.contract.operations import TRANSPORTS
 from gwsload.errors import ConfigError
@@ -49,6 +49,8 @@ class AgentCore:
         on_incident: CometD incidents (reconnects, re-handshakes...).
         wall_offset: ``time.time() - time.perf_counter()``; read once per process
             so all agents share it.
+        connections: the process's shared connection pools (REST and CometD requests
+            other than the held connect); None: connections of this agent's own.
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class AgentCore:
         on_request: RequestSink | None = None,
         on_incident: IncidentSink | None = None,
         wall_offset: float | None = None,
+        connections: SharedConnections | None = None,
     ) -> None:
         if config.transport not in TRANSPORTS:
             raise ConfigError(
@@ -74,7 +77,9 @@ class AgentCore:
             verify_tls=config.verify_tls,
             ca_file=config.ca_file,
             network_timeout=config.request_timeout_s,
+            connections=connections,
         )
+        self._connections = connections
         self.matcher = NotificationMatcher(
             agent=config.user,
             timeout_s=config.notification_timeout_s,
@@ -109,6 +114,7 @@ class AgentCore:
             verify_tls=self.config.verify_tls,
             ca_file=self.config.ca_file,
             on_incident=self._on_incident,
+            connections=self._connections,
         )
 
     # -- REST ---------------------------------------------------------------------

@@ -5,11 +5,14 @@ What GWS needs from a client: HTTP Basic auth and ``Origin`` on every request, t
 agent's CometD client), and the CSRF header learned from GET responses sent back on
 every POST/PUT/DELETE. TLS certificates are verified unless ``verify_tls=False``.
 
-One keep-alive connection per session (``concurrency=1``), so thousands of sessions
-fit in one process and each request is a single write plus read on a warm socket.
+One keep-alive connection per session (``concurrency=1``), or, given
+``connections``, a turn on a pool of keep-alive connections that the sessions of a
+process share (:mod:`gwsload.cometd.transports.shared`: about one socket per agent
+instead of three). Either way each request is a single write plus read on a warm
+socket.
 ``t_sent`` / ``t_response`` are ``time.perf_counter()`` stamps taken right before the
-write and right after the last byte was read, for callers (e.g. Locust users) that
-report the latency themselves.
+write (after any wait for a pooled connection) and right after the last byte was
+read, for callers (e.g. Locust users) that report the latency themselves.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from __future__ import annotations
 import http.client
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from geventhttpclient import HTTPClient
 
+from gwsload.cometd.transports.shared import ServerKey, SharedClient, SharedConnections
 from gwsload.cometd.transports.tls import client_context
 from gwsload.cookies import CookieJar
 from gwsload.gws.errors import GwsTransportError, status_meaning
@@ -101,6 +106,8 @@ class GwsSession:
         verify_tls: verify certificates and host names (turn off only for lab systems).
         ca_file: extra CA bundle to trust (e.g. a lab CA) when verifying.
         connect_timeout, network_timeout: seconds; a timeout is a transport error.
+        connections: the process's shared connection pools; None: a connection of
+            this session's own.
 
     Raises:
         ConfigError: ``base_url`` is not an http(s) URL.
@@ -118,6 +125,7 @@ class GwsSession:
         ca_file: str | None = None,
         connect_timeout: float = 5.0,
         network_timeout: float = 30.0,
+        connections: SharedConnections | None = None,
     ) -> None:
         self.base = parse_base_url(base_url)
         self.user = user
@@ -128,6 +136,15 @@ class GwsSession:
         self._closed = False
         self._authorization = basic_authorization(user, password)
         tls = self.base.scheme == "https"
+        self._shared: SharedClient | None = None
+        if connections is not None:
+            key = ServerKey(
+                self.base.host, self.base.port, tls, verify_tls, ca_file,
+                connect_timeout, network_timeout,
+            )  # fmt: skip
+            self._shared = connections.client(key)
+            self._client = self._shared.http
+            return
         factory = _context_factory(verify=verify_tls, ca_file=ca_file) if tls else None
         self._client = HTTPClient(
             self.base.host,
@@ -177,16 +194,17 @@ class GwsSession:
             headers["Content-Type"] = "application/json"
         if self.csrf is not None and method in CSRF_METHODS:
             headers[self.csrf.header] = self.csrf.token
-        t_sent = time.perf_counter()
-        try:
-            raw_response = self._client.request(method, path, body=body, headers=headers)
+        with self._connection() as client:
+            t_sent = time.perf_counter()
             try:
-                raw = raw_response.read()
-            finally:
-                raw_response.release()
-        except (OSError, http.client.HTTPException) as exc:
-            raise GwsTransportError(name, f"{type(exc).__name__}: {exc}") from exc
-        t_response = time.perf_counter()
+                raw_response = client.request(method, path, body=body, headers=headers)
+                try:
+                    raw = raw_response.read()
+                finally:
+                    raw_response.release()
+            except (OSError, http.client.HTTPException) as exc:
+                raise GwsTransportError(name, f"{type(exc).__name__}: {exc}") from exc
+            t_response = time.perf_counter()
         header_items = list(raw_response.items())
         set_cookies = [v for k, v in header_items if k.lower() == "set-cookie"]
         if set_cookies:
@@ -197,6 +215,14 @@ class GwsSession:
         parsed, excerpt = parse_body(raw)
         return Response(name, raw_response.status_code, parsed, excerpt, t_sent, t_response)
 
+    @contextmanager
+    def _connection(self) -> Iterator[HTTPClient]:
+        if self._shared is None:
+            yield self._client
+        else:
+            with self._shared.slot() as client:
+                yield client
+
     def get(self, path: str, *, operation: str | None = None) -> Response:
         return self.request("GET", path, operation=operation)
 
@@ -206,7 +232,8 @@ class GwsSession:
     def close(self) -> None:
         """Close the connection; requests after this raise GwsTransportError."""
         self._closed = True
-        self._client.close()
+        if self._shared is None:  # a shared pool outlives its sessions
+            self._client.close()
 
     def __enter__(self) -> GwsSession:
         return self

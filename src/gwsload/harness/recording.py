@@ -78,6 +78,7 @@ class RecordingAgent(AgentBase):
             on_request=self._on_request,
             on_incident=self._on_incident,
             wall_offset=wall_offset(),
+            connections=load.connections,
         )
         self.life = AgentLife(agent, rng=self.rng, on_incident=self._on_life_incident)
         load.agent_states.note(agent.config.user, self.life.phase, "")

@@ -28,6 +28,7 @@ from gevent.threadpool import ThreadPool
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner
 
+from gwsload.cometd import SharedConnections
 from gwsload.contract.agent_states import AgentStates
 from gwsload.contract.agents import AgentDirectory
 from gwsload.harness.health import HealthSampler
@@ -111,6 +112,8 @@ class LoadProcess:
         self.listeners = 0
         #: each agent's phase (operating / setting up / failing), for the progress line
         self.agent_states = AgentStates()
+        #: keep-alive connections the agents share: about one socket per agent, not three
+        self.connections = SharedConnections()
         self._deliver = deliver
         runner = environment.runner
         self.sampler = HealthSampler(

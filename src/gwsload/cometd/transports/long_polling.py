@@ -2,8 +2,10 @@
 
 The held /meta/connect has its own connection and its own greenlet (the
 listener), so a publish or subscribe is never stuck behind a 30-second poll;
-every other request goes on the second connection, in the caller's greenlet.
-An idle client is one greenlet blocked on one socket read: no CPU.
+every other request goes on the second connection, in the caller's greenlet, or,
+given ``connections``, on a pool of keep-alive connections that the clients of a
+process share (the held connect always has its own). An idle client is one
+greenlet blocked on one socket read: no CPU.
 
 Every request carries the custom headers and the shared cookie jar's cookies,
 and every response's ``Set-Cookie`` goes back into the jar (CometD servers find
@@ -23,6 +25,7 @@ from geventhttpclient import HTTPClient
 from gwsload.bayeux._client_events import Batch, Lane
 from gwsload.cometd.errors import TransportError
 from gwsload.cometd.transports.base import Sink
+from gwsload.cometd.transports.shared import ServerKey, SharedConnections
 from gwsload.cometd.transports.tls import client_context
 from gwsload.cookies import CookieJar
 from gwsload.errors import ConfigError
@@ -45,6 +48,7 @@ class LongPollingTransport:
         verify_tls: bool = True,
         ca_file: str | None = None,
         connect_timeout: float = 10.0,
+        connections: SharedConnections | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -59,6 +63,7 @@ class LongPollingTransport:
         self._verify_tls = verify_tls
         self._ca_file = ca_file
         self._connect_timeout = connect_timeout
+        self._connections = connections
         self._clients: dict[Lane, tuple[HTTPClient, float]] = {}
         self._sink: Sink | None = None
         self._held: tuple[Batch, float] | None = None
@@ -138,6 +143,8 @@ class LongPollingTransport:
             current[0].close()
 
     def _exchange(self, lane: Lane, payload: str, timeout: float) -> bytes:
+        if lane is not Lane.CONNECT and self._connections is not None:
+            return self._shared_exchange(payload, timeout)
         client = self._client(lane, timeout)
         cookie = self._cookies.header()
         try:
@@ -150,6 +157,32 @@ class LongPollingTransport:
         except Exception as exc:  # socket, TLS and HTTP parse errors all mean "no answer"
             self._drop(lane)
             raise TransportError(f"POST {self._url}: {type(exc).__name__}: {exc}") from exc
+        return self._answer(body, status, set_cookies)
+
+    def _shared_exchange(self, payload: str, timeout: float) -> bytes:
+        assert self._connections is not None
+        key = ServerKey(
+            self._host, self._port, self._tls, self._verify_tls, self._ca_file,
+            self._connect_timeout, timeout,
+        )  # fmt: skip
+        headers = dict(self._headers)  # this client's identity travels with the request
+        cookie = self._cookies.header()
+        if cookie:
+            headers["Cookie"] = cookie
+        try:
+            with self._connections.client(key).slot() as client:
+                response = client.post(self._path, body=payload, headers=headers)
+                try:
+                    body = response.read()
+                    status = response.status_code
+                    set_cookies = response.info().getlist("set-cookie")
+                finally:
+                    response.release()
+        except Exception as exc:  # the pool drops a failed connection by itself
+            raise TransportError(f"POST {self._url}: {type(exc).__name__}: {exc}") from exc
+        return self._answer(body, status, set_cookies)
+
+    def _answer(self, body: bytes, status: int, set_cookies: list[str]) -> bytes:
         if set_cookies:
             self._cookies.update(set_cookies)
         if status != 200:
