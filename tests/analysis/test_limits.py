@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from gwsload.analysis import plots
 from gwsload.analysis.capacity import compute_capacity
 from gwsload.analysis.limits import GENERATOR, SIMULATOR, PeriodHealth, ProcessHealth
 from gwsload.analysis.load import load_run
@@ -177,3 +179,14 @@ def test_lag_from_a_crowded_machine_names_the_machine_not_more_workers() -> None
         "run where nothing else competes for the CPUs and give the simulator its own machine "
         "(`gwsload simulate` there, `--target URL` here)"
     )
+
+
+def test_capacity_plot_marks_saturated_steps(folders: dict[str, Path]) -> None:
+    result = _capacity(folders["generator_knee"])
+    ax = plots.plot_capacity(result.steps, capacity_step=result.capacity_step)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    marked = lines["generator or simulator saturated"]
+    assert list(np.asarray(marked.get_xdata())) == [60.0]  # the last step only
+    healthy = _capacity(folders["healthy_knee"])
+    ax = plots.plot_capacity(healthy.steps, capacity_step=healthy.capacity_step)
+    assert "generator or simulator saturated" not in {line.get_label() for line in ax.get_lines()}

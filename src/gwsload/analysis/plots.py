@@ -205,6 +205,18 @@ def plot_capacity(
     if capacity_step is not None:
         at = steps.set_index("step").loc[capacity_step, "offered"]
         ax.axvline(number(at), color="tab:green", lw=2, alpha=0.6, label="capacity")
+    if "limited_by" in steps:
+        # steps measured through a saturated generator or simulator: not the target's figures
+        saturated = steps["limited_by"].isin(["load generator", "simulator"]).to_numpy()
+        if saturated.any():
+            ax.plot(
+                x[saturated],
+                steps["ops_per_s"][saturated],
+                "X",
+                color="black",
+                markersize=10,
+                label="generator or simulator saturated",
+            )
     ax.grid(True, alpha=0.3)
     legend_outside(ax, extra=twin)
     ax.set_title("Capacity: load vs throughput and latency")
