@@ -29,6 +29,9 @@ users = 10
 # every [simulator] key, each set away from its default
 EVERY_SIMULATOR_SETTING = """
 [simulator]
+nodes = 3
+fail_node_every_s = 30
+fail_node_down_s = 5
 agents = 40
 answer_delay_ms = 50
 latency_model = "lognormal"
@@ -269,6 +272,12 @@ def test_simulator_table_maps_onto_the_simulator_flags(write: Write) -> None:
     assert load_scenario(write(text)).simulator_argv() == [
         "--agents",
         "40",
+        "--nodes",
+        "3",
+        "--fail-node-every-s",
+        "30",
+        "--fail-node-down-s",
+        "5",
         "--answer-delay-ms",
         "50",
         "--latency-model",

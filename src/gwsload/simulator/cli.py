@@ -79,6 +79,11 @@ def main(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     _raise_fd_limit()
+    if options.nodes > 1:
+        from gwsload.simulator.cluster import run_cluster  # noqa: PLC0415
+
+        run_cluster(options, stop_on_stdin_eof=args.stop_on_stdin_eof)
+        return EXIT_OK
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(options, stop_on_stdin_eof=args.stop_on_stdin_eof))
     return EXIT_OK

@@ -43,6 +43,7 @@ VERSION_PATH = "/api/v2/diagnostics/version"
 REQUESTS_PATH = "/gwsload/requests"
 SESSION_COOKIE = "JSESSIONID"
 CSRF_HEADER = "X-CSRF-TOKEN"
+NODE_HEADER = "X-Gwsload-Node"
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 
@@ -160,6 +161,8 @@ def _check_basic(node: SimulatedNode, header: str) -> Agent | None:
 async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
     node = request.app[NODE]
     options = node.options
+    if options.node_name is not None:  # which node of a cluster served this request
+        response.headers[NODE_HEADER] = options.node_name
     new_session = request.get("gws_new_session")
     if new_session is not None and request.get("gws_session_ended") is None:
         # a header, not response.set_cookie: cookies are serialised before this signal

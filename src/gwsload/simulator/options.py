@@ -43,6 +43,7 @@ MAX_AGENTS = 89_999
 LISTENING = "listening"
 AGENTS = "agents"
 BEHAVIOUR = "behaviour"
+CLUSTER = "cluster (several nodes behind HAProxy)"
 FAULTS = "faults (shares in [0, 1], all seeded)"
 COMETD = "CometD and output"
 
@@ -74,6 +75,19 @@ class SimulatorOptions:
     tls_dir: Path | None = _opt(  # noqa: RUF009 (the default is None)
         None, "where --tls writes ca.pem and the server's key (default: a new temporary "
         "folder, named on stderr)", LISTENING, metavar="DIR", scenario=False,
+    )  # fmt: skip
+    nodes: int = _opt(
+        1, "run N node processes (own sessions, CSRF tokens, CometD sessions; one agent "
+        "list) behind HAProxy on --port, pinned by an affinity cookie", CLUSTER, metavar="N",
+    )  # fmt: skip
+    fail_node_every_s: float = _opt(
+        0.0, "every S seconds kill one node (SIGKILL) and restart it --fail-node-down-s "
+        "later; SIGUSR1 to gwsload simulate does it at once", CLUSTER, metavar="S",
+    )  # fmt: skip
+    fail_node_down_s: float = _opt(2.0, "how long a killed node stays down", CLUSTER, metavar="S")
+    node_name: str | None = _opt(
+        None, "this node's name, sent in the X-Gwsload-Node response header (set by "
+        "--nodes)", CLUSTER, metavar="NAME", scenario=False,
     )  # fmt: skip
     agents: int = _opt(1000, "generate agent0001..agentN", AGENTS, metavar="N")
     password: str = _opt("gwsload", "password of the generated agents", AGENTS, scenario=False)
@@ -247,6 +261,16 @@ class SimulatorOptions:
             raise OptionError("cometd_interval_ms", self.cometd_interval_ms, "an int >= 0")
         if self.cometd_max_interval_ms <= 0:
             raise OptionError("cometd_max_interval_ms", self.cometd_max_interval_ms, "an int > 0")
+        if not 1 <= self.nodes <= 16:
+            raise OptionError("nodes", self.nodes, "an int in [1, 16]")
+        if self.nodes > 1 and self.tls:
+            raise OptionError("tls", self.tls, "off with {nodes} > 1 (HAProxy serves plain HTTP)")
+        if self.fail_node_every_s > 0 and self.nodes < 2:
+            raise OptionError("fail_node_every_s", self.fail_node_every_s, "0 unless {nodes} >= 2")
+        if self.fail_node_every_s > 0 and not self.fail_node_down_s < self.fail_node_every_s:
+            raise OptionError(
+                "fail_node_down_s", self.fail_node_down_s, "shorter than {fail_node_every_s}"
+            )
         if self.tls_dir is not None and not self.tls:
             raise OptionError("tls_dir", str(self.tls_dir), "given only with {tls}")
         if self.require_origin is not None and "://" not in self.require_origin:

@@ -149,6 +149,13 @@ class SimulatorProcess:
                 pipe.close()
         return proc.returncode
 
+    def kill(self) -> None:
+        """SIGKILL the child at once (a node that dies), and reap it."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=self.stop_timeout_s)
+
     def close(self) -> None:
         """Stop the child and drop its stderr file."""
         self.stop()

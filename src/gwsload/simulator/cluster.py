@@ -1,0 +1,236 @@
+"""``gwsload simulate --nodes N``: N simulator nodes behind HAProxy, as GWS is deployed.
+
+Each node is its own process (``python -m gwsload.simulator``) with its own HTTP
+sessions, CSRF tokens and CometD sessions; all know the same agents. HAProxy
+(Debian package ``haproxy``), configured and started here, listens on ``--port`` and
+pins each client to a node with an inserted affinity cookie (``GWSNODE``), as a
+production balancer does (the GWS CSRF page shows an ``AWSELB`` cookie beside
+JSESSIONID). It checks each node every 500 ms; a client whose node is down is sent to
+another one (``option redispatch``), which does not know its session: it must log in
+again. Each node names itself in the ``X-Gwsload-Node`` response header.
+
+Node failure: ``--fail-node-every-s S`` kills one node (SIGKILL, round robin) every S
+seconds and restarts it on the same port ``--fail-node-down-s`` later; SIGUSR1 to this
+process does the same at once. Each event is one line on stderr. Truth and health
+logs get one file per node (``simulator-truth-node2.csv``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+from gwsload.errors import ConfigError
+from gwsload.lifeline import PARENT_ENV, die_with_parent
+from gwsload.simulator.options import SimulatorOptions, option_specs
+from gwsload.simulator.process import SimulatorProcess, SimulatorStartError
+
+__all__ = ["AFFINITY_COOKIE", "haproxy_config", "node_argv", "run_cluster"]
+
+AFFINITY_COOKIE = "GWSNODE"
+_CLUSTER_ONLY = frozenset({"nodes", "fail_node_every_s", "fail_node_down_s", "port", "host"})
+
+
+def node_argv(options: SimulatorOptions, name: str) -> list[str]:
+    """The command line of one node: every option that differs from its default (one
+    declaration, see options.py), per-node log files, and the node's name."""
+    node = replace(
+        options,
+        node_name=name,
+        truth_log=_per_node(options.truth_log, name),
+        health_log=_per_node(options.health_log, name),
+    )
+    argv: list[str] = []
+    for spec in option_specs():
+        value = getattr(node, spec.name)
+        if spec.name in _CLUSTER_ONLY or value == spec.default or value is None:
+            continue
+        if spec.kind is bool:
+            argv.append(spec.flag)
+        else:
+            argv.extend([spec.flag, str(value)])
+    return argv
+
+
+def _per_node(path: Path | None, name: str) -> Path | None:
+    return None if path is None else path.with_name(f"{path.stem}-{name}{path.suffix}")
+
+
+def haproxy_config(host: str, port: int, nodes: list[tuple[str, int]]) -> str:
+    servers = "\n".join(
+        f"  server {name} 127.0.0.1:{node_port} cookie {name}" for name, node_port in nodes
+    )
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"""global
+  maxconn 8000
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 120s
+  timeout server 120s
+  timeout tunnel 120s
+  option redispatch
+  retries 2
+frontend gws
+  bind {bind}
+  default_backend nodes
+backend nodes
+  balance roundrobin
+  cookie {AFFINITY_COOKIE} insert indirect nocache
+  option httpchk GET /api/v2/diagnostics/version
+  default-server check inter 500ms fall 1 rise 1
+{servers}
+"""
+
+
+class _Node:
+    def __init__(self, name: str, argv: list[str]) -> None:
+        self.name = name
+        self.argv = argv
+        self.port = 0
+        self.process: SimulatorProcess | None = None
+        self.down_until = 0.0
+
+    def start(self) -> None:
+        port = ["--port", str(self.port)] if self.port else []
+        self.process = SimulatorProcess([*self.argv, *port])
+        url = self.process.start()
+        self.port = int(url.rsplit(":", 1)[1])
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.close()
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.close()
+            self.process = None
+
+
+def run_cluster(options: SimulatorOptions, *, stop_on_stdin_eof: bool = False) -> None:
+    """Start the nodes and HAProxy, print HAProxy's URL, serve until SIGINT/SIGTERM (or
+    stdin closes, if asked); kill and restart nodes as asked."""
+    haproxy = shutil.which("haproxy")
+    if haproxy is None:
+        raise ConfigError(
+            "--nodes needs HAProxy: install the Debian package haproxy (apt-get install haproxy)"
+        )
+    folder = Path(tempfile.mkdtemp(prefix="gwsload-cluster-"))
+    nodes = [_Node(f"node{k}", node_argv(options, f"node{k}")) for k in range(1, options.nodes + 1)]
+    balancer: subprocess.Popen[bytes] | None = None
+    log: IO[bytes] | None = None
+    requests = {"stop": False, "fail": False}
+
+    def on_signal(signum: int, _: FrameType | None) -> None:
+        requests["fail" if signum == signal.SIGUSR1 else "stop"] = True
+
+    previous = {
+        s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
+    }
+    try:
+        for node in nodes:
+            try:
+                node.start()
+            except SimulatorStartError as exc:
+                raise ConfigError(f"--nodes: {node.name} did not start: {exc}") from None
+        port = options.port or _free_port(options.host)
+        config = folder / "haproxy.cfg"
+        config.write_text(haproxy_config(options.host, port, [(n.name, n.port) for n in nodes]))
+        log = (folder / "haproxy.log").open("wb")
+        balancer = subprocess.Popen(
+            [haproxy, "-f", str(config), "-db"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
+            preexec_fn=_haproxy_dies_with_us,  # noqa: PLW1509 (prctl only, before exec)
+        )  # fmt: skip
+        _wait_listening(options.host, port, balancer, folder / "haproxy.log")
+        host = f"[{options.host}]" if ":" in options.host else options.host
+        print(f"http://{host}:{port}", flush=True)
+        every = options.fail_node_every_s
+        next_failure = time.monotonic() + every if every > 0 else float("inf")
+        victim = 0
+        while not requests["stop"]:
+            if _stdin_closed(stop_on_stdin_eof, timeout_s=0.1):
+                break
+            now = time.monotonic()
+            if requests["fail"] or now >= next_failure:
+                requests["fail"] = False
+                next_failure = now + every if every > 0 else float("inf")
+                node = nodes[victim % len(nodes)]
+                victim += 1
+                if node.process is not None:
+                    node.kill()
+                    node.down_until = now + options.fail_node_down_s
+                    _say(f"killed {node.name}; restarting it in {options.fail_node_down_s:g} s")
+            for node in nodes:
+                if node.process is None and now >= node.down_until:
+                    node.start()
+                    _say(f"restarted {node.name} on port {node.port}")
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if balancer is not None:
+            balancer.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                balancer.wait(timeout=5)
+            if balancer.poll() is None:
+                balancer.kill()
+                balancer.wait()
+        if log is not None:
+            log.close()
+        for node in nodes:
+            node.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _say(text: str) -> None:
+    print(f"gwsload simulate: {text}", file=sys.stderr, flush=True)
+
+
+def _haproxy_dies_with_us() -> None:
+    # in the forked child, before exec: the kernel stops HAProxy if we die, SIGKILL included
+    die_with_parent(signal.SIGTERM, {PARENT_ENV: str(os.getppid())})
+
+
+def _free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_listening(
+    host: str, port: int, balancer: subprocess.Popen[bytes], log_path: Path
+) -> None:
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        if balancer.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise ConfigError(f"--nodes: haproxy exited with code {balancer.returncode}: {tail[0]}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise ConfigError(f"--nodes: haproxy did not listen on {host}:{port} within 10 s")
+
+
+def _stdin_closed(watch: bool, *, timeout_s: float) -> bool:
+    if not watch:
+        time.sleep(timeout_s)
+        return False
+    fd = sys.stdin.fileno()
+    ready, _, _ = select.select([fd], [], [], timeout_s)
+    return bool(ready) and not os.read(fd, 4096)

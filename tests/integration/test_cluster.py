@@ -1,0 +1,109 @@
+"""``gwsload simulate --nodes 3`` behind HAProxy: affinity by cookie, and a run that
+survives a node killed and restarted mid-run (its agents log in again elsewhere)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from gwsload.simulator.process import SimulatorProcess
+
+needs_haproxy = pytest.mark.skipif(
+    shutil.which("haproxy") is None, reason="HAProxy missing (Debian package haproxy)"
+)
+
+_SCENARIO = """
+name = "cluster"
+warmup_s = 0
+[client]
+notification_timeout_s = 3
+[workload]
+hold_s = 0.2
+think_time_s = 0.05
+[[stages]]
+duration_s = 14
+users = 6
+spawn_rate = 6
+"""
+
+
+def _get_me(url: str, cookie: str = "") -> tuple[str, str]:
+    token = base64.b64encode(b"agent0001:gwsload").decode()
+    headers = {"Authorization": f"Basic {token}", **({"Cookie": cookie} if cookie else {})}
+    with urllib.request.urlopen(
+        urllib.request.Request(url + "/api/v2/me", headers=headers), timeout=5
+    ) as response:
+        cookies = "; ".join(
+            c.split(";", 1)[0] for c in response.headers.get_all("Set-Cookie") or []
+        )
+        return response.headers["X-Gwsload-Node"], cookies
+
+
+@needs_haproxy
+def test_the_balancer_spreads_clients_and_keeps_each_on_its_node() -> None:
+    with SimulatorProcess(["--nodes", "3", "--agents", "3"]) as sim:
+        first = [_get_me(sim.url) for _ in range(3)]
+        assert {node for node, _ in first} == {"node1", "node2", "node3"}
+        node, cookies = first[1]
+        assert "GWSNODE=" in cookies and "JSESSIONID=" in cookies
+        assert all(_get_me(sim.url, cookies)[0] == node for _ in range(5))
+
+
+@needs_haproxy
+def test_a_run_survives_a_node_killed_and_restarted_mid_run(tmp_path: Path) -> None:
+    args = ["--nodes", "3", "--agents", "6", "--latency-ms", "2", "--answer-delay-ms", "20",
+            "--fail-node-every-s", "5", "--fail-node-down-s", "1.5"]  # fmt: skip
+    with SimulatorProcess(args) as sim:
+        scenario = tmp_path / "cluster.toml"
+        scenario.write_text(_SCENARIO)
+        agents = tmp_path / "agents.csv"
+        agents.write_text(
+            "username,password\n" + "".join(f"agent{n:04d},gwsload\n" for n in range(1, 7))
+        )
+        out = tmp_path / "run"
+        started = time.time()
+        done = subprocess.run(
+            [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--target", sim.url,
+             "--agents-file", str(agents), "--out", str(out), "--progress-every", "0",
+             "--no-check"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        log = sim.stderr_tail()
+    assert "killed node1" in log and "restarted node1" in log, log
+    assert "killed node2" in log, log
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "completed", done.stdout + done.stderr
+    events = pq.read_table(out / "events").to_pylist()
+    outcomes = Counter(e["outcome"] for e in events)
+    assert outcomes["ok"] > 50, outcomes
+    # operations go on after the second failure (10 s in): the agents recovered
+    late_ok = [e for e in events if e["outcome"] == "ok" and e["ts"] > started + 11.5]
+    assert {e["agent"] for e in late_ok} == {f"agent{n:04d}" for n in range(1, 7)}, outcomes
+
+
+def test_without_haproxy_nodes_is_one_line_naming_the_package(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "gwsload.simulator", "--nodes", "2"],
+        capture_output=True, text=True, timeout=30, check=False,
+        env={"PATH": str(tmp_path)},  # no haproxy on it
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "python -m gwsload.simulator: error: --nodes needs HAProxy: install the Debian "
+        "package haproxy (apt-get install haproxy)"
+    ]
+
+
+def test_single_node_default_does_not_need_haproxy(tmp_path: Path) -> None:
+    with SimulatorProcess(["--agents", "1"], env={"PATH": str(tmp_path)}) as sim:
+        assert _get_me(sim.url)[0] is None  # no cluster, no node header
