@@ -143,7 +143,9 @@ def test_a_slower_server_is_worse_at_the_median_and_three_runs_judge_on_their_sp
     assert single.returncode == 1, single.stdout + single.stderr
     rows = _rows(json.loads((tmp_path / "cand" / "1" / "compare.json").read_text()))
     server = rows[("*", "server_notify_ms", "p50")]
-    assert server["verdict"] == "worse" and float(server["change"]) > 0.5, single.stdout
+    # 7 ms more at the server; on a busy machine the rest of the server part varies
+    assert server["verdict"] == "worse", single.stdout
+    assert float(server["candidate"]) - float(server["baseline"]) > 4.0, single.stdout
     median = rows[("*", "notify_ms", "p50")]
     if median["verdict"] == "inconclusive":  # the shared machine was noisy during one run
         assert "gap in event-loop lag" in str(median["reason"])

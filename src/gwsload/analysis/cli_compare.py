@@ -141,8 +141,9 @@ def main(args: argparse.Namespace) -> int:
             format_change(number(v), kind) for v in (r.change, r.ci_low, r.ci_high, r.detectable)
         )
         print(
-            f"{r.operation:<20} {r.metric:<16} {r.stat:<9} {r.baseline:>10.4g} "
-            f"{r.candidate:>10.4g} {change:>9} [{low:>9},{high:>9}]  "
+            f"{r.operation:<20} {r.metric:<16} {r.stat:<9} "
+            f"{numbers.significant(number(r.baseline), 4):>10} "
+            f"{numbers.significant(number(r.candidate), 4):>10} {change:>9} [{low:>9},{high:>9}]  "
             f"{detectable.lstrip('+'):>10}  {r.verdict}"
         )
     for reason in result.attrs.get("health_differences") or []:
