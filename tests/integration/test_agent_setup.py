@@ -1,6 +1,7 @@
 """A set-up failure during a run is visible: an agent whose password the target
 refuses shows as failing, with its reason, on the progress line, and its failure is
-a ``setup_error`` incident in the run folder, while the other agent operates."""
+a ``setup_error`` incident in the run folder, while the other agent operates; the
+run fails (not every agent operated) naming that reason, and so does check."""
 
 from __future__ import annotations
 
@@ -53,3 +54,11 @@ def test_a_refused_login_is_on_the_progress_line_and_in_the_incidents(tmp_path: 
     assert setup == [("agent0002", "login: HTTP 401 statusCode 20")]
     events = pq.read_table(out / "events").to_pylist()
     assert {e["agent"] for e in events} == {"agent0001"}
+    # the run did not test with every agent: it fails, and says why, here and in check
+    reason = "most frequent set-up failure: login: HTTP 401 statusCode 20 (1 agent)"
+    assert done.returncode == 1 and reason in done.stdout, output
+    check = subprocess.run(
+        [sys.executable, "-m", "gwsload.cli", "check", str(out)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert check.returncode == 1 and reason in check.stdout, check.stdout + check.stderr

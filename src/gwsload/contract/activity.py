@@ -1,9 +1,12 @@
-"""What a run folder's events say the run did in its measured period (pyarrow, no pandas)."""
+"""What a run folder's events say the run did in its measured period (pyarrow, no pandas),
+and, when agents did not operate, why their set-up failed (``incidents.jsonl``)."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -21,7 +24,7 @@ from gwsload.contract.periods import stages_end_seconds, warmup_seconds
 from gwsload.contract.segments import segment_paths
 from gwsload.errors import ConfigError
 
-__all__ = ["read_activity", "run_failures"]
+__all__ = ["SETUP_FAILURE_LINE", "read_activity", "run_failures", "setup_failures"]
 
 _COLUMNS = ["ts", "agent", "operation"]
 
@@ -56,5 +59,44 @@ def read_activity(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any]) 
 
 
 def run_failures(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any]) -> list[str]:
-    """The failed-run rule applied to a run folder: why it did not test (empty: it did)."""
-    return failed_run_reasons(read_activity(run_dir, manifest), min_active_share(manifest))
+    """The failed-run rule applied to a run folder: why it did not test (empty: it did),
+    with the agents' most frequent set-up failure when there was one."""
+    reasons = failed_run_reasons(read_activity(run_dir, manifest), min_active_share(manifest))
+    failures = setup_failures(run_dir) if reasons else []
+    if failures:
+        reason, agents = failures[0]
+        others = f"; {len(failures) - 1} other reasons" if len(failures) > 1 else ""
+        noun = "agent" if agents == 1 else "agents"
+        reasons.append(f"{SETUP_FAILURE_LINE}: {reason} ({agents} {noun}{others})")
+    return reasons
+
+
+#: the line :func:`run_failures` adds when agents failed to set up
+SETUP_FAILURE_LINE = "most frequent set-up failure"
+#: incident kinds that say why an agent could not set up (docs/run-folder.md)
+_SETUP_KINDS = ("setup_error", "target_unreachable")
+
+
+def setup_failures(run_dir: str | os.PathLike[str]) -> list[tuple[str, int]]:
+    """Why agents failed to set up, from ``incidents.jsonl``: (reason, agents), most
+    agents first. Reasons are ``setup_error`` details (``login: HTTP 401 statusCode
+    20``) and ``target unreachable: <first error>`` for outage spans. A partial last
+    line (a killed run) and lines that are not incidents are skipped."""
+    agents: dict[str, set[str]] = {}
+    try:
+        lines = (Path(run_dir) / "incidents.jsonl").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict) or record.get("kind") not in _SETUP_KINDS:
+            continue
+        detail = str(record.get("detail") or "")
+        if record["kind"] == "target_unreachable":
+            detail = f"target unreachable: {detail}"
+        agents.setdefault(detail, set()).add(str(record.get("agent") or ""))
+    ranked = sorted(agents.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [(reason, len(names)) for reason, names in ranked]
