@@ -28,8 +28,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from gwsload.bayeux._messages import Message
-from gwsload.bayeux._server import ServerEngine
+from gwsload.bayeux import Message, ServerEngine
 from gwsload.simulator.cometd_endpoint import CometdEndpoint
 
 CHANNEL = "/v2/me/calls"

@@ -18,6 +18,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import gwsload
+from gwsload.gws import GwsApiError, GwsError, GwsTransportError
+from gwsload.gws.config import AgentError
 
 SRC = Path(gwsload.__file__).parent
 
@@ -136,3 +138,19 @@ def test_the_launcher_never_loads_gevent_or_locust() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_outside_bayeux_only_its_public_api_is_imported() -> None:
+    private = sorted(
+        f"{_module_name(path)} -> {name}"
+        for path in SRC.rglob("*.py")
+        if "bayeux" not in path.relative_to(SRC).parts
+        for name in _imports(path)
+        if name.startswith("gwsload.bayeux._")
+    )
+    assert not private, "import gwsload.bayeux instead:\n" + "\n".join(private)
+
+
+def test_every_gws_client_error_has_one_root() -> None:
+    for error in (GwsApiError, GwsTransportError, AgentError):
+        assert issubclass(error, GwsError), error

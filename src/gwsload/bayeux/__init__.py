@@ -17,7 +17,7 @@ from gwsload.bayeux._channels import (
     is_wildcard,
     patterns_matching,
 )
-from gwsload.bayeux._client import ClientSession
+from gwsload.bayeux._client import DEFAULT_CONNECT_HOLD_MS, DEFAULT_MAX_NETWORK_DELAY, ClientSession
 from gwsload.bayeux._client_events import (
     Batch,
     Connected,
@@ -56,6 +56,8 @@ from gwsload.bayeux._server import HeldConnect, Outcome, ServerEngine
 from gwsload.bayeux._state import ClientState
 
 __all__ = [
+    "DEFAULT_CONNECT_HOLD_MS",
+    "DEFAULT_MAX_NETWORK_DELAY",
     "MISSING",
     "Advice",
     "Batch",

@@ -1,6 +1,6 @@
 """CometdClient: the gevent driver of the sans-IO Bayeux client session.
 
-The :class:`~gwsload.bayeux._client.ClientSession` decides everything (what to
+The :class:`~gwsload.bayeux.ClientSession` decides everything (what to
 send, when, what a reply means); this module only moves bytes through a
 transport, keeps one timer armed at ``session.get_timer()``, lets callers wait
 for their replies, and calls the subscribers. One method, ``_pump``, runs the
@@ -26,10 +26,12 @@ from typing import Any, Literal
 import gevent
 from gevent.event import AsyncResult
 
-from gwsload.bayeux._channels import is_wildcard, patterns_matching
-from gwsload.bayeux._client import DEFAULT_CONNECT_HOLD_MS, DEFAULT_MAX_NETWORK_DELAY, ClientSession
-from gwsload.bayeux._client_events import (
+from gwsload.bayeux import (
+    DEFAULT_CONNECT_HOLD_MS,
+    DEFAULT_MAX_NETWORK_DELAY,
     Batch,
+    ClientSession,
+    ClientState,
     Connected,
     Delivery,
     Disconnected,
@@ -37,17 +39,19 @@ from gwsload.bayeux._client_events import (
     HandshakeAccepted,
     HandshakeRejected,
     Lane,
+    LocalProtocolError,
     PublishAccepted,
     PublishRejected,
     ReconnectAdvised,
+    RemoteProtocolError,
     RequestTimedOut,
     SubscribeAccepted,
     SubscribeRejected,
     UnsubscribeAccepted,
     UnsubscribeRejected,
+    is_wildcard,
+    patterns_matching,
 )
-from gwsload.bayeux._errors import LocalProtocolError, RemoteProtocolError
-from gwsload.bayeux._state import ClientState
 from gwsload.cometd.errors import CometdError, TransportError
 from gwsload.cometd.incident import Incident, IncidentKind
 from gwsload.cometd.transports.base import Transport

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from gwsload.gws.calls import CallTable
 from gwsload.gws.config import AgentConfig, AgentError
-from gwsload.gws.errors import STATUS_MEANINGS, GwsApiError, GwsTransportError, status_meaning
+from gwsload.gws.errors import (
+    STATUS_MEANINGS,
+    GwsApiError,
+    GwsError,
+    GwsTransportError,
+    status_meaning,
+)
 from gwsload.gws.matcher import (
     RECORDING_OPERATIONS,
     Anomaly,
@@ -38,6 +44,7 @@ __all__ = [
     "CallTable",
     "Expectation",
     "GwsApiError",
+    "GwsError",
     "GwsSession",
     "GwsTransportError",
     "NotificationMatcher",

@@ -33,7 +33,7 @@ from gwsload.contract.operations import COMETD_HANDSHAKE
 from gwsload.gws.agent_core import AgentCore
 from gwsload.gws.calls import CallTable
 from gwsload.gws.config import AgentConfig, AgentError
-from gwsload.gws.errors import GwsApiError, GwsTransportError
+from gwsload.gws.errors import GwsError, GwsTransportError
 from gwsload.gws.matcher import Expectation
 from gwsload.gws.protocol import (
     CALLS_PATH,
@@ -322,7 +322,7 @@ class Agent(AgentCore):
             if self._contact_center_session:
                 self._contact_center_session = False
                 self._call("POST", ME_PATH, "EndContactCenterSession")
-        except (GwsApiError, GwsTransportError) as exc:
+        except GwsError as exc:
             _log.warning("%s: EndContactCenterSession failed: %s", self.config.user, exc)
         finally:
             try:

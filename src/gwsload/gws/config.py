@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gwsload.gws.errors import GwsError
+
 __all__ = ["AgentConfig", "AgentError"]
 
 
-class AgentError(Exception):
+class AgentError(GwsError):
     """The agent flow could not go on (a state never reached within its timeout)."""
 
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from gwsload.contract.status import STATUS_MEANINGS, status_meaning
 
-__all__ = ["STATUS_MEANINGS", "GwsApiError", "GwsTransportError", "status_meaning"]
+__all__ = ["STATUS_MEANINGS", "GwsApiError", "GwsError", "GwsTransportError", "status_meaning"]
 
 
-class GwsApiError(Exception):
+class GwsError(Exception):
+    """The root of the GWS client's errors: catch this for "the agent's GWS side failed"."""
+
+
+class GwsApiError(GwsError):
     """GWS refused an operation: a non-zero ``statusCode`` or a non-2xx HTTP status.
 
     Attributes:
@@ -53,7 +57,7 @@ class GwsApiError(Exception):
         )
 
 
-class GwsTransportError(Exception):
+class GwsTransportError(GwsError):
     """No HTTP response at all: connection refused or reset, TLS failure, or timeout."""
 
     def __init__(self, operation: str, detail: str) -> None:

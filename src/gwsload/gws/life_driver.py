@@ -29,8 +29,7 @@ from collections.abc import Callable
 from gwsload.cometd import CometdError
 from gwsload.gws.agent import Agent
 from gwsload.gws.calls import RECORDING_ON
-from gwsload.gws.config import AgentError
-from gwsload.gws.errors import GwsApiError, GwsTransportError
+from gwsload.gws.errors import GwsApiError, GwsError, GwsTransportError
 from gwsload.gws.life import (
     ESCALATE_AFTER,
     OPERATING,
@@ -123,7 +122,7 @@ class AgentLife:
             return self._apply(_H.SESSION_LOST, lost)
         try:
             happening = self._take_step(state)
-        except (GwsApiError, GwsTransportError, CometdError, AgentError) as exc:
+        except (GwsError, CometdError) as exc:
             return self._failed(exc)
         return self._apply(happening, "")
 
@@ -242,7 +241,7 @@ class AgentLife:
             return
         try:
             happening = self._resync()
-        except (GwsApiError, GwsTransportError) as exc:
+        except GwsError as exc:
             self._failed(exc)
             return
         self.state = next_state(self.state, happening)

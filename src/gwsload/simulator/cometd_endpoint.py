@@ -1,7 +1,7 @@
 """The simulator's CometD endpoint: aiohttp long-polling and websocket over ``ServerEngine``.
 
 ``CometdEndpoint`` is a thin asyncio driver of the sans-IO engine
-(:mod:`gwsload.bayeux._server`); engine time is the event loop's monotonic clock.
+(:class:`gwsload.bayeux.ServerEngine`); engine time is the event loop's monotonic clock.
 
 * Long-polling: ``POST <path>`` and ``POST <path>/<anything>`` (the CometD client
   appends ``/handshake``, ``/connect``...). The body is a JSON array (or one
@@ -30,10 +30,16 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from gwsload.bayeux._codec import decode
-from gwsload.bayeux._errors import RemoteProtocolError
-from gwsload.bayeux._messages import ConnectionType, Message, MetaChannel
-from gwsload.bayeux._server import HeldConnect, Outcome, ServerEngine
+from gwsload.bayeux import (
+    ConnectionType,
+    HeldConnect,
+    Message,
+    MetaChannel,
+    Outcome,
+    RemoteProtocolError,
+    ServerEngine,
+    decode,
+)
 from gwsload.simulator.cometd_socket import SocketConnection
 from gwsload.simulator.cometd_wire import encode_replies
 

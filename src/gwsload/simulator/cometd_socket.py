@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from gwsload.bayeux._messages import Message
+from gwsload.bayeux import Message
 from gwsload.simulator.cometd_wire import encode_replies
 
 __all__ = ["SocketConnection"]

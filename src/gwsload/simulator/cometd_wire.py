@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gwsload.bayeux._codec import encode
-from gwsload.bayeux._messages import Message
+from gwsload.bayeux import Message, encode
 
 __all__ = ["encode_replies"]
 

@@ -1,6 +1,6 @@
 """The seam between the CometD client and its transports.
 
-A transport moves :class:`~gwsload.bayeux._client_events.Batch` es to the server
+A transport moves :class:`~gwsload.bayeux.Batch` es to the server
 and hands back what came, through the :class:`Sink` the client gives it:
 ``on_payload(payload, batch)`` for a received body or frame (``batch`` is the
 request it answers, or None for a websocket frame), ``on_failure(error, batch)``
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gwsload.bayeux._client_events import Batch
+from gwsload.bayeux import Batch
 from gwsload.cometd.errors import TransportError
 
 __all__ = ["Sink", "Transport"]

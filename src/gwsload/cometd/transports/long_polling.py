@@ -22,7 +22,7 @@ import gevent
 import gevent.event
 from geventhttpclient import HTTPClient
 
-from gwsload.bayeux._client_events import Batch, Lane
+from gwsload.bayeux import Batch, Lane
 from gwsload.cometd.errors import TransportError
 from gwsload.cometd.transports.base import Sink
 from gwsload.cometd.transports.shared import ServerKey, SharedConnections

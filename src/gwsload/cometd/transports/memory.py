@@ -20,11 +20,17 @@ from typing import Any
 import gevent
 import gevent.event
 
-from gwsload.bayeux._client_events import Batch, Lane
-from gwsload.bayeux._codec import decode, encode
-from gwsload.bayeux._errors import RemoteProtocolError
-from gwsload.bayeux._messages import ConnectionType, Message
-from gwsload.bayeux._server import HeldConnect, ServerEngine
+from gwsload.bayeux import (
+    Batch,
+    ConnectionType,
+    HeldConnect,
+    Lane,
+    Message,
+    RemoteProtocolError,
+    ServerEngine,
+    decode,
+    encode,
+)
 from gwsload.cometd.errors import TransportError
 from gwsload.cometd.transports.base import Sink
 

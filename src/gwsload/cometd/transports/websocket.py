@@ -21,7 +21,7 @@ import gevent.socket
 import websocket
 import websocket._handshake
 
-from gwsload.bayeux._client_events import Batch
+from gwsload.bayeux import Batch
 from gwsload.cometd.errors import TransportError
 from gwsload.cometd.transports.base import Sink
 from gwsload.cometd.transports.tls import client_context
