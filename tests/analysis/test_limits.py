@@ -190,3 +190,29 @@ def test_capacity_plot_marks_saturated_steps(folders: dict[str, Path]) -> None:
     healthy = _capacity(folders["healthy_knee"])
     ax = plots.plot_capacity(healthy.steps, capacity_step=healthy.capacity_step)
     assert "generator or simulator saturated" not in {line.get_label() for line in ax.get_lines()}
+
+
+def test_a_breach_in_a_saturated_steady_run_is_attributed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    strict = ({"metric": "notify_ms", "stat": "p99", "operation": "*", "max": 1},)
+    saturated = write_run(
+        tmp_path / "saturated", SyntheticRun(cpu_percent=97.0, loop_lag_ms=45.0, slo=strict)
+    )
+    healthy = write_run(tmp_path / "healthy", SyntheticRun(slo=strict))
+    assert main(["check", str(saturated)]) == 1  # still a failure: the run did not test
+    assert "FAIL (breach during generator saturation: not a verdict on the target)" in (
+        capsys.readouterr().out
+    )
+    document = summary_json(analyze_run(load_run(saturated)))
+    assert document["slo"]["results"][0]["during_saturation"] == "load generator"
+    assert document["verdict"].startswith(
+        "FAIL: 1 of 1 SLOs breached (1 during load generator saturation: not a verdict on the "
+        "target)"
+    )
+    assert main(["check", str(healthy)]) == 1
+    assert "not a verdict on the target" not in capsys.readouterr().out
+    assert (
+        summary_json(analyze_run(load_run(healthy)))["slo"]["results"][0]["during_saturation"]
+        is None
+    )

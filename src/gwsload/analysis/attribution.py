@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from gwsload.analysis.capacity import CapacityResult
-from gwsload.analysis.limits import GENERATOR, SIMULATOR, period_health
+from gwsload.analysis.limits import GENERATOR, SIMULATOR, run_health
 from gwsload.analysis.load import RunFolder
 
 __all__ = ["attribute_breaches", "breach_note"]
@@ -38,7 +38,7 @@ def attribute_breaches(
     if not failed:
         return {}
     if capacity is None:
-        limiter = period_health(run, run.warmup_s, run.measure_end_s).limiter
+        limiter = run_health(run).limiter
         return dict.fromkeys(failed, limiter) if limiter else {}
     steps = capacity.steps
     attributed = {}

@@ -27,6 +27,7 @@ __all__ = [
     "PeriodHealth",
     "ProcessHealth",
     "period_health",
+    "run_health",
 ]
 
 #: the values of a capacity step's "limited by"
@@ -145,3 +146,9 @@ def period_health(run: RunFolder, from_s: float, to_s: float) -> PeriodHealth:
         rows = simulator[(simulator["t_s"] > from_s) & (simulator["t_s"] <= to_s)]
         processes.append(_process(SIMULATOR, "the embedded simulator", rows))
     return PeriodHealth(tuple(processes))
+
+
+def run_health(run: RunFolder) -> PeriodHealth:
+    """The health of every measuring process over the run, from the end of warm-up: the
+    samples gwsload run judges for its own verdict, so the report and the console agree."""
+    return period_health(run, run.warmup_s, math.inf)

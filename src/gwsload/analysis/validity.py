@@ -12,7 +12,6 @@ more than 10 %.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gwsload.analysis.drift import DriftResult
-from gwsload.analysis.limits import GENERATOR, REMEDY, ProcessHealth, period_health
+from gwsload.analysis.limits import GENERATOR, REMEDY, ProcessHealth, run_health
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL, number
 from gwsload.contract import numbers
@@ -73,8 +72,7 @@ def _stall_note(name: str, verdict: Saturation) -> Finding:
 
 def _generator_findings(run: RunFolder) -> list[Finding]:
     """One rule, one statement per measuring process (docs/reports.md, "Validity")."""
-    # the samples gwsload run judges too (from the end of warm-up), so the words agree
-    health = period_health(run, run.warmup_s, math.inf)
+    health = run_health(run)
     computed: list[str] = []
     remedies: list[str] = []
     findings: list[Finding] = []
