@@ -71,7 +71,7 @@ BAD_INPUT = [
     (
         ["run", "scenarios/smoke.toml", "--target", "http://127.0.0.1:9", "--agents-file",
          "{tmp}/agents.csv", "--preflight-sample", "0"],
-        "--preflight-sample must be an int >= 1",
+        "argument --preflight-sample: must be an int >= 1, got '0'",
     ),
     (["preflight", "scenarios/smoke.toml"], "the preflight needs a real target"),
     (["run", "scenarios/smoke.toml", "--repeat", "0"], "--repeat must be an int >= 1"),

@@ -129,8 +129,6 @@ def main(args: argparse.Namespace) -> int:
     if args.progress_every < 0:
         raise ConfigError(f"--progress-every must be >= 0 seconds, got {args.progress_every:g}")
     target = resolve_target(args, scenario, needs_agents=not args.synthetic)
-    if args.preflight_sample is not None and args.preflight_sample < 1:
-        raise ConfigError(f"--preflight-sample must be an int >= 1, got {args.preflight_sample}")
     options = RunOptions(
         scenario=scenario,
         scenario_file=args.scenario,

@@ -36,12 +36,9 @@ def plan_preflight(
             "and --agents-file CSV"
         )
     agents = target.agents
-    if sample is not None:
-        if sample < 1:
-            raise ConfigError(f"--preflight-sample must be an int >= 1, got {sample}")
-        if sample < len(agents):
-            chosen = sorted(random.Random(1).sample(range(len(agents)), sample))
-            agents = [agents[i] for i in chosen]
+    if sample is not None and sample < len(agents):
+        chosen = sorted(random.Random(1).sample(range(len(agents)), sample))
+        agents = [agents[i] for i in chosen]
     client = scenario.client
     return PreflightPlan(
         target_url=target.url,

@@ -17,10 +17,20 @@ from gwsload.scenario import load_scenario
 __all__ = ["add_arguments", "add_sample_argument", "main"]
 
 
+def _sample_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}")
+    return value
+
+
 def add_sample_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preflight-sample",
-        type=int,
+        type=_sample_size,
         metavar="N",
         help="check the credentials of N agents of the agents file, chosen at random "
         "(default: every agent)",
