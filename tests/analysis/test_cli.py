@@ -34,6 +34,7 @@ SUMMARY_KEYS = {
     "drift",
     "harness_drift",
     "latency_split",
+    "nodes",
 }
 
 

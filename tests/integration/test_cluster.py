@@ -89,6 +89,18 @@ def test_a_run_survives_a_node_killed_and_restarted_mid_run(tmp_path: Path) -> N
     # operations go on after the second failure (10 s in): the agents recovered
     late_ok = [e for e in events if e["outcome"] == "ok" and e["ts"] > started + 11.5]
     assert {e["agent"] for e in late_ok} == {f"agent{n:04d}" for n in range(1, 7)}, outcomes
+    # the run folder names the node of each answered operation; the report breaks down
+    assert {e["node"] for e in events if e["outcome"] == "ok"} == {"node1", "node2", "node3"}
+    report = subprocess.run(
+        [sys.executable, "-m", "gwsload.cli", "report", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    nodes = json.loads((out / "summary.json").read_text())["nodes"]
+    by_node = {row["node"]: row for row in nodes}
+    assert {"node1", "node2", "node3"} <= set(by_node)
+    assert all(by_node[name]["ok"] > 0 for name in ("node1", "node2", "node3"))
+    assert "<h2>Per node</h2>" in (out / "report.html").read_text()
 
 
 def test_without_haproxy_nodes_is_one_line_naming_the_package(tmp_path: Path) -> None:

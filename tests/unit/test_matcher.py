@@ -212,7 +212,7 @@ def test_rows_have_exactly_the_run_folder_columns() -> None:
         "ts", "worker", "agent", "call_id", "operation", "expected_state", "outcome",
         "http_status", "status_code", "error", "response_ms", "notify_ms",
         "notify_after_response_ms", "notify_from_intended_ms", "start_lag_ms",
-        "publish_lag_ms", "server_seq", "server_ms",
+        "publish_lag_ms", "server_seq", "server_ms", "node",
     ]  # fmt: skip
     assert (row["worker"], row["outcome"], row["server_seq"]) == ("w1", "lost", -1)
     assert math.isnan(row["notify_ms"])

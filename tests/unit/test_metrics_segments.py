@@ -47,6 +47,7 @@ EVENT = (
     0.5,
     17,
     11.75,
+    "node2",
 )
 
 
@@ -105,7 +106,7 @@ def test_row_buffer_rejects_bad_rows() -> None:
     with pytest.raises(TypeError, match=r"unknown column\(s\): \['latency'\]"):
         events.append_values(latency=3.0)
     events.append(EVENT[:-1])
-    with pytest.raises(ValueError, match="row has 17 values, expected 18"):
+    with pytest.raises(ValueError, match="row has 18 values, expected 19"):
         events.drain()
 
 

@@ -183,6 +183,24 @@ def _distribution_section(analysis: RunAnalysis) -> str:
     return f'<div class="grid">{"".join(images)}</div>{text}'
 
 
+def _nodes_section(analysis: RunAnalysis) -> str:
+    nodes = analysis.nodes
+    if nodes is None:
+        return ""
+    shown = nodes.copy()
+    for column in ("notify_p50_ms", "notify_p99_ms", "response_p99_ms"):
+        shown[column] = [numbers.latency_ms(float(v)) for v in shown[column]]
+    shown.columns = [
+        "node", "operations", "ok", "errors", "lost", "notify p50", "notify p99",
+        "response p99",
+    ]  # fmt: skip
+    return (
+        "<h2>Per node</h2>"
+        '<p class="meta">Measured period; an operation counts for the node that answered its '
+        "request (X-Gwsload-Node); <code>-</code>: no response.</p>" + table(shown)
+    )
+
+
 def _latency_split_section(analysis: RunAnalysis) -> str:
     split = analysis.latency_split
     text = f'<p class="meta">{html.escape(split.sentence)}</p>'
@@ -354,6 +372,7 @@ def render_report(analysis: RunAnalysis, *, locust_href: str | None = None) -> s
         _distribution_section(analysis),
         "<h2>Server time vs delivery</h2>",
         _latency_split_section(analysis),
+        _nodes_section(analysis),
         "<h2>Outcome accounting</h2>",
         '<p class="meta">Measured period; share of operations. Late, duplicate and unexpected '
         "are notifications, counted apart from operations.</p>",

@@ -31,6 +31,7 @@ from gwsload.analysis.metrics import (
     number,
     row_of,
 )
+from gwsload.analysis.per_node import per_node
 from gwsload.analysis.slo import Slo, evaluate_slos, format_value, parse_slos
 from gwsload.analysis.validity import Finding, assess_validity, harness_drift_findings
 from gwsload.contract import numbers
@@ -82,6 +83,8 @@ class RunAnalysis:
     breaches: dict[str, str] = field(default_factory=dict)
     #: server time vs delivery per operation (not available from every target)
     latency_split: LatencySplit = field(default_factory=lambda: LatencySplit(False, "not computed"))
+    #: latency, errors and losses per server node (None: fewer than two nodes named)
+    nodes: pd.DataFrame | None = None
 
     @property
     def slo_verdict(self) -> str:
@@ -155,6 +158,7 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
         latency_split=split_latency(
             run.path, t0=run.t0, from_s=run.warmup_s, to_s=run.measure_end_s
         ),
+        nodes=per_node(run.path, t0=run.t0, from_s=run.warmup_s, to_s=run.measure_end_s),
     )
 
 
@@ -248,6 +252,7 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "drift": [_drift_entry(d) for d in analysis.drift],
         "harness_drift": [_drift_entry(d) for d in analysis.harness_drift],
         "latency_split": analysis.latency_split.to_json(),
+        "nodes": None if analysis.nodes is None else analysis.nodes.to_dict(orient="records"),
     }
     return dict(_clean(document))
 

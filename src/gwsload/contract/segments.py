@@ -63,6 +63,7 @@ EVENT_COLUMNS: tuple[tuple[str, str, object], ...] = (
     ("publish_lag_ms", "float64", _NAN),
     ("server_seq", "int64", -1),
     ("server_ms", "float64", _NAN),
+    ("node", "string", ""),
 )
 
 #: anomalies/ columns: (name, Arrow type name, value when absent)

@@ -282,6 +282,7 @@ class Agent(AgentCore):
             response.status_code,
             t_sent=response.t_sent,
             error=response.error_text(),
+            node=response.node,
         )
         self._emit(outcome)
         if wait:

@@ -59,6 +59,8 @@ class Expectation:
     t_notified: float | None = None
     server_ts: float | None = None
     server_seq: int = -1
+    #: the GWS node that answered the request (``X-Gwsload-Node``; "" when not named)
+    node: str = ""
     outcome: Outcome | None = None
     late_seen: bool = False
     #: the ``ErrorMessage`` that failed this operation (text, errorCode), when one came

@@ -157,12 +157,15 @@ class NotificationMatcher:
         *,
         t_sent: float | None = None,
         error: str = "",
+        node: str = "",
     ) -> Outcome | None:
         """Record the HTTP response (``now`` = ``t_response``). Returns the outcome when
         the operation is now final, None while it still waits for its notification.
-        ``t_sent``: the precise send stamp, replacing the provisional one."""
+        ``t_sent``: the precise send stamp, replacing the provisional one. ``node``: the
+        server node that answered, when the target names it."""
         if exp.outcome is not None:
             return None
+        exp.node = node
         if t_sent is not None:
             exp.t_sent = t_sent
         exp.t_response = now
@@ -393,6 +396,7 @@ class NotificationMatcher:
             server_ts=exp.server_ts,
             server_seq=exp.server_seq,
             wall_offset=self.wall_offset,
+            node=exp.node,
         )
         exp.outcome = outcome
         return outcome

@@ -45,6 +45,8 @@ class Outcome:
     server_ts: float | None
     server_seq: int
     wall_offset: float
+    #: the server node that answered the request ("" when the target does not name it)
+    node: str = ""
 
     @property
     def ts(self) -> float:
@@ -112,6 +114,7 @@ class Outcome:
             self.publish_lag_ms if ok else _NAN,
             self.server_seq,
             self.server_ms if ok else _NAN,
+            self.node,
         )
 
 

@@ -20,6 +20,7 @@ from gwsload.gws.errors import GwsApiError
 __all__ = [
     "CALLS_PATH",
     "ME_PATH",
+    "NODE_HEADER",
     "NOTIFICATIONS_PATH",
     "VOICE_CHANNEL_PATH",
     "BaseUrl",
@@ -33,6 +34,7 @@ __all__ = [
     "operation_body",
     "parse_base_url",
     "parse_body",
+    "retry_after_seconds",
     "server_stamp",
 ]
 
@@ -187,3 +189,13 @@ def server_stamp(message: Mapping[str, Any]) -> tuple[float | None, int | None]:
 
 def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: the response header naming the server node that answered (the simulator's cluster)
+NODE_HEADER = "x-gwsload-node"
+
+
+def retry_after_seconds(value: str) -> float | None:
+    """``Retry-After`` as seconds (its delay-seconds form; an HTTP date or junk: None)."""
+    text = value.strip()
+    return float(text) if text.isdigit() else None

@@ -33,6 +33,7 @@ from gwsload.cookies import CookieJar
 from gwsload.gws.errors import GwsTransportError, status_meaning
 from gwsload.gws.protocol import (
     CSRF_METHODS,
+    NODE_HEADER,
     NOTIFICATIONS_PATH,
     CsrfToken,
     basic_authorization,
@@ -40,6 +41,7 @@ from gwsload.gws.protocol import (
     learn_csrf,
     parse_base_url,
     parse_body,
+    retry_after_seconds,
 )
 
 __all__ = ["GwsSession", "Response"]
@@ -55,6 +57,10 @@ class Response:
     excerpt: str  # start of a non-JSON body, for error messages
     t_sent: float
     t_response: float
+    #: the node that answered (``X-Gwsload-Node``, as the simulator's cluster names it)
+    node: str = ""
+    #: ``Retry-After`` in seconds, when the server asked to wait (throttling)
+    retry_after_s: float | None = None
 
     @property
     def status_code(self) -> int:
@@ -213,7 +219,18 @@ class GwsSession:
         if token is not None:
             self.csrf = token
         parsed, excerpt = parse_body(raw)
-        return Response(name, raw_response.status_code, parsed, excerpt, t_sent, t_response)
+        node = ""
+        retry_after_s = None
+        for key, value in header_items:
+            lower = key.lower()
+            if lower == NODE_HEADER:
+                node = value.strip()
+            elif lower == "retry-after":
+                retry_after_s = retry_after_seconds(value)
+        return Response(
+            name, raw_response.status_code, parsed, excerpt, t_sent, t_response, node,
+            retry_after_s,
+        )  # fmt: skip
 
     @contextmanager
     def _connection(self) -> Iterator[HTTPClient]:
