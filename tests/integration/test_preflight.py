@@ -275,6 +275,24 @@ def test_one_agent_of_two_never_operating_fails_the_run(
         "(min_active_share 1 needs 2)" in done.stdout
     ), done.stdout
     assert "statusCode 20" in done.stdout  # the agents' most frequent failure
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["target"]["preflight"] == "skipped (--no-preflight)"
     check = _gwsload("check", str(out))
     assert check.returncode == 1
     assert "FAIL: the run did not test: only 1 of 2 agents" in check.stdout
+
+
+def test_a_run_after_a_passed_preflight_keeps_its_verdict_in_the_manifest(
+    simulator: str, scenario: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "fit"
+    done = _gwsload(
+        "run", str(scenario), "--target", simulator, "--agents-file",
+        str(_agents(tmp_path, *GOOD)), "--run-time", "8s", "--out", str(out),
+        "--progress-every", "0",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"preflight passed: 12 checks against {simulator}")
+    preflight = json.loads((out / "manifest.json").read_text())["target"]["preflight"]
+    assert preflight["passed"] is True and preflight["gws_version"] == "8.5.200.50"
+    assert set(preflight["checks"].values()) == {"ok"} and len(preflight["checks"]) == 12

@@ -146,7 +146,7 @@ def _get_version(base: BaseUrl, plan: PreflightPlan) -> tuple[int, bytes]:
         connection.close()
 
 
-def _gws(status: int, body: bytes) -> str:
+def _gws(status: int, body: bytes, found: list[str]) -> str:
     try:
         data = json.loads(body)
     except ValueError:
@@ -162,7 +162,9 @@ def _gws(status: int, body: bytes) -> str:
             f"GET {VERSION_PATH} answered HTTP {status} statusCode {data['statusCode']}: "
             f"{data.get('statusMessage', '')}"
         )
-    return f"GWS {data.get('version', '(no version given)')}"
+    version = str(data.get("version") or "")
+    found.append(version)
+    return f"GWS {version or '(no version given)'}"
 
 
 def _credentials(plan: PreflightPlan) -> tuple[CheckResult, int | None]:
@@ -291,8 +293,9 @@ def run_preflight(plan: PreflightPlan) -> PreflightReport:
     base = parse_base_url(plan.target_url)
     results: list[CheckResult] = []
     status_body: list[tuple[int, bytes]] = []
+    version: list[str] = []
 
-    def version() -> str:
+    def answer() -> str:
         status_body.append(_get_version(base, plan))
         return f"HTTP {status_body[0][0]}"
 
@@ -300,17 +303,17 @@ def run_preflight(plan: PreflightPlan) -> PreflightReport:
         ("dns", lambda: f"{base.host} is {_dns(base)}"),
         ("tcp", lambda: _tcp(base, plan.connect_timeout_s)),
         ("tls", lambda: _tls(base, plan)),
-        ("http", version),
-        ("gws", lambda: _gws(*status_body[0])),
+        ("http", answer),
+        ("gws", lambda: _gws(*status_body[0], version)),
     ]
     for name, step in network:
         results.append(_run(name, step, tried=0))
         if not results[-1].ok:
-            return _finish(plan, results)
+            return _finish(plan, results, version)
     credentials, first = _credentials(plan)
     results.append(credentials)
     if first is None:
-        return _finish(plan, results)
+        return _finish(plan, results, version)
     deep = _Deep(plan, *plan.agents[first])
     steps = [
         ("cometd", deep.cometd),
@@ -326,10 +329,10 @@ def run_preflight(plan: PreflightPlan) -> PreflightReport:
                 break
     finally:
         results.append(_run("sign-off", deep.sign_off))
-    return _finish(plan, results)
+    return _finish(plan, results, version)
 
 
-def _finish(plan: PreflightPlan, results: list[CheckResult]) -> PreflightReport:
+def _finish(plan: PreflightPlan, results: list[CheckResult], version: list[str]) -> PreflightReport:
     done = {r.check for r in results}
     # checks after a failure are listed as not run (sign-off always ran when listed)
     tail = [CheckResult(name, 0, 0, skipped=True) for name in CHECKS if name not in done]
@@ -338,4 +341,4 @@ def _finish(plan: PreflightPlan, results: list[CheckResult]) -> PreflightReport:
     sample = ""
     if plan.agents_listed > len(plan.agents):
         sample = f"credentials of a sample of {len(plan.agents)} of the {plan.agents_listed} agents"
-    return PreflightReport(plan.target_url, rows, sample)
+    return PreflightReport(plan.target_url, rows, sample, version[0] if version else "")

@@ -95,10 +95,24 @@ class PreflightReport:
     results: list[CheckResult] = field(default_factory=list)
     #: e.g. "credentials of a sample of 50 of the 10,000 agents"; "" when all are checked
     sample: str = ""
+    #: what ``GET /api/v2/diagnostics/version`` said ("" when not reached)
+    gws_version: str = ""
 
     @property
     def passed(self) -> bool:
         return bool(self.results) and all(r.ok for r in self.results)
+
+    def to_manifest(self) -> dict[str, Any]:
+        """The manifest's ``target.preflight``: verdict, GWS version, each check's result."""
+        return {
+            "passed": self.passed,
+            "gws_version": self.gws_version or None,
+            "sample": self.sample or None,
+            "checks": {
+                r.check: "not run" if r.skipped else (f"FAIL: {r.failure}" if r.failure else "ok")
+                for r in self.results
+            },
+        }
 
     def problems(self) -> list[str]:
         """One line per failed check."""
@@ -125,6 +139,7 @@ class PreflightReport:
             {
                 "target_url": self.target_url,
                 "sample": self.sample,
+                "gws_version": self.gws_version,
                 "results": [asdict(r) for r in self.results],
             }
         )
@@ -135,4 +150,5 @@ class PreflightReport:
             target_url=str(data["target_url"]),
             results=[CheckResult(**r) for r in data.get("results") or ()],
             sample=str(data.get("sample") or ""),
+            gws_version=str(data.get("gws_version") or ""),
         )

@@ -161,6 +161,7 @@ def main(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
         sample = f"; {report.sample}" if report.sample else ""
         print(f"preflight passed: {len(report.results)} checks against {plan.target_url}{sample}")
+        options = dataclasses.replace(options, preflight=report.to_manifest())
     if args.repeat == 1:
         return execute(options)
     return _repeat(options, args.repeat, pause_s=args.repeat_pause)

@@ -86,6 +86,8 @@ class RunOptions:
     metrics_host: str = "127.0.0.1"
     #: an extra CA bundle to trust while verifying the target's certificate
     ca_file: Path | None = None
+    #: the preflight's verdict for the manifest (``target.preflight``); None: not run
+    preflight: dict[str, Any] | None = None
 
 
 class _Signals:
@@ -278,7 +280,12 @@ def _start_target(
     if options.synthetic:
         return "http://127.0.0.1:9", {"kind": "synthetic", "url": ""}, directory
     if options.target is not None:
-        info = {"kind": "external", "url": options.target, "verify_tls": options.verify_tls}
+        info = {
+            "kind": "external",
+            "url": options.target,
+            "verify_tls": options.verify_tls,
+            "preflight": options.preflight or "skipped (--no-preflight)",
+        }
         return options.target, info, directory
     argv = [
         *scenario.simulator_argv(),
