@@ -84,7 +84,7 @@ def test_recording_cycles_all_match(sim: str, transport: str) -> None:
     seqs = [o.server_seq for o in got.outcomes]
     assert seqs == sorted(seqs)
     names = [name for name, _ in got.requests]
-    assert names[:3] == ["GetMe", "StartContactCenterSession", "GetCalls"]
+    assert names[:4] == ["GetMe", "CometdHandshake", "StartContactCenterSession", "GetCalls"]
     assert {"Ready", "Dial", "Hangup", "EndContactCenterSession"} <= set(names)
 
 
