@@ -154,3 +154,24 @@ def test_outside_bayeux_only_its_public_api_is_imported() -> None:
 def test_every_gws_client_error_has_one_root() -> None:
     for error in (GwsApiError, GwsTransportError, AgentError):
         assert issubclass(error, GwsError), error
+
+
+def test_the_harness_keeps_no_run_state_in_module_globals() -> None:
+    """Users reach their process's state through Locust's environment (run_state), as
+    Locust's own runner is reached: a module-level instance would outlive a test."""
+    found = []
+    for path in sorted((SRC / "harness").glob("*.py")):
+        classes = {
+            node.name
+            for node in ast.parse(path.read_text(encoding="utf-8")).body
+            if isinstance(node, ast.ClassDef)
+        }
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if (
+                isinstance(node, ast.Assign | ast.AnnAssign)
+                and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Name)
+                and node.value.func.id in classes
+            ):
+                found.append(f"{path.name}:{node.lineno}")
+    assert not found

@@ -50,7 +50,7 @@ if _config is not None and _config.stages:
 
 def _on_init(environment: Any, **_: Any) -> None:
     distributed.install(environment, default_config)
-    distributed.current.on_finished.append(write_standalone_manifest)
+    distributed.run_state(environment).on_finished.append(write_standalone_manifest)
 
 
 events.init.add_listener(_on_init)  # type: ignore[no-untyped-call]

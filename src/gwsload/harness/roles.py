@@ -82,7 +82,8 @@ def make_batch(
 
 
 class LoadProcess:
-    """The per-process state users reach through :data:`current` (see module doc)."""
+    """The per-process state users reach through their environment's run state
+    (:func:`gwsload.harness.distributed.run_state`)."""
 
     def __init__(
         self,

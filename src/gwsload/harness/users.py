@@ -21,7 +21,7 @@ from locust.user.task import LOCUST_STATE_STOPPING
 
 from gwsload.gws.matcher import RECORDING_OPERATIONS
 from gwsload.gws.outcomes import Outcome
-from gwsload.harness.distributed import current
+from gwsload.harness.distributed import run_state
 from gwsload.harness.roles import LoadProcess
 
 __all__ = ["AgentBase", "SyntheticAgent", "wall_offset"]
@@ -48,9 +48,10 @@ class AgentBase(User):
         self.rng = random.Random()
 
     def on_start(self) -> None:
-        if not current.ready.wait(timeout=_READY_TIMEOUT_S) or current.load is None:
+        state = run_state(self.environment)
+        if not state.ready.wait(timeout=_READY_TIMEOUT_S) or state.load is None:
             raise RuntimeError("no run configuration reached this process")
-        self.process = current.load
+        self.process = state.load
         self.slot = self.process.identities.acquire()
         self.rng.seed(self.slot)
 
