@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import csv
+import os
+import time
+from pathlib import Path
+
 import pytest
 
-from gwsload.contract.environment import distribution, health_differences
+from gwsload.contract.environment import (
+    MACHINE_COLUMNS,
+    MACHINE_FILE,
+    distribution,
+    health_differences,
+)
 from gwsload.contract.labels import format_labels, labels_of, parse_labels
 from gwsload.errors import ConfigError
-from gwsload.metrics.machine import parse_loadavg, parse_proc_stat
+from gwsload.metrics.machine import MachineSampler, parse_loadavg, parse_proc_stat
 
 
 def test_labels_keep_their_order_and_print_as_given() -> None:
@@ -74,3 +84,17 @@ def test_a_generator_lag_gap_beyond_factor_and_floor_is_material() -> None:
     ]
     # a measure one side lacks is not judged
     assert health_differences([{"machine": {}}], [_health(50.0)]) == []
+
+
+def test_the_machine_sampler_writes_proc_rows_while_it_runs(tmp_path: Path) -> None:
+    with MachineSampler(tmp_path, period_s=0.1):
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:  # some CPU of our own, bounded
+            pass
+    with open(tmp_path / MACHINE_FILE, encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert list(rows[0]) == list(MACHINE_COLUMNS)
+    assert len(rows) >= 2
+    busy = [float(r["cpu_busy_percent"]) for r in rows if r["cpu_busy_percent"]]
+    assert busy and all(0.0 <= b <= 100.0 for b in busy)
+    assert int(rows[-1]["cpus"]) == os.cpu_count()
