@@ -218,7 +218,8 @@ class Agent(AgentCore):
         return its id.
 
         Raises:
-            AgentError: no Dialing notification or no Established state in time.
+            AgentError: no Dialing notification or no Established state in time, or
+                the call released unanswered (the agent's life redials after its back-off).
         """
         if self.call_id is not None and self.call_state(self.call_id) == "Established":
             return self.call_id
@@ -239,10 +240,17 @@ class Agent(AgentCore):
             self.calls.stop_watching_dial()
         call_id = self.calls.dialed() or ""
         self.call_id = call_id
+        # Released (dropped from the table) ends the wait too: busy, or nobody answered
         self._wait_for(
-            lambda: self.call_state(call_id) == "Established",
+            lambda: self.call_state(call_id) in ("Established", None),
             "Established state of the dialled call",
         )
+        if self.call_state(call_id) is None:
+            self.call_id = None
+            raise AgentError(
+                f"{self.config.user}: the dialled call was released before it was answered "
+                "(destination busy or not answering)"
+            )
         return call_id
 
     def record(

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
+import gevent
 from gevent.event import Event
 
 from gwsload.cometd import CometdClient, Incident, SharedConnections
@@ -26,6 +27,9 @@ from gwsload.gws.matcher import CALL_STATE_CHANGE_MESSAGE, ERROR_MESSAGE, Notifi
 from gwsload.gws.outcomes import Anomaly, Outcome
 from gwsload.gws.protocol import ME_PATH, is_csrf_refusal, operation_body, server_stamp
 from gwsload.gws.session import GwsSession, Response
+
+#: longest Retry-After honoured (a longer one is a server outage: the life's back-off rules)
+MAX_RETRY_AFTER_S = 60.0
 
 __all__ = ["AgentCore"]
 
@@ -90,6 +94,9 @@ class AgentCore:
         self._on_outcome = on_outcome
         self._on_anomaly = on_anomaly
         self._on_request = on_request
+        #: a throttling server's Retry-After: no request of this agent before this
+        #: monotonic time (the operation it refused is an outcome; the wait delays the next)
+        self._quiet_until = 0.0
         self.user: dict[str, Any] = {}
         self.device_id: str | None = config.device_id
         #: the live calls, as last notified (Released calls are dropped)
@@ -120,8 +127,14 @@ class AgentCore:
     # -- REST ---------------------------------------------------------------------
 
     def _exchange(self, method: str, path: str, body: bytes | None, operation: str) -> Response:
+        quiet_s = self._quiet_until - time.monotonic()
+        if quiet_s > 0:
+            gevent.sleep(quiet_s)
         try:
             response = self.session.request(method, path, body, operation=operation)
+            if response.retry_after_s is not None and response.http_status in (429, 503):
+                wait_s = min(response.retry_after_s, MAX_RETRY_AFTER_S)
+                self._quiet_until = time.monotonic() + wait_s
             refused = is_csrf_refusal(response.http_status, response.body, response.excerpt)
             if refused and method != "GET":
                 # the HTTP session was renewed (expired, or node failover): learn the new
