@@ -4,6 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -112,3 +113,26 @@ def test_warmup_rule() -> None:
     stages = [{"users": 25, "spawn_rate": 10}, {"users": 50, "spawn_rate": 1}]
     assert warmup_seconds({"warmup_s": None, "stages": stages}) == 3.0
     assert warmup_seconds({"stages": []}) == 0.0
+
+
+def test_events_keep_one_copy_of_what_repeats(runs: dict[str, Path]) -> None:
+    """A closed workload stores neither its notification from schedule (its notification
+    latency) nor its start lag (0): 16 bytes a row; an open one keeps both."""
+    closed = load_run(runs["clean"]).events
+    assert np.shares_memory(
+        closed["notify_from_intended_ms"].to_numpy(), closed["notify_ms"].to_numpy()
+    )
+    assert not closed["start_lag_ms"].to_numpy().any()
+    assert set(closed["http_status"].cat.categories) <= {200, 503}
+    per_row = sum(
+        closed[c].cat.codes.to_numpy().itemsize
+        if closed[c].dtype == "category"
+        else closed[c].to_numpy().itemsize
+        for c in ("t_s", "operation", "outcome", "http_status", "status_code", "response_ms")
+    )
+    assert per_row + closed["notify_ms"].to_numpy().itemsize == 16
+    opened = load_run(runs["open"]).events
+    intended, notify = opened["notify_from_intended_ms"].to_numpy(), opened["notify_ms"].to_numpy()
+    assert not np.shares_memory(intended, notify)
+    lag = opened["start_lag_ms"].to_numpy()
+    assert lag.mean() == pytest.approx(40.0, rel=0.1)  # the generated mean start lag

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from gwsload.analysis import hdr
-from gwsload.analysis.load import load_run
+from gwsload.analysis.load import load_run, notify_after_response_ms
 from gwsload.analysis.metrics import (
     compute_headline,
     compute_notify_order,
@@ -107,7 +107,7 @@ def test_time_series_windows(runs: dict[str, Path]) -> None:
 def test_notification_order(runs: dict[str, Path]) -> None:
     truth = _truth(runs["clean"])
     events = load_run(runs["clean"]).events.query("t_s >= 10")
-    order = compute_notify_order(events["notify_after_response_ms"].to_numpy())
+    order = compute_notify_order(notify_after_response_ms(events))
     values = truth["notify_after_response_ms"].dropna()
     assert order["notification_first_ratio"] == pytest.approx((values < 0).mean())
     assert 0.0 < order["notification_first_ratio"] < 0.5

@@ -1,14 +1,19 @@
 """Read a run folder (docs/run-folder.md, format 1) into compact DataFrames.
 
 Events are read segment by segment with column projection and kept as numpy
-columns (float32 latencies, categorical strings, time as seconds since ``t0``),
-about 30 bytes a row, so a 10-million-operation run fits in a few hundred MB.
+columns (float32 latencies and time as seconds since ``t0``, one-byte codes for
+operation, outcome, HTTP status and statusCode): 16 bytes a row for a closed
+workload (columns that repeat another, like a closed workload's notification from
+schedule, are not stored), 24-28 for an open one or with server publish stamps.
+``notify_after_response_ms`` is ``notify_ms - response_ms``
+(:func:`notify_after_response_ms`).
 Only the first examples of non-ok rows keep their text columns.
 Every problem with the folder is a ConfigError with one line naming the file.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +40,14 @@ from gwsload.contract.periods import measured_end_seconds, warmup_seconds
 from gwsload.contract.saturation import SIMULATOR_HEALTH_FIELDS, SIMULATOR_HEALTH_FILE
 from gwsload.errors import ConfigError
 
-__all__ = ["KNOWN_FORMATS", "RunFolder", "load_run", "measured_end_seconds", "warmup_seconds"]
+__all__ = [
+    "KNOWN_FORMATS",
+    "RunFolder",
+    "load_run",
+    "measured_end_seconds",
+    "notify_after_response_ms",
+    "warmup_seconds",
+]
 
 EVENT_COLUMNS = (
     "ts",
@@ -45,7 +57,6 @@ EVENT_COLUMNS = (
     "status_code",
     "response_ms",
     "notify_ms",
-    "notify_after_response_ms",
     "notify_from_intended_ms",
     "start_lag_ms",
 )
@@ -59,13 +70,6 @@ EXAMPLE_COLUMNS = (
     "http_status",
     "status_code",
     "error",
-)
-_LATENCY_COLUMNS = (
-    "response_ms",
-    "notify_ms",
-    "notify_after_response_ms",
-    "notify_from_intended_ms",
-    "start_lag_ms",
 )
 #: non-ok rows kept with their text, per segment (enough for "first examples")
 _EXAMPLES_PER_SEGMENT = 50
@@ -150,6 +154,74 @@ class _Codes:
         return self._index[value]
 
 
+class _IntCodes:
+    """Small-int codes of an integer column with few distinct values (HTTP status,
+    statusCode): one byte a row instead of two or four."""
+
+    def __init__(self) -> None:
+        self.categories: list[int] = []
+        self._index: dict[int, int] = {}
+
+    def encode(self, column: pa.ChunkedArray) -> npt.NDArray[np.int8]:
+        # Arrow's hash encoding: no sort, one pass
+        array = pc.dictionary_encode(column.combine_chunks())
+        mapping = np.array([self._code(int(v)) for v in array.dictionary.to_pylist()], np.int8)
+        codes: npt.NDArray[np.int8] = mapping[array.indices.to_numpy(zero_copy_only=False)]
+        return codes
+
+    def _code(self, value: int) -> int:
+        if value not in self._index:
+            if len(self.categories) >= 127:
+                raise ConfigError(f"more than 127 distinct values in one events column: {value}")
+            self._index[value] = len(self.categories)
+            self.categories.append(value)
+        return self._index[value]
+
+
+class _Optional:
+    """A float32 column kept only once a segment differs from its default: another
+    column's values (by name) or a constant. Until then it costs no memory."""
+
+    def __init__(self, total: int, default: str | float) -> None:
+        self.total, self.default = total, default
+        self.values: npt.NDArray[np.float32] | None = None
+
+    def _default(self, part: slice, columns: dict[str, npt.NDArray[Any]]) -> npt.NDArray[Any]:
+        if isinstance(self.default, str):
+            return columns[self.default][part]
+        return np.full(part.stop - part.start, self.default, np.float32)
+
+    def put(
+        self, part: slice, values: npt.NDArray[Any], columns: dict[str, npt.NDArray[Any]]
+    ) -> None:
+        if self.values is None:
+            if self._same(part, values, columns):
+                return
+            self.values = np.empty(self.total, np.float32)
+            self.values[: part.start] = self._default(slice(0, part.start), columns)
+        self.values[part] = values
+
+    def _same(
+        self, part: slice, values: npt.NDArray[Any], columns: dict[str, npt.NDArray[Any]]
+    ) -> bool:
+        if isinstance(self.default, str):
+            return np.array_equal(
+                values.astype(np.float32), columns[self.default][part], equal_nan=True
+            )
+        if math.isnan(self.default):
+            return bool(np.isnan(values).all())
+        return bool((values == self.default).all())
+
+    def result(self, columns: dict[str, npt.NDArray[Any]]) -> npt.NDArray[Any]:
+        if self.values is not None:
+            return self.values
+        if isinstance(self.default, str):
+            return columns[self.default]  # the same array: no copy
+        if self.default == 0.0:
+            return np.zeros(self.total, np.float32)  # pages never written take no memory
+        return np.full(self.total, self.default, np.float32)
+
+
 def _count_rows(files: list[Path]) -> int:
     # footers only; a ParquetFile kept open holds its buffers, so none is kept
     rows = 0
@@ -172,12 +244,20 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
         "t_s": np.empty(total, np.float32),
         "operation": np.empty(total, np.int8),
         "outcome": np.empty(total, np.int8),
-        "http_status": np.empty(total, np.int16),
-        "status_code": np.empty(total, np.int32),
-        **{name: np.empty(total, np.float32) for name in _LATENCY_COLUMNS},
-        "server_notify_ms": np.empty(total, np.float32),
+        "http_status": np.empty(total, np.int8),
+        "status_code": np.empty(total, np.int8),
+        "response_ms": np.empty(total, np.float32),
+        "notify_ms": np.empty(total, np.float32),
+    }
+    # stored only where they say something: a closed workload's notification from
+    # schedule is its notification latency, its start lag 0; no publish stamp, NaN
+    optional = {
+        "notify_from_intended_ms": _Optional(total, "notify_ms"),
+        "start_lag_ms": _Optional(total, 0.0),
+        "server_notify_ms": _Optional(total, math.nan),
     }
     operations, outcomes = _Codes(), _Codes()
+    statuses, codes = _IntCodes(), _IntCodes()
     examples: list[pd.DataFrame] = []
     example_counts: dict[tuple[int, int, int], int] = {}
     at = 0
@@ -193,20 +273,28 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
         columns["t_s"][part] = table["ts"].to_numpy() - t0
         columns["operation"][part] = operations.encode(table["operation"])
         columns["outcome"][part] = outcome = outcomes.encode(table["outcome"])
-        columns["http_status"][part] = http = table["http_status"].to_numpy()
-        columns["status_code"][part] = status = table["status_code"].to_numpy()
-        for name in _LATENCY_COLUMNS:
-            columns[name][part] = table[name].to_numpy()
-        # the server-side part: request sent -> the server's own timestamp of the
-        # notification (``server_ms`` where the folder has it, else notify - delivery)
-        columns["server_notify_ms"][part] = (
-            table["server_ms"].to_numpy()
-            if "server_ms" in split
-            else table["notify_ms"].to_numpy() - table["publish_lag_ms"].to_numpy()
-            if split
-            else np.nan
+        http = table["http_status"].to_numpy()
+        status = table["status_code"].to_numpy()
+        columns["http_status"][part] = statuses.encode(table["http_status"])
+        columns["status_code"][part] = codes.encode(table["status_code"])
+        notify = table["notify_ms"].to_numpy()
+        columns["response_ms"][part] = table["response_ms"].to_numpy()
+        columns["notify_ms"][part] = notify
+        optional["notify_from_intended_ms"].put(
+            part, table["notify_from_intended_ms"].to_numpy(), columns
         )
+        optional["start_lag_ms"].put(part, table["start_lag_ms"].to_numpy(), columns)
+        if split:
+            # the server-side part: request sent -> the server's own timestamp of the
+            # notification (``server_ms`` where the folder has it, else notify - delivery)
+            server = (
+                table["server_ms"].to_numpy()
+                if "server_ms" in split
+                else notify - table["publish_lag_ms"].to_numpy()
+            )
+            optional["server_notify_ms"].put(part, server, columns)
         at += n
+        del table
         not_ok = (
             outcome != outcomes.categories.index("ok")
             if "ok" in outcomes.categories
@@ -228,7 +316,14 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
             names = [c for c in EXAMPLE_COLUMNS if c in pq.read_schema(file).names]
             full = pq.read_table(file, columns=names).filter(pa.array(not_ok))
             examples.append(full.slice(0, _EXAMPLES_PER_SEGMENT).to_pandas())
-    categories = {"operation": operations.categories, "outcome": outcomes.categories}
+    for name, column in optional.items():
+        columns[name] = column.result(columns)
+    categories: dict[str, list[Any]] = {
+        "operation": operations.categories,
+        "outcome": outcomes.categories,
+        "http_status": statuses.categories,
+        "status_code": codes.categories,
+    }
     events = pd.DataFrame(
         {
             name: (
@@ -247,6 +342,19 @@ def _read_events(path: Path, t0: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
     example_frame["t_s"] = example_frame["ts"].astype(float) - t0
     return events, example_frame.drop(columns=["ts"]).sort_values("t_s", kind="stable")
+
+
+def notify_after_response_ms(
+    events: pd.DataFrame, rows: npt.NDArray[Any] | None = None
+) -> npt.NDArray[np.float32]:
+    """Notification time minus response time (ms; negative: notification first) of the
+    ``rows`` (a mask or indices; all when None), NaN where either is missing:
+    ``t_notified - t_response = notify_ms - response_ms``."""
+    notify, response = events["notify_ms"].to_numpy(), events["response_ms"].to_numpy()
+    if rows is not None:
+        notify, response = notify[rows], response[rows]
+    result: npt.NDArray[np.float32] = notify - response
+    return result
 
 
 def _read_simulator(path: Path, t0: float) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from gwsload.analysis import plots, plots_time
 from gwsload.analysis.attribution import breach_note
 from gwsload.analysis.bands import compute_bands
 from gwsload.analysis.environment import environment_html
+from gwsload.analysis.load import notify_after_response_ms
 from gwsload.analysis.markup import figure_png, page, table
 from gwsload.analysis.metrics import (
     ALL,
@@ -173,7 +174,7 @@ def _distribution_section(analysis: RunAnalysis) -> str:
         ax = plots.plot_latency_histogram(per_op)
         ax.set_title(f"{title} histogram")
         images.append(figure_png(ax))
-    order = events["notify_after_response_ms"].to_numpy()[sample]
+    order = notify_after_response_ms(events, sample)
     images.append(figure_png(plots.plot_notify_after_response(order)))
     share = analysis.notify_order["notification_first_ratio"]
     text = (

@@ -18,7 +18,7 @@ from gwsload.analysis.attribution import attribute_breaches, breach_note
 from gwsload.analysis.capacity import CapacityResult, compute_capacity
 from gwsload.analysis.drift import DriftResult, compute_drift, compute_harness_drift
 from gwsload.analysis.latency_split import LatencySplit, split_latency
-from gwsload.analysis.load import RunFolder
+from gwsload.analysis.load import RunFolder, notify_after_response_ms
 from gwsload.analysis.metrics import (
     ALL,
     LATENCY_METRICS,
@@ -144,9 +144,7 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
         window_s=window_s,
         series=series,
         outcomes=compute_outcomes(run),
-        notify_order=compute_notify_order(
-            run.events["notify_after_response_ms"].to_numpy()[measured_mask(run)]
-        ),
+        notify_order=compute_notify_order(notify_after_response_ms(run.events, measured_mask(run))),
         slos=slos,
         slo_results=slo_results,
         findings=assess_validity(run, headline) + harness_drift_findings(harness_drift),
