@@ -101,3 +101,20 @@ def test_a_run_counts_each_fault_as_the_truth_log_says(tmp_path: Path) -> None:
     assert "released before it was answered" in (out / "incidents.jsonl").read_text()
     dials = [r for r in pq.read_table(out / "sessions").to_pylist() if r["operation"] == "Dial"]
     assert len(dials) >= 8 + truth["busy"]
+
+
+def test_websocket_against_the_long_polling_only_simulator_is_one_line(tmp_path: Path) -> None:
+    scenario = tmp_path / "ws.toml"
+    scenario.write_text(_SCENARIO.replace("[client]", '[client]\ntransport = "websocket"'))
+    done = subprocess.run(
+        [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--out",
+         str(tmp_path / "run"), "--progress-every", "0"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f'gwsload run: error: {scenario}: transport "websocket", but the embedded simulator '
+        "offers CometD over long-polling only, as GWS 8.5 does: set [simulator] websocket = "
+        'true, or use transport "long-polling"'
+    ]
+    assert not (tmp_path / "run").exists()  # refused before anything started

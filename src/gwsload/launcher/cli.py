@@ -129,6 +129,15 @@ def main(args: argparse.Namespace) -> int:
     if args.progress_every < 0:
         raise ConfigError(f"--progress-every must be >= 0 seconds, got {args.progress_every:g}")
     target = resolve_target(args, scenario, needs_agents=not args.synthetic)
+    # the embedded simulator is GWS 8.5-like (long-polling only) unless told otherwise
+    offered = scenario.simulator is not None and scenario.simulator.get("websocket") is True
+    embedded = target.url is None and not args.synthetic
+    if embedded and scenario.client.transport == "websocket" and not offered:
+        raise ConfigError(
+            f'{args.scenario}: transport "websocket", but the embedded simulator offers '
+            "CometD over long-polling only, as GWS 8.5 does: set [simulator] websocket = "
+            'true, or use transport "long-polling"'
+        )
     options = RunOptions(
         scenario=scenario,
         scenario_file=args.scenario,
