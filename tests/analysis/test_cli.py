@@ -226,3 +226,16 @@ def test_a_run_without_operations_is_reported_as_a_failure(
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["all"]["operations"] == 0
     assert summary["failed_run"] == ["no operation was made in the measured period"]
+
+
+def test_compare_with_a_run_that_did_not_test_fails(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the same run, planned for twice the agents it had: 10 of 20 operated
+    half = Path(shutil.copytree(runs["same"], tmp_path / "half"))
+    stages = json.loads((half / "manifest.json").read_text())["stages"]
+    _edit_manifest(half, stages=[{**s, "users": 20} for s in stages])
+    out = tmp_path / "cmp"
+    assert main(["compare", str(runs["baseline"]), str(half), "--out", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "FAIL: candidate run" in text and "did not test: only 10 of 20 agents" in text

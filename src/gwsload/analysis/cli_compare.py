@@ -24,7 +24,8 @@ from gwsload.analysis.metrics import number
 from gwsload.analysis.render_compare import compare_document, compare_verdict, render_compare
 from gwsload.analysis.report import write_compare
 from gwsload.contract import numbers
-from gwsload.errors import ConfigError
+from gwsload.contract.activity import run_failures
+from gwsload.errors import EXIT_FAILED, ConfigError
 
 __all__ = ["add_arguments", "main"]
 
@@ -113,6 +114,18 @@ def _sides(args: argparse.Namespace) -> tuple[list[RunFolder], list[RunFolder]]:
 
 def main(args: argparse.Namespace) -> int:
     baseline, candidate = _sides(args)
+    # the failed-run rule first: a run that did not test has nothing to compare, and a
+    # comparison with it must not pass
+    untested = [
+        f"FAIL: {side} run {run.run_id} did not test: {'; '.join(reasons)}"
+        for side, runs in (("baseline", baseline), ("candidate", candidate))
+        for run in runs
+        if (reasons := run_failures(run.path, run.manifest))
+    ]
+    if untested:
+        for line in untested:
+            print(line)
+        return EXIT_FAILED
     if not args.force:
         check_comparable(baseline, candidate)
     result = compare_runs(
