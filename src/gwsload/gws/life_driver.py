@@ -21,6 +21,7 @@ What it reports (through ``on_incident(ts, kind, detail, duration_ms)``):
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import time
@@ -48,6 +49,7 @@ IncidentSink = Callable[[float, str, str, "float | None"], None]
 
 _S = AgentState
 _H = Happening
+_log = logging.getLogger(__name__)
 _URL = re.compile(r"\s*\b(?:at|with|to|from)?\s*\b(?:https?|wss?)://\S+")
 
 #: the step each state takes, as named in reasons
@@ -70,6 +72,8 @@ def reason_of(exc: Exception) -> str:
         return f"HTTP {exc.http_status} statusCode {exc.status_code}"
     if isinstance(exc, GwsTransportError):
         return exc.detail.split(":", 1)[0] or "no response"
+    if not isinstance(exc, GwsError | CometdError):
+        return f"{type(exc).__name__}: {exc}"[:120]
     text = str(exc)
     user, sep, rest = text.partition(": ")
     text = rest if sep and " " not in user else text
@@ -123,6 +127,9 @@ class AgentLife:
         try:
             happening = self._take_step(state)
         except (GwsError, CometdError) as exc:
+            return self._failed(exc)
+        except Exception as exc:  # a bug or an answer nobody foresaw: fail the step, loudly
+            _log.exception("%s: %s failed", self.agent.config.user, STEP_NAMES[state])
             return self._failed(exc)
         return self._apply(happening, "")
 
