@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gwsload.contract.manifest import RunManifest
 from gwsload.errors import ConfigError
 from gwsload.metrics.manifest import (
     build_manifest,
@@ -214,3 +215,18 @@ def test_read_manifest_refuses_other_formats_and_non_runs(tmp_path: Path) -> Non
     (tmp_path / "manifest.json").write_text("{broken")
     with pytest.raises(ConfigError, match="unreadable manifest"):
         read_manifest(tmp_path)
+
+
+def test_a_run_manifest_is_created_restamped_closed_and_reclosed(tmp_path: Path) -> None:
+    manifest = RunManifest.create(tmp_path, {"format": 2, "t0": T0, "status": "running"})
+    assert read_manifest(tmp_path)["status"] == "running"
+    with pytest.raises(ValueError, match="not closed"):
+        manifest.change_exit_code(1)
+    manifest.restamp(T0 + 1.5)
+    assert read_manifest(tmp_path)["t0"] == T0  # written when closed, not before
+    manifest.close(status="completed", exit_code=0, ended=T0 + 11.5, generator={"saturated": False})
+    closed = read_manifest(tmp_path)
+    assert (closed["status"], closed["exit_code"], closed["t0"]) == ("completed", 0, T0 + 1.5)
+    assert closed["duration_s"] == 10.0 and closed["generator"] == {"saturated": False}
+    manifest.change_exit_code(1)
+    assert read_manifest(tmp_path)["exit_code"] == 1 == manifest.data["exit_code"]

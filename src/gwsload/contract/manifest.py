@@ -23,6 +23,7 @@ __all__ = [
     "KNOWN_FORMATS",
     "MANIFEST",
     "RUN_STATUSES",
+    "RunManifest",
     "finish_manifest",
     "read_manifest",
     "utc_text",
@@ -101,3 +102,52 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
             f"{file}: 't0' must be a number (UNIX seconds), got {manifest.get('t0')!r}"
         )
     return manifest
+
+
+class RunManifest:
+    """The manifest of one run folder through its life, written in one place: created
+    (status ``running``), its ``t0`` set to the one the load processes stamped, closed
+    (status, exit code, end time, generator verdict) and closed again when a later
+    verdict changes the exit code. Every write is atomic (:func:`write_manifest`)."""
+
+    def __init__(self, run_dir: str | os.PathLike[str], manifest: Mapping[str, object]) -> None:
+        self.run_dir = Path(run_dir)
+        self._open = dict(manifest)
+        self._closed: dict[str, object] | None = None
+
+    @classmethod
+    def create(cls, run_dir: str | os.PathLike[str], manifest: Mapping[str, object]) -> RunManifest:
+        """Write a new run's manifest (as built, status ``running``)."""
+        created = cls(run_dir, manifest)
+        write_manifest(created.run_dir, created._open)
+        return created
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The manifest as last written, or as it will be (a copy)."""
+        return dict(self._closed if self._closed is not None else self._open)
+
+    def restamp(self, t0: float) -> None:
+        """The run's ``t0`` as the load processes stamped it (written when closed)."""
+        self._open["t0"] = t0
+
+    def close(
+        self,
+        *,
+        status: str,
+        exit_code: int | None,
+        ended: float,
+        generator: Mapping[str, object] | None = None,
+    ) -> None:
+        """Write the closed manifest."""
+        self._closed = finish_manifest(
+            self._open, status=status, exit_code=exit_code, ended=ended, generator=generator
+        )
+        write_manifest(self.run_dir, self._closed)
+
+    def change_exit_code(self, exit_code: int) -> None:
+        """A verdict after closing (the scenario's SLOs) changed the exit code."""
+        if self._closed is None:
+            raise ValueError("the manifest is not closed yet")
+        self._closed["exit_code"] = exit_code
+        write_manifest(self.run_dir, self._closed)

@@ -30,7 +30,7 @@ from typing import Any
 from gwsload.contract.activity import run_failures
 from gwsload.contract.agents import AgentDirectory, read_agents_file
 from gwsload.contract.failed_run import count_failures
-from gwsload.contract.manifest import finish_manifest, write_manifest
+from gwsload.contract.manifest import RunManifest
 from gwsload.errors import ConfigError
 from gwsload.launcher.plan import run_config
 from gwsload.launcher.runconfig import RunConfig
@@ -128,13 +128,9 @@ def write_standalone_manifest(collector: Any, summary: dict[str, Any] | None) ->
     except ConfigError as exc:
         untested = [str(exc)]
     failed = bool(count_failures((summary or {}).get("counts") or {}) or untested)
-    write_manifest(
-        run_dir,
-        finish_manifest(
-            manifest,
-            status="completed",
-            exit_code=1 if failed else 0,
-            ended=time.time(),
-            generator=judge_saturation(samples).to_dict(),
-        ),
+    RunManifest(run_dir, manifest).close(
+        status="completed",
+        exit_code=1 if failed else 0,
+        ended=time.time(),
+        generator=judge_saturation(samples).to_dict(),
     )

@@ -33,7 +33,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from gwsload.contract.agents import AgentCredentials, AgentDirectory
-from gwsload.contract.manifest import finish_manifest, write_manifest
+from gwsload.contract.manifest import RunManifest
 from gwsload.contract.saturation import SIMULATOR_HEALTH_FILE
 from gwsload.errors import EXIT_FAILED, EXIT_OK, ConfigError
 from gwsload.launcher.plan import run_config, stop_timeout_s
@@ -151,17 +151,19 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
             config, metrics_port=options.metrics_port, metrics_host=options.metrics_host
         )
         config.write(private / "run.json")
-        manifest = build_manifest(
-            run_id=run_id,
-            t0=started,
-            scenario=scenario,
-            scenario_file=options.scenario_file,
-            target=target_info,
-            workers=options.workers,
-            command_line=options.command_line,
-            labels=options.labels,
+        folder = RunManifest.create(
+            run_dir,
+            build_manifest(
+                run_id=run_id,
+                t0=started,
+                scenario=scenario,
+                scenario_file=options.scenario_file,
+                target=target_info,
+                workers=options.workers,
+                command_line=options.command_line,
+                labels=options.labels,
+            ),
         )
-        write_manifest(run_dir, manifest)
         stack.enter_context(MachineSampler(run_dir))
         _say(stream, f"target {target_info['kind']} {target_url}; run folder {run_dir}")
         stop_timeout = stop_timeout_s(scenario)
@@ -190,10 +192,11 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
     _rename_locust_outputs(run_dir / "locust")
     summary = final.get("summary") if final is not None and final.get("state") == "done" else None
     if final is not None and isinstance(final.get("t0"), int | float):
-        manifest["t0"] = final["t0"]
+        folder.restamp(float(final["t0"]))
+    manifest = folder.data
     # judged like the headline numbers: after the warm-up (logins and ramp load the
     # generator in a way the measured period does not)
-    steady_from = float(manifest["t0"]) + scenario.effective_warmup_s  # type: ignore[arg-type]
+    steady_from = float(manifest["t0"]) + scenario.effective_warmup_s
     samples = read_generator_samples(run_dir / "generator.csv")
     verdict = judge_saturation([s for s in samples if s.ts >= steady_from] or samples)
     ended = time.time()
@@ -205,20 +208,14 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
         reasons += [f"failed: {reason}" for reason in not_tested]
         code = EXIT_FAILED
 
-    def close_manifest() -> None:
-        closed = finish_manifest(
-            manifest, status=status, exit_code=code, ended=ended, generator=verdict.to_dict()
-        )
-        write_manifest(run_dir, closed)
-
-    close_manifest()
-    stages_end = max((float(w["end_s"]) for w in manifest["stages"]), default=0.0)  # type: ignore[attr-defined]
+    folder.close(status=status, exit_code=code, ended=ended, generator=verdict.to_dict())
+    stages_end = max((float(w["end_s"]) for w in manifest["stages"]), default=0.0)
     write_environment(
         run_dir,
         environment_document(
             run_dir,
             manifest,
-            measured=(steady_from, min(ended, float(manifest["t0"]) + stages_end)),  # type: ignore[arg-type]
+            measured=(steady_from, min(ended, float(manifest["t0"]) + stages_end)),
         ),
     )
     duration = float(final["elapsed_s"]) if final is not None and "elapsed_s" in final else None
@@ -239,7 +236,7 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
         reasons.append("failed: an SLO of the scenario does not hold (see the table above)")
         if code == EXIT_OK:
             code = EXIT_FAILED
-            close_manifest()
+            folder.change_exit_code(code)
     for reason in reasons:
         _say(stream, reason)
     _say(stream, f"run {status}, exit {code}; run folder {run_dir}")
