@@ -146,3 +146,12 @@ def test_agents_operate_again_after_the_target_restarts(tmp_path: Path) -> None:
     assert t_back - 0.5 <= t0 + outage.back_s <= t_back + 10.5
     assert outage.agents >= AGENTS - 2 and outage.relogins >= AGENTS - 2
     assert outage.first_operation_after_s is not None and outage.first_operation_after_s < 20
+    report = subprocess.run(
+        [sys.executable, "-m", "gwsload.cli", "report", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert report.returncode in (0, 1), report.stdout + report.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert [o["line"] for o in summary["outages"]] == [outage.line()]
+    assert outage.line() in (out / "summary.md").read_text()
+    assert outage.line() in (out / "report.html").read_text()

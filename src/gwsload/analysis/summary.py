@@ -31,6 +31,7 @@ from gwsload.analysis.metrics import (
     number,
     row_of,
 )
+from gwsload.analysis.outages import outages
 from gwsload.analysis.per_node import per_node
 from gwsload.analysis.slo import Slo, evaluate_slos, format_value, parse_slos
 from gwsload.analysis.validity import Finding, assess_validity, harness_drift_findings
@@ -251,6 +252,17 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "harness_drift": [_drift_entry(d) for d in analysis.harness_drift],
         "latency_split": analysis.latency_split.to_json(),
         "nodes": None if analysis.nodes is None else analysis.nodes.to_dict(orient="records"),
+        "outages": [
+            {
+                "line": o.line(),
+                "start_s": o.start_s,
+                "back_s": o.back_s,
+                "agents": o.agents,
+                "relogins": o.relogins,
+                "first_operation_after_s": o.first_operation_after_s,
+            }
+            for o in outages(run)
+        ],
     }
     return dict(_clean(document))
 
@@ -291,6 +303,9 @@ def summary_markdown(analysis: RunAnalysis) -> str:
                 verdict += f" ({breach_note(analysis.breaches[str(r.name)])})"
             measured = format_value(str(r.metric), number(r.value))
             lines.append(f"| {r.label} | {measured} | {verdict} |")
+    found = outages(run)
+    if found:
+        lines += ["", "**Target outages**", ""] + [f"- {o.line()}" for o in found]
     if analysis.findings:
         lines += ["", "**Validity**", ""]
         lines += [f"- {'⚠ ' if f.severity == 'warning' else ''}{f.text}" for f in analysis.findings]
