@@ -147,7 +147,7 @@ def load_section(run: RunFolder, figure: str) -> str:
             "resume",
         ),
         ("transport", html.escape(str(m.get("transport")))),
-        ("notification timeout", f"{m.get('notification_timeout_s')} s"),
+        ("notification timeout", numbers.duration_s(m.get("notification_timeout_s"))),
         ("target", target_text),
         (
             "simulator",
