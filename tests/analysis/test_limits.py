@@ -216,3 +216,24 @@ def test_a_breach_in_a_saturated_steady_run_is_attributed(
         summary_json(analyze_run(load_run(healthy)))["slo"]["results"][0]["during_saturation"]
         is None
     )
+
+
+def test_two_workers_are_one_load_generator_in_words() -> None:
+    calm = judge([30.0] * 10, [1.0] * 10)
+    health = PeriodHealth(
+        (
+            ProcessHealth(GENERATOR, "load generator worker w1", calm, 30.0, "w1"),
+            ProcessHealth(GENERATOR, "load generator worker w2", calm, 30.0, "w2"),
+        )
+    )
+    assert health.healthy_processes == "the load generator" and health.limiter is None
+    lagging = judge([30.0] * 10, [1.0] * 5 + [25.0] * 5)
+    health = PeriodHealth(
+        (
+            ProcessHealth(GENERATOR, "load generator worker w1", calm, 30.0, "w1"),
+            ProcessHealth(GENERATOR, "load generator worker w2", lagging, 30.0, "w2"),
+        )
+    )
+    assert health.reason == (
+        "load generator worker w2 was saturated (event-loop lag > 10 ms in 50 % of samples)"
+    )

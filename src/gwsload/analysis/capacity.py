@@ -194,9 +194,10 @@ class CapacityResult:
             parts.append(f"Capacity: {self._with_p99(self.capacity_step)}, {rule}")
         checked = self.health.get(self.limit_step)
         if checked is not None and checked.processes:
+            names = checked.healthy_processes
             parts.append(
-                f"{checked.healthy_processes} {'were' if len(checked.processes) > 1 else 'was'} "
-                f"healthy at {self._load(self.limit_step)}, so this is the target's limit"
+                f"{names} {'were' if ' and ' in names else 'was'} healthy at "
+                f"{self._load(self.limit_step)}, so this is the target's limit"
             )
         if self.throughput_knee_step is not None:
             parts.append(
