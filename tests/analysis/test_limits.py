@@ -133,6 +133,8 @@ def test_summary_json_and_report_carry_the_limiter(folders: dict[str, Path]) -> 
     assert [s["limited_by"] for s in capacity["steps"]] == ["none"] * 5 + ["load generator"]
     assert capacity["steps"][5]["generator_lag_share"] == 1.0
     assert capacity["steps"][0]["simulator_lag_share"] == 0.0
+    assert capacity["steps"][0]["simulator_cpu_wait_percent"] == 2.0  # as generated
+    assert capacity["steps"][0]["generator_cpu_wait_percent"] is None  # no such column
     page = render_report(analysis)
     assert (
         '<th class="text">limited by</th>' in page

@@ -97,8 +97,10 @@ def _measure_steps(run: RunFolder, slos: list[Slo]) -> tuple[pd.DataFrame, dict[
                 "slo_failed": [str(n) for n in results.loc[~passed, "name"]],
                 "generator_cpu_max_percent": health.cpu_max(GENERATOR),
                 "generator_lag_share": health.share(GENERATOR, "lag"),
+                "generator_cpu_wait_percent": health.cpu_wait(GENERATOR),
                 "simulator_cpu_max_percent": health.cpu_max(SIMULATOR),
                 "simulator_lag_share": health.share(SIMULATOR, "lag"),
+                "simulator_cpu_wait_percent": health.cpu_wait(SIMULATOR),
                 "saturated": health.limiter or "",
                 "saturation": health.reason,
             }

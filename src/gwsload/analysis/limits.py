@@ -108,6 +108,15 @@ class PeriodHealth:
         ]
         return max(values) if values else float("nan")
 
+    def cpu_wait(self, kind: str) -> float:
+        """The worst mean CPU wait % of the processes of ``kind`` (NaN if unknown)."""
+        values = [
+            p.saturation.cpu_wait_percent
+            for p in self.processes
+            if p.kind == kind and not math.isnan(p.saturation.cpu_wait_percent)
+        ]
+        return max(values) if values else math.nan
+
     def cpu_max(self, kind: str) -> float:
         values = [p.cpu_max_percent for p in self.processes if p.kind == kind]
         return max(values) if values else float("nan")
