@@ -11,16 +11,22 @@ The usual shapes are sequences of stages:
 - step (capacity search): stages of increasing ``users`` (or ``rate_per_s``);
 - spike: base, short high stage with a high ``spawn_rate``, base again.
 
+After the last stage the agents sign off over ``ramp_down_s`` seconds: users leave at
+a steady rate (:func:`sign_off_rate`) instead of all at once, so the generator keeps
+renewing the CometD connects of the agents still in while the others log out. The
+default ramp-down (:func:`default_ramp_down_s`) takes as long as the last stage's
+users took to spawn.
+
 Nothing here reads a clock: ``t`` is seconds since the run started (``manifest.t0``).
-The Locust ``LoadTestShape`` is a thin wrapper over :func:`stage_at`::
+The Locust ``LoadTestShape`` is a thin wrapper over :func:`load_at`::
 
     def tick(self):
-        at = stage_at(stages, self.get_run_time())
-        return None if at is None else (at.users, at.spawn_rate)
+        return load_at(stages, ramp_down_s, self.get_run_time())
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,8 +34,11 @@ __all__ = [
     "Stage",
     "StageAt",
     "StageWindow",
+    "default_ramp_down_s",
+    "load_at",
     "offered_ops_per_s",
     "ramp_time_s",
+    "sign_off_rate",
     "stage_at",
     "stage_windows",
     "total_duration_s",
@@ -119,6 +128,39 @@ def stage_at(stages: Sequence[Stage], t: float) -> StageAt | None:
         if t < end or (index == last and t <= end):
             return StageAt(index, stage.users, stage.spawn_rate, stage.rate_per_s)
         start = end
+    return None
+
+
+def default_ramp_down_s(stages: Sequence[Stage]) -> float:
+    """The sign-off's default length: the last stage's users leave at its spawn rate
+    (``users / spawn_rate`` of the last stage), rounded up to a second."""
+    if not stages:
+        return 0.0
+    last = stages[-1]
+    return float(math.ceil(last.users / last.spawn_rate - 1e-9))
+
+
+def sign_off_rate(stages: Sequence[Stage], ramp_down_s: float) -> float:
+    """Users leaving per second during the ramp-down: the last stage's users spread over
+    ``ramp_down_s``."""
+    if not stages or ramp_down_s <= 0:
+        return 0.0
+    return stages[-1].users / ramp_down_s
+
+
+def load_at(stages: Sequence[Stage], ramp_down_s: float, t: float) -> tuple[int, float] | None:
+    """Users and spawn rate ``t`` seconds after the start, or None once the run is over.
+
+    During the stages: the stage in force. Then, for ``ramp_down_s`` seconds, zero users
+    at :func:`sign_off_rate` (users leave gradually); after that the run ends (Locust
+    stops whoever is still in, each with its stop timeout).
+    """
+    at = stage_at(stages, t)
+    if at is not None:
+        return at.users, at.spawn_rate
+    rate = sign_off_rate(stages, ramp_down_s)
+    if rate > 0 and t <= total_duration_s(stages) + ramp_down_s:
+        return 0, rate
     return None
 
 

@@ -217,6 +217,7 @@ def test_missing_required_key(write: Write) -> None:
             "slo[0].operation must be '*' or one of",
         ),
         ("warmup_s = -1\n" + MINIMAL, "warmup_s must be a number of seconds >= 0, got -1"),
+        ("ramp_down_s = -2\n" + MINIMAL, "ramp_down_s must be a number of seconds >= 0, got -2"),
         ("min_active_share = 0\n" + MINIMAL, "min_active_share must be a share in (0, 1], got 0"),
         ("min_active_share = 1.5\n" + MINIMAL, "min_active_share must be a share in (0, 1]"),
         ("name = 'has space'\n" + MINIMAL.replace('name = "soak"', ""), "name must be a name"),
@@ -265,6 +266,20 @@ def test_warmup_default_is_first_ramp_rounded_up(write: Write) -> None:
     assert scenario.effective_warmup_s == 3.0  # 25 / 10 = 2.5 -> 3
     assert scenario.stages[0].duration_s == 120.0
     assert scenario.stages[1].spawn_rate == 10.0  # inherited from the stage before
+
+
+def test_ramp_down_default_is_the_last_stage_leaving_at_its_spawn_rate(write: Write) -> None:
+    text = (
+        "[[stages]]\nduration_s = 60\nusers = 100\nspawn_rate = 10\n"
+        "[[stages]]\nduration_s = 30\nusers = 45\nspawn_rate = 20\n"
+    )
+    scenario = load_scenario(write(text))
+    assert scenario.ramp_down_s is None
+    assert scenario.effective_ramp_down_s == 3.0  # 45 / 20 = 2.25 -> 3
+    assert scenario.to_dict()["ramp_down_s"] == 3.0
+    assert scenario.duration_s == 90.0  # the ramp-down follows the stages
+    explicit = load_scenario(write("ramp_down_s = 0\n" + text))
+    assert explicit.effective_ramp_down_s == 0.0
 
 
 def test_simulator_table_maps_onto_the_simulator_flags(write: Write) -> None:

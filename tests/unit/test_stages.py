@@ -7,8 +7,11 @@ import pytest
 from gwsload.stages import (
     Stage,
     StageAt,
+    default_ramp_down_s,
+    load_at,
     offered_ops_per_s,
     ramp_time_s,
+    sign_off_rate,
     stage_at,
     stage_windows,
     total_duration_s,
@@ -85,3 +88,18 @@ def test_offered_load_closed_is_users_times_cycle_rate() -> None:
         None,
         None,
     ]
+
+
+def test_sign_off_spreads_the_last_stage_users_over_the_ramp_down() -> None:
+    assert default_ramp_down_s(SPIKE) == 1.0  # 10 users at 50/s: 0.2 s, rounded up
+    assert default_ramp_down_s((Stage(60.0, 5000, 100.0),)) == 50.0
+    assert sign_off_rate(SPIKE, 20.0) == 0.5
+    assert sign_off_rate(SPIKE, 0.0) == 0.0
+    # during the stages: the stage in force; then zero users at the sign-off rate
+    assert load_at(SPIKE, 20.0, 59.0) == (10, 50.0)
+    assert load_at(SPIKE, 20.0, 60.5) == (0, 0.5)
+    assert load_at(SPIKE, 20.0, 80.0) == (0, 0.5)
+    assert load_at(SPIKE, 20.0, 80.5) is None
+    # no ramp-down (or no one to sign off): the run ends with the last stage
+    assert load_at(SPIKE, 0.0, 60.5) is None
+    assert load_at((Stage(10.0, 0, 1.0),), 5.0, 11.0) is None

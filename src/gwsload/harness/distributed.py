@@ -30,11 +30,9 @@ from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from gwsload.harness.roles import Collector, LoadProcess
-from gwsload.harness.shape import to_stages
 from gwsload.harness.watchdog import Watchdog
 from gwsload.launcher.runconfig import RunConfig, hard_deadline_s
 from gwsload.lifeline import lifeline_fd
-from gwsload.stages import total_duration_s
 
 __all__ = [
     "MSG_BATCH",
@@ -101,7 +99,7 @@ def _arm_deadline(environment: Environment, state: RunState, config: RunConfig) 
     options = environment.parsed_options
     run_time = getattr(options, "run_time", None) if options is not None else None
     if config.stages:
-        duration_s: float | None = total_duration_s(to_stages(config.stages))
+        duration_s: float | None = config.load_duration_s
     else:
         duration_s = float(run_time) if run_time else None
     if duration_s is not None:

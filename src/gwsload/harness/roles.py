@@ -278,7 +278,7 @@ class Collector:
         if self.config.progress_file:
             write_progress(
                 self.config.progress_file,
-                self.sink.progress(now, duration_s=self.duration_s, state=self.state),
+                self.sink.progress(now, duration_s=self.config.load_duration_s, state=self.state),
             )
 
     def _check_workers(self) -> None:
@@ -330,7 +330,7 @@ class Collector:
         summary = self.sink.summary()
         summary["missing_workers"] = missing
         if self.config.progress_file:
-            record = self.sink.progress(now, duration_s=self.duration_s, state="done")
+            record = self.sink.progress(now, duration_s=self.config.load_duration_s, state="done")
             record["summary"] = summary
             write_progress(self.config.progress_file, record)
         return summary

@@ -1,6 +1,7 @@
-"""The Locust load shape of a scenario: its ``[[stages]]`` played back to back.
+"""The Locust load shape of a scenario: its ``[[stages]]`` played back to back, then
+the sign-off spread over the ramp-down.
 
-The maths is :func:`gwsload.stages.stage_at`; this is only the Locust binding, plus
+The maths is :func:`gwsload.stages.load_at`; this is only the Locust binding, plus
 the per-process share of an open workload's rate (any process can compute it from
 the run's start time, so workers need no message per stage).
 """
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from locust import LoadTestShape
 
 from gwsload.launcher.runconfig import StageSpec
-from gwsload.stages import Stage, stage_at, total_duration_s
+from gwsload.stages import Stage, load_at, stage_at, total_duration_s
 
 __all__ = ["ScenarioShape", "rate_share", "to_stages"]
 
@@ -31,21 +32,29 @@ def rate_share(stages: Sequence[Stage], t0: float, processes: int) -> float | No
 
 
 class ScenarioShape(LoadTestShape):
-    """Users and spawn rate of the stage in force; None after the last stage ends the run."""
+    """Users and spawn rate of the stage in force, then zero users at the sign-off rate
+    for ``ramp_down_s``; None after that ends the run."""
 
     #: the unbound base is not a shape Locust should pick up; ``for_stages`` classes are
     abstract = True
     stages: list[Stage] = []
+    ramp_down_s: float = 0.0
 
     @classmethod
-    def for_stages(cls, stages: Sequence[Stage]) -> type[ScenarioShape]:
+    def for_stages(cls, stages: Sequence[Stage], ramp_down_s: float = 0.0) -> type[ScenarioShape]:
         """A shape class bound to these stages (Locust instantiates the class itself)."""
-        return type("ScenarioShape", (cls,), {"stages": list(stages), "abstract": False})
+        members = {"stages": list(stages), "ramp_down_s": ramp_down_s, "abstract": False}
+        return type("ScenarioShape", (cls,), members)
 
     @property
     def duration_s(self) -> float:
-        return total_duration_s(self.stages)
+        """The stages and the ramp-down."""
+        return total_duration_s(self.stages) + self.ramp_down_s
 
     def tick(self) -> tuple[int, float] | None:
-        at = stage_at(self.stages, float(self.get_run_time()))  # type: ignore[no-untyped-call]
-        return None if at is None else (at.users, at.spawn_rate)
+        t = float(self.get_run_time())  # type: ignore[no-untyped-call]
+        load = load_at(self.stages, self.ramp_down_s, t)
+        signing_off = load is not None and stage_at(self.stages, t) is None
+        if signing_off and self.runner is not None and self.runner.user_count == 0:
+            return None  # everyone left before the ramp-down's end: the run is over
+        return load

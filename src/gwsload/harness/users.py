@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import gevent
+from gevent.event import Event
 from locust import User, task
 from locust.user.task import LOCUST_STATE_STOPPING
 
@@ -46,6 +47,8 @@ class AgentBase(User):
         self.process: LoadProcess | None = None
         self.slot: int | None = None
         self.rng = random.Random()
+        #: set when Locust asks this user to leave (a ramp-down or the end of the test)
+        self._leaving = Event()
 
     def on_start(self) -> None:
         state = run_state(self.environment)
@@ -60,6 +63,13 @@ class AgentBase(User):
             self.process.identities.release(self.slot)
             self.slot = None
 
+    def stop(self, force: bool = False) -> bool:
+        """Locust asks this user to leave: also wake it from a hold or think pause (a
+        ramp-down stops users one by one, before the process itself is stopping)."""
+        stopped: bool = super().stop(force)
+        self._leaving.set()
+        return stopped
+
     @property
     def stopping(self) -> bool:
         process = self.process
@@ -68,9 +78,12 @@ class AgentBase(User):
         )
 
     def pause(self, seconds: float) -> None:
-        """Sleep, but wake at once when the test stops."""
-        if seconds > 0 and self.process is not None:
-            self.process.stopping.wait(timeout=seconds)
+        """Sleep, but wake at once when this user is asked to leave: by a ramp-down, or
+        at the end of the test (Locust then asks every user still in). One event per
+        user: 10,000 waiters linked to one shared event would make each wake-up scan
+        them all."""
+        if seconds > 0 and not self.stopping:
+            self._leaving.wait(timeout=seconds)
 
     def draw_hold(self) -> float:
         return self._load().config.workload.hold_s.sample(self.rng)

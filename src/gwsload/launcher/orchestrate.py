@@ -185,7 +185,11 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
             signals,
             stream,
             every_s=options.progress_every_s,
-            limit_s=scenario.duration_s + stop_timeout + 120.0 + (60.0 if options.workers else 0),
+            limit_s=scenario.duration_s
+            + scenario.effective_ramp_down_s
+            + stop_timeout
+            + 120.0
+            + (60.0 if options.workers else 0),
         )
         final = read_progress(progress_file)
         stack.close()  # Locust processes and simulator stopped: the truth log is complete

@@ -59,4 +59,5 @@ def run_config(
         progress_file=progress_file,
         workers=workers,
         warmup_s=scenario.effective_warmup_s,
+        ramp_down_s=scenario.effective_ramp_down_s,
     )

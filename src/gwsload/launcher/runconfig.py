@@ -105,8 +105,15 @@ class RunConfig:
         """Time for an agent to finish its operation, stop recording, hang up and log out."""
         return leave_time_s(self.notification_timeout_s, self.request_timeout_s)
 
+    @property
+    def load_duration_s(self) -> float:
+        """The stages and the ramp-down: how long the load shape runs."""
+        return sum((s.duration_s for s in self.stages), 0.0) + self.ramp_down_s
+
     #: the start of the run left out of the summary's percentiles (manifest ``warmup_s``)
     warmup_s: float = 0.0
+    #: after the last stage, the agents sign off over this long (users leave steadily)
+    ramp_down_s: float = 0.0
     #: how often workers ship rows and histograms, and the hlog interval, seconds
     ship_interval_s: float = 2.0
     #: how often generator health is sampled, seconds

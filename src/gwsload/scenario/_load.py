@@ -60,6 +60,7 @@ def parse_scenario(data: Mapping[str, Any], *, source: str) -> Scenario:
         "name",
         "description",
         "warmup_s",
+        "ramp_down_s",
         "min_active_share",
         "target",
         "simulator",
@@ -88,6 +89,7 @@ def parse_scenario(data: Mapping[str, Any], *, source: str) -> Scenario:
     workload = _read_workload(top.table("workload")) if "workload" in data else Workload()
     stages = _read_stages(top, workload.model)
     warmup = top.opt("warmup_s", float, "a number of seconds >= 0", lambda v: v >= 0)
+    ramp_down = top.opt("ramp_down_s", float, "a number of seconds >= 0", lambda v: v >= 0)
     slo_tables = top.array_of_tables("slo") if "slo" in data else []
     slos = tuple(_read_slo(table) for table in slo_tables)
     active = top.get(
@@ -111,6 +113,7 @@ def parse_scenario(data: Mapping[str, Any], *, source: str) -> Scenario:
         slos,
         active,
         bands,
+        ramp_down_s=ramp_down,
     )
     check_agents(scenario)
     return scenario

@@ -16,7 +16,7 @@ from gwsload.contract.slo import RATIO_METRICS as CONTRACT_RATIO_METRICS
 from gwsload.errors import ConfigError
 from gwsload.scenario._checks import number_text
 from gwsload.simulator.options import LATENCY_MODELS
-from gwsload.stages import Stage, ramp_time_s, total_duration_s
+from gwsload.stages import Stage, default_ramp_down_s, ramp_time_s, total_duration_s
 
 __all__ = [
     "ARRIVALS",
@@ -190,6 +190,9 @@ class Scenario:
     min_active_share: float = DEFAULT_MIN_ACTIVE_SHARE
     #: ``[report] latency_bands_ms``: increasing band edges for the report's band table
     latency_bands_ms: tuple[float, ...] = DEFAULT_LATENCY_BANDS_MS
+    #: ``ramp_down_s``: the agents' sign-off spread over this long after the last stage;
+    #: None = the default (the last stage's ``users / spawn_rate``)
+    ramp_down_s: float | None = None
 
     @property
     def embedded_simulator(self) -> bool:
@@ -200,6 +203,13 @@ class Scenario:
     def duration_s(self) -> float:
         """Planned run length (sum of the stage durations)."""
         return total_duration_s(self.stages)
+
+    @property
+    def effective_ramp_down_s(self) -> float:
+        """``ramp_down_s`` if given, else the last stage's users leaving at its spawn rate."""
+        if self.ramp_down_s is not None:
+            return self.ramp_down_s
+        return default_ramp_down_s(self.stages)
 
     @property
     def peak_users(self) -> int:
@@ -271,6 +281,7 @@ class Scenario:
             "name": self.name,
             "description": self.description,
             "warmup_s": self.warmup_s,
+            "ramp_down_s": self.effective_ramp_down_s,
             "min_active_share": self.min_active_share,
             "client": dataclasses.asdict(self.client),
             "workload": workload,
