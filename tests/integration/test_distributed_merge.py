@@ -20,6 +20,7 @@ from hdrh.histogram import HdrHistogram
 
 from gwsload.metrics.hlog import read_hlog
 from gwsload.metrics.latency import new_histogram
+from gwsload.metrics.logs import GENERATOR_FIELDS
 
 pytestmark = pytest.mark.gevent
 
@@ -110,7 +111,7 @@ def test_merged_percentiles_equal_those_of_all_rows(run_dir: Path) -> None:
 
 def test_generator_samples_come_from_every_worker(run_dir: Path) -> None:
     lines = (run_dir / "generator.csv").read_text().splitlines()
-    assert lines[0] == "ts,worker,users,cpu_percent,rss_bytes,open_fds,greenlets,loop_lag_ms"
+    assert lines[0] == ",".join(GENERATOR_FIELDS)
     assert {line.split(",")[1] for line in lines[1:]} == {"w1", "w2"}
     assert (run_dir / "locust" / "stats.csv").is_file()
     assert (run_dir / "locust" / "report.html").is_file()
