@@ -1,5 +1,6 @@
 """The sign-off is spread over ``ramp_down_s``: agents leave at a steady rate after the
-last stage (not all at once), and none of their last notifications is lost."""
+last stage (not all at once), and none of their last notifications is lost. The logins
+are paced by the process's gate, and the rate they used is in the manifest."""
 
 from __future__ import annotations
 
@@ -48,6 +49,10 @@ def test_agents_sign_off_gradually_over_the_ramp_down(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["scenario"]["ramp_down_s"] == RAMP_DOWN_S
+    # the logins went through the process's gate: the rate they used is recorded
+    logins = manifest["generator"]["logins"]
+    assert logins["logins"] == USERS and logins["asked_per_s"] == USERS
+    assert 0 < logins["used_per_s"] <= USERS * 1.1, logins
     t0 = float(manifest["t0"])
     events = pq.read_table(out / "events").to_pylist()
     assert events and Counter(e["outcome"] for e in events) == {"ok": len(events)}

@@ -22,11 +22,12 @@ __all__ = ["HealthSampler", "LoopLagProbe"]
 class LoopLagProbe:
     """A greenlet measuring how late the hub wakes a sleeper; keeps the worst per window."""
 
-    __slots__ = ("_greenlet", "_max_lag_s", "_period_s")
+    __slots__ = ("_greenlet", "_last_lag_s", "_max_lag_s", "_period_s")
 
     def __init__(self, period_s: float = 0.05) -> None:
         self._period_s = period_s
         self._max_lag_s = 0.0
+        self._last_lag_s = 0.0
         self._greenlet: gevent.Greenlet | None = None
 
     def start(self) -> None:
@@ -43,6 +44,11 @@ class LoopLagProbe:
         worst, self._max_lag_s = self._max_lag_s, 0.0
         return worst * 1000.0
 
+    @property
+    def last_ms(self) -> float:
+        """The lateness of the latest wake-up, in ms (the login pacing reads it)."""
+        return self._last_lag_s * 1000.0
+
     def _run(self) -> None:
         period = self._period_s
         clock = time.perf_counter
@@ -50,6 +56,7 @@ class LoopLagProbe:
             due = clock() + period
             gevent.sleep(period)
             lag = clock() - due
+            self._last_lag_s = lag
             self._max_lag_s = max(self._max_lag_s, lag)
 
 
@@ -76,6 +83,11 @@ class HealthSampler:
 
     def stop(self) -> None:
         self._lag.stop()
+
+    @property
+    def loop_lag_ms_now(self) -> float:
+        """The event loop's latest lateness, ms (not a window's worst)."""
+        return self._lag.last_ms
 
     def sample(self) -> GeneratorSample:
         """The sample of the period since the previous call (CPU % over that period)."""

@@ -54,6 +54,8 @@ class RecordingAgent(AgentBase):
         self.life: AgentLife | None = None
         #: counted in the process's live listeners (logged in)
         self._listening = False
+        #: the process's login gate let this agent in
+        self._admitted = False
 
     def on_start(self) -> None:
         super().on_start()
@@ -146,6 +148,13 @@ class RecordingAgent(AgentBase):
         if life is None:
             return False
         life.check()
+        if not self._admitted:
+            gate = self._load().logins
+            # the first login waits its turn: a ramp faster than this process sustains
+            # would delay the notifications of the agents already in
+            self._admitted = gate is None or gate.admit(lambda: self.stopping)
+            if not self._admitted:
+                return False
         while not life.operating and not self.stopping:
             delay = life.step()
             self._note_phase()

@@ -34,9 +34,10 @@ from gwsload.contract.agents import AgentDirectory
 from gwsload.harness.health import HealthSampler
 from gwsload.harness.identities import IdentityAllocator
 from gwsload.harness.locust_rows import trim_per_second
+from gwsload.harness.logins import LoginGate
 from gwsload.harness.openloop import CycleTicker
 from gwsload.harness.recorder import OpRecorder
-from gwsload.harness.shape import rate_share, to_stages
+from gwsload.harness.shape import rate_share, spawn_share, to_stages
 from gwsload.launcher.progress import write_progress
 from gwsload.launcher.runconfig import RunConfig
 from gwsload.metrics.live import LiveMetrics
@@ -60,6 +61,7 @@ def make_batch(
     not_started: int = 0,
     final: bool = False,
     agent_states: dict[str, Any] | None = None,
+    logins: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything a load process recorded since its last batch, msgpack-able."""
     interval = recorder.latency.take_interval(now)
@@ -78,6 +80,7 @@ def make_batch(
         "users": users,
         "not_started": not_started,
         "agent_states": agent_states or {},
+        "logins": logins or {},
     }
 
 
@@ -131,12 +134,23 @@ class LoadProcess:
                 poisson=config.workload.arrivals == "poisson",
                 seed=worker_index + 1,
             )
+        #: logins paced at the stage's spawn rate, held back while the loop lags
+        self.logins: LoginGate | None = None
+        if config.stages:
+            stages = to_stages(config.stages)
+            processes = max(worker_count, 1)
+            self.logins = LoginGate(
+                lambda: spawn_share(stages, t0, processes),
+                lambda: self.sampler.loop_lag_ms_now,
+            )
         self._shipper: gevent.Greenlet | None = None
         self._finished = False
 
     def start(self) -> None:
         _freeze_heap()
         self.sampler.start()
+        if self.logins is not None:
+            self.logins.start()
         if self.ticker is not None:
             self.ticker.start()
         self._shipper = gevent.spawn(self._ship_loop)
@@ -169,6 +183,7 @@ class LoadProcess:
             not_started=not_started,
             final=final,
             agent_states=self.agent_states.summary(),
+            logins=self.logins.summary().to_dict() if self.logins is not None else None,
         )
         try:
             self._deliver(batch)
@@ -185,6 +200,8 @@ class LoadProcess:
         not_started = self.ticker.stop() if self.ticker is not None else 0
         self._ship(final=True, not_started=not_started)
         self.sampler.stop()
+        if self.logins is not None:
+            self.logins.stop()
 
 
 def _freeze_heap() -> None:

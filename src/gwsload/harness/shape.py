@@ -16,7 +16,7 @@ from locust import LoadTestShape
 from gwsload.launcher.runconfig import StageSpec
 from gwsload.stages import Stage, load_at, stage_at, total_duration_s
 
-__all__ = ["ScenarioShape", "rate_share", "to_stages"]
+__all__ = ["ScenarioShape", "rate_share", "spawn_share", "to_stages"]
 
 
 def to_stages(specs: Sequence[StageSpec]) -> list[Stage]:
@@ -29,6 +29,14 @@ def rate_share(stages: Sequence[Stage], t0: float, processes: int) -> float | No
     if at is None or at.rate_per_s is None:
         return None
     return at.rate_per_s / max(processes, 1)
+
+
+def spawn_share(stages: Sequence[Stage], t0: float, processes: int) -> float:
+    """This process's share of the spawn rate now (the last stage's after the stages):
+    the rate its logins are paced at."""
+    at = stage_at(stages, time.time() - t0)
+    rate = at.spawn_rate if at is not None else stages[-1].spawn_rate
+    return rate / max(processes, 1)
 
 
 class ScenarioShape(LoadTestShape):

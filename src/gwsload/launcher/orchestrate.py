@@ -212,7 +212,10 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
         reasons += [f"failed: {reason}" for reason in not_tested]
         code = EXIT_FAILED
 
-    folder.close(status=status, exit_code=code, ended=ended, generator=verdict.to_dict())
+    generator = verdict.to_dict()
+    if summary is not None and summary.get("logins"):
+        generator["logins"] = summary["logins"]  # the rate the logins actually used
+    folder.close(status=status, exit_code=code, ended=ended, generator=generator)
     stages_end = max((float(w["end_s"]) for w in manifest["stages"]), default=0.0)
     write_environment(
         run_dir,

@@ -16,6 +16,7 @@ from typing import Any
 
 from gwsload.contract import numbers
 from gwsload.contract.agent_states import PHASES, format_agents
+from gwsload.contract.pacing import pacing_text
 
 __all__ = [
     "format_duration",
@@ -67,6 +68,10 @@ def format_progress(record: Mapping[str, Any]) -> str:
     agents = record.get("agents")
     if isinstance(agents, Mapping) and any(agents.get(p) for p in PHASES):
         parts.append(format_agents(agents))
+    logins = record.get("logins")
+    paced = pacing_text(logins) if isinstance(logins, Mapping) else None
+    if paced is not None:
+        parts.append(paced)
     parts += [
         f"ops/s {numbers.significant(float(record.get('ops_per_s', 0.0)))}",
         f"notify p50 {_ms(record.get('notify_p50_ms'))} ms "
@@ -107,6 +112,10 @@ def format_summary(summary: Mapping[str, Any], *, duration_s: float | None) -> l
             f"{_ms(entry.get('notify_p50_ms'))} p99 {_ms(entry.get('notify_p99_ms'))} "
             f"max {_ms(entry.get('notify_max_ms'))} ms"
         )
+    logins = summary.get("logins")
+    paced = pacing_text(logins) if isinstance(logins, Mapping) else None
+    if paced is not None:
+        lines.append(paced)
     not_started = int(summary.get("not_started", 0) or 0)
     if not_started:
         lines.append(

@@ -31,6 +31,7 @@ from hdrh.histogram import HdrHistogram
 
 from gwsload.contract.agent_states import merge_summaries
 from gwsload.contract.operations import ERROR_OUTCOMES
+from gwsload.contract.pacing import merge_pacing
 from gwsload.contract.periods import interval_is_measured
 from gwsload.contract.segments import SegmentWriter, arrow_schema
 from gwsload.metrics.hlog import HlogWriter, hlog_span
@@ -56,12 +57,14 @@ def percentile_ms(histogram: HdrHistogram | None, percentile: float) -> float | 
 class WorkerState:
     """What the sink knows of one load process."""
 
-    __slots__ = ("agent_states", "batches", "counts", "final", "last_sample", "users")
+    __slots__ = ("agent_states", "batches", "counts", "final", "last_sample", "logins", "users")
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
         #: the process's latest agent-state summary (harness/agent_states.py)
         self.agent_states: dict[str, Any] = {}
+        #: the process's login pacing (gwsload.contract.pacing.PacingSummary.to_dict())
+        self.logins: dict[str, Any] = {}
         self.final = False
         self.batches = 0
         self.users = 0
@@ -143,6 +146,9 @@ class RunSink:
         agent_states = batch.get("agent_states")
         if agent_states:
             state.agent_states = dict(agent_states)
+        logins = batch.get("logins")
+        if logins:
+            state.logins = dict(logins)
         if batch.get("final"):
             state.final = True
 
@@ -233,6 +239,7 @@ class RunSink:
             "unexpected": counts.get("unexpected", 0),
             "generator_cpu_percent": max(cpu) if cpu else None,
             "agents": merge_summaries(s.agent_states for s in self.workers.values()),
+            "logins": merge_pacing(s.logins for s in self.workers.values()),
         }
 
     def summary(self) -> dict[str, Any]:
@@ -253,6 +260,7 @@ class RunSink:
             "operations": operations,
             "not_started": self.not_started,
             "workers": sorted(self.workers),
+            "logins": merge_pacing(s.logins for s in self.workers.values()),
         }
 
     def close(self, now: float) -> None:
