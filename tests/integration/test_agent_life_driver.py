@@ -91,3 +91,28 @@ def test_a_step_refused_again_and_again_relogs_in_once_and_keeps_backing_off() -
     # the back-off grows with the streak (jitter: within [0.5, 1] of its ceiling)
     ceilings = [min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (n - 1)) for n in range(1, 8)]
     assert all(0.5 * c <= d <= c for d, c in zip(delays, ceilings, strict=True)), delays
+
+
+def test_a_cometd_session_that_cannot_be_renewed_means_a_full_relogin(sim: str) -> None:
+    incidents: Incidents = []
+    outcomes: list[Outcome] = []
+    life = life_of(sim, "agent0003", incidents, outcomes)
+    try:
+        while not life.operating:
+            assert life.step() == 0.0
+        first_client, first_cookie = life.agent.cometd, life.agent.session.cookies.header()
+        # the client gave up (as after a re-handshake refused for good): no notifications
+        first_client.close()
+        life.check()
+        assert life.state is AgentState.LOGGED_OUT
+        assert incidents == [("relogin", "the CometD session could not be renewed")]
+        while not life.operating:
+            assert life.step() == 0.0
+        assert life.agent.cometd is not first_client and life.agent.cometd.connected
+        assert life.agent.session.cookies.header() != first_cookie  # new HTTP session
+        exp = life.agent.record("StartCallRecording")
+        assert exp.outcome is not None and exp.outcome.kind in ("ok", "lost")
+        assert life.logins == 2
+    finally:
+        life.agent.logout()
+        life.logged_out()

@@ -88,6 +88,10 @@ class Agent(AgentCore):
         if fresh:
             self.logged_in = False
             self._contact_center_session = False
+            # the old CometD client belongs to the lost login: it listens no more (the
+            # next step opens a new one)
+            self._listening = False
+            self.cometd.close()
             self.session.cookies.clear()
             self.session.csrf = None
             self.calls = CallTable()

@@ -123,7 +123,11 @@ class AgentLife:
         state = self.state
         lost = self.agent.session_lost() if state not in (_S.LOGGED_OUT, _S.UNREACHABLE) else ""
         if lost:
-            return self._apply(_H.SESSION_LOST, lost)
+            self._apply(_H.SESSION_LOST, lost)
+            # a re-login that does not cure the loss must not become a busy loop
+            self.failures += 1
+            self.reason = f"{STEP_NAMES[state]}: {lost}"
+            return 0.0 if self.failures == 1 else backoff_s(self.failures, self._rng)
         try:
             happening = self._take_step(state)
         except (GwsError, CometdError) as exc:
