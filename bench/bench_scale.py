@@ -1,0 +1,165 @@
+"""Scale: N agents at contact-center rates in one worker process (or several).
+
+Runs ``gwsload run`` against the embedded simulator with the contact-center workload
+(long-polling, the simulator's 30 s /meta/connect hold, hold 60-120 s, think 10-30 s,
+pause share 0.3, logins at 100/s), then reads the run folder: agents that operated,
+lost notifications, exit code, and the steady state (from the end of the ramp plus
+30 s to the end of the stage) of the generator (CPU median per process, event-loop
+lag p99, RSS and fds per agent) and of the simulator (CPU median, fds per agent).
+The ramp ends with the last agent's first login: paced logins (docs/running.md) may
+take longer than ``agents / 100`` seconds on a loaded machine.
+
+    python bench/bench_scale.py [--quick] [--agents N] [--workers W] [--minutes M]
+
+``--quick``: 500 agents for 3 minutes; default (``--full``): 10,000 agents, 6 minutes.
+Writes bench/out/scale[-wW].json. The figures depend on the machine and on what
+else runs on it: the record carries the load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+OUT = Path(__file__).resolve().parent / "out"
+SPAWN_RATE = 100.0
+SETTLE_S = 30.0
+
+SCENARIO = """
+name = "scale"
+ramp_down_s = {ramp_down_s}
+min_active_share = 0.99
+[simulator]
+agents = {sim_agents}
+seed = 11
+[client]
+transport = "long-polling"
+notification_timeout_s = 10
+[workload]
+hold_s = {{ distribution = "uniform", min = 60, max = 120 }}
+think_time_s = {{ distribution = "uniform", min = 10, max = 30 }}
+pause_share = 0.3
+[[stages]]
+duration_s = {duration_s}
+users = {agents}
+spawn_rate = {spawn_rate}
+"""
+
+
+def _run(agents: int, workers: int, minutes: float, keep: Path | None) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    ramp_s = agents / SPAWN_RATE
+    scenario = tmp / "scale.toml"
+    scenario.write_text(
+        SCENARIO.format(
+            agents=agents,
+            # spare identities with workers: Locust may give a worker more users than
+            # its share of the agents (docs/running.md)
+            sim_agents=agents * 2 if workers else agents,
+            duration_s=round(ramp_s + minutes * 60.0),
+            spawn_rate=SPAWN_RATE,
+            ramp_down_s=round(ramp_s),
+        )
+    )
+    out = keep or tmp / "run"
+    load_before = os.getloadavg()
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--out", str(out),
+         "--workers", str(workers), "--progress-every", "30"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    wall_s = time.monotonic() - started
+    record = _read(out, agents, ramp_s)
+    record.update(
+        agents=agents,
+        workers=workers,
+        exit_code=done.returncode,
+        wall_s=round(wall_s, 1),
+        loadavg_before=[round(v, 2) for v in load_before],
+        loadavg_after=[round(v, 2) for v in os.getloadavg()],
+        cpus=os.cpu_count(),
+        python=platform.python_version(),
+        run_dir=str(out),
+        tail=(done.stdout + done.stderr).strip().splitlines()[-4:],
+    )
+    return record
+
+
+def _read(out: Path, agents: int, ramp_s: float) -> dict[str, Any]:
+    manifest = json.loads((out / "manifest.json").read_text())
+    t0 = float(manifest["t0"])
+    end = t0 + sum(float(s["duration_s"]) for s in manifest["scenario"]["stages"])
+    events = pq.read_table(out / "events", columns=["agent", "outcome", "ts"]).to_pandas()
+    # the ramp ends with the last first login (paced logins may take longer than asked)
+    steps = pq.read_table(out / "sessions", columns=["operation", "ts"]).to_pandas()
+    logins = steps[(steps.operation == "StartContactCenterSession") & (steps.ts < end)]
+    ramp_end = max(t0 + ramp_s, float(logins.ts.max()) if len(logins) else 0.0)
+    steady_from = ramp_end + SETTLE_S
+    steady = events[(events.ts >= steady_from) & (events.ts < end)]
+    gen = pd.read_csv(out / "generator.csv")
+    gen_steady = gen[(gen.ts >= steady_from) & (gen.ts < end)]
+    sim = pd.read_csv(out / "simulator.csv")
+    sim_steady = sim[(sim.ts >= steady_from) & (sim.ts < end)]
+    first_rss = gen.sort_values("ts").groupby("worker").rss_bytes.first().sum()
+    per_worker = gen_steady.groupby("worker")
+    rss = per_worker.rss_bytes.median().sum()
+    fds = per_worker.open_fds.median().sum()
+    return {
+        "logins": manifest.get("generator", {}).get("logins"),
+        "agents_operating": int(events[events.outcome == "ok"].agent.nunique()),
+        "operations": len(events),
+        "lost": int((events.outcome == "lost").sum()),
+        "outcomes": {str(k): int(v) for k, v in events.outcome.value_counts().items()},
+        "ramp_s": round(ramp_end - t0, 1),
+        "steady_s": round(end - steady_from, 1),
+        "steady_ops_per_s": round(len(steady) / max(end - steady_from, 1.0), 1),
+        "generator_cpu_median_percent": {
+            str(w): round(float(v), 1) for w, v in per_worker.cpu_percent.median().items()
+        },
+        "generator_cpu_wait_median_percent": round(float(gen_steady.cpu_wait_percent.median()), 1),
+        "generator_loop_lag_p99_ms": round(float(np.percentile(gen_steady.loop_lag_ms, 99)), 1),
+        "generator_rss_mib": round(rss / 2**20, 1),
+        "generator_rss_kib_per_agent": round((rss - first_rss) / 1024 / agents, 1),
+        "generator_fds_per_agent": round(fds / agents, 2),
+        "simulator_cpu_median_percent": round(float(sim_steady.cpu_percent.median()), 1),
+        "simulator_loop_lag_p99_ms": round(float(np.percentile(sim_steady.loop_lag_ms, 99)), 1),
+        "simulator_rss_mib": round(float(sim_steady.rss_bytes.median()) / 2**20, 1),
+        "simulator_fds_per_agent": round(float(sim_steady.open_fds.median()) / agents, 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="500 agents, 3 minutes")
+    parser.add_argument("--agents", type=int, help="agents (default 10000; 500 with --quick)")
+    parser.add_argument("--workers", type=int, default=0, help="worker processes (0: one)")
+    parser.add_argument("--minutes", type=float, help="steady minutes after the ramp")
+    parser.add_argument("--keep", type=Path, help="write the run folder here")
+    args = parser.parse_args()
+    agents = args.agents or (500 if args.quick else 10_000)
+    minutes = args.minutes or (3.0 if args.quick else 6.0)
+    record = _run(agents, args.workers, minutes, args.keep)
+    OUT.mkdir(exist_ok=True)
+    name = "scale" + (f"-w{args.workers}" if args.workers else "") + f"-{agents}"
+    (OUT / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2))
+    ok = record["exit_code"] == 0 and record["lost"] == 0
+    ok = ok and record["agents_operating"] == agents
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
