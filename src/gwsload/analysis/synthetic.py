@@ -29,11 +29,13 @@ from gwsload.analysis.hdr import (
     SIGNIFICANT_DIGITS,
     counts_from_values_us,
 )
+from gwsload.contract.operations import RECORDING_OPERATIONS
 from gwsload.contract.saturation import SIMULATOR_HEALTH_FILE
 
 __all__ = ["Stage", "SyntheticRun", "write_run"]
 
-OPERATIONS = {"StartCallRecording": "Recording", "StopCallRecording": "Stopped"}
+#: the synthetic runs start and stop recording (expected states: the contract's)
+OPERATIONS = {op: RECORDING_OPERATIONS[op] for op in ("StartCallRecording", "StopCallRecording")}
 T0 = 1_795_952_117.0
 
 

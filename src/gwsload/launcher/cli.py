@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from gwsload.contract.labels import parse_labels
+from gwsload.contract.operations import TRANSPORTS
 from gwsload.errors import EXIT_BAD_INPUT, EXIT_OK, ConfigError
 from gwsload.launcher.orchestrate import EXIT_INTERRUPTED, RunOptions, execute
 from gwsload.launcher.preflight import plan_preflight, run_preflight
@@ -44,9 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--results", metavar="DIR", default="results", help="where run folders go (default results)"
     )
     parser.add_argument("--force", action="store_true", help="replace an earlier run in --out")
-    parser.add_argument(
-        "--transport", choices=("long-polling", "websocket"), help="override [client] transport"
-    )
+    parser.add_argument("--transport", choices=TRANSPORTS, help="override [client] transport")
     parser.add_argument(
         "--no-preflight",
         action="store_true",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from gwsload.contract.operations import TRANSPORTS
 from gwsload.errors import EXIT_FAILED, EXIT_OK
 from gwsload.launcher.preflight import plan_preflight, run_preflight
 from gwsload.launcher.target import add_target_arguments, resolve_target
@@ -40,9 +41,7 @@ def add_sample_argument(parser: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", metavar="SCENARIO.toml", help="the scenario to check for")
     add_target_arguments(parser)
-    parser.add_argument(
-        "--transport", choices=("long-polling", "websocket"), help="override [client] transport"
-    )
+    parser.add_argument("--transport", choices=TRANSPORTS, help="override [client] transport")
     parser.add_argument(
         "--users", type=int, metavar="N", help="peak users (as gwsload run --users)"
     )
