@@ -27,10 +27,9 @@ from gevent import Greenlet
 from geventhttpclient import HTTPClient
 
 from gwsload.bayeux._client_events import Batch, Lane
-from gwsload.cometd import CometdClient, CometdError, Incident
+from gwsload.cometd import CometdClient, CometdError, CometdSettingError, Incident
 from gwsload.cometd.transports.memory import MemoryServer, MemoryTransport
 from gwsload.cookies import CookieJar
-from gwsload.errors import ConfigError
 from gwsload.simulator.process import SimulatorProcess
 
 pytestmark = pytest.mark.gevent
@@ -362,8 +361,8 @@ def test_no_socket_or_greenlet_left_after_close(
         ("127.0.0.1:8080/cometd", "websocket", r"websocket URL must be http\(s\)://"),
     ],
 )
-def test_bad_transport_or_url_is_a_config_error(url: str, transport: str, expected: str) -> None:
-    with pytest.raises(ConfigError, match=expected):
+def test_bad_transport_or_url_is_a_setting_error(url: str, transport: str, expected: str) -> None:
+    with pytest.raises(CometdSettingError, match=expected):
         CometdClient(url, transport)  # type: ignore[arg-type]
 
 

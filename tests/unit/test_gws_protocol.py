@@ -8,8 +8,13 @@ import pickle
 
 import pytest
 
-from gwsload.errors import ConfigError
-from gwsload.gws.errors import STATUS_MEANINGS, GwsApiError, GwsTransportError, status_meaning
+from gwsload.gws.errors import (
+    STATUS_MEANINGS,
+    GwsApiError,
+    GwsSettingError,
+    GwsTransportError,
+    status_meaning,
+)
 from gwsload.gws.protocol import (
     CsrfToken,
     basic_authorization,
@@ -91,7 +96,7 @@ def test_base_url_and_origin() -> None:
 
 @pytest.mark.parametrize("bad", ["gws.example:8443", "ftp://x", "http://", "http://h:99999"])
 def test_bad_base_url_is_a_config_error(bad: str) -> None:
-    with pytest.raises(ConfigError, match="target URL"):
+    with pytest.raises(GwsSettingError, match="target URL"):
         parse_base_url(bad)
 
 

@@ -14,8 +14,15 @@ See docs/cometd-client.md.
 from __future__ import annotations
 
 from gwsload.cometd.client import CometdClient
-from gwsload.cometd.errors import CometdError, TransportError
+from gwsload.cometd.errors import CometdError, CometdSettingError, TransportError
 from gwsload.cometd.incident import Incident
 from gwsload.cometd.transports.shared import SharedConnections
 
-__all__ = ["CometdClient", "CometdError", "Incident", "SharedConnections", "TransportError"]
+__all__ = [
+    "CometdClient",
+    "CometdError",
+    "CometdSettingError",
+    "Incident",
+    "SharedConnections",
+    "TransportError",
+]

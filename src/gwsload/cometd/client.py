@@ -52,14 +52,13 @@ from gwsload.bayeux import (
     is_wildcard,
     patterns_matching,
 )
-from gwsload.cometd.errors import CometdError, TransportError
+from gwsload.cometd.errors import CometdError, CometdSettingError, TransportError
 from gwsload.cometd.incident import Incident, IncidentKind
 from gwsload.cometd.transports.base import Transport
 from gwsload.cometd.transports.long_polling import LongPollingTransport
 from gwsload.cometd.transports.shared import SharedConnections
 from gwsload.cometd.transports.websocket import WebSocketTransport
 from gwsload.cookies import CookieJar
-from gwsload.errors import ConfigError
 
 __all__ = ["Callback", "CometdClient", "TransportName"]
 
@@ -131,7 +130,7 @@ class CometdClient:
         elif transport == "websocket":
             self._transport = WebSocketTransport(url, **options)
         elif isinstance(transport, str):
-            raise ConfigError(
+            raise CometdSettingError(
                 f"transport must be one of ['long-polling', 'websocket'], got {transport!r}"
             )
         else:

@@ -5,8 +5,10 @@ Exception tree::
     CometdError             a CometD operation failed; the message says which, against
     |                       which server, and why (refused, timed out, transport down)
     +-- TransportError      raised inside transports/ only: a request did not get a
-                            Bayeux answer (socket error, timeout, HTTP status, bad body);
-                            ``status`` is the HTTP status when there was one
+    |                       Bayeux answer (socket error, timeout, HTTP status, bad body);
+    |                       ``status`` is the HTTP status when there was one
+    +-- CometdSettingError  the caller asked for something the client cannot do (a URL
+                            it cannot reach, an unknown transport); also a ValueError
 
 A refusal the server declares (``"successful": false``) surfaces as a
 ``CometdError`` from the call that caused it (``handshake``, ``subscribe``...).
@@ -14,11 +16,19 @@ A refusal the server declares (``"successful": false``) surfaces as a
 
 from __future__ import annotations
 
-__all__ = ["CometdError", "TransportError"]
+__all__ = ["CometdError", "CometdSettingError", "TransportError"]
 
 
 class CometdError(Exception):
     """A CometD operation failed (refused by the server, timed out, or no transport)."""
+
+
+class CometdSettingError(CometdError, ValueError):
+    """A setting the client cannot use; the message names it and what was expected.
+
+    The library's own error: a command line that passed the setting on reports it
+    as bad input (``gwsload.errors.ConfigError`` is the commands' error, not this).
+    """
 
 
 class TransportError(CometdError):

@@ -19,6 +19,7 @@ from gwsload.gws.errors import (
     STATUS_MEANINGS,
     GwsApiError,
     GwsError,
+    GwsSettingError,
     GwsTransportError,
     status_meaning,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "GwsApiError",
     "GwsError",
     "GwsSession",
+    "GwsSettingError",
     "GwsTransportError",
     "NotificationMatcher",
     "Outcome",

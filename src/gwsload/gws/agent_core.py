@@ -19,10 +19,9 @@ from gevent.event import Event
 from gwsload.cometd import CometdClient, Incident, SharedConnections
 from gwsload.cometd.client import TransportName
 from gwsload.contract.operations import TRANSPORTS
-from gwsload.errors import ConfigError
 from gwsload.gws.calls import CallTable
 from gwsload.gws.config import AgentConfig, AgentError
-from gwsload.gws.errors import GwsApiError, GwsTransportError
+from gwsload.gws.errors import GwsApiError, GwsSettingError, GwsTransportError
 from gwsload.gws.matcher import CALL_STATE_CHANGE_MESSAGE, ERROR_MESSAGE, NotificationMatcher
 from gwsload.gws.outcomes import Anomaly, Outcome
 from gwsload.gws.protocol import ME_PATH, is_csrf_refusal, operation_body, server_stamp
@@ -69,7 +68,7 @@ class AgentCore:
         connections: SharedConnections | None = None,
     ) -> None:
         if config.transport not in TRANSPORTS:
-            raise ConfigError(
+            raise GwsSettingError(
                 f"transport must be one of {list(TRANSPORTS)}, got {config.transport!r}"
             )
         self.config = config

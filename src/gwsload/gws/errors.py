@@ -9,11 +9,25 @@ from __future__ import annotations
 
 from gwsload.contract.status import STATUS_MEANINGS, status_meaning
 
-__all__ = ["STATUS_MEANINGS", "GwsApiError", "GwsError", "GwsTransportError", "status_meaning"]
+__all__ = [
+    "STATUS_MEANINGS",
+    "GwsApiError",
+    "GwsError",
+    "GwsSettingError",
+    "GwsTransportError",
+    "status_meaning",
+]
 
 
 class GwsError(Exception):
     """The root of the GWS client's errors: catch this for "the agent's GWS side failed"."""
+
+
+class GwsSettingError(GwsError, ValueError):
+    """A setting the client cannot use (a target URL, a transport name); the message
+    names it and what was expected. The library's own error: a command that passed the
+    setting on reports it as bad input (``gwsload.errors.ConfigError`` is the
+    commands' error, not this)."""
 
 
 class GwsApiError(GwsError):

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 from urllib.parse import quote, urlsplit
 
-from gwsload.errors import ConfigError
-from gwsload.gws.errors import GwsApiError
+from gwsload.gws.errors import GwsApiError, GwsSettingError
 
 __all__ = [
     "CALLS_PATH",
@@ -70,15 +69,15 @@ def parse_base_url(url: str) -> BaseUrl:
     """Check and split a target URL such as ``https://gws.example:8443``.
 
     Raises:
-        ConfigError: not an http(s) URL with a host.
+        GwsSettingError: not an http(s) URL with a host.
     """
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"target URL must look like http(s)://host[:port], got {url!r}")
+        raise GwsSettingError(f"target URL must look like http(s)://host[:port], got {url!r}")
     try:
         port = parts.port
     except ValueError:
-        raise ConfigError(f"target URL has an invalid port: {url!r}") from None
+        raise GwsSettingError(f"target URL has an invalid port: {url!r}") from None
     if port is None:
         port = 443 if parts.scheme == "https" else 80
     return BaseUrl(parts.scheme, parts.hostname, port)

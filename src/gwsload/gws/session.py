@@ -116,7 +116,7 @@ class GwsSession:
             this session's own.
 
     Raises:
-        ConfigError: ``base_url`` is not an http(s) URL.
+        GwsSettingError: ``base_url`` is not an http(s) URL.
     """
 
     def __init__(

@@ -23,12 +23,11 @@ import gevent.event
 from geventhttpclient import HTTPClient
 
 from gwsload.bayeux import Batch, Lane
-from gwsload.cometd.errors import TransportError
+from gwsload.cometd.errors import CometdSettingError, TransportError
 from gwsload.cometd.transports.base import Sink
 from gwsload.cometd.transports.shared import ServerKey, SharedConnections
 from gwsload.cometd.transports.tls import client_context
 from gwsload.cookies import CookieJar
-from gwsload.errors import ConfigError
 
 __all__ = ["LongPollingTransport"]
 
@@ -52,7 +51,9 @@ class LongPollingTransport:
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"long-polling URL must be http:// or https://host/path, got {url!r}")
+            raise CometdSettingError(
+                f"long-polling URL must be http:// or https://host/path, got {url!r}"
+            )
         self._url = url
         self._host = parts.hostname
         self._tls = parts.scheme == "https"

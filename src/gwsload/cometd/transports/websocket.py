@@ -22,11 +22,10 @@ import websocket
 import websocket._handshake
 
 from gwsload.bayeux import Batch
-from gwsload.cometd.errors import TransportError
+from gwsload.cometd.errors import CometdSettingError, TransportError
 from gwsload.cometd.transports.base import Sink
 from gwsload.cometd.transports.tls import client_context
 from gwsload.cookies import CookieJar
-from gwsload.errors import ConfigError
 
 __all__ = ["WebSocketTransport"]
 
@@ -66,7 +65,9 @@ class WebSocketTransport:
         parts = urlsplit(url)
         scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
         if scheme is None or not parts.hostname:
-            raise ConfigError(f"websocket URL must be http(s):// or ws(s)://host/path, got {url!r}")
+            raise CometdSettingError(
+                f"websocket URL must be http(s):// or ws(s)://host/path, got {url!r}"
+            )
         self._url = urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, ""))
         self._host = parts.hostname
         self._tls = scheme == "wss"
