@@ -15,6 +15,7 @@ import gc
 import itertools
 import json
 import time
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,14 +29,15 @@ from geventhttpclient import HTTPClient
 
 from gwsload.bayeux._client_events import Batch, Lane
 from gwsload.cometd import CometdClient, CometdError, CometdSettingError, Incident
+from gwsload.cometd.client import TransportName
 from gwsload.cometd.transports.memory import MemoryServer, MemoryTransport
+from gwsload.contract.operations import TRANSPORTS
 from gwsload.cookies import CookieJar
 from gwsload.simulator.process import SimulatorProcess
 
 pytestmark = pytest.mark.gevent
 
 EVENT_CHANNEL = "/v2/me/devices"
-TRANSPORTS = ["long-polling", "websocket"]
 _agent_numbers = itertools.count(1)
 
 
@@ -433,3 +435,7 @@ def test_websocket_against_a_long_polling_only_server_says_so_in_one_line() -> N
     message = str(error.value)
     assert "does not offer CometD over websocket" in message and "long-polling" in message
     assert "\n" not in message
+
+
+def test_the_clients_transport_names_are_the_contracts() -> None:
+    assert typing.get_args(TransportName) == TRANSPORTS

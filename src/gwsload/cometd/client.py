@@ -58,6 +58,7 @@ from gwsload.cometd.transports.base import Transport
 from gwsload.cometd.transports.long_polling import LongPollingTransport
 from gwsload.cometd.transports.shared import SharedConnections
 from gwsload.cometd.transports.websocket import WebSocketTransport
+from gwsload.contract.operations import TRANSPORTS
 from gwsload.cookies import CookieJar
 
 __all__ = ["Callback", "CometdClient", "TransportName"]
@@ -65,6 +66,8 @@ __all__ = ["Callback", "CometdClient", "TransportName"]
 logger = logging.getLogger(__name__)
 
 Callback = Callable[[dict[str, Any]], None]
+#: the transports' names for type checkers: a Literal cannot be built from the
+#: contract's TRANSPORTS, so a unit test holds the two equal
 TransportName = Literal["long-polling", "websocket"]
 
 #: a /meta/connect leaving this many seconds after it was due is a listener gap
@@ -131,7 +134,7 @@ class CometdClient:
             self._transport = WebSocketTransport(url, **options)
         elif isinstance(transport, str):
             raise CometdSettingError(
-                f"transport must be one of ['long-polling', 'websocket'], got {transport!r}"
+                f"transport must be one of {list(TRANSPORTS)}, got {transport!r}"
             )
         else:
             self._transport = transport
