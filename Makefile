@@ -29,7 +29,7 @@ TEST_ENV := env PATH="$(CURDIR)/tests/path_trap:$$PATH" GWSLOAD_PATH_TRAP=1
 test: $(BIN)/gwsload $(NODE_DIR)/node_modules/.installed lint typecheck
 	@command -v chromium >/dev/null 2>&1 || echo "make test: chromium is not installed, \
 	the report rendering tests (tests/analysis/test_browser.py) will be skipped"
-	@command -v haproxy >/dev/null 2>&1 || echo "make test: haproxy is not installed, \
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || echo "make test: haproxy is not installed, \
 	the cluster tests (tests/integration/test_cluster.py) will be skipped"
 	$(TEST_ENV) $(BIN)/python -m pytest -q tests/unit tests/simulator tests/analysis
 	$(TEST_ENV) $(BIN)/python -m pytest -q -p tests.gevent_first tests/integration tests/interop

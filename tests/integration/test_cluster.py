@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -16,10 +15,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from gwsload.simulator.cluster import find_haproxy
 from gwsload.simulator.process import SimulatorProcess
 
 needs_haproxy = pytest.mark.skipif(
-    shutil.which("haproxy") is None, reason="HAProxy missing (Debian package haproxy)"
+    find_haproxy() is None, reason="HAProxy missing (Debian package haproxy)"
 )
 
 _SCENARIO = """
@@ -107,7 +107,7 @@ def test_without_haproxy_nodes_is_one_line_naming_the_package(tmp_path: Path) ->
     done = subprocess.run(
         [sys.executable, "-m", "gwsload.simulator", "--nodes", "2"],
         capture_output=True, text=True, timeout=30, check=False,
-        env={"PATH": str(tmp_path)},  # no haproxy on it
+        env={"PATH": str(tmp_path), "GWSLOAD_HAPROXY": str(tmp_path / "haproxy")},  # none
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [

@@ -121,10 +121,24 @@ class _Node:
             self.process = None
 
 
+#: where Debian puts daemons; root's PATH has them, a plain user's or ``env -i``'s not
+_SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
+def find_haproxy() -> str | None:
+    """The HAProxy binary: ``GWSLOAD_HAPROXY`` when set (a path; tests point it at
+    nothing), else ``haproxy`` on PATH or in the sbin folders."""
+    given = os.environ.get("GWSLOAD_HAPROXY")
+    if given is not None:
+        return given if os.access(given, os.X_OK) else None
+    search = os.pathsep.join([os.environ.get("PATH", ""), *_SBIN_DIRS])
+    return shutil.which("haproxy", path=search)
+
+
 def run_cluster(options: SimulatorOptions, *, stop_on_stdin_eof: bool = False) -> None:
     """Start the nodes and HAProxy, print HAProxy's URL, serve until SIGINT/SIGTERM (or
     stdin closes, if asked); kill and restart nodes as asked."""
-    haproxy = shutil.which("haproxy")
+    haproxy = find_haproxy()
     if haproxy is None:
         raise ConfigError(
             "--nodes needs HAProxy: install the Debian package haproxy (apt-get install haproxy)"
