@@ -45,6 +45,9 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "quiet_external": _spec(6, target_kind="external"),
         "sim_quiet": _spec(7, simulator_stage_loop_lag_ms=(2.0,)),
         "sim_lagging": _spec(8, simulator_stage_loop_lag_ms=(60.0,)),
+        # under the materiality floor, but a gap of several ms all the same
+        "lag_8ms_slower": _spec(9, loop_lag_ms=8.0, latency_factor=1.15, labels=candidate),
+        "lag_8ms_much_slower": _spec(40, loop_lag_ms=8.0, latency_factor=3.0, labels=candidate),
     }
     # repeated runs: each run of a build lands a few percent off (the machine's state)
     for i, factor in enumerate((1.0, 1.06, 0.95)):
@@ -81,6 +84,28 @@ def test_a_generator_that_lagged_makes_tail_verdicts_inconclusive(
     assert _row(table, "server_notify_ms", "p95")["verdict"] == "inconclusive"
     assert not set(table["verdict"]) & {"worse", "better"}
     assert exit_code(table) == 3
+
+
+def test_a_move_within_a_lag_gap_under_the_floor_is_inconclusive(
+    folders: dict[str, Path],
+) -> None:
+    table = compare_runs(*(_load(folders, "quiet", "lag_8ms_slower")))
+    assert table.attrs["health_differences"] == []  # 8 ms is under the 10 ms floor
+    moved = table[
+        table["metric"].isin(["notify_ms", "response_ms"])
+        & ((table["candidate"] - table["baseline"]).abs() <= 7.0)
+    ]
+    assert not set(moved["verdict"]) & {"worse", "better"}
+    assert "inconclusive" in set(moved["verdict"])
+    reasons = set(moved[moved["verdict"] == "inconclusive"]["reason"])
+    assert reasons == {
+        "moved by no more than the 7 ms gap in event-loop lag: the baseline's generator "
+        "lag p99 was 1 ms, the candidate's 8 ms"
+    }
+    # a move well beyond the gap is still the target's
+    much = compare_runs(*(_load(folders, "quiet", "lag_8ms_much_slower")))
+    assert _row(much, "notify_ms", "p50")["verdict"] == "worse"
+    assert exit_code(much) == 1
 
 
 def test_the_server_side_part_is_judged_even_when_the_generator_lagged(

@@ -189,11 +189,13 @@ spawn_rate = 4
 """
 
 
-def _start_in_terminal(tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
+def _start_in_terminal(
+    tmp_path: Path, scenario_text: str = SIMULATED
+) -> tuple[subprocess.Popen[str], Path]:
     """``gwsload run`` as a shell starts it: leader of its own process group, which a
     terminal's Ctrl-C signals as a whole."""
     scenario = tmp_path / "terminal.toml"
-    scenario.write_text(SIMULATED, encoding="utf-8")
+    scenario.write_text(scenario_text, encoding="utf-8")
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--out", str(out),
@@ -226,7 +228,9 @@ def test_a_terminal_ctrl_c_lets_the_agents_sign_off_before_the_simulator_stops(
 
 
 def test_a_second_ctrl_c_stops_everything_at_once(tmp_path: Path) -> None:
-    proc, _ = _start_in_terminal(tmp_path)
+    # notifications take 1.5 s, so the agents are still signing off at the second Ctrl-C
+    slow = SIMULATED.replace("answer_delay_ms = 20", "answer_delay_ms = 20\nlatency_ms = 1500")
+    proc, _ = _start_in_terminal(tmp_path, slow)
     children = psutil.Process(proc.pid).children(recursive=True)
     assert any("gwsload.simulator" in " ".join(c.cmdline()) for c in children)
     try:

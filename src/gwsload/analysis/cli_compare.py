@@ -161,6 +161,8 @@ def main(args: argparse.Namespace) -> int:
         )
     for reason in result.attrs.get("health_differences") or []:
         print(f"inconclusive verdicts: the measuring side differed: {reason}")
+    if result.attrs.get("lag_gap"):
+        print(f"inconclusive verdicts: {result.attrs['lag_gap']}")
     if len(baseline) == 1 and len(candidate) == 1:
         print(
             "one run per side: the run-to-run variation is unknown and 'detectable' is a "

@@ -18,6 +18,12 @@ in what the generator measured end to end may be the machine's. Then:
   noise reached both);
 - error and lost ratios are judged as usual.
 
+Whatever the materiality rule says, a latency verdict (end to end, or the embedded
+simulator's server-side part) is inconclusive when the latency moved by no more than
+the gap between the two sides' event-loop lag p99 (gwsload.contract.environment.lag_gap):
+on a quiet machine a 4 ms lag gap is under the floor, yet it can double a 2 ms
+response time.
+
 The exit code follows only conclusive verdicts (:func:`exit_code`).
 """
 
@@ -30,7 +36,7 @@ import pandas as pd
 from gwsload.analysis.environment import health_of
 from gwsload.analysis.load import RunFolder
 from gwsload.contract import numbers
-from gwsload.contract.environment import HealthDifference, health_differences
+from gwsload.contract.environment import HealthDifference, health_differences, lag_gap
 from gwsload.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
 
 __all__ = ["END_TO_END_METRICS", "SERVER_METRIC", "TAIL_STATS", "exit_code", "judge_health"]
@@ -51,14 +57,14 @@ def judge_health(
 ) -> pd.DataFrame:
     """``table`` with verdicts the measuring side may explain made ``inconclusive`` and a
     ``reason`` column (empty when conclusive); the differences go in attrs."""
-    differences = health_differences(
-        [health_of(run) for run in baseline], [health_of(run) for run in candidate]
-    )
+    healths = ([health_of(run) for run in baseline], [health_of(run) for run in candidate])
+    differences = health_differences(*healths)
     out = table.copy()
     if "reason" not in out:
         out["reason"] = ""
     out.attrs = dict(table.attrs)
     out.attrs["health_differences"] = [d.reason for d in differences]
+    _within_lag_gap(out, *lag_gap(*healths), baseline, candidate)
     if not differences:
         return out
     why = _why(differences)
@@ -99,6 +105,30 @@ def judge_health(
         out.loc[hit, "reason"] = because
         out.loc[hit, "verdict"] = "inconclusive"
     return out
+
+
+def _within_lag_gap(
+    out: pd.DataFrame,
+    gap_ms: float,
+    why: str,
+    baseline: Sequence[RunFolder],
+    candidate: Sequence[RunFolder],
+) -> None:
+    """Latency verdicts whose move fits in the two sides' lag gap become inconclusive."""
+    if gap_ms <= 0:
+        return
+    runs = (*baseline, *candidate)
+    embedded = all(
+        (run.manifest.get("target") or {}).get("kind") == "embedded-simulator" for run in runs
+    )
+    latency = out["metric"].isin(END_TO_END_METRICS) | ((out["metric"] == SERVER_METRIC) & embedded)
+    moved_ms = (out["candidate"] - out["baseline"]).abs()
+    hit = latency & out["verdict"].isin(("worse", "better")) & (moved_ms <= gap_ms)
+    reason = f"moved by no more than the {numbers.latency_ms(gap_ms)} gap in event-loop lag: {why}"
+    out.loc[hit, "reason"] = reason
+    out.loc[hit, "verdict"] = "inconclusive"
+    if hit.any():
+        out.attrs["lag_gap"] = reason
 
 
 def exit_code(table: pd.DataFrame) -> int:

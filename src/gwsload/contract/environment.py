@@ -31,6 +31,7 @@ __all__ = [
     "HealthMeasure",
     "distribution",
     "health_differences",
+    "lag_gap",
 ]
 
 ENVIRONMENT_FILE = "environment.json"
@@ -122,6 +123,32 @@ def _shown(value: float, unit: str) -> str:
     if unit == "ms":
         return numbers.latency_ms(value)
     return numbers.quantity(value, unit.strip())
+
+
+def lag_gap(
+    baseline: Sequence[Mapping[str, object]],
+    candidate: Sequence[Mapping[str, object]],
+    measures: Sequence[HealthMeasure] = HEALTH_MEASURES,
+) -> tuple[float, str]:
+    """The largest gap between the two sides' worst event-loop lag p99 (generator or
+    simulator), in ms, and its reason; (0, "") when no lag was recorded.
+
+    Below the materiality floor too: a latency that moved by no more than this gap
+    may have moved with the measuring side, whatever the gap's size."""
+    best = (0.0, "")
+    for measure in measures:
+        if measure.unit != "ms":
+            continue
+        base = [v for v in (measure.value(h) for h in baseline) if v is not None]
+        cand = [v for v in (measure.value(h) for h in candidate) if v is not None]
+        if base and cand and abs(max(base) - max(cand)) > best[0]:
+            b, c = max(base), max(cand)
+            best = (
+                abs(b - c),
+                f"the baseline's {measure.label} was {_shown(b, measure.unit)}, "
+                f"the candidate's {_shown(c, measure.unit)}",
+            )
+    return best
 
 
 def health_differences(
