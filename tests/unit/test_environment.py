@@ -86,6 +86,22 @@ def test_a_generator_lag_gap_beyond_factor_and_floor_is_material() -> None:
     assert health_differences([{"machine": {}}], [_health(50.0)]) == []
 
 
+def test_a_competing_job_shows_as_cpu_wait_when_the_lag_does_not() -> None:
+    def waited(percent: float) -> dict[str, object]:
+        return {
+            "generator": {"loop_lag_ms": {"p99": 5.0}, "cpu_wait_percent": {"mean": percent}},
+            "simulator": {"loop_lag_ms": {"p99": 4.0}, "cpu_wait_percent": {"mean": percent}},
+        }
+
+    found = health_differences([waited(3.1)], [waited(8.5)])
+    assert [d.reason for d in found] == [
+        "the baseline's generator CPU wait was 3.1 %, the candidate's 8.5 %",
+        "the baseline's simulator CPU wait was 3.1 %, the candidate's 8.5 %",
+    ]
+    # a quiet machine's wait varies under the floor
+    assert health_differences([waited(1.0)], [waited(4.0)]) == []
+
+
 def test_the_machine_sampler_writes_proc_rows_while_it_runs(tmp_path: Path) -> None:
     with MachineSampler(tmp_path, period_s=0.1):
         end = time.monotonic() + 0.6
