@@ -4,6 +4,7 @@ server, and three runs per side. Runs are short (12 s, 10 agents) to stay afford
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -83,8 +84,9 @@ def test_a_cpu_burner_during_one_run_makes_the_tails_inconclusive(tmp_path: Path
     scenario.write_text(SCENARIO.format(simulator=SIMULATOR, agents=AGENTS), encoding="utf-8")
     _run(scenario, tmp_path / "quiet", "--label", "gws_build=1")
     # the competing job gets the CPU first (our run at nice 10): on a machine that other
-    # jobs already keep busy, two more equal-priority processes may not show
-    with _cpu_burners(2):
+    # jobs already keep busy, equal-priority processes may not show; one burner more than
+    # there are cores (2 here) keeps every core contended
+    with _cpu_burners((os.cpu_count() or 2) + 1):
         _run(scenario, tmp_path / "burnt", "--label", "gws_build=1", nice=10)
     environment = json.loads((tmp_path / "burnt" / "environment.json").read_text())
     assert environment["labels"] == {"gws_build": "1"}
