@@ -31,8 +31,8 @@ test: $(BIN)/gwsload $(NODE_DIR)/node_modules/.installed lint typecheck
 	the report rendering tests (tests/analysis/test_browser.py) will be skipped"
 	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || echo "make test: haproxy is not installed, \
 	the cluster tests (tests/integration/test_cluster.py) will be skipped"
-	$(TEST_ENV) $(BIN)/python -m pytest -q tests/unit tests/simulator tests/analysis
-	$(TEST_ENV) $(BIN)/python -m pytest -q -p tests.gevent_first tests/integration tests/interop
+	$(TEST_ENV) $(BIN)/python -m pytest -q --durations=10 tests/unit tests/simulator tests/analysis
+	$(TEST_ENV) $(BIN)/python -m pytest -q --durations=15 -p tests.gevent_first tests/integration tests/interop
 
 lint: $(BIN)/gwsload
 	$(BIN)/ruff check src analysis locustfiles tests bench examples
