@@ -4,8 +4,9 @@ Latencies are log-normal per operation (median and spread given), with an
 optional planted regression (a factor), drift (ms per hour), step load with a
 knee (throughput capped at ``capacity_ops_s``, latency rising past it), injected
 errors and losses, anomalies, incidents and generator samples. Events are
-generated span by span in time order, so memory stays bounded whatever the
-number of operations, and the HDR interval log is written from the same values.
+generated span by span in time order (analysis.synthetic_events, vectorised), so
+memory stays bounded whatever the number of operations, and the HDR interval log
+is written from the same values.
 """
 
 from __future__ import annotations
@@ -20,23 +21,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from hdrh.histogram import HdrHistogram
 
-from gwsload.analysis.hdr import (
-    COUNTS_LEN,
-    HIGHEST_US,
-    LOWEST_US,
-    SIGNIFICANT_DIGITS,
-    counts_from_values_us,
-)
-from gwsload.contract.operations import RECORDING_OPERATIONS
+from gwsload.analysis.synthetic_events import OPERATIONS, T0, EventWriter
 from gwsload.contract.saturation import SIMULATOR_HEALTH_FILE
 
-__all__ = ["Stage", "SyntheticRun", "write_run"]
-
-#: the synthetic runs start and stop recording (expected states: the contract's)
-OPERATIONS = {op: RECORDING_OPERATIONS[op] for op in ("StartCallRecording", "StopCallRecording")}
-T0 = 1_795_952_117.0
+__all__ = ["OPERATIONS", "T0", "Stage", "SyntheticRun", "write_run"]
 
 
 @dataclass(frozen=True)
@@ -103,10 +92,6 @@ class SyntheticRun:
     labels: tuple[tuple[str, str], ...] = ()
 
 
-def _offered(spec: SyntheticRun, stage: Stage) -> float:
-    return stage.rate_per_s if stage.rate_per_s is not None else stage.users * spec.ops_per_user_s
-
-
 def _manifest(spec: SyntheticRun, duration: float) -> dict[str, Any]:
     stages, start = [], 0.0
     for index, stage in enumerate(spec.stages):
@@ -159,147 +144,6 @@ def _manifest(spec: SyntheticRun, duration: float) -> dict[str, Any]:
     }
 
 
-def _hlog_line(tag: str, start: float, length: float, values_us: np.ndarray) -> str:
-    hist = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
-    counts = counts_from_values_us(values_us)
-    np.ctypeslib.as_array(hist.counts)[:] = counts[:COUNTS_LEN]
-    nonzero = np.flatnonzero(counts)
-    if len(nonzero):
-        hist.set_internal_tacking_values(int(nonzero[0]), int(nonzero[-1]), int(counts.sum()))
-    max_ms = hist.get_max_value() / 1000.0
-    return f"Tag={tag},{start:.3f},{length:.3f},{max_ms:.3f},{hist.encode().decode()}\n"
-
-
-class _Writer:
-    """Generates and writes one span at a time."""
-
-    def __init__(self, spec: SyntheticRun, path: Path) -> None:
-        self.spec, self.path = spec, path
-        self.rng = np.random.default_rng(spec.seed)
-        self.seq = 0
-        self.spans = 0
-        self.agents = pa.array([f"agent{i:04d}" for i in range(max(s.users for s in spec.stages))])
-        self.ops = list(spec.notify_median_ms)
-        self.anomaly_rows: list[dict[str, Any]] = []
-
-    def span(self, start: float, end: float, stage: Stage, hlog: Any) -> None:
-        spec, rng = self.spec, self.rng
-        offered = _offered(spec, stage)
-        achieved = min(offered, spec.capacity_ops_s) if spec.capacity_ops_s else offered
-        overload = offered / spec.capacity_ops_s if spec.capacity_ops_s else 0.0
-        n = round(achieved * (end - start))
-        t_s = np.sort(rng.uniform(start, end, n))
-        op_index = rng.integers(0, len(self.ops), n)
-        median = np.array([spec.notify_median_ms[o] for o in self.ops])[op_index]
-        factor = spec.latency_factor * (1.0 + 8.0 * max(0.0, overload - 1.0) ** 2)
-        notify = median * np.exp(spec.notify_sigma * rng.standard_normal(n)) * factor
-        notify += spec.drift_ms_per_hour * t_s / 3600.0
-        response = (
-            spec.response_median_ms * factor * np.exp(spec.response_sigma * rng.standard_normal(n))
-        )
-        start_lag = (
-            rng.exponential(spec.start_lag_mean_ms, n) if spec.open_workload else np.zeros(n)
-        )
-        draw = rng.uniform(0, 1, n)
-        outcome = np.full(n, "ok", dtype=object)
-        http_status = np.full(n, 200, dtype=np.int32)
-        status_code = np.zeros(n, dtype=np.int32)
-        errors = draw < spec.error_ratio
-        http_err = errors & (rng.uniform(0, 1, n) < 0.5)
-        outcome[errors] = "api_error"
-        status_code[errors] = 2
-        outcome[http_err] = "http_error"
-        http_status[http_err] = 503
-        status_code[http_err] = -1
-        lost = (~errors) & (draw < spec.error_ratio + spec.lost_ratio)
-        outcome[lost] = "lost"
-        not_ok = outcome != "ok"
-        notify[not_ok] = np.nan
-        agent_idx = rng.integers(0, stage.users, n).astype(np.int32)
-        agents = pa.DictionaryArray.from_arrays(pa.array(agent_idx), self.agents)
-        operation = np.array(self.ops, dtype=object)[op_index]
-        table = pa.table(
-            {
-                "ts": T0 + t_s,
-                "worker": pa.array(["local"] * n).dictionary_encode(),
-                "agent": agents,
-                "call_id": agents,
-                "operation": pa.array(operation).dictionary_encode(),
-                "expected_state": pa.array([OPERATIONS.get(o, "") for o in self.ops])
-                .take(pa.array(op_index))
-                .dictionary_encode(),
-                "outcome": pa.array(outcome).dictionary_encode(),
-                "http_status": http_status,
-                "status_code": status_code,
-                "error": pa.array(np.where(not_ok, outcome, "")).dictionary_encode(),
-                "response_ms": response,
-                "notify_ms": notify,
-                "notify_after_response_ms": notify - response,
-                "notify_from_intended_ms": notify + start_lag,
-                "start_lag_ms": start_lag,
-                "publish_lag_ms": (
-                    np.full(n, np.nan)
-                    if spec.server_fraction is None
-                    else notify * (1.0 - spec.server_fraction)
-                ),
-                "server_seq": np.arange(self.seq, self.seq + n),
-            }
-        )
-        pq.write_table(table, self.path / "events" / f"part-local-{self.spans:06d}.parquet")
-        self.spans += 1
-        self.seq += n
-        self._anomalies(t_s[lost], operation[lost], t_s[~not_ok], operation[~not_ok])
-        if hlog is not None:
-            self._hlog(
-                hlog,
-                (start, end),
-                t_s,
-                operation,
-                {
-                    "response": response,
-                    "notify": notify,
-                    "notify_from_intended": notify + start_lag,
-                },
-            )
-
-    def _anomalies(
-        self, lost_t: np.ndarray, lost_op: np.ndarray, ok_t: np.ndarray, ok_op: np.ndarray
-    ) -> None:
-        spec, rng = self.spec, self.rng
-        late = rng.uniform(0, 1, len(lost_t)) < spec.late_per_lost
-        for t, op in zip(lost_t[late], lost_op[late], strict=True):
-            self.anomaly_rows.append(
-                {"ts": T0 + t + 12.0, "kind": "late", "operation": op, "age_ms": 12_000.0}
-            )
-        duplicate = rng.uniform(0, 1, len(ok_t)) < spec.duplicate_ratio
-        for t, op in zip(ok_t[duplicate], ok_op[duplicate], strict=True):
-            self.anomaly_rows.append(
-                {"ts": T0 + t + 0.2, "kind": "duplicate", "operation": op, "age_ms": 200.0}
-            )
-
-    def _hlog(
-        self,
-        hlog: Any,
-        span: tuple[float, float],
-        t_s: np.ndarray,
-        operation: np.ndarray,
-        metrics: dict[str, np.ndarray],
-    ) -> None:
-        start, end = span
-        step = self.spec.hlog_interval_s
-        edges = np.arange(start, end + 1e-9, step)
-        for lo in edges[:-1]:
-            in_interval = (t_s >= lo) & (t_s < lo + step)
-            for op in self.ops:
-                rows = in_interval & (operation == op)
-                for metric, values in metrics.items():
-                    v = values[rows]
-                    v = v[np.isfinite(v)]
-                    if len(v):
-                        us = np.round(v * 1000.0).astype(np.int64)
-                        hlog.write(_hlog_line(f"{metric}.{op}", T0 + lo, step, us))
-
-
 def write_run(path: Path | str, spec: SyntheticRun | None = None) -> Path:
     """Write a complete run folder for ``spec`` at ``path`` (created) and return it."""
     spec = spec or SyntheticRun()
@@ -307,7 +151,7 @@ def write_run(path: Path | str, spec: SyntheticRun | None = None) -> Path:
     (path / "events").mkdir(parents=True, exist_ok=True)
     (path / "anomalies").mkdir(exist_ok=True)
     duration = sum(s.duration_s for s in spec.stages)
-    writer = _Writer(spec, path)
+    writer = EventWriter(spec, path)
     hlog = (path / "latency.hlog").open("w", encoding="utf-8") if spec.write_hlog else None
     try:
         if hlog is not None:
