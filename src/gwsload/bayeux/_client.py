@@ -26,69 +26,45 @@ off later connect replies). A lost session (advice ``reconnect: handshake``,
 passed while unconnected) is handshaken again and every subscription renewed;
 requests the server refused for that reason are sent again on the new session.
 Back-off after failures grows exponentially with jitter (the random source is
-passed in). The whole state graph is in :mod:`gwsload.bayeux._state`.
+passed in). The whole state graph is in :mod:`gwsload.bayeux._state`; what each
+reply does in :mod:`gwsload.bayeux._client_replies`; the session's fields and
+shared steps in :mod:`gwsload.bayeux._client_bookkeeping`.
 """
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from gwsload.bayeux._channels import is_meta, is_valid_channel, is_wildcard
+from gwsload.bayeux._client_bookkeeping import (
+    CONNECT,
+    DEFAULT_CONNECT_HOLD_MS,
+    DEFAULT_MAX_NETWORK_DELAY,
+    DISCONNECT,
+    HANDSHAKE,
+    SUBSCRIBE,
+    UNSUBSCRIBE,
+    PendingRequest,
+)
 from gwsload.bayeux._client_events import (
     Batch,
-    Connected,
     Delivery,
     Disconnected,
     Event,
-    HandshakeAccepted,
-    HandshakeRejected,
     Lane,
-    Outage,
-    PublishAccepted,
-    PublishRejected,
-    ReconnectAdvised,
     RequestTimedOut,
-    SubscribeAccepted,
-    SubscribeRejected,
-    UnsubscribeAccepted,
-    UnsubscribeRejected,
 )
-from gwsload.bayeux._client_wire import is_session_unknown, parse_payload
+from gwsload.bayeux._client_replies import ReplyHandling
+from gwsload.bayeux._client_wire import parse_payload
 from gwsload.bayeux._codec import encode
-from gwsload.bayeux._errors import BayeuxFailure, LocalProtocolError
-from gwsload.bayeux._messages import Advice, ConnectionType, Message, MetaChannel, Reconnect
-from gwsload.bayeux._state import ClientState, Trigger, next_state
+from gwsload.bayeux._errors import LocalProtocolError
+from gwsload.bayeux._messages import Advice, Message
+from gwsload.bayeux._state import ClientState, Trigger
 
-__all__ = ["ClientSession"]
-
-#: how long a server holds /meta/connect until it advises otherwise (faye's and CometD's default)
-DEFAULT_CONNECT_HOLD_MS: Final = 30_000
-#: extra time allowed for a reply to reach us (the CometD JavaScript client's maxNetworkDelay)
-DEFAULT_MAX_NETWORK_DELAY: Final = 10.0
-#: first non-zero back-off; it doubles on every failure in a row, up to the maximum
-DEFAULT_BACKOFF_FIRST: Final = 0.5
-#: the CometD JavaScript client caps its back-off at 60 s; a load agent should come back sooner
-DEFAULT_BACKOFF_MAX: Final = 30.0
-
-_HANDSHAKE = MetaChannel.HANDSHAKE.value
-_CONNECT = MetaChannel.CONNECT.value
-_SUBSCRIBE = MetaChannel.SUBSCRIBE.value
-_UNSUBSCRIBE = MetaChannel.UNSUBSCRIBE.value
-_DISCONNECT = MetaChannel.DISCONNECT.value
+__all__ = ["DEFAULT_CONNECT_HOLD_MS", "DEFAULT_MAX_NETWORK_DELAY", "ClientSession"]
 
 
-@dataclass(slots=True)
-class _Request:
-    """A request on the wire, waiting for its reply."""
-
-    message: Message  # as queued, without clientId, so it can be sent again
-    lane: Lane
-    deadline: float
-
-
-class ClientSession:
+class ClientSession(ReplyHandling):
     """One Bayeux client session, driven by its owner (see the module docstring).
 
     Args:
@@ -99,82 +75,6 @@ class ClientSession:
         backoff_first, backoff_max: back-off bounds, seconds.
         rng: random source for the back-off jitter (seed it in tests).
     """
-
-    def __init__(
-        self,
-        connection_types: tuple[str, ...] = (ConnectionType.LONG_POLLING.value,),
-        *,
-        ack: bool = False,
-        max_network_delay: float = DEFAULT_MAX_NETWORK_DELAY,
-        backoff_first: float = DEFAULT_BACKOFF_FIRST,
-        backoff_max: float = DEFAULT_BACKOFF_MAX,
-        rng: random.Random | None = None,
-    ) -> None:
-        if not connection_types:
-            raise ValueError("connection_types must name at least one connection type")
-        self._types = connection_types
-        self._ack_wanted = ack
-        self._max_network_delay = max_network_delay
-        self._backoff_first = backoff_first
-        self._backoff_max = backoff_max
-        self._rng = rng if rng is not None else random.Random()
-        self._state = ClientState.DISCONNECTED
-        self._last_id = 0
-        self._replies = 0
-        self._events: list[Event] = []
-        self._subscriptions: dict[str, None] = {}  # an ordered set
-        self._reset_session()
-
-    def _reset_session(self) -> None:
-        self._client_id: str | None = None
-        self._connection_type: str | None = None
-        self._advice = Advice()
-        self._ack = False
-        self._ack_batch = 0
-        self._queue: list[Message] = []
-        self._pending: dict[str, _Request] = {}
-        self._handshake_due: float | None = None
-        self._handshake_id: str | None = None
-        self._rehandshake = False
-        self._connect_due: float | None = None
-        self._connect_id: str | None = None
-        self._attempts = 0
-        self._outage_started: float | None = None
-        self._outage_cause = ""
-        self._outage_rehandshake = False
-
-    # -- read-only views ------------------------------------------------------
-
-    @property
-    def state(self) -> ClientState:
-        return self._state
-
-    @property
-    def client_id(self) -> str | None:
-        return self._client_id
-
-    @property
-    def connection_type(self) -> str | None:
-        return self._connection_type
-
-    @property
-    def advice(self) -> Advice:
-        """The last advice, every field kept from the latest reply that had it."""
-        return self._advice
-
-    @property
-    def ack_enabled(self) -> bool:
-        return self._ack
-
-    @property
-    def replies_received(self) -> int:
-        """Replies (not deliveries) handled so far. A payload that added none changed
-        nothing but deliveries, so a driver may skip its send step after it."""
-        return self._replies
-
-    @property
-    def subscriptions(self) -> tuple[str, ...]:
-        return tuple(self._subscriptions)
 
     # -- calls ----------------------------------------------------------------
 
@@ -194,7 +94,7 @@ class ClientSession:
             )
         self._move(Trigger.CALL_MESSAGE)
         self._subscriptions[channel] = None
-        return self._enqueue(Message(_SUBSCRIBE, subscription=channel))
+        return self._enqueue(Message(SUBSCRIBE, subscription=channel))
 
     def unsubscribe(self, channel: str) -> str:
         """Queue a /meta/unsubscribe; the channel is not renewed after a re-handshake."""
@@ -202,7 +102,7 @@ class ClientSession:
             raise LocalProtocolError(f"cannot unsubscribe from {channel!r}: not subscribed")
         self._move(Trigger.CALL_MESSAGE)
         del self._subscriptions[channel]
-        return self._enqueue(Message(_UNSUBSCRIBE, subscription=channel))
+        return self._enqueue(Message(UNSUBSCRIBE, subscription=channel))
 
     def publish(self, channel: str, data: Any, ext: dict[str, Any] | None = None) -> str:
         """Queue a publish; returns its request id."""
@@ -227,7 +127,7 @@ class ClientSession:
             return None
         self._move(Trigger.CALL_DISCONNECT)
         self._connect_due = None
-        return self._enqueue(Message(_DISCONNECT))
+        return self._enqueue(Message(DISCONNECT))
 
     def close(self) -> None:
         """Forget the session without telling the server (the transport is gone)."""
@@ -259,14 +159,14 @@ class ClientSession:
             self._handshake_due = None
             self._handshake_id = self._new_id()
             message = Message(
-                _HANDSHAKE,
+                HANDSHAKE,
                 id=self._handshake_id,
                 version="1.0",
                 minimum_version="1.0",
                 supported_connection_types=self._types,
                 ext={"ack": True} if self._ack_wanted else None,
             )
-            self._pending[self._handshake_id] = _Request(
+            self._pending[self._handshake_id] = PendingRequest(
                 message, Lane.IMMEDIATE, now + self._max_network_delay
             )
             return [message]
@@ -276,7 +176,7 @@ class ClientSession:
         sent = []
         for message in self._queue:
             assert message.id is not None
-            self._pending[message.id] = _Request(message, Lane.IMMEDIATE, deadline)
+            self._pending[message.id] = PendingRequest(message, Lane.IMMEDIATE, deadline)
             sent.append(message.evolve(client_id=self._client_id))
         self._queue = []
         return sent
@@ -296,7 +196,7 @@ class ClientSession:
         unconnected = self._state is ClientState.CONNECTING
         hold_ms = 0 if unconnected else (self._advice.timeout or DEFAULT_CONNECT_HOLD_MS)
         message = Message(
-            _CONNECT,
+            CONNECT,
             id=self._connect_id,
             client_id=self._client_id,
             connection_type=self._connection_type,
@@ -304,7 +204,7 @@ class ClientSession:
             ext={"ack": self._ack_batch} if self._ack else None,
         )
         deadline = now + max(hold_ms, 0) / 1000 + self._max_network_delay
-        self._pending[self._connect_id] = _Request(message, Lane.CONNECT, deadline)
+        self._pending[self._connect_id] = PendingRequest(message, Lane.CONNECT, deadline)
         return message
 
     def _batch(self, lane: Lane, messages: list[Message]) -> Batch:
@@ -374,275 +274,3 @@ class ClientSession:
             if request is not None:
                 self._request_failed(rid, request, now, f"transport: {cause}", events)
         return events
-
-    # -- internals ------------------------------------------------------------
-
-    def _move(self, trigger: Trigger) -> bool:
-        new = next_state(self._state, trigger)
-        if new is None:
-            return False
-        self._state = new
-        return True
-
-    def _new_id(self) -> str:
-        self._last_id += 1
-        return str(self._last_id)
-
-    def _enqueue(self, message: Message) -> str:
-        rid = self._new_id()
-        self._queue.append(message.evolve(id=rid))
-        return rid
-
-    def _take_events(self) -> list[Event]:
-        events, self._events = self._events, []
-        return events
-
-    def _backoff(self) -> float:
-        """0 for the first failure in a row, then doubling with jitter (50-100 %)."""
-        self._attempts += 1
-        if self._attempts == 1:
-            return 0.0
-        ceiling = min(self._backoff_max, self._backoff_first * 2.0 ** (self._attempts - 2))
-        return ceiling * (0.5 + 0.5 * self._rng.random())
-
-    def _interval(self) -> float:
-        return max(self._advice.interval or 0, 0) / 1000
-
-    def _unconnected(self, now: float, cause: str) -> None:
-        if self._outage_started is None:
-            self._outage_started = now
-            self._outage_cause = cause
-
-    def _reply(self, message: Message, now: float, events: list[Event]) -> None:
-        if message.advice is not None:
-            self._advice = self._advice.merged(message.advice)
-        request = self._pending.pop(message.id, None) if message.id is not None else None
-        if request is None:
-            return  # a reply to nothing we wait for (late, or after a re-handshake)
-        channel = request.message.channel
-        if channel == _CONNECT:
-            self._connect_reply(message, now, events)
-        elif channel == _HANDSHAKE:
-            self._handshake_reply(message, now, events)
-        elif channel == _DISCONNECT:
-            if self._move(Trigger.DISCONNECT_DONE):
-                self._reset_session()
-                self._subscriptions.clear()
-                events.append(Disconnected())
-        else:
-            self._message_reply(request, message, now, events)
-
-    def _handshake_reply(self, message: Message, now: float, events: list[Event]) -> None:
-        self._handshake_id = None
-        if self._state is not ClientState.HANDSHAKING:
-            return
-        failure: BayeuxFailure | None = None
-        chosen: str | None = None
-        if message.successful:
-            offered = message.supported_connection_types
-            chosen = next((t for t in self._types if offered is None or t in offered), None)
-            if not message.client_id:
-                failure = BayeuxFailure(None, (), "handshake reply without clientId")
-            elif chosen is None:
-                failure = BayeuxFailure(301, (), self._no_common_type(offered))
-        elif message.supported_connection_types is not None and not any(
-            t in message.supported_connection_types for t in self._types
-        ):
-            failure = BayeuxFailure(
-                301, (), self._no_common_type(message.supported_connection_types)
-            )
-        else:
-            failure = BayeuxFailure.parse(message.error or "handshake refused")
-        if failure is None and message.client_id and chosen is not None:
-            self._accept_handshake(message.client_id, chosen, message, now, events)
-            return
-        assert failure is not None
-        reconnect = message.advice.reconnect if message.advice is not None else None
-        if not self._rehandshake or reconnect is Reconnect.NONE or message.successful:
-            # the first handshake refused, a hard "none", or nothing usable in the reply
-            self._move(Trigger.HANDSHAKE_REFUSED)
-            self._reset_session()
-            events.append(HandshakeRejected(failure, final=True))
-            return
-        delay = max(self._backoff(), self._interval())
-        self._move(Trigger.HANDSHAKE_RETRY)
-        self._handshake_due = now + delay
-        events.append(HandshakeRejected(failure, final=False, retry_in=delay))
-
-    def _no_common_type(self, offered: tuple[str, ...] | None) -> str:
-        return (
-            f"the server offers CometD over {', '.join(offered or ()) or 'nothing'}, this "
-            f"client speaks {', '.join(self._types)}: no connection type in common"
-        )
-
-    def _accept_handshake(
-        self, client_id: str, chosen: str, message: Message, now: float, events: list[Event]
-    ) -> None:
-        self._move(Trigger.HANDSHAKE_ACCEPTED)
-        self._client_id = client_id
-        self._connection_type = chosen
-        if message.advice is None or message.advice.reconnect is None:
-            # a stale "handshake" from the failure that brought us here must not stick
-            self._advice = self._advice.merged(Advice(reconnect=Reconnect.RETRY))
-        ack_field = (message.ext or {}).get("ack")
-        self._ack_batch = 0
-        if isinstance(ack_field, dict):  # newer CometD servers: {"enabled": true, "batch": n}
-            self._ack = self._ack_wanted and ack_field.get("enabled") is True
-            batch = ack_field.get("batch")
-            if isinstance(batch, int) and not isinstance(batch, bool):
-                self._ack_batch = batch
-        else:
-            self._ack = self._ack_wanted and ack_field is True
-        self._connect_due = now
-        events.append(HandshakeAccepted(client_id, chosen, self._ack, self._rehandshake))
-        if self._rehandshake:
-            queued = {m.subscription for m in self._queue if m.channel == _SUBSCRIBE}
-            for channel in self._subscriptions:
-                if channel not in queued:
-                    self._enqueue(Message(_SUBSCRIBE, subscription=channel))
-
-    def _connect_reply(self, message: Message, now: float, events: list[Event]) -> None:
-        self._connect_id = None
-        if message.successful:
-            was = self._state
-            if not self._move(Trigger.CONNECT_SUCCEEDED):
-                return
-            if self._ack and message.ext is not None:
-                batch = message.ext.get("ack")
-                if isinstance(batch, int) and not isinstance(batch, bool):
-                    self._ack_batch = batch
-            self._attempts = 0
-            self._connect_due = now + self._interval()
-            if was is ClientState.CONNECTING:
-                assert self._client_id is not None
-                outage = None
-                if self._outage_started is not None:
-                    outage = Outage(
-                        self._outage_cause,
-                        self._outage_started,
-                        now - self._outage_started,
-                        self._outage_rehandshake,
-                    )
-                    self._outage_started = None
-                    self._outage_rehandshake = False
-                events.append(Connected(self._client_id, outage))
-            return
-        failure = BayeuxFailure.parse(message.error or "connect refused")
-        advised = message.advice.reconnect if message.advice is not None else None
-        if advised is None:
-            advised = (
-                Reconnect.HANDSHAKE
-                if is_session_unknown(failure)
-                else (self._advice.reconnect or Reconnect.RETRY)
-            )
-        self._connect_failed(now, str(failure), failure, advised, events)
-
-    def _message_reply(
-        self, request: _Request, message: Message, now: float, events: list[Event]
-    ) -> None:
-        sent = request.message
-        rid = sent.id or ""
-        if message.successful:
-            if sent.channel == _SUBSCRIBE:
-                events.append(SubscribeAccepted(rid, _subscription(sent)))
-            elif sent.channel == _UNSUBSCRIBE:
-                events.append(UnsubscribeAccepted(rid, _subscription(sent)))
-            else:
-                events.append(PublishAccepted(rid, sent.channel or ""))
-            return
-        failure = BayeuxFailure.parse(message.error or "refused")
-        if is_session_unknown(failure) and self._state is not ClientState.DISCONNECTING:
-            # the session is gone: send this again on the new one, same id
-            self._queue.append(sent)
-            if self._state in (ClientState.CONNECTING, ClientState.CONNECTED):
-                self._lose_session(now, str(failure), events)
-            return
-        self._rejected(rid, sent, failure, events)
-
-    def _rejected(
-        self, rid: str, sent: Message, failure: BayeuxFailure, events: list[Event]
-    ) -> None:
-        if sent.channel == _SUBSCRIBE:
-            channel = _subscription(sent)
-            self._subscriptions.pop(channel, None)
-            events.append(SubscribeRejected(rid, channel, failure))
-        elif sent.channel == _UNSUBSCRIBE:
-            events.append(UnsubscribeRejected(rid, _subscription(sent), failure))
-        else:
-            events.append(PublishRejected(rid, sent.channel or "", failure))
-
-    def _request_failed(
-        self, rid: str, request: _Request, now: float, cause: str, events: list[Event]
-    ) -> None:
-        channel = request.message.channel
-        failure = BayeuxFailure(None, (), cause)
-        if channel == _HANDSHAKE:
-            self._handshake_id = None
-            if self._state is ClientState.HANDSHAKING:
-                delay = self._backoff()
-                self._move(Trigger.HANDSHAKE_RETRY)
-                self._handshake_due = now + delay
-                events.append(HandshakeRejected(failure, final=False, retry_in=delay))
-        elif channel == _CONNECT:
-            if rid == self._connect_id:
-                self._connect_id = None
-                self._connect_failed(now, cause, failure, Reconnect.RETRY, events)
-        elif channel == _DISCONNECT:
-            if self._move(Trigger.DISCONNECT_DONE):
-                self._reset_session()
-                self._subscriptions.clear()
-                events.append(Disconnected())
-        else:
-            self._rejected(rid, request.message, failure, events)
-
-    def _connect_failed(
-        self,
-        now: float,
-        cause: str,
-        failure: BayeuxFailure,
-        reconnect: Reconnect,
-        events: list[Event],
-    ) -> None:
-        if self._state not in (ClientState.CONNECTING, ClientState.CONNECTED):
-            return
-        self._unconnected(now, cause)
-        if reconnect is Reconnect.NONE or (self._advice.interval or 0) < 0:
-            self._move(Trigger.RECONNECT_NONE)
-            self._reset_session()
-            events.append(Disconnected(failure))
-            return
-        if reconnect is Reconnect.HANDSHAKE:
-            self._lose_session(now, cause, events)
-            return
-        delay = max(self._backoff(), self._interval())
-        advice = self._advice
-        if advice.max_interval is not None and self._outage_started is not None:
-            # CometD: past timeout + interval + maxInterval the server has dropped us
-            budget = ((advice.timeout or 0) + (advice.interval or 0) + advice.max_interval) / 1000
-            if now - self._outage_started + delay > budget:
-                self._lose_session(now, f"{cause} (maxInterval passed)", events)
-                return
-        self._move(Trigger.CONNECT_RETRY)
-        self._connect_due = now + delay
-        events.append(ReconnectAdvised(Reconnect.RETRY, delay, cause))
-
-    def _lose_session(self, now: float, cause: str, events: list[Event]) -> None:
-        if not self._move(Trigger.SESSION_LOST):
-            return
-        self._unconnected(now, cause)
-        self._outage_rehandshake = True
-        if self._connect_id is not None:
-            self._pending.pop(self._connect_id, None)
-        self._client_id = None
-        self._connect_id = None
-        self._connect_due = None
-        self._ack = False
-        self._rehandshake = True
-        delay = max(self._backoff(), self._interval())
-        self._handshake_due = now + delay
-        events.append(ReconnectAdvised(Reconnect.HANDSHAKE, delay, cause))
-
-
-def _subscription(message: Message) -> str:
-    sub = message.subscription
-    return sub if isinstance(sub, str) else ""
