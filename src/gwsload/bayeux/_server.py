@@ -49,62 +49,36 @@ Session life (one place for the rules)::
     disconnect           -> session removed (its held connect is released)
     expiry / drop        -> session removed; its next message gets 402::session_unknown
 
-Delivery (CometD style): queued events ride on ANY reply of their session
-(connect, publish, subscribe...), before the replies, except the handshake
-reply. With the acknowledgement extension (handshake ``ext.ack: true``) events
-go only through /meta/connect: each connect reply carries ``ext.ack: <batch>``;
-the next connect request acknowledges a batch, and unacknowledged batches are
-sent again (at once, without holding).
-
-Failures (CometD's wording) are replies, never exceptions: unknown clientId or
-another owner's session ``402::session_unknown`` with advice
-``{reconnect: handshake, interval: 0}``; no channel ``400::channel_missing``;
-bad channel name ``400::channel_invalid``; subscribe without subscription
-``403::subscription_missing``; subscribe to ``/meta/**`` ``403::subscribe_denied``;
-publish to ``/meta/*`` ``403::publish_denied``; publish without data
-``400::data_missing``; no shared connection type at handshake
-``301::connection_types_unsupported``. Messages to ``/service/**`` are
-acknowledged but not broadcast. ``handle`` raises for no input at all.
+Delivery (queued events riding on replies, acknowledged batches) is in
+:mod:`gwsload.bayeux._server_delivery`; which requests are refused, and with
+which error, in :mod:`gwsload.bayeux._server_refusals`; the sessions' indexes
+and expiry in :mod:`gwsload.bayeux._server_registry`. Messages to
+``/service/**`` are acknowledged but not broadcast. ``handle`` raises for no
+input at all.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import heapq
 import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from gwsload.bayeux._channels import (
-    is_meta,
-    is_service,
-    is_valid_channel,
-    is_wildcard,
-    patterns_matching,
+from gwsload.bayeux._channels import is_meta, is_service, patterns_matching
+from gwsload.bayeux._errors import CHANNEL_MISSING, SESSION_UNKNOWN, LocalProtocolError
+from gwsload.bayeux._messages import Advice, ConnectionType, Message, MetaChannel, Reconnect
+from gwsload.bayeux._server_delivery import accept_ack, connect_reply, has_deliverable, take_riders
+from gwsload.bayeux._server_refusals import (
+    check_publishable,
+    handshake_refusal,
+    publish_refusal,
+    subscription_names,
+    subscription_refusal,
 )
-from gwsload.bayeux._errors import (
-    CHANNEL_MISSING,
-    SESSION_UNKNOWN,
-    LocalProtocolError,
-)
-from gwsload.bayeux._messages import (
-    MISSING,
-    Advice,
-    ConnectionType,
-    Message,
-    MetaChannel,
-    Reconnect,
-)
+from gwsload.bayeux._server_registry import SessionRegistry
 from gwsload.bayeux._server_session import (
     BAYEUX_VERSION,
-    CHANNEL_INVALID,
-    CONNECTION_TYPES_MISSING,
-    CONNECTION_TYPES_UNSUPPORTED,
-    DATA_MISSING,
     HANDSHAKE_AGAIN,
     PUBLISH_DENIED,
-    SUBSCRIBE_DENIED,
-    SUBSCRIPTION_MISSING,
     HeldConnect,
     Outcome,
     Session,
@@ -148,10 +122,7 @@ class ServerEngine:
             timeout=timeout_ms,
             max_interval=max_interval_ms,
         )
-        self._sessions: dict[str, Session] = {}
-        self._by_owner: dict[object, set[str]] = {}
-        self._subscribers: dict[str, set[str]] = {}
-        self._expiries: list[tuple[float, str]] = []
+        self._sessions = SessionRegistry()
         self._tokens = 0
 
     # ------------------------------------------------------------------ queries
@@ -165,7 +136,7 @@ class ServerEngine:
 
     def owner_of(self, client_id: str) -> object:
         """The owner bound at handshake; raises ``LocalProtocolError`` for an unknown session."""
-        return self._session_or_raise(client_id).owner
+        return self._sessions.get_or_raise(client_id).owner
 
     def held_connect(self, client_id: str) -> HeldConnect | None:
         """The session's current held connect, if any."""
@@ -216,13 +187,13 @@ class ServerEngine:
             if channel == MetaChannel.HANDSHAKE:
                 outcome.replies.append(self._handshake(message, now, owner))
                 continue
-            session = self._lookup(message, owner)
+            session = self._sessions.of_owner(message.client_id, owner)
             if session is None:
                 outcome.replies.append(
                     failure_reply(message, channel, SESSION_UNKNOWN, HANDSHAKE_AGAIN)
                 )
                 continue
-            self._touch(session, now + self.max_interval_ms / 1000)
+            self._sessions.touch(session, now + self.max_interval_ms / 1000)
             touched[session.client_id] = session
             if channel == MetaChannel.CONNECT:
                 if session.hold is not None:
@@ -230,15 +201,15 @@ class ServerEngine:
                     session.hold = None
                 if held_session is not None and held_request is not None:
                     # two connects in one batch: answer the first at once
-                    outcome.replies.extend(self._connect_reply(held_session, held_request))
+                    outcome.replies.extend(connect_reply(held_session, held_request, self._advice))
                     connect_took_events = True
                 held_session, held_request = session, message
-                self._accept_ack(session, message)
+                accept_ack(session, message)
                 session.connection_type = message.connection_type or session.connection_type
             elif channel == MetaChannel.DISCONNECT:
                 if session.hold is not None:
                     outcome.released.append(session.hold)
-                self._remove(session)
+                self._sessions.remove(session)
                 touched.pop(session.client_id, None)
                 if held_session is session:
                     held_session = held_request = None
@@ -251,30 +222,26 @@ class ServerEngine:
                 outcome.replies.append(self._client_publish(session, message, channel, woke))
         if held_session is not None and held_request is not None:
             timeout = self._requested_timeout(held_request)
-            if timeout > 0 and not self._has_deliverable(held_session):
+            if timeout > 0 and not has_deliverable(held_session):
                 self._tokens += 1
                 deadline = now + timeout / 1000
                 held_session.hold = HeldConnect(
                     held_session.client_id, self._tokens, deadline, held_request.id
                 )
-                self._touch(held_session, deadline + self.max_interval_ms / 1000)
+                self._sessions.touch(held_session, deadline + self.max_interval_ms / 1000)
                 outcome.hold = held_session.hold
             else:
-                outcome.replies.extend(self._connect_reply(held_session, held_request))
+                outcome.replies.extend(connect_reply(held_session, held_request, self._advice))
                 connect_took_events = True
         # events ride on any reply, first (CometD); with acks only on the connect reply.
         # After a connect reply that carried older events, later ones go last to keep order.
-        riders: list[Message] = []
-        for session in touched.values():
-            if not session.ack and session.queue:
-                riders.extend(session.queue)
-                session.queue = []
+        riders = take_riders(touched.values())
         if connect_took_events:
             outcome.replies.extend(riders)
         else:
             outcome.replies[:0] = riders
         # sessions still holding events: others, or an ack session whose connect is held
-        outcome.woke = sorted(c for c in woke if c in self._sessions and self._sessions[c].queue)
+        outcome.woke = sorted(c for c in woke if (s := self._sessions.get(c)) and s.queue)
         return outcome
 
     def complete(self, held: HeldConnect, now: float) -> list[Message]:
@@ -295,15 +262,15 @@ class ServerEngine:
                 )
             ]
         session.hold = None
-        self._touch(session, now + self.max_interval_ms / 1000, lower=True)
-        return self._connect_reply(session, request)
+        self._sessions.touch(session, now + self.max_interval_ms / 1000, lower=True)
+        return connect_reply(session, request, self._advice)
 
     def abandon(self, held: HeldConnect, now: float) -> None:
         """The connection of a held connect was lost: keep the session and its queue."""
         session = self._sessions.get(held.client_id)
         if session is not None and session.hold == held:
             session.hold = None
-            self._touch(session, now + self.max_interval_ms / 1000, lower=True)
+            self._sessions.touch(session, now + self.max_interval_ms / 1000, lower=True)
 
     def take_events(self, client_id: str) -> list[Message]:
         """Remove and return a session's queued events, to push on its websocket.
@@ -328,23 +295,23 @@ class ServerEngine:
         Raises:
             LocalProtocolError: ``channel`` is not a plain, non-meta channel name.
         """
-        self._check_publishable(channel)
+        check_publishable(channel)
         event = Message(channel, data=data, ext=dict(ext) if ext else None)
-        recipients = self._subscribed_sessions(channel)
+        recipients = sorted(self._sessions.subscribed_sessions(channel))
         for client_id in recipients:
-            self._sessions[client_id].queue.append(event)
-        return sorted(recipients)
+            self._sessions.get_or_raise(client_id).queue.append(event)
+        return recipients
 
     def deliver_to_owner(
         self, owner: object, channel: str, data: Any, ext: dict[str, Any] | None = None
     ) -> list[str]:
         """Like :meth:`publish`, but only to the sessions bound to ``owner``."""
-        self._check_publishable(channel)
+        check_publishable(channel)
         patterns = patterns_matching(channel)
         event = Message(channel, data=data, ext=dict(ext) if ext else None)
         recipients: list[str] = []
-        for client_id in sorted(self._by_owner.get(owner, ())):
-            session = self._sessions[client_id]
+        for client_id in self._sessions.owned_by(owner):
+            session = self._sessions.get_or_raise(client_id)
             if not session.subscriptions.isdisjoint(patterns):
                 session.queue.append(event)
                 recipients.append(client_id)
@@ -356,67 +323,35 @@ class ServerEngine:
         Returns:
             Their client ids; complete their held connects (they get 402).
         """
-        if every_owner:
-            client_ids = sorted(self._sessions)
-        else:
-            client_ids = sorted(self._by_owner.get(owner, ()))
+        client_ids = self._sessions.client_ids() if every_owner else self._sessions.owned_by(owner)
         for client_id in client_ids:
-            self._remove(self._sessions[client_id])
+            self._sessions.remove(self._sessions.get_or_raise(client_id))
         return client_ids
 
     # ------------------------------------------------------------------ time
 
     def get_timer(self) -> float | None:
         """When ``sweep`` should run next (engine seconds), or None with no sessions."""
-        return self._expiries[0][0] if self._expiries else None
+        return self._sessions.next_expiry()
 
     def sweep(self, now: float) -> list[str]:
         """Remove the sessions whose ``max_interval`` ran out; return their client ids.
 
-        Each session has one live heap entry, so a sweep costs O(expired + stale
+        Each session has one live expiry entry, so a sweep costs O(expired + stale
         entries x log n), not a scan of every session.
         """
-        expired: list[str] = []
-        heap = self._expiries
-        while heap and heap[0][0] <= now:
-            at, client_id = heapq.heappop(heap)
-            session = self._sessions.get(client_id)
-            if session is None or session.entry_at != at:
-                continue  # stale entry
-            if session.expires_at <= now:
-                self._remove(session)
-                expired.append(client_id)
-            else:
-                session.entry_at = session.expires_at
-                heapq.heappush(heap, (session.expires_at, client_id))
-        return expired
+        return self._sessions.sweep(now)
 
     # ------------------------------------------------------------------ internals
 
     def _handshake(self, message: Message, now: float, owner: object) -> Message:
-        offered = message.supported_connection_types
-        if offered is None:
-            return failure_reply(
-                message,
-                MetaChannel.HANDSHAKE,
-                CONNECTION_TYPES_MISSING,
-                Advice(reconnect=Reconnect.NONE, interval=0),
-            )
-        if not set(offered) & set(self.connection_types):
-            refusal = failure_reply(
-                message,
-                MetaChannel.HANDSHAKE,
-                CONNECTION_TYPES_UNSUPPORTED,
-                Advice(reconnect=Reconnect.NONE, interval=0),
-            )
-            # Bayeux 1.0 ("handshake response"): say what this server does support
-            return dataclasses.replace(refusal, supported_connection_types=self.connection_types)
+        refusal = handshake_refusal(message, self.connection_types)
+        if refusal is not None:
+            return refusal
         ack = isinstance(message.ext, dict) and message.ext.get("ack") is True
         client_id = secrets.token_hex(20)
         session = Session(client_id, owner, ack, expires_at=now + self.max_interval_ms / 1000)
-        self._sessions[client_id] = session
-        self._by_owner.setdefault(owner, set()).add(client_id)
-        self._push_entry(session, session.expires_at)
+        self._sessions.add(session)
         return Message(
             MetaChannel.HANDSHAKE,
             id=message.id,
@@ -428,132 +363,34 @@ class ServerEngine:
             ext={"ack": True} if ack else None,
         )
 
-    def _lookup(self, message: Message, owner: object) -> Session | None:
-        if message.client_id is None:
-            return None
-        session = self._sessions.get(message.client_id)
-        if session is None or session.owner != owner:
-            return None
-        return session
-
     def _subscription(self, session: Session, message: Message, channel: str) -> Message:
-        raw = message.subscription
-        if raw is None or raw == ():
-            return failure_reply(message, channel, SUBSCRIPTION_MISSING)
-        names = (raw,) if isinstance(raw, str) else raw
-        for name in names:
-            if not is_valid_channel(name):
-                return failure_reply(message, channel, CHANNEL_INVALID)
-            if is_meta(name):
-                return failure_reply(message, channel, SUBSCRIBE_DENIED)
-        for name in names:
+        refusal = subscription_refusal(message, channel)
+        if refusal is not None:
+            return refusal
+        for name in subscription_names(message):
             if is_service(name):
                 continue  # service channels reach server handlers, never subscribers
             if channel == MetaChannel.SUBSCRIBE:
-                session.subscriptions.add(name)
-                self._subscribers.setdefault(name, set()).add(session.client_id)
-            elif name in session.subscriptions:
-                session.subscriptions.discard(name)
-                self._unsubscribe(name, session.client_id)
-        return Message(channel, id=message.id, successful=True, subscription=raw)
+                self._sessions.subscribe(session, name)
+            else:
+                self._sessions.unsubscribe(session, name)
+        return Message(channel, id=message.id, successful=True, subscription=message.subscription)
 
     def _client_publish(
         self, session: Session, message: Message, channel: str, woke: set[str]
     ) -> Message:
-        if not is_valid_channel(channel) or is_wildcard(channel):
-            return failure_reply(message, channel, CHANNEL_INVALID)
-        if message.data is MISSING:
-            return failure_reply(message, channel, DATA_MISSING)
+        refusal = publish_refusal(message, channel)
+        if refusal is not None:
+            return refusal
         if not is_service(channel):
             event = Message(channel, data=message.data)
-            for client_id in self._subscribed_sessions(channel):
-                self._sessions[client_id].queue.append(event)
+            for client_id in self._sessions.subscribed_sessions(channel):
+                self._sessions.get_or_raise(client_id).queue.append(event)
                 woke.add(client_id)
         return success_reply(message, channel)
-
-    def _subscribed_sessions(self, channel: str) -> set[str]:
-        recipients: set[str] = set()
-        for pattern in patterns_matching(channel):
-            subscribers = self._subscribers.get(pattern)
-            if subscribers:
-                recipients |= subscribers
-        return recipients
-
-    def _check_publishable(self, channel: str) -> None:
-        if not is_valid_channel(channel) or is_wildcard(channel) or is_meta(channel):
-            raise LocalProtocolError(
-                f"cannot publish to {channel!r}: expected a plain channel name outside /meta/"
-            )
-
-    def _accept_ack(self, session: Session, message: Message) -> None:
-        if not session.ack or not isinstance(message.ext, dict):
-            return
-        acked = message.ext.get("ack")
-        if isinstance(acked, int) and not isinstance(acked, bool):
-            session.unacked = [(b, events) for b, events in session.unacked if b > acked]
 
     def _requested_timeout(self, message: Message) -> int:
         requested = message.advice.timeout if message.advice is not None else None
         if requested is None:
             return self.timeout_ms
         return max(0, min(requested, self.timeout_ms))
-
-    def _has_deliverable(self, session: Session) -> bool:
-        return bool(session.queue or session.unacked)
-
-    def _connect_reply(self, session: Session, request: Message) -> list[Message]:
-        """The session's deliverable events, then the connect reply."""
-        ext: dict[str, Any] | None = None
-        if session.ack:
-            if session.queue:
-                session.batch += 1
-                session.unacked.append((session.batch, session.queue))
-                session.queue = []
-            # unacknowledged batches are sent again with the new one
-            events = [e for _, batch in session.unacked for e in batch]
-            ext = {"ack": session.batch}
-        else:
-            events, session.queue = session.queue, []
-        reply = Message(
-            MetaChannel.CONNECT,
-            id=request.id,
-            successful=True,
-            advice=self._advice,
-            ext=ext,
-        )
-        return [*events, reply]
-
-    def _unsubscribe(self, name: str, client_id: str) -> None:
-        subscribers = self._subscribers.get(name)
-        if subscribers is not None:
-            subscribers.discard(client_id)
-            if not subscribers:
-                del self._subscribers[name]
-
-    def _remove(self, session: Session) -> None:
-        self._sessions.pop(session.client_id, None)
-        owned = self._by_owner.get(session.owner)
-        if owned is not None:
-            owned.discard(session.client_id)
-            if not owned:
-                del self._by_owner[session.owner]
-        for name in session.subscriptions:
-            self._unsubscribe(name, session.client_id)
-        session.hold = None
-
-    def _touch(self, session: Session, expires_at: float, *, lower: bool = False) -> None:
-        """Move the expiry later (or, with ``lower``, set it) keeping one live heap entry."""
-        if lower or expires_at > session.expires_at:
-            session.expires_at = expires_at
-        if session.expires_at < session.entry_at:
-            self._push_entry(session, session.expires_at)
-
-    def _push_entry(self, session: Session, at: float) -> None:
-        session.entry_at = at
-        heapq.heappush(self._expiries, (at, session.client_id))
-
-    def _session_or_raise(self, client_id: str) -> Session:
-        session = self._sessions.get(client_id)
-        if session is None:
-            raise LocalProtocolError(f"no session {client_id!r}")
-        return session

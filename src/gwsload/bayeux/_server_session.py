@@ -1,7 +1,7 @@
 """The server engine's records: held connects, outcomes, sessions, and reply builders.
 
-Kept apart from :mod:`gwsload.bayeux._server` (which holds every rule) so the
-engine module stays about the rules; nothing here decides anything.
+Kept apart from :mod:`gwsload.bayeux._server` and its rule modules (delivery, refusals,
+registry) so those stay about the rules; nothing here decides anything.
 """
 
 from __future__ import annotations
