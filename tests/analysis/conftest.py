@@ -22,6 +22,8 @@ FAULTY = SyntheticRun(
     unexpected_count=3,
     incidents=((50.0, "rehandshake"), (80.0, "reconnect")),
     slo=SLOS,
+    server_fraction=0.7,
+    server_clock_offset_ms=-35.0,
 )
 CAPACITY_STAGES = tuple(Stage(users=u, duration_s=60.0) for u in (10, 20, 30, 40, 50, 60))
 

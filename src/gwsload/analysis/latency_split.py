@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,12 +34,22 @@ import pyarrow.parquet as pq
 from gwsload.contract import numbers
 from gwsload.errors import ConfigError
 
-__all__ = ["NOT_AVAILABLE", "RESOLUTION_MS", "LatencySplit", "split_latency"]
+__all__ = [
+    "NOT_AVAILABLE",
+    "RESOLUTION_MS",
+    "SPLIT_STATS",
+    "LatencySplit",
+    "split_latency",
+    "split_over_time",
+    "window_split",
+]
 
 #: resolution of serverGenerationTimestamp (integer milliseconds in GWS)
 RESOLUTION_MS = 1.0
 NOT_AVAILABLE = "not available from this target"
 _COLUMNS = ["ts", "operation", "outcome", "notify_ms", "server_ms"]
+#: the per-window figures of :func:`window_split`, in this order
+SPLIT_STATS = ("server_p50_ms", "server_p99_ms", "delivery_p50_ms", "delivery_p99_ms")
 
 
 @dataclass(frozen=True)
@@ -150,3 +161,52 @@ def split_latency(path: Path, *, t0: float, from_s: float, to_s: float) -> Laten
         uncertainty_ms=(high - low) / 2.0,
         per_operation=pd.DataFrame(rows),
     )
+
+
+def window_split(
+    notify_ms: npt.NDArray[np.float64], server_ms: npt.NDArray[np.float64], offset_ms: float
+) -> dict[str, float]:
+    """Server and delivery p50/p99 of one window's ok notifications (``notify_ms`` and the
+    raw ``server_ms`` of the same rows), split at the run's clock offset: the per-window
+    step of :func:`split_over_time`, kept apart so a streaming pass can call it."""
+    keep = np.isfinite(notify_ms) & np.isfinite(server_ms)
+    if not keep.any():
+        return {"count": 0.0, **dict.fromkeys(SPLIT_STATS, float("nan"))}
+    server = server_ms[keep] - offset_ms
+    delivery = notify_ms[keep] - server_ms[keep] + offset_ms
+    server_p50, server_p99 = np.percentile(server, [50, 99])
+    delivery_p50, delivery_p99 = np.percentile(delivery, [50, 99])
+    return {
+        "count": float(keep.sum()),
+        "server_p50_ms": float(server_p50),
+        "server_p99_ms": float(server_p99),
+        "delivery_p50_ms": float(delivery_p50),
+        "delivery_p99_ms": float(delivery_p99),
+    }
+
+
+def split_over_time(
+    events: pd.DataFrame, split: LatencySplit, *, window_s: float
+) -> pd.DataFrame | None:
+    """Server and delivery p50/p99 per window (warm-up included, all operations pooled)
+    of the ok rows of ``events`` (``RunFolder.events``: t_s, outcome, notify_ms,
+    server_notify_ms), split at ``split``'s offset; None when the split is not available.
+    Columns: window_s (start), count, :data:`SPLIT_STATS`."""
+    if not split.available or "server_notify_ms" not in events:
+        return None
+    ok = (events["outcome"] == "ok").to_numpy()
+    t_s = events["t_s"].to_numpy()[ok]
+    notify = events["notify_ms"].to_numpy(np.float64)[ok]
+    server = events["server_notify_ms"].to_numpy(np.float64)[ok]
+    window = np.floor(t_s / window_s).astype(np.int64)
+    order = np.argsort(window, kind="stable")
+    starts = [int(i) for i in np.flatnonzero(np.diff(window[order]) != 0) + 1]
+    rows = []
+    for start, stop in zip([0, *starts], [*starts, len(order)], strict=True):
+        rows_of_window = order[start:stop]
+        if not len(rows_of_window):
+            continue
+        figures = window_split(notify[rows_of_window], server[rows_of_window], split.offset_ms)
+        if figures["count"]:
+            rows.append({"window_s": window[rows_of_window[0]] * window_s, **figures})
+    return pd.DataFrame(rows, columns=["window_s", "count", *SPLIT_STATS])

@@ -28,6 +28,7 @@ __all__ = [
     "plot_errors_over_time",
     "plot_latency_over_time",
     "plot_p99_per_operation",
+    "plot_split_over_time",
     "plot_stage_profile",
     "plot_throughput",
     "plot_users",
@@ -223,6 +224,45 @@ def plot_p99_per_operation(
     return ax
 
 
+def plot_split_over_time(
+    split: pd.DataFrame,
+    *,
+    warmup_s: float = 0.0,
+    incidents: pd.DataFrame | None = None,
+    cooldown_s: float | None = None,
+    end_s: float | None = None,
+    labelled: bool = True,
+    ax: Axes | None = None,
+) -> Axes:
+    """Server time and delivery time p50/p99 per window (latency_split.split_over_time),
+    log scale. A figure at or below 0 ms (possible within the split's uncertainty) has
+    no place on a log axis and is left out."""
+    ax = ax or new_axes()
+    split = split.sort_values("window_s")
+    columns = []
+    for part, colour in (("server", "tab:green"), ("delivery", "tab:purple")):
+        for stat in ("p50", "p99"):
+            column = f"{part}_{stat}_ms"
+            values = split[column].where(split[column] > 0)
+            columns.append(values)
+            ax.plot(
+                split["window_s"],
+                values,
+                color=colour,
+                ls="-" if stat == "p99" else "--",
+                lw=1.6 if stat == "p99" else 1.0,
+                label=f"{part} {stat}",
+                drawstyle="steps-post",
+            )
+    ax.set_yscale("log")
+    ms_log_axis(ax.yaxis, *finite_range(*columns))
+    ax.set_ylabel("ms")
+    _time_decorations(ax, warmup_s, incidents, cooldown_s, end_s=end_s, labelled=labelled)
+    legend_outside(ax)
+    ax.set_title("Server time vs delivery per window, all operations")
+    return ax
+
+
 def plot_errors_over_time(
     series: pd.DataFrame,
     *,
@@ -325,24 +365,29 @@ def time_series_figure(
     warmup_s: float,
     cooldown_s: float | None,
     end_s: float,
+    split: pd.DataFrame | None = None,
 ) -> Figure:
-    """Users, throughput, notification and HTTP latency, per-operation p99, errors: one
-    column of panels sharing the time axis (only the first panel's legend names the
-    shaded regions and incidents)."""
-    panels = 6 if users is not None and len(users) else 5
-    heights = [1.0] * (panels == 6) + [1.6] * 5
+    """Users, throughput, notification latency, per-operation p99, server time vs
+    delivery (when ``split`` has rows), HTTP latency, errors: one column of panels
+    sharing the time axis (only the first panel's legend names the shaded regions and
+    incidents)."""
+    has_users = users is not None and len(users) > 0
+    has_split = split is not None and len(split) > 0
+    heights = [1.0] * has_users + [1.6] * (5 + has_split)
     figure = Figure(figsize=(11.0, sum(heights) * 1.55 + 0.6), dpi=100, layout="constrained")
-    axes = figure.subplots(panels, 1, sharex=True, height_ratios=heights)
+    axes = figure.subplots(len(heights), 1, sharex=True, height_ratios=heights)
     common = _TimeAxis(warmup_s=warmup_s, incidents=incidents, cooldown_s=cooldown_s, end_s=end_s)
     rest = list(axes)
-    if panels == 6 and users is not None:
+    if has_users and users is not None:
         plot_users(users, ax=rest.pop(0), **common)
-    plot_throughput(series, ax=rest[0], labelled=panels == 5, **common)
-    plot_latency_over_time(series, metric="notify_ms", ax=rest[1], labelled=False, **common)
-    plot_p99_per_operation(series, metric="notify_ms", ax=rest[2], labelled=False, **common)
-    plot_latency_over_time(series, metric="response_ms", ax=rest[3], labelled=False, **common)
+    plot_throughput(series, ax=rest.pop(0), labelled=not has_users, **common)
+    plot_latency_over_time(series, metric="notify_ms", ax=rest.pop(0), labelled=False, **common)
+    plot_p99_per_operation(series, metric="notify_ms", ax=rest.pop(0), labelled=False, **common)
+    if has_split and split is not None:
+        plot_split_over_time(split, ax=rest.pop(0), labelled=False, **common)
+    plot_latency_over_time(series, metric="response_ms", ax=rest.pop(0), labelled=False, **common)
     plot_errors_over_time(
-        series, anomalies=anomalies, window_s=window_s, ax=rest[4], labelled=False, **common
+        series, anomalies=anomalies, window_s=window_s, ax=rest.pop(0), labelled=False, **common
     )
     for ax in axes[:-1]:
         ax.set_xlabel("")

@@ -128,13 +128,21 @@ def _time_section(analysis: RunAnalysis) -> str:
         warmup_s=run.warmup_s,
         cooldown_s=cooldown,
         end_s=run.end_s,
+        split=analysis.split_series,
     )
     image = figure_png(figure, alt="Over time: users, throughput, latency, errors")
     shaded = "warm-up hatched" + (" and sign-off hatched" if cooldown is not None else "")
     window = numbers.duration_s(analysis.window_s)
+    split = analysis.latency_split
+    over_time = (
+        f"server time vs delivery split at the run's clock offset, every figure ± "
+        f"{numbers.latency_ms(split.uncertainty_ms)}"
+        if analysis.split_series is not None and len(analysis.split_series)
+        else f"server time vs delivery over time: {split.reason}"
+    )
     text = (
         f'<p class="meta">Windows of {window} on one time axis; {shaded}; '
-        "incidents as dashed lines by kind.</p>"
+        f"incidents as dashed lines by kind; {html.escape(over_time)}.</p>"
     )
     incidents = run.incidents
     if len(incidents):

@@ -17,7 +17,7 @@ from gwsload.analysis.accounting import compute_outcomes
 from gwsload.analysis.attribution import attribute_breaches, breach_note
 from gwsload.analysis.capacity import CapacityResult, compute_capacity
 from gwsload.analysis.drift import DriftResult, compute_drift, compute_harness_drift
-from gwsload.analysis.latency_split import LatencySplit, split_latency
+from gwsload.analysis.latency_split import LatencySplit, split_latency, split_over_time
 from gwsload.analysis.load import RunFolder, notify_after_response_ms
 from gwsload.analysis.metrics import (
     ALL,
@@ -86,6 +86,9 @@ class RunAnalysis:
     latency_split: LatencySplit = field(default_factory=lambda: LatencySplit(False, "not computed"))
     #: latency, errors and losses per server node (None: fewer than two nodes named)
     nodes: pd.DataFrame | None = None
+    #: server time vs delivery per window (latency_split.split_over_time); None when
+    #: the split is not available
+    split_series: pd.DataFrame | None = None
 
     @property
     def slo_verdict(self) -> str:
@@ -139,6 +142,7 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
     slo_results = evaluate_slos(slos, headline)
     capacity = compute_capacity(run, slos)
     harness_drift = compute_harness_drift(run, window_s=window_s)
+    latency_split = split_latency(run.path, t0=run.t0, from_s=run.warmup_s, to_s=run.measure_end_s)
     return RunAnalysis(
         run=run,
         headline=headline,
@@ -154,10 +158,9 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
         harness_drift=harness_drift,
         failed_run=run_failures(run.path, run.manifest),
         breaches=attribute_breaches(run, slo_results, capacity),
-        latency_split=split_latency(
-            run.path, t0=run.t0, from_s=run.warmup_s, to_s=run.measure_end_s
-        ),
+        latency_split=latency_split,
         nodes=per_node(run.path, t0=run.t0, from_s=run.warmup_s, to_s=run.measure_end_s),
+        split_series=split_over_time(run.events, latency_split, window_s=window_s),
     )
 
 

@@ -84,8 +84,10 @@ class SyntheticRun:
     write_hlog: bool = True
     seed: int = 1
     #: share of each notification latency spent before the server published it; None:
-    #: the server sends no publish timestamp (``publish_lag_ms`` NaN)
+    #: the server sends no publish timestamp (``publish_lag_ms`` and ``server_ms`` NaN)
     server_fraction: float | None = None
+    #: the server's clock minus the generator's (ms), in ``server_ms``
+    server_clock_offset_ms: float = 0.0
     #: manifest ``target.kind``
     target_kind: str = "embedded-simulator"
     #: manifest ``labels`` (``gwsload run --label``)

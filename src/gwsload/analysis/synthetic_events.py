@@ -131,6 +131,12 @@ class EventWriter:
                     else notify * (1.0 - spec.server_fraction)
                 ),
                 "server_seq": np.arange(self.seq, self.seq + n),
+                # the server's timestamp (its clock, whole ms) minus the send time
+                "server_ms": (
+                    np.full(n, np.nan)
+                    if spec.server_fraction is None
+                    else np.round(notify * spec.server_fraction + spec.server_clock_offset_ms)
+                ),
             }
         )
         pq.write_table(table, self.path / "events" / f"part-local-{self.spans:06d}.parquet")
