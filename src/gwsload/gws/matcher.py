@@ -25,9 +25,7 @@ Notifications that are not a clean match become :class:`Anomaly` records: ``late
 (matches an operation already declared lost), ``duplicate`` (matches an operation
 that already had its notification) and ``unexpected`` (a ``CallRecordingStateChange``
 that matches nothing). Lost and matched operations are remembered for ``retain_s``
-so that late and duplicate copies can be recognised; memory stays bounded because
-only the latest matched operation per key and lost ones younger than ``retain_s``
-are kept.
+(:mod:`gwsload.gws.settled`) so that late and duplicate copies can be recognised.
 
 Pure logic: standard library only, no clock, no I/O. Times are floats on one
 monotonic clock (the caller's ``time.perf_counter()``); ``wall_offset`` converts
@@ -53,6 +51,7 @@ from gwsload.gws.expectation import (
     state_of,
 )
 from gwsload.gws.outcomes import Anomaly, AnomalyKind, Outcome, OutcomeKind
+from gwsload.gws.settled import SettledOperations
 
 __all__ = [
     "CALL_RECORDING_STATE_CHANGE",
@@ -98,15 +97,17 @@ class NotificationMatcher:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
         self.agent = agent
         self.timeout_s = timeout_s
-        self.retain_s = retain_s if retain_s is not None else max(60.0, 3.0 * timeout_s)
+        self._settled = SettledOperations(
+            retain_s if retain_s is not None else max(60.0, 3.0 * timeout_s)
+        )
         self.wall_offset = wall_offset
         self.server_clock_slack_s = server_clock_slack_s
         # expectations still waiting for their notification, FIFO per key
         self._waiting: dict[Key, deque[Expectation]] = {}
-        # the latest expectation per key that had its notification (for duplicates)
-        self._last_matched: dict[Key, Expectation] = {}
-        # expectations declared lost, oldest first (for late notifications)
-        self._lost: deque[Expectation] = deque()
+
+    @property
+    def retain_s(self) -> float:
+        return self._settled.retain_s
 
     # -- registering and answering -------------------------------------------------
 
@@ -250,17 +251,17 @@ class NotificationMatcher:
             exp.t_notified = now
             exp.server_ts = server_ts
             exp.server_seq = server_seq
-            self._last_matched[key] = exp
+            self._settled.matched(exp)
             if exp.t_response is not None and exp.outcome is None:
                 return [self._finish(exp, "ok", "")]
             return []
 
         kind: AnomalyKind
-        related, first_copy = self._related_lost(key)
+        related, first_copy = self._settled.claim_lost(key)
         if related is not None and first_copy:
             kind = "late"
         else:
-            matched = self._last_matched.get(key)
+            matched = self._settled.last_matched(key)
             if matched is not None and (related is None or matched.t_sent > related.t_sent):
                 related = matched
             if related is not None:
@@ -296,11 +297,7 @@ class NotificationMatcher:
             for exp in list(queue):
                 if exp.t_response is not None and now >= exp.deadline:
                     lost.append(self._declare_lost(exp))  # drops empty queues itself
-        horizon = now - self.retain_s
-        while self._lost and self._lost[0].deadline < horizon:
-            self._lost.popleft()
-        for key in [k for k, e in self._last_matched.items() if e.t_sent < horizon]:
-            del self._last_matched[key]
+        self._settled.forget_older(now)
         return lost
 
     def next_deadline(self) -> float | None:
@@ -353,22 +350,9 @@ class NotificationMatcher:
         registered_unix = exp.t_registered + self.wall_offset
         return server_ts >= registered_unix - self.server_clock_slack_s
 
-    def _related_lost(self, key: Key) -> tuple[Expectation | None, bool]:
-        """The oldest lost operation of ``key`` not yet claimed by a late notification
-        (claimed now; True), else the newest already claimed one (False)."""
-        seen: Expectation | None = None
-        for exp in self._lost:
-            if exp.key != key:
-                continue
-            if not exp.late_seen:
-                exp.late_seen = True
-                return exp, True
-            seen = exp
-        return seen, False
-
     def _declare_lost(self, exp: Expectation) -> Outcome:
         outcome = self._finish(exp, "lost", f"no notification within {exp.timeout_s:g} s")
-        self._lost.append(exp)
+        self._settled.lost(exp)
         return outcome
 
     def _finish(
