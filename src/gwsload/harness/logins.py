@@ -1,9 +1,11 @@
 """The process's login gate: the gevent driver of :class:`gwsload.contract.pacing.LoginPacer`.
 
-Each agent waits at the gate before its first login. One releaser greenlet admits
-the waiters in arrival order, when the pacer says so (the asked rate, held back while
-the event loop lags), so a fast ramp never starves the agents already in. Waiters
-sleep on their own event: one admission wakes one greenlet, not all of them.
+Each agent waits at the gate before each login: its first, and every full re-login
+after the server lost it (a target restart must not become a login stampede). One
+releaser greenlet admits the waiters in arrival order, when the pacer says so (the
+asked rate, slowed while the event loop lags), so a fast ramp never starves the
+agents already in. Waiters sleep on their own event: one admission wakes one
+greenlet, not all of them.
 """
 
 from __future__ import annotations

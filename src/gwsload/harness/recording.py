@@ -32,6 +32,7 @@ from locust import task
 from gwsload.cometd import Incident
 from gwsload.gws.agent import Agent, AgentConfig
 from gwsload.gws.calls import operation_towards
+from gwsload.gws.life import AgentState
 from gwsload.gws.life_driver import AgentLife
 from gwsload.gws.matcher import RECORDING_OPERATIONS
 from gwsload.gws.session import Response
@@ -54,8 +55,6 @@ class RecordingAgent(AgentBase):
         self.life: AgentLife | None = None
         #: counted in the process's live listeners (logged in)
         self._listening = False
-        #: the process's login gate let this agent in
-        self._admitted = False
 
     def on_start(self) -> None:
         super().on_start()
@@ -148,20 +147,23 @@ class RecordingAgent(AgentBase):
         if life is None:
             return False
         life.check()
-        if not self._admitted:
-            gate = self._load().logins
-            # the first login waits its turn: a ramp faster than this process sustains
-            # would delay the notifications of the agents already in
-            self._admitted = gate is None or gate.admit(lambda: self.stopping)
-            if not self._admitted:
-                return False
         while not life.operating and not self.stopping:
+            if life.state is AgentState.LOGGED_OUT and not self._admit():
+                return False
             delay = life.step()
             self._note_phase()
             if delay > 0:
                 self.pause(delay)
                 return False
         return life.operating
+
+    def _admit(self) -> bool:
+        """Every login, the first and each full re-login, waits its turn at the process's
+        gate: a ramp faster than the process sustains, or thousands of agents logging in
+        again after a target restart, would delay the notifications of the agents
+        already in (and, after a restart, stampede the target). False: asked to leave."""
+        gate = self._load().logins
+        return gate is None or gate.admit(lambda: self.stopping)
 
     def _note_phase(self) -> None:
         life, process = self.life, self.process
