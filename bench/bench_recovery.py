@@ -17,73 +17,37 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pyarrow.parquet as pq
 
-from gwsload.simulator.process import SimulatorProcess
+from gwsload.simulator.restart import restart_scenario, run_through_a_restart, simulator_args
 
 AGENTS = 20
 OUTAGE_S = 6.0
 KILL_AT_S = 12.0
 RUN_S = 42
-SIMULATOR = ["--agents", str(AGENTS), "--latency-ms", "2", "--answer-delay-ms", "20"]
-SCENARIO = f"""
-name = "bench-recovery"
-description = "the target restarts mid-run"
-warmup_s = 0
-[client]
-notification_timeout_s = 2
-[workload]
-hold_s = {{ distribution = "uniform", min = 0.1, max = 0.3 }}
-think_time_s = 0.1
-[[stages]]
-duration_s = {RUN_S}
-users = {AGENTS}
-spawn_rate = {AGENTS}
-"""
 
 
 def one_restart(tmp: Path, transport: str = "long-polling") -> dict[str, Any]:
     """One run with one restart: recovery figures in seconds after the target was back."""
-    (tmp / "s.toml").write_text(SCENARIO)
-    agents = "".join(f"agent{i:04d},gwsload\n" for i in range(1, AGENTS + 1))
-    (tmp / "agents.csv").write_text("username,password\n" + agents)
-    out = tmp / "run"
-    simulator = [*SIMULATOR, "--websocket"] if transport == "websocket" else SIMULATOR
-    with SimulatorProcess(simulator) as first:
-        port = urlsplit(first.url).port
-        run = subprocess.Popen(
-            [sys.executable, "-m", "gwsload.cli", "run", str(tmp / "s.toml"),
-             "--target", first.url, "--agents-file", str(tmp / "agents.csv"),
-             "--out", str(out), "--progress-every", "0", "--no-preflight",
-             "--transport", transport],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            while not (out / "manifest.json").exists() and run.poll() is None:
-                time.sleep(0.2)
-            time.sleep(KILL_AT_S)
-            assert first.pid is not None
-            os.kill(first.pid, signal.SIGKILL)
-            time.sleep(OUTAGE_S)
-            with SimulatorProcess([*simulator, "--port", str(port)]):
-                t_back = time.time()
-                run.wait(timeout=RUN_S + 90)
-        finally:
-            if run.poll() is None:
-                run.kill()
-                run.wait()
+    simulator = simulator_args(AGENTS)
+    restarted = run_through_a_restart(
+        tmp,
+        restart_scenario("bench-recovery", agents=AGENTS, run_s=RUN_S),
+        agents=AGENTS,
+        kill_at_s=KILL_AT_S,
+        outage_s=OUTAGE_S,
+        run_timeout_s=RUN_S + 90,
+        simulator=[*simulator, "--websocket"] if transport == "websocket" else simulator,
+        run_args=["--progress-every", "0", "--transport", transport],
+    )
+    out, t_back = restarted.out, restarted.t_back
     events = pq.read_table(out / "events").to_pylist()
     first_ok: dict[str, float] = {}
     for event in sorted(events, key=lambda e: e["ts"]):

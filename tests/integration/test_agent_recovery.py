@@ -9,23 +9,19 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
 import statistics
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pyarrow.parquet as pq
 import pytest
 
 from gwsload.analysis.load import load_run
 from gwsload.analysis.outages import outages
-from gwsload.simulator.process import SimulatorProcess
+from gwsload.simulator.restart import restart_scenario, run_through_a_restart, simulator_args
 
 pytestmark = pytest.mark.gevent
 
@@ -33,22 +29,6 @@ AGENTS = 20
 RUN_S = 44
 KILL_AT_S = 14
 OUTAGE_S = 6
-SIMULATOR = ["--agents", str(AGENTS), "--latency-ms", "2", "--answer-delay-ms", "20"]
-SCENARIO = f"""
-name = "restart"
-description = "the target restarts mid-run"
-warmup_s = 0
-[client]
-notification_timeout_s = 2
-[workload]
-hold_s = {{ distribution = "uniform", min = 0.1, max = 0.3 }}
-think_time_s = 0.1
-pause_share = 0.2
-[[stages]]
-duration_s = {RUN_S}
-users = {AGENTS}
-spawn_rate = {AGENTS}
-"""
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
@@ -56,50 +36,26 @@ def _rows(path: Path) -> list[dict[str, Any]]:
 
 
 def test_agents_operate_again_after_the_target_restarts(tmp_path: Path) -> None:
-    scenario = tmp_path / "restart.toml"
-    scenario.write_text(SCENARIO)
-    agents = tmp_path / "agents.csv"
-    agents.write_text(
-        "username,password\n" + "".join(f"agent{i:04d},gwsload\n" for i in range(1, AGENTS + 1))
+    restarted = run_through_a_restart(
+        tmp_path,
+        restart_scenario("restart", agents=AGENTS, run_s=RUN_S, pause_share=0.2),
+        agents=AGENTS,
+        kill_at_s=KILL_AT_S,
+        outage_s=OUTAGE_S,
+        run_timeout_s=RUN_S + 90,
+        simulator=simulator_args(AGENTS),
+        second_simulator=["--truth-log", str(tmp_path / "truth.csv")],
+        run_args=["--progress-every", "2"],
     )
-    out = tmp_path / "run"
-    first = SimulatorProcess(SIMULATOR)
-    url = first.start()
-    port = urlsplit(url).port
-    second = SimulatorProcess(
-        [*SIMULATOR, "--port", str(port), "--truth-log", str(tmp_path / "truth.csv")]
-    )
-    try:
-        run = subprocess.Popen(
-            [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--target", url,
-             "--agents-file", str(agents), "--out", str(out), "--progress-every", "2",
-             "--no-preflight"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        try:
-            while not (out / "manifest.json").exists() and run.poll() is None:
-                time.sleep(0.2)
-            time.sleep(KILL_AT_S)
-            assert first.pid is not None
-            os.kill(first.pid, signal.SIGKILL)  # a node dies: no goodbye to anyone
-            t_kill = time.time()
-            time.sleep(OUTAGE_S)
-            second.start()
-            t_back = time.time()
-            output, _ = run.communicate(timeout=RUN_S + 90)
-        finally:
-            if run.poll() is None:
-                run.kill()
-                run.wait()
-        with open(tmp_path / "truth.csv", newline="") as file:
-            published = [
-                row for row in csv.DictReader(file)
-                if row["notification_type"] == "CallRecordingStateChange"
-            ]  # fmt: skip
-    finally:
-        second.close()
-        first.close()
-    assert run.returncode in (0, 1), output
+    out, output, t_kill, t_back = (
+        restarted.out, restarted.output, restarted.t_kill, restarted.t_back
+    )  # fmt: skip
+    with open(tmp_path / "truth.csv", newline="") as file:
+        published = [
+            row for row in csv.DictReader(file)
+            if row["notification_type"] == "CallRecordingStateChange"
+        ]  # fmt: skip
+    assert restarted.returncode in (0, 1), output
     events = _rows(out / "events")
     incidents = [json.loads(line) for line in (out / "incidents.jsonl").read_text().splitlines()]
 
