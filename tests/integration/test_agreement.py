@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 
 from gwsload.launcher.verdict import untested
 from gwsload.metrics.hlog import read_hlog
+from tests.commands import run_gwsload
 
 pytestmark = pytest.mark.gevent
 
@@ -52,14 +52,7 @@ _LATENCIES = re.compile(
 )
 
 
-def _gwsload(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gwsload", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+_gwsload = partial(run_gwsload, timeout=120)
 
 
 def _number(text: str) -> float:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from gwsload.contract.saturation import judge
+from tests.commands import run_gwsload
 
 pytestmark = pytest.mark.gevent
 
@@ -50,11 +50,7 @@ max = 2000
 LIMITERS = {"target", "load generator", "simulator", "none"}
 
 
-def _gwsload(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gwsload.cli", *args],
-        capture_output=True, text=True, timeout=110, check=False,
-    )  # fmt: skip
+_gwsload = partial(run_gwsload, timeout=110)
 
 
 def _column(path: Path, name: str, since: float, until: float) -> list[float]:

@@ -9,12 +9,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from gwsload.contract.environment import HEALTH_MEASURES
 from gwsload.simulator.process import SimulatorProcess
+from tests.commands import run_gwsload
 
 pytestmark = pytest.mark.gevent
 
@@ -42,11 +44,7 @@ TAIL_STATS = {"p95", "p99", "p99.9"}
 BURN_S = 40.0
 
 
-def _gwsload(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gwsload.cli", *args],
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
+_gwsload = partial(run_gwsload, timeout=180)
 
 
 def _run(scenario: Path, out: Path, *extra: str, nice: int = 0) -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 import csv
 import json
 import statistics
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 from gwsload.analysis.latency_split import NOT_AVAILABLE, split_latency
+from tests.commands import run_gwsload
 
 SCENARIO = """
 name = "split"
@@ -34,11 +34,7 @@ spawn_rate = 6
 """
 
 
-def _gwsload(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gwsload.cli", *args],
-        capture_output=True, text=True, timeout=110, check=False,
-    )  # fmt: skip
+_gwsload = partial(run_gwsload, timeout=110)
 
 
 def test_split_matches_the_simulators_latency_model_within_the_stated_uncertainty(

@@ -13,12 +13,14 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from gwsload.launcher.processes import free_port
 from gwsload.simulator.process import SimulatorProcess
+from tests.commands import run_gwsload
 
 pytestmark = pytest.mark.gevent
 
@@ -36,11 +38,7 @@ spawn_rate = 2
 """
 
 
-def _gwsload(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gwsload.cli", *args],
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
+_gwsload = partial(run_gwsload, timeout=90)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import psutil
@@ -15,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from gwsload.metrics.hlog import read_hlog
+from tests.commands import run_gwsload
 
 pytestmark = pytest.mark.gevent
 
@@ -31,11 +33,7 @@ spawn_rate = 4
 """
 
 
-def _gwsload(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gwsload.cli", *args],
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
+_gwsload = partial(run_gwsload, timeout=60)
 
 
 #: every bad input of ``gwsload run`` (and ``gwsload preflight``): one line on stderr
