@@ -205,11 +205,12 @@ class SimulatorOptions:
             raise OptionError("agents", self.agents, f"an int in [1, {MAX_AGENTS}]")
         if not self.password:
             raise OptionError("password", self.password, "a non-empty string")
-        if self.latency_model not in LATENCY_MODELS:
-            raise OptionError("latency_model", self.latency_model, f"one of {list(LATENCY_MODELS)}")
         for spec in option_specs():
             value = getattr(self, spec.name)
-            if spec.name.endswith("_share"):
+            if spec.choices is not None:
+                if value not in spec.choices:
+                    raise OptionError(spec.name, value, f"one of {list(spec.choices)}")
+            elif spec.name.endswith("_share"):
                 if not (math.isfinite(value) and 0.0 <= value <= 1.0):
                     raise OptionError(spec.name, value, "a share in [0, 1]")
             elif (
@@ -237,14 +238,9 @@ class SimulatorOptions:
             raise OptionError(
                 "throttle_status", self.throttle_status, f"one of {list(THROTTLE_STATUSES)}"
             )
-        if self.throttle_retry_after_s < 0:
-            raise OptionError("throttle_retry_after_s", self.throttle_retry_after_s, "an int >= 0")
-        if self.recording_unavailable_refusal not in RECORDING_REFUSALS:
-            raise OptionError(
-                "recording_unavailable_refusal",
-                self.recording_unavailable_refusal,
-                f"one of {list(RECORDING_REFUSALS)}",
-            )
+        for name in ("throttle_retry_after_s", "cometd_timeout_ms", "cometd_interval_ms"):
+            if getattr(self, name) < 0:
+                raise OptionError(name, getattr(self, name), "an int >= 0")
         if self.dial_busy_share + self.dial_no_answer_share > 1.0:
             raise OptionError(
                 "dial_no_answer_share",
@@ -255,10 +251,6 @@ class SimulatorOptions:
             raise OptionError("delay_ms", self.delay_ms, "> 0 when {delay_share} is set")
         if self.stall_every_s > 0 and not 0 < self.stall_ms < self.stall_every_s * 1000:
             raise OptionError("stall_ms", self.stall_ms, "> 0 and shorter than {stall_every_s}")
-        if self.cometd_timeout_ms < 0:
-            raise OptionError("cometd_timeout_ms", self.cometd_timeout_ms, "an int >= 0")
-        if self.cometd_interval_ms < 0:
-            raise OptionError("cometd_interval_ms", self.cometd_interval_ms, "an int >= 0")
         if self.cometd_max_interval_ms <= 0:
             raise OptionError("cometd_max_interval_ms", self.cometd_max_interval_ms, "an int > 0")
         if not 1 <= self.nodes <= 16:
