@@ -15,7 +15,10 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 
+from gwsload.contract.deadline import deadline_passed, hard_deadline_s
+from gwsload.launcher.plan import stop_timeout_s
 from gwsload.metrics.hlog import read_hlog
+from gwsload.scenario import load_scenario
 from tests.commands import run_gwsload
 
 pytestmark = pytest.mark.gevent
@@ -243,3 +246,70 @@ def test_a_second_ctrl_c_stops_everything_at_once(tmp_path: Path) -> None:
     assert proc.returncode == 130, output
     _, alive = psutil.wait_procs(children, timeout=15)
     assert not alive, [c.cmdline() for c in alive]
+
+
+# the packaged entry point, whole, with the hard deadline of its process moved to two
+# seconds after the test starts (armed after the harness arms the real one)
+OVERRUNNING_LOCUSTFILE = """
+from locust import events
+
+from gwsload.harness.distributed import run_state
+from gwsload.harness.locustfile import *  # noqa: F403
+
+
+def _overrun(environment, **_):
+    watchdog = run_state(environment).watchdog
+    if watchdog is not None:
+        watchdog.arm(2.0)
+
+
+def _after_the_harness(environment, **_):
+    environment.events.test_start.add_listener(_overrun)
+
+
+events.init.add_listener(_after_the_harness)
+"""
+
+# gwsload run's launcher with that locustfile (the command line has no option for it)
+LAUNCH_WITH_LOCUSTFILE = """
+import sys
+from pathlib import Path
+from gwsload.launcher.orchestrate import RunOptions, execute
+from gwsload.scenario import load_scenario
+scenario, locustfile, out = sys.argv[1:4]
+sys.exit(execute(RunOptions(
+    scenario=load_scenario(scenario), scenario_file=scenario, target=None, agents=None,
+    agents_file=None, verify_tls=True, origin=None, workers=0, out=Path(out),
+    results=Path(out).parent, force=False, progress_every_s=0, synthetic=True,
+    command_line=["run", scenario], locustfile=locustfile,
+)))
+"""
+
+
+def test_a_run_past_its_deadline_says_so_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "long.toml").write_text(LONG)
+    (tmp_path / "overrun.py").write_text(OVERRUNNING_LOCUSTFILE)
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCH_WITH_LOCUSTFILE, str(tmp_path / "long.toml"),
+         str(tmp_path / "overrun.py"), str(out)],
+        capture_output=True, text=True, timeout=90, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    scenario = load_scenario(str(tmp_path / "long.toml"))
+    stop_s = stop_timeout_s(scenario)
+    expected = deadline_passed(
+        hard_deadline_s(scenario.duration_s + scenario.effective_ramp_down_s, stop_s),
+        stages_s=scenario.duration_s,
+        ramp_down_s=scenario.effective_ramp_down_s,
+        stop_timeout_s=stop_s,
+    )
+    assert expected.startswith("the run passed its deadline of ")
+    assert expected.endswith("+ margin 90 s): Locust was stopped")
+    lines = done.stdout.splitlines()
+    assert expected in lines, done.stdout
+    assert not [line for line in lines if "did not complete" in line], done.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["status"], manifest["exit_code"]) == ("failed", 1)
+    assert manifest["end_reason"] == expected
+    assert "hard deadline passed" in (out / "locust" / "locust.log").read_text()

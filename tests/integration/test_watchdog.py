@@ -13,8 +13,8 @@ import time
 
 import pytest
 
+from gwsload.contract.deadline import DEADLINE_MARGIN_S, hard_deadline_s
 from gwsload.harness.watchdog import Watchdog
-from gwsload.launcher.runconfig import DEADLINE_MARGIN_S, hard_deadline_s
 from gwsload.lifeline import EXIT_DEADLINE, EXIT_ORPHANED
 
 pytestmark = pytest.mark.gevent

@@ -46,8 +46,10 @@ def finish_manifest(
     exit_code: int | None,
     ended: float,
     generator: Mapping[str, object] | None = None,
+    end_reason: str | None = None,
 ) -> dict[str, object]:
-    """A copy of ``manifest`` closed with its end status, time and generator verdict."""
+    """A copy of ``manifest`` closed with its end status, time and generator verdict;
+    ``end_reason``: one line saying why a run did not complete, when it is known."""
     if status not in RUN_STATUSES:
         raise ValueError(f"status must be one of {RUN_STATUSES}, got {status!r}")
     t0 = manifest["t0"]
@@ -60,6 +62,8 @@ def finish_manifest(
     )
     if generator is not None:
         closed["generator"] = dict(generator)
+    if end_reason is not None:
+        closed["end_reason"] = end_reason
     return closed
 
 
@@ -138,10 +142,16 @@ class RunManifest:
         exit_code: int | None,
         ended: float,
         generator: Mapping[str, object] | None = None,
+        end_reason: str | None = None,
     ) -> None:
         """Write the closed manifest."""
         self._closed = finish_manifest(
-            self._open, status=status, exit_code=exit_code, ended=ended, generator=generator
+            self._open,
+            status=status,
+            exit_code=exit_code,
+            ended=ended,
+            generator=generator,
+            end_reason=end_reason,
         )
         write_manifest(self.run_dir, self._closed)
 

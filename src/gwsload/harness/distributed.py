@@ -29,9 +29,10 @@ from gevent.event import Event
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
+from gwsload.contract.deadline import hard_deadline_s
 from gwsload.harness.roles import Collector, LoadProcess
 from gwsload.harness.watchdog import Watchdog
-from gwsload.launcher.runconfig import RunConfig, hard_deadline_s
+from gwsload.launcher.runconfig import RunConfig
 from gwsload.lifeline import lifeline_fd
 
 __all__ = [

@@ -7,7 +7,7 @@ mean more requests to the target) when
 - the lifeline pipe from ``gwsload run`` reads end-of-file: the launcher is gone
   (see :mod:`gwsload.lifeline`; exit code 125);
 - the process passes its hard deadline, armed at the start of each test
-  (:func:`~gwsload.launcher.runconfig.hard_deadline_s`: the stages, the agents' leave
+  (:func:`~gwsload.contract.deadline.hard_deadline_s`: the stages, the agents' leave
   time and a margin; exit code 124);
 - a worker has heard no heartbeat from its master for ``MASTER_SILENCE_S`` (the master
   answers each worker's heartbeat every second; exit code 125). Locust's own check

@@ -33,6 +33,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from gwsload.contract.agents import AgentCredentials, AgentDirectory
+from gwsload.contract.deadline import deadline_passed, hard_deadline_s
 from gwsload.contract.manifest import RunManifest
 from gwsload.contract.saturation import SIMULATOR_HEALTH_FILE
 from gwsload.errors import EXIT_FAILED, EXIT_OK, ConfigError
@@ -40,6 +41,7 @@ from gwsload.launcher.plan import run_config, stop_timeout_s
 from gwsload.launcher.processes import LocustPlan, LocustProcesses, locustfile_path
 from gwsload.launcher.progress import format_progress, format_summary, read_progress
 from gwsload.launcher.verdict import EXIT_INTERRUPTED, run_verdict, untested
+from gwsload.lifeline import EXIT_DEADLINE
 from gwsload.metrics.health import judge_saturation, read_generator_samples
 from gwsload.metrics.machine import MachineSampler, environment_document, write_environment
 from gwsload.metrics.manifest import build_manifest, create_run_folder, prepare_out_folder
@@ -179,18 +181,26 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
         )
         stack.callback(processes.close)
         processes.start()
-        finished = _watch(
+        load_s = scenario.duration_s + scenario.effective_ramp_down_s
+        deadline_s = hard_deadline_s(load_s, stop_timeout)
+        # past the Locust processes' own deadline: they normally stop themselves first
+        limit_s = deadline_s + 30.0 + (60.0 if options.workers else 0)
+        finished, overran = _watch(
             processes,
             progress_file,
             signals,
             stream,
             every_s=options.progress_every_s,
-            limit_s=scenario.duration_s
-            + scenario.effective_ramp_down_s
-            + stop_timeout
-            + 120.0
-            + (60.0 if options.workers else 0),
+            limit_s=limit_s,
         )
+        passed = None  # the deadline's line when the run was stopped at it
+        if overran or processes.master_exit_code() == EXIT_DEADLINE:
+            passed = deadline_passed(
+                limit_s if overran else deadline_s,
+                stages_s=scenario.duration_s,
+                ramp_down_s=scenario.effective_ramp_down_s,
+                stop_timeout_s=stop_timeout,
+            )
         final = read_progress(progress_file)
         stack.close()  # Locust processes and simulator stopped: the truth log is complete
     _rename_locust_outputs(run_dir / "locust")
@@ -205,7 +215,7 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
     verdict = judge_saturation([s for s in samples if s.ts >= steady_from] or samples)
     ended = time.time()
     code, status, reasons = run_verdict(
-        summary, interrupted=signals.requested > 0, finished=finished
+        summary, interrupted=signals.requested > 0, finished=finished, deadline_passed=passed
     )
     not_tested = untested(run_dir, manifest) if status == "completed" else []
     if not_tested:
@@ -215,7 +225,14 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
     generator = verdict.to_dict()
     if summary is not None and summary.get("logins"):
         generator["logins"] = summary["logins"]  # the rate the logins actually used
-    folder.close(status=status, exit_code=code, ended=ended, generator=generator)
+    folder.close(
+        status=status,
+        exit_code=code,
+        ended=ended,
+        generator=generator,
+        # "failed": the run did not complete; its one line says why
+        end_reason=reasons[0] if status == "failed" else None,
+    )
     stages_end = max((float(w["end_s"]) for w in manifest["stages"]), default=0.0)
     write_environment(
         run_dir,
@@ -343,11 +360,13 @@ def _watch(
     *,
     every_s: float,
     limit_s: float,
-) -> bool:
-    """Follow the run until the master exits; False when it had to be stopped by force."""
+) -> tuple[bool, bool]:
+    """Follow the run until the master exits. Returns (finished: False when it had to be
+    stopped by force, overran: it went past ``limit_s`` and was stopped)."""
     start = time.monotonic()
     next_line = start + every_s
     stop_asked = False
+    overran = False
     while processes.master_exit_code() is None:
         time.sleep(0.25)
         now = time.monotonic()
@@ -358,17 +377,17 @@ def _watch(
         if now - start > limit_s and not stop_asked:
             _say(stream, f"the run did not end within {limit_s:.0f} s: stopping it")
             processes.request_stop()
-            stop_asked = True
+            stop_asked = overran = True
             limit_s += 60.0
         elif now - start > limit_s:
             processes.kill()
-            return False
+            return False, True
         if every_s > 0 and now >= next_line:
             next_line = now + every_s
             record = read_progress(progress_file)
             if record is not None and record.get("state") != "done":
                 _say(stream, format_progress(record))
-    return processes.wait(30.0)
+    return processes.wait(30.0), overran
 
 
 def _rename_locust_outputs(folder: Path) -> None:

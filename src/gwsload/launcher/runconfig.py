@@ -19,11 +19,9 @@ from gwsload.scenario import Distribution
 
 __all__ = [
     "CONFIG_ENV",
-    "DEADLINE_MARGIN_S",
     "RunConfig",
     "StageSpec",
     "WorkloadSpec",
-    "hard_deadline_s",
     "leave_time_s",
 ]
 
@@ -58,17 +56,6 @@ def leave_time_s(notification_timeout_s: float, request_timeout_s: float) -> flo
     """How long an agent may take to leave: its operation's notification, then stop,
     hangup and logout requests, plus slack."""
     return notification_timeout_s + 3 * request_timeout_s + 5.0
-
-
-#: beyond the stages and the agents' leave time: the master's wait for the workers'
-#: final batches (stop timeout + 30 s) and the closing of the run folder
-DEADLINE_MARGIN_S = 90.0
-
-
-def hard_deadline_s(duration_s: float, stop_timeout_s: float) -> float:
-    """How long after the start of its test a Locust process of the run may live: past
-    this it stops by itself, whatever happened to its launcher or its master."""
-    return duration_s + stop_timeout_s + DEADLINE_MARGIN_S
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,20 +18,33 @@ from gwsload.contract.activity import run_failures
 from gwsload.contract.failed_run import count_failures
 from gwsload.errors import EXIT_FAILED, EXIT_OK, ConfigError
 
-__all__ = ["EXIT_INTERRUPTED", "run_verdict", "top_failure", "untested"]
+__all__ = ["DID_NOT_COMPLETE", "EXIT_INTERRUPTED", "run_verdict", "top_failure", "untested"]
 
 EXIT_INTERRUPTED = 130
 #: Locust writes an exception as its repr: ``GwsApiError('GetMe failed: ...')``
 _REPR = re.compile(r"^\w+\((['\"])(.*)\1\)$", re.DOTALL)
 
 
+#: why a run did not complete when nothing more is known
+DID_NOT_COMPLETE = "the run did not complete: see locust/*.log in the folder"
+
+
 def run_verdict(
-    summary: dict[str, Any] | None, *, interrupted: bool, finished: bool
+    summary: dict[str, Any] | None,
+    *,
+    interrupted: bool,
+    finished: bool,
+    deadline_passed: str | None = None,
 ) -> tuple[int, str, list[str]]:
+    """Exit code, manifest status and reasons (one line each). ``deadline_passed``: the
+    line of :func:`gwsload.contract.deadline.deadline_passed` when the run was stopped
+    at its deadline (it did not complete, whatever Locust managed to write)."""
     if interrupted:
         return EXIT_INTERRUPTED, "interrupted", ["interrupted: the run folder holds what was done"]
+    if deadline_passed is not None:
+        return EXIT_FAILED, "failed", [deadline_passed]
     if summary is None or not finished:
-        return EXIT_FAILED, "failed", ["the run did not complete: see locust/*.log in the folder"]
+        return EXIT_FAILED, "failed", [DID_NOT_COMPLETE]
     reasons = count_failures(summary.get("counts") or {}, summary.get("missing_workers") or ())
     return (EXIT_FAILED if reasons else EXIT_OK), "completed", reasons
 
