@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import gwsload
 from gwsload.contract.manifest import RunManifest
 from gwsload.errors import ConfigError
 from gwsload.metrics.manifest import (
@@ -96,28 +97,39 @@ def test_force_never_clears_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
         prepare_out_folder(precious / "notes.txt")
 
 
+#: The head of a run's command line as the manifest records it: the program's name
+#: (the package's), then the subcommand. Data for the redaction checks below, compared
+#: as strings and never executed (tests start gwsload as ``sys.executable -m``).
+ARGV_SEEN_BY_THE_MANIFEST = (gwsload.__name__, "run")
+
+
+def _argv(*args: str) -> list[str]:
+    """A recorded command line: the head above, then ``args``."""
+    return [*ARGV_SEEN_BY_THE_MANIFEST, *args]
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
         (
-            ["gwsload", "run", "s.toml", "--password", "hunter2"],
-            ["gwsload", "run", "s.toml", "--password", "***"],
+            _argv("s.toml", "--password", "hunter2"),
+            _argv("s.toml", "--password", "***"),
         ),
         (
-            ["gwsload", "run", "--api-token=abc", "--client-secret", "x"],
-            ["gwsload", "run", "--api-token=***", "--client-secret", "***"],
+            _argv("--api-token=abc", "--client-secret", "x"),
+            _argv("--api-token=***", "--client-secret", "***"),
         ),
         (
-            ["gwsload", "run", "--target", "https://bob:pw@gws.example:8443/api"],
-            ["gwsload", "run", "--target", "https://***@gws.example:8443/api"],
+            _argv("--target", "https://bob:pw@gws.example:8443/api"),
+            _argv("--target", "https://***@gws.example:8443/api"),
         ),
         (
-            ["gwsload", "run", "--target=http://u:p@127.0.0.1:8080"],
-            ["gwsload", "run", "--target=http://***@127.0.0.1:8080"],
+            _argv("--target=http://u:p@127.0.0.1:8080"),
+            _argv("--target=http://***@127.0.0.1:8080"),
         ),
         (
-            ["gwsload", "run", "--agents-file", "/secure/agents.csv", "--users", "10"],
-            ["gwsload", "run", "--agents-file", "/secure/agents.csv", "--users", "10"],
+            _argv("--agents-file", "/secure/agents.csv", "--users", "10"),
+            _argv("--agents-file", "/secure/agents.csv", "--users", "10"),
         ),
     ],
 )
@@ -138,7 +150,7 @@ def test_manifest_has_the_documented_keys_and_round_trips(tmp_path: Path) -> Non
             "simulator": {"agents": 10},
         },
         workers=0,
-        command_line=["gwsload", "run", "scenarios/smoke.toml", "--password", "x"],
+        command_line=_argv("scenarios/smoke.toml", "--password", "x"),
     )
     assert list(manifest) == DOCUMENTED_KEYS
     assert manifest["format"] == 2
