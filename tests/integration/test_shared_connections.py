@@ -4,6 +4,8 @@ agent's identity (Basic auth, JSESSIONID, CSRF token) kept apart on pooled socke
 
 from __future__ import annotations
 
+import os
+import resource
 from collections import Counter
 from collections.abc import Iterator
 
@@ -12,6 +14,7 @@ import psutil
 import pytest
 
 from gwsload.cometd import SharedConnections
+from gwsload.cometd.transports.shared import ServerKey
 from gwsload.contract.agents import generated_agent_name
 from gwsload.gws.agent import Agent, AgentConfig
 from gwsload.gws.outcomes import Outcome
@@ -83,3 +86,48 @@ def test_shared_connections_use_about_one_socket_per_agent(sim: str) -> None:
     # the held connect is each agent's own; the rest shares a pool of a few sockets
     assert shared_fds < 1.5 * AGENTS, (shared_fds, own_fds)
     assert own_fds >= 2.5 * AGENTS, (shared_fds, own_fds)
+
+
+def _time_waits_to(port: int) -> int:
+    """Connections to ``port`` this machine closed first and still remembers (TIME_WAIT):
+    one per keep-alive connection given up."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split()
+                if fields[3] == "06" and int(fields[2].rsplit(":", 1)[1], 16) == port:
+                    count += 1
+    return count
+
+
+def test_a_pooled_socket_past_descriptor_1023_is_reused(sim: str) -> None:
+    # select() cannot take a descriptor >= 1024; a liveness check built on it took every
+    # such idle socket for dead and opened a new connection for each request
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"needs an open-file limit >= 1200, have {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    fillers = []
+    try:
+        while not fillers or fillers[-1] < 1030:
+            fillers.append(os.open(os.devnull, os.O_RDONLY))
+        connections = SharedConnections(limit=1)
+        port = int(sim.rsplit(":", 1)[1])
+        key = ServerKey("127.0.0.1", port, False, True, None, 5.0, 5.0)
+        client = connections.client(key)
+        with client.slot() as http:
+            http.get("/api/v2/me").read()  # the pool's one socket, past descriptor 1023
+        before = _time_waits_to(port)
+        for _ in range(10):
+            with client.slot() as http:
+                response = http.get("/api/v2/me")
+                response.read()
+                assert response.status_code == 401  # (no credentials: any answer will do)
+        assert _time_waits_to(port) == before
+        connections.close()
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -24,6 +24,7 @@ from geventhttpclient import HTTPClient
 
 from gwsload.bayeux import Batch, Lane
 from gwsload.cometd.errors import CometdSettingError, TransportError
+from gwsload.cometd.transports import keepalive  # noqa: F401  (pooled sockets past fd 1023)
 from gwsload.cometd.transports.base import Sink
 from gwsload.cometd.transports.shared import ServerKey, SharedConnections
 from gwsload.cometd.transports.tls import client_context

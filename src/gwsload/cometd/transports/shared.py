@@ -24,6 +24,7 @@ from typing import Any
 from gevent.lock import BoundedSemaphore
 from geventhttpclient import HTTPClient
 
+from gwsload.cometd.transports import keepalive  # noqa: F401  (pooled sockets past fd 1023)
 from gwsload.cometd.transports.tls import client_context
 
 __all__ = ["DEFAULT_LIMIT", "ServerKey", "SharedClient", "SharedConnections"]
