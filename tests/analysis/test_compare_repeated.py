@@ -11,6 +11,7 @@ import pytest
 from gwsload.analysis.compare import compare_runs
 from gwsload.analysis.compare_across import t_quantile_975
 from gwsload.analysis.compare_health import exit_code
+from gwsload.analysis.compare_text import operation_sentences
 from gwsload.analysis.load import RunFolder, load_run
 from gwsload.analysis.synthetic import Stage, SyntheticRun, write_run
 from gwsload.cli import main
@@ -208,3 +209,38 @@ def test_compare_bad_sides_are_one_line(
     assert main(["compare", *real]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"server_extra_ms": 15.0}, "on the server side"),
+        ({"delivery_extra_ms": 15.0}, "in delivery"),
+        ({"server_extra_ms": 15.0, "delivery_extra_ms": 15.0}, "both"),
+    ],
+)
+def test_compare_says_where_a_slower_notification_lost_its_time(
+    tmp_path: Path, change: dict[str, float], where: str
+) -> None:
+    # one clock for both sides (the bounds hold 0): the parts are judged as stamped
+    base = write_run(tmp_path / "base", _spec(50))
+    cand = write_run(tmp_path / "cand", _spec(51, **change))
+    table = compare_runs(load_run(base), load_run(cand))
+    server, delivery = _row(table, "server_notify_ms", "p50"), _row(table, "delivery_ms", "p50")
+    assert _row(table, "notify_ms", "p50")["verdict"] == "worse"
+    assert server["verdict"] == ("worse" if "server_extra_ms" in change else "same")
+    assert delivery["verdict"] == ("worse" if "delivery_extra_ms" in change else "same")
+    moved = float(delivery["candidate"]) - float(delivery["baseline"])
+    assert moved == pytest.approx(change.get("delivery_extra_ms", 0.0), abs=3.0)
+    sentence = next(s for s in operation_sentences(table) if s.startswith("All operations"))
+    assert f"notification latency p50 worse {where}" in sentence
+    assert "server-side p50 " in sentence and "delivery p50 " in sentence
+
+
+def test_without_server_timestamps_compare_names_no_side(tmp_path: Path) -> None:
+    base = write_run(tmp_path / "base", _spec(52, server_fraction=None))
+    cand = write_run(tmp_path / "cand", _spec(53, server_fraction=None, latency_factor=1.5))
+    table = compare_runs(load_run(base), load_run(cand))
+    assert not table["metric"].isin(["server_notify_ms", "delivery_ms"]).any()
+    sentence = operation_sentences(table)[0]
+    assert "notification latency p50" in sentence and "server side" not in sentence

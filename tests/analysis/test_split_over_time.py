@@ -13,6 +13,7 @@ from gwsload.analysis import render
 from gwsload.analysis.latency_split import (
     NOT_AVAILABLE,
     LatencySplit,
+    least_offset_ms,
     split_over_time,
     window_split,
 )
@@ -71,3 +72,15 @@ def test_no_server_stamp_no_panel_and_the_reason_in_its_place(tmp_path: Path) ->
     unavailable = LatencySplit(False, NOT_AVAILABLE)
     events = pd.DataFrame({"t_s": [1.0], "outcome": ["ok"], "notify_ms": [5.0]})
     assert split_over_time(events, unavailable, window_s=1.0) is None
+
+
+def test_the_least_offset_is_none_unless_the_run_shows_the_clocks_disagree() -> None:
+    notify = np.array([10.0, 20.0, 30.0])
+    server = np.array([4.0, 15.0, 12.0])  # delivery 6, 5, 18: consistent with one clock
+    assert least_offset_ms(notify, server) == 0.0
+    # the server clock 40 ms behind: every stamp before its request, corrected to the
+    # nearest offset the run allows (the earliest stamp 1 ms after its request)
+    assert least_offset_ms(notify, server - 40.0) == pytest.approx(-40.0 + 4.0 + 1.0)
+    # 40 ms ahead: arrivals before their stamps
+    assert least_offset_ms(notify, server + 40.0) == pytest.approx(40.0 - 5.0 - 1.0)
+    assert np.isnan(least_offset_ms(np.array([np.nan]), np.array([1.0])))

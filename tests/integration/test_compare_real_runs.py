@@ -114,8 +114,9 @@ def _agents_file(path: Path) -> Path:
 
 
 @contextmanager
-def _simulator(latency_ms: int, agents: Path) -> Iterator[str]:
+def _simulator(latency_ms: int, agents: Path, *extra: str) -> Iterator[str]:
     args = [
+        *extra,
         "--latency-ms",
         str(latency_ms),
         "--answer-delay-ms",
@@ -176,3 +177,52 @@ def test_a_slower_server_is_worse_at_the_median_and_three_runs_judge_on_their_sp
             assert float(row["detectable"]) >= 0.1  # never below the tolerance
     sentence = next(s for s in document["sentences"] if s.startswith("All operations"))
     assert "server-side notification latency p50" in sentence
+
+
+def _judged_or_lag(row: dict[str, object], verdict: str, out: str) -> bool:
+    """True when ``row`` has ``verdict``; False when the shared machine's lag gap made it
+    inconclusive (said so on the row); anything else fails."""
+    if row["verdict"] == "inconclusive":
+        assert "gap in event-loop lag" in str(row["reason"]), out
+        return False
+    assert row["verdict"] == verdict, out
+    return True
+
+
+@pytest.mark.timeout(600)
+def test_compare_says_whether_the_server_or_the_delivery_got_slower(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(SCENARIO.format(simulator="", agents=AGENTS), encoding="utf-8")
+    agents = _agents_file(tmp_path / "agents.csv")
+    sides = {
+        "base": (5, ()),
+        "slow_server": (25, ()),  # 20 ms more before the server stamps the notification
+        "slow_delivery": (5, ("--delivery-delay-ms", "20")),  # 20 ms more after it
+    }
+    for side, (latency_ms, extra) in sides.items():
+        with _simulator(latency_ms, agents, *extra) as url:
+            done = _gwsload(
+                "run", str(scenario), "--target", url, "--agents-file", str(agents),
+                "--out", str(tmp_path / side), "--progress-every", "0",
+            )  # fmt: skip
+            assert done.returncode == 0, done.stdout + done.stderr
+    for side, slower, other, where in (
+        ("slow_server", "server_notify_ms", "delivery_ms", "on the server side"),
+        ("slow_delivery", "delivery_ms", "server_notify_ms", "in delivery"),
+    ):
+        done = _gwsload("compare", str(tmp_path / "base"), str(tmp_path / side))
+        out = done.stdout + done.stderr
+        assert done.returncode in (1, 3), out
+        rows = _rows(json.loads((tmp_path / side / "compare.json").read_text()))
+        moved = rows[("*", slower, "p50")]
+        assert float(moved["candidate"]) - float(moved["baseline"]) > 15.0, out
+        # the other part kept its median (the machine may move it by a few ms)
+        kept = rows[("*", other, "p50")]
+        assert abs(float(kept["candidate"]) - float(kept["baseline"])) < 5.0, out
+        assert kept["verdict"] != "worse", out
+        if side == "slow_server":
+            assert moved["verdict"] == "worse", out  # a server part, judged apart
+        elif not _judged_or_lag(moved, "worse", out):
+            continue
+        if _judged_or_lag(rows[("*", "notify_ms", "p50")], "worse", out):
+            assert f"notification latency p50 worse {where}: server-side p50 +" in out, out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import time
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,46 @@ async def test_delay_share_adds_the_extra_delay(start_sim: StartSim, tmp_path: P
         float(r["delay_ms"]) for r in rows if r["notification_type"] == "CallRecordingStateChange"
     ]
     assert len(delays) == 4 and min(delays) >= 80.0
+
+
+class _TimedEndpoint(RecordingEndpoint):
+    """Also keeps when (wall clock) each notification was handed over."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at_s: list[float] = []
+
+    def notify(
+        self, user_id: str, channel: str, data: dict[str, Any], ext: dict[str, Any] | None = None
+    ) -> int:
+        self.at_s.append(time.time())
+        return super().notify(user_id, channel, data, ext)
+
+
+async def test_delivery_delay_holds_notifications_after_their_stamp(
+    start_sim: StartSim, tmp_path: Path
+) -> None:
+    endpoint = _TimedEndpoint()
+    sim = await start_sim(delivery_delay_ms=60.0, truth_log=tmp_path / "t.csv", endpoint=endpoint)
+    agent = sim.agent()
+    call_id = await agent.established_call()
+    await _record_cycles(agent, call_id, 3)
+    await _drain(sim)
+    for _ in range(100):  # the last ones are still held by the delivery delay
+        if len(endpoint.notified) == len(_truth_rows(sim)):
+            break
+        await asyncio.sleep(0.01)
+    by_seq = {int(r["seq"]): r for r in _truth_rows(sim)}
+    assert len(endpoint.notified) == len(by_seq) >= 6
+    for (_, _, data, ext), at_s in zip(endpoint.notified, endpoint.at_s, strict=True):
+        row = by_seq[_seq_of(ext)]
+        generated_ms = data["metrics"]["eventProcessing"]["serverGenerationTimestamp"]
+        # the stamp is the truth log's instant (the server's time is unchanged) ...
+        assert 0 <= float(row["ts"]) * 1000 - generated_ms < 1.001
+        # ... and the hand-over to CometD comes the delivery delay later
+        assert at_s * 1000 - generated_ms >= 59.0
+    # the modelled delay (accepted -> stamped) is not the delivery delay
+    assert all(float(r["delay_ms"]) < 50.0 for r in by_seq.values())
 
 
 async def test_http_error_share_fails_operations_without_changing_state(

@@ -37,6 +37,7 @@ answer_delay_ms = 50
 latency_model = "lognormal"
 latency_ms = 5
 latency_p99_ms = 25.5
+delivery_delay_ms = 15
 drop_share = 0.1
 duplicate_share = 0.05
 delay_share = 0.2
@@ -301,6 +302,8 @@ def test_simulator_table_maps_onto_the_simulator_flags(write: Write) -> None:
         "5",
         "--latency-p99-ms",
         "25.5",
+        "--delivery-delay-ms",
+        "15",
         "--seed",
         "9",
         "--csrf",

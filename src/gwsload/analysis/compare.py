@@ -3,7 +3,8 @@
 With several runs on a side, verdicts come from the variation between runs
 (gwsload.analysis.compare_across). With one run per side, each run's measured
 period is cut into windows of equal length. For a latency statistic (p50 ... p99.9
-of ``notify_ms``, ``response_ms`` or ``server_notify_ms``) each window keeps a
+of ``notify_ms``, ``response_ms``, ``server_notify_ms`` or ``delivery_ms``: the
+notification latency's two parts, latency_split) each window keeps a
 histogram on a fine log grid (0.5 % wide bins); a bootstrap replicate draws
 windows with replacement in both runs, pools their histograms and takes the
 percentile, so the interval reflects how the run varies over time, not only
@@ -34,7 +35,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from gwsload.analysis.compare_across import across_runs_row
-from gwsload.analysis.compare_health import SERVER_METRIC, judge_health
+from gwsload.analysis.compare_health import DELIVERY_METRIC, SERVER_METRIC, judge_health
+from gwsload.analysis.latency_split import least_offset_ms
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL, choose_window_s
 from gwsload.contract.operations import ERROR_OUTCOMES
@@ -45,6 +47,7 @@ __all__ = [
     "DEFAULT_RATIO_TOLERANCE",
     "check_comparable",
     "compare_runs",
+    "metric_values",
     "window_histograms",
 ]
 
@@ -116,17 +119,40 @@ def _n_windows(run: RunFolder, window_s: float) -> int:
     return int((run.measure_end_s - run.warmup_s) // window_s)
 
 
+def metric_values(run: RunFolder, metric: str) -> npt.NDArray[np.float64]:
+    """One value per event row. The two parts of the notification latency,
+    ``server_notify_ms`` and ``delivery_ms`` (= ``notify_ms - server_notify_ms``), are
+    corrected by the run's least clock offset (latency_split.least_offset_ms: none
+    when the run shows no disagreement between the clocks); NaN without a stamp."""
+    events = run.events
+    if metric not in (SERVER_METRIC, DELIVERY_METRIC):
+        return events[metric].to_numpy().astype(np.float64)
+    notify = events["notify_ms"].to_numpy(np.float64)
+    server = events[SERVER_METRIC].to_numpy(np.float64)
+    ok = (events["outcome"] == "ok").to_numpy()
+    offset = least_offset_ms(notify[ok], server[ok])
+    part = server - offset if metric == SERVER_METRIC else notify - server + offset
+    return np.asarray(part, dtype=np.float64)
+
+
 def window_histograms(
-    run: RunFolder, column: str, operation: str, window_s: float
+    run: RunFolder,
+    column: str,
+    operation: str,
+    window_s: float,
+    values: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """Matrix (full measured windows x grid bins) of counts of ``column`` for ``operation``."""
+    """Matrix (full measured windows x grid bins) of counts of ``column`` for ``operation``
+    (``values``: that column already computed, :func:`metric_values`)."""
     events = run.events
     n_windows = int((run.measure_end_s - run.warmup_s) // window_s)
     t = events["t_s"].to_numpy()
     keep = (t >= run.warmup_s) & (t < run.warmup_s + n_windows * window_s)
     if operation != ALL:
         keep &= (events["operation"] == operation).to_numpy()
-    values = events[column].to_numpy()[keep].astype(np.float64)
+    if values is None:
+        values = metric_values(run, column)
+    values = values[keep]
     window = ((t[keep] - run.warmup_s) // window_s).astype(np.int64)
     finite = np.isfinite(values) & (values > 0)
     bins = np.log(np.maximum(values[finite], _GRID_LOW_MS) / _GRID_LOW_MS) / math.log(_GRID_RATIO)
@@ -218,6 +244,13 @@ class _Side:
             else np.ones((1, _n_windows(run, window_s)))
             for run in runs
         ]
+        self._values: dict[tuple[int, str], npt.NDArray[np.float64]] = {}
+
+    def _metric(self, index: int, metric: str) -> npt.NDArray[np.float64]:
+        key = (index, metric)
+        if key not in self._values:  # computed once per run, not per operation and stat
+            self._values[key] = metric_values(self.runs[index], metric)
+        return self._values[key]
 
     def rates(self, operation: str) -> list[npt.NDArray[np.float64]]:
         return [
@@ -242,8 +275,9 @@ class _Side:
     ) -> tuple[list[npt.NDArray[np.float64]], int]:
         """Each run's percentile replicates, and the fewest values any run had."""
         out, fewest = [], None
-        for run, w in zip(self.runs, self.weights, strict=True):
-            matrix = window_histograms(run, metric, operation, self.window_s)
+        for index, (run, w) in enumerate(zip(self.runs, self.weights, strict=True)):
+            values = self._metric(index, metric)
+            matrix = window_histograms(run, metric, operation, self.window_s, values)
             out.append(_percentiles(w, matrix, q))
             count = int(matrix.sum())
             fewest = count if fewest is None else min(fewest, count)
@@ -290,7 +324,7 @@ def compare_runs(
     )
     metrics = [*COMPARED_METRICS]
     if all(_has_server_part(run) for run in all_runs):
-        metrics.append(SERVER_METRIC)
+        metrics += [SERVER_METRIC, DELIVERY_METRIC]
     sides = (
         _Side(base_runs, window_s, None if across else rng),
         _Side(cand_runs, window_s, None if across else rng),

@@ -5,7 +5,9 @@ When the measuring side of the two runs differed materially
 lag p99 or the CPU steal differing by more than a factor and a floor), a difference
 in what the generator measured end to end may be the machine's. Then:
 
-- the tails (p95, p99, p99.9) of notification and HTTP latency are *inconclusive*:
+- the tails (p95, p99, p99.9) of notification and HTTP latency and of the
+  notification's delivery time (``delivery_ms``, it ends at the generator) are
+  *inconclusive*:
   generator lag lands first and fully in the tails;
 - their medians are inconclusive when they moved by no more than the gap in generator
   (or simulator) lag p99: a gap that large could have moved them;
@@ -39,10 +41,19 @@ from gwsload.contract import numbers
 from gwsload.contract.environment import HealthDifference, health_differences, lag_gap
 from gwsload.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
 
-__all__ = ["END_TO_END_METRICS", "SERVER_METRIC", "TAIL_STATS", "exit_code", "judge_health"]
+__all__ = [
+    "DELIVERY_METRIC",
+    "END_TO_END_METRICS",
+    "SERVER_METRIC",
+    "TAIL_STATS",
+    "exit_code",
+    "judge_health",
+]
 
-#: measured by the generator from request to response / notification
-END_TO_END_METRICS = ("notify_ms", "response_ms")
+#: the server's publish timestamp until the notification arrived (gwsload.analysis.compare)
+DELIVERY_METRIC = "delivery_ms"
+#: ended by the generator (a response or a notification arriving): its lag lands in them
+END_TO_END_METRICS = ("notify_ms", "response_ms", DELIVERY_METRIC)
 TAIL_STATS = ("p95", "p99", "p99.9")
 #: request sent until the server's publish timestamp (gwsload.analysis.load)
 SERVER_METRIC = "server_notify_ms"

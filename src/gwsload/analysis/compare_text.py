@@ -16,12 +16,19 @@ from gwsload.analysis.metrics import ALL, number
 from gwsload.contract import numbers
 from gwsload.contract.labels import labels_of
 
-__all__ = ["METRIC_NAMES", "format_change", "labels_line", "operation_sentences"]
+__all__ = [
+    "METRIC_NAMES",
+    "format_change",
+    "labels_line",
+    "operation_sentences",
+    "where_worse",
+]
 
 METRIC_NAMES = {
     "notify_ms": "notification latency",
     "response_ms": "HTTP response time",
     "server_notify_ms": "server-side notification latency",
+    "delivery_ms": "notification delivery",
     "throughput": "throughput",
     "error_ratio": "errors",
     "lost_ratio": "lost notifications",
@@ -95,6 +102,35 @@ def _names(rows: pd.DataFrame) -> str:
     return ", ".join(f"{name} {'/'.join(s)}".strip() for name, s in stats.items())
 
 
+def _part(rows: pd.DataFrame, metric: str, stat: str) -> pd.Series | None:
+    found = rows[(rows["metric"] == metric) & (rows["stat"] == stat)]
+    return None if found.empty else found.iloc[0]
+
+
+def where_worse(rows: pd.DataFrame, stat: str) -> str | None:
+    """Where one operation's worse notification latency ``stat`` came from, split at the
+    server's timestamp: ``on the server side``, ``in delivery``, both, or neither part
+    alone; with each part's change in ms and verdict. None without the split (the
+    target sends no server timestamp)."""
+    server = _part(rows, "server_notify_ms", stat)
+    delivery = _part(rows, "delivery_ms", stat)
+    if server is None or delivery is None:
+        return None
+    server_worse, delivery_worse = server["verdict"] == "worse", delivery["verdict"] == "worse"
+    where = {
+        (True, True): "both on the server side and in delivery",
+        (True, False): "on the server side",
+        (False, True): "in delivery",
+        (False, False): "neither part alone beyond the tolerance",
+    }[(bool(server_worse), bool(delivery_worse))]
+    parts = ", ".join(
+        f"{name} {stat} "
+        f"{numbers.signed(number(r['candidate']) - number(r['baseline']), 'ms')} ({r['verdict']})"
+        for name, r in (("server-side", server), ("delivery", delivery))
+    )
+    return f"notification latency {stat} worse {where}: {parts}"
+
+
 def operation_sentences(table: pd.DataFrame) -> list[str]:
     """One sentence per operation (all operations first)."""
     sentences = []
@@ -106,6 +142,10 @@ def operation_sentences(table: pd.DataFrame) -> list[str]:
         parts = []
         if len(worse):
             parts.append("WORSE: " + ", ".join(_item(r) for _, r in worse.iterrows()))
+            for stat in worse.loc[worse["metric"] == "notify_ms", "stat"]:
+                where = where_worse(rows, str(stat))
+                if where is not None:
+                    parts.append(where)
         if len(better):
             parts.append("better: " + ", ".join(_item(r) for _, r in better.iterrows()))
         if len(unsure):

@@ -39,6 +39,8 @@ __all__ = [
     "RESOLUTION_MS",
     "SPLIT_STATS",
     "LatencySplit",
+    "least_offset_ms",
+    "offset_bounds_ms",
     "split_latency",
     "split_over_time",
     "window_split",
@@ -95,6 +97,35 @@ class LatencySplit:
         }
 
 
+def offset_bounds_ms(
+    notify_ms: npt.NDArray[np.float64], server_ms: npt.NDArray[np.float64]
+) -> tuple[float, float]:
+    """The bounds (low, high) on the server clock minus the generator clock that the
+    ok notifications (``notify_ms`` and raw ``server_ms`` of the same rows) allow; NaN
+    when no row has both. See the module docstring."""
+    keep = np.isfinite(notify_ms) & np.isfinite(server_ms)
+    if not keep.any():
+        return float("nan"), float("nan")
+    low = -float((notify_ms[keep] - server_ms[keep]).min()) - RESOLUTION_MS
+    high = float(server_ms[keep].min()) + RESOLUTION_MS
+    return low, high
+
+
+def least_offset_ms(
+    notify_ms: npt.NDArray[np.float64], server_ms: npt.NDArray[np.float64]
+) -> float:
+    """The smallest clock offset these rows demand: 0 when the bounds hold it (clocks
+    that agree as far as the run can tell: the parts taken as stamped), else the nearer
+    bound (NaN when the bounds contradict each other or no row has both values). What
+    ``compare`` corrects both parts by: unlike the middle of the bounds it does not
+    move with a change in the server's floor between two runs, as long as the clocks
+    agree."""
+    low, high = offset_bounds_ms(notify_ms, server_ms)
+    if not low <= high:
+        return float("nan")
+    return float(min(max(0.0, low), high))
+
+
 def split_latency(path: Path, *, t0: float, from_s: float, to_s: float) -> LatencySplit:
     """The split of the ok operations sent in [from_s, to_s) (seconds since ``t0``) of
     the run folder at ``path``. Reads only the five columns it needs."""
@@ -127,8 +158,7 @@ def split_latency(path: Path, *, t0: float, from_s: float, to_s: float) -> Laten
     events = pd.concat(frames, ignore_index=True)
     server_raw = events["server_ms"].to_numpy(np.float64)
     delivery_raw = events["notify_ms"].to_numpy(np.float64) - server_raw
-    low = -float(delivery_raw.min()) - RESOLUTION_MS
-    high = float(server_raw.min()) + RESOLUTION_MS
+    low, high = offset_bounds_ms(events["notify_ms"].to_numpy(np.float64), server_raw)
     if low > high:
         return LatencySplit(
             False,

@@ -88,6 +88,10 @@ class SyntheticRun:
     server_fraction: float | None = None
     #: the server's clock minus the generator's (ms), in ``server_ms``
     server_clock_offset_ms: float = 0.0
+    #: planted regressions (ms) added to every notification latency: before the server
+    #: stamped it (server side) or after (delivery)
+    server_extra_ms: float = 0.0
+    delivery_extra_ms: float = 0.0
     #: manifest ``target.kind``
     target_kind: str = "embedded-simulator"
     #: manifest ``labels`` (``gwsload run --label``)

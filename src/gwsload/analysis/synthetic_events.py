@@ -85,6 +85,9 @@ class EventWriter:
         factor = spec.latency_factor * (1.0 + 8.0 * max(0.0, overload - 1.0) ** 2)
         notify = median * np.exp(spec.notify_sigma * rng.standard_normal(n)) * factor
         notify += spec.drift_ms_per_hour * t_s / 3600.0
+        # planted regressions in one part of the split: the server's share then the rest
+        server_part = notify * (spec.server_fraction or 0.0) + spec.server_extra_ms
+        notify += spec.server_extra_ms + spec.delivery_extra_ms
         response = (
             spec.response_median_ms * factor * np.exp(spec.response_sigma * rng.standard_normal(n))
         )
@@ -106,6 +109,7 @@ class EventWriter:
         outcome[lost] = _LOST
         not_ok = outcome != _OK
         notify[not_ok] = np.nan
+        server_part[not_ok] = np.nan
         agent_idx = rng.integers(0, stage.users, n).astype(np.int32)
         agents = pa.DictionaryArray.from_arrays(pa.array(agent_idx), self.agents)
         table = pa.table(
@@ -126,16 +130,14 @@ class EventWriter:
                 "notify_from_intended_ms": notify + start_lag,
                 "start_lag_ms": start_lag,
                 "publish_lag_ms": (
-                    np.full(n, np.nan)
-                    if spec.server_fraction is None
-                    else notify * (1.0 - spec.server_fraction)
+                    np.full(n, np.nan) if spec.server_fraction is None else notify - server_part
                 ),
                 "server_seq": np.arange(self.seq, self.seq + n),
                 # the server's timestamp (its clock, whole ms) minus the send time
                 "server_ms": (
                     np.full(n, np.nan)
                     if spec.server_fraction is None
-                    else np.round(notify * spec.server_fraction + spec.server_clock_offset_ms)
+                    else np.round(server_part + spec.server_clock_offset_ms)
                 ),
             }
         )

@@ -74,6 +74,7 @@ class SimulatedNode:
             LatencyModel(options, random.Random(f"{options.seed}:latency")),
             self.faults,
             truth=self.truth,
+            delivery_delay_ms=options.delivery_delay_ms,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._answer_timers: dict[str, asyncio.TimerHandle] = {}

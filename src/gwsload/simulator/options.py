@@ -107,6 +107,11 @@ class SimulatorOptions:
     latency_p99_ms: float | None = _opt(
         None, "p99 of the lognormal latency model", BEHAVIOUR, metavar="MS"
     )
+    delivery_delay_ms: float = _opt(
+        0.0, "hold each notification this long after the server stamped it before "
+        "handing it to CometD: a slow delivery path (serverGenerationTimestamp unchanged)",
+        BEHAVIOUR, metavar="MS",
+    )  # fmt: skip
     seed: int = _opt(1, "seed for latencies, ids and faults", BEHAVIOUR, metavar="N")
     csrf: bool = _opt(False, "require the CSRF token on POST/PUT/DELETE", BEHAVIOUR)
     require_origin: str | None = _opt(

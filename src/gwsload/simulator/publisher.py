@@ -16,6 +16,12 @@ the time from accepting the operation to publishing it), as in the GWS 8.5.2
 samples. The sequence number is the simulator's own and travels in the Bayeux
 ``ext`` as ``{"gwsload": {"seq"}}``, outside the GWS payload. Both go to the truth
 log with the action ``published``, ``dropped`` or ``duplicated``.
+
+``delivery_delay_ms`` models a slow path between the server and the client (a
+loaded CometD layer, a slow network): a stamped notification is handed to the
+endpoint that much later, its timestamp and truth-log time unchanged, so the
+server time stays and only the delivery time grows. One constant delay keeps each
+agent's notifications in order.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ class Published:
     seq: int
     ts: float
     delay_ms: float
+    #: sessions it was handed to; -1 while a delivery delay holds it
     receivers: int
 
 
@@ -75,8 +82,10 @@ class Publisher:
         faults: Faults,
         *,
         truth: TruthLog | None = None,
+        delivery_delay_ms: float = 0.0,
     ) -> None:
         self._sink = sink
+        self._delivery_delay_s = delivery_delay_ms / 1000.0
         self._latency = latency
         self._faults = faults
         self._truth = truth
@@ -155,7 +164,7 @@ class Publisher:
                 while self._heap and self._heap[0].due <= now:
                     pending = heapq.heappop(self._heap)
                     try:
-                        self._emit(pending, now)
+                        self._emit(pending, now, loop)
                     except Exception:  # one bad notification must not stop the others
                         log.exception(
                             "publishing a %s failed", pending.notification.notification_type
@@ -163,7 +172,7 @@ class Publisher:
         finally:
             self._arm(loop)
 
-    def _emit(self, pending: _Pending, now: float) -> None:
+    def _emit(self, pending: _Pending, now: float, loop: asyncio.AbstractEventLoop) -> None:
         self._seq += 1
         ts = time.time()
         notification = pending.notification
@@ -171,9 +180,12 @@ class Publisher:
         delay_ms = (now - pending.accepted) * 1000.0
         if pending.action != "dropped":
             data = {**notification.data, "metrics": _event_processing(ts, delay_ms)}
-            receivers = self._sink.notify(
-                notification.user_id, notification.channel, data, {"gwsload": {"seq": self._seq}}
-            )
+            ext = {"gwsload": {"seq": self._seq}}
+            if self._delivery_delay_s > 0:
+                receivers = -1
+                loop.call_later(self._delivery_delay_s, self._deliver, notification, data, ext)
+            else:
+                receivers = self._sink.notify(notification.user_id, notification.channel, data, ext)
         self.counts[pending.action] += 1
         if self._truth is not None:
             self._truth.write(
@@ -190,6 +202,16 @@ class Publisher:
             published = Published(notification, pending.action, self._seq, ts, delay_ms, receivers)
             for observer in self.observers:
                 observer(published)
+
+    def _deliver(
+        self, notification: Notification, data: dict[str, Any], ext: dict[str, Any]
+    ) -> None:
+        if self._closed:
+            return
+        try:
+            self._sink.notify(notification.user_id, notification.channel, data, ext)
+        except Exception:  # as in _fire: one bad notification must not stop the others
+            log.exception("delivering a %s failed", notification.notification_type)
 
 
 def _event_processing(generated_s: float, processing_ms: float) -> dict[str, Any]:
