@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gwsload.gws.calls import CallTable
+from gwsload.gws.calls import KEPT_CALL_FIELDS, CallTable
 
 
 def call(call_id: str, state: str, **fields: Any) -> dict[str, Any]:
@@ -50,3 +50,27 @@ def test_recovery_keeps_fresher_notified_state() -> None:
                    call("b", "Held"), {"state": "Established"}])  # fmt: skip
     assert table.recording_state("a") == "Recording"
     assert sorted(table.ids()) == ["a", "b"]
+
+
+def test_a_call_keeps_only_the_fields_an_agent_reads() -> None:
+    """An agent holds its call for hours: the rest of each notified call is not kept."""
+    table = CallTable()
+    notified = call(
+        "a",
+        "Established",
+        recordingState="Recording",
+        capabilities=["StopCallRecording", "Hangup"],
+        participants=[{"number": "5000", "formattedPhoneNumber": "5000"}] * 20,
+        userData={"crm": "x" * 10_000},
+        callType="Outbound",
+    )
+    table.update(notified)
+    kept = table.get("a")
+    assert kept == {
+        "id": "a",
+        "state": "Established",
+        "recordingState": "Recording",
+        "capabilities": ["StopCallRecording", "Hangup"],
+    }
+    assert set(kept) == set(KEPT_CALL_FIELDS)
+    assert table.state("a") == "Established" and table.recording_state("a") == "Recording"

@@ -96,9 +96,7 @@ class Agent(AgentCore):
             self.session.csrf = None
             self.calls = CallTable()
             self.call_id = None
-        me = self._call("GET", ME_PATH, "GetMe")
-        user = me.body.get("user")
-        self.user = user if isinstance(user, dict) else {}
+        self._call("GET", ME_PATH, "GetMe")  # its body (the user's settings) is not kept
         self._session_cookie = self.session.cookies.get(SESSION_COOKIE)
 
     def open_notifications(self) -> None:

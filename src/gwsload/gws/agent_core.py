@@ -96,7 +96,6 @@ class AgentCore:
         #: a throttling server's Retry-After: no request of this agent before this
         #: monotonic time (the operation it refused is an outcome; the wait delays the next)
         self._quiet_until = 0.0
-        self.user: dict[str, Any] = {}
         self.device_id: str | None = config.device_id
         #: the live calls, as last notified (Released calls are dropped)
         self.calls = CallTable()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["RECORDING_ON", "CallTable", "operation_towards"]
+__all__ = ["KEPT_CALL_FIELDS", "RECORDING_ON", "CallTable", "operation_towards"]
 
 #: recording states in which the call records (paused included)
 RECORDING_ON = frozenset({"Recording", "Paused"})
@@ -34,8 +34,15 @@ def operation_towards(recording_state: str | None, goal: str) -> str | None:
     raise ValueError(f"goal must be Recording, Paused or Stopped, got {goal!r}")
 
 
+#: the fields of a call an agent reads (its state, recording state and the operations
+#: it offers); the rest of a notified call (participants, user data...) is not kept, as
+#: an agent holds its calls for hours
+KEPT_CALL_FIELDS = ("id", "state", "recordingState", "capabilities")
+
+
 class CallTable:
-    """Live calls by id (the latest payload of each); Released calls are dropped."""
+    """Live calls by id (the latest of each, :data:`KEPT_CALL_FIELDS` only); Released
+    calls are dropped."""
 
     __slots__ = ("_calls", "_dialed", "_watching_dial")
 
@@ -54,7 +61,7 @@ class CallTable:
             return
         if call.get("state") == "Dialing" and self._watching_dial and call_id not in self._calls:
             self._dialed.append(call_id)
-        payload = dict(call)
+        payload = {name: call[name] for name in KEPT_CALL_FIELDS if name in call}
         previous = self._calls.get(call_id)
         if previous is not None and "recordingState" in previous:
             payload.setdefault("recordingState", previous["recordingState"])
