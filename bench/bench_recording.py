@@ -35,62 +35,34 @@ from gwsload.metrics import (
 OPERATIONS = ("StartCallRecording", "StopCallRecording")
 
 
+def event_row(i: int, operation: str, value: float) -> tuple[object, ...]:
+    """One ``ok`` events row of ``EVENT_COLUMNS`` (the row the harness buffers per
+    operation), latencies derived from ``value`` ms."""
+    return (
+        float(i), "w1", "agent0001", "call", operation, "Recording", "ok", 200, 0, "",
+        value / 4, value, value * 0.75, value, 0.0, math.nan, i, math.nan, "",
+    )  # fmt: skip
+
+
 def hot_path(ops: int) -> tuple[float, float]:
     """(us per op with recording, us per op of the bare loop building the same row)."""
     rng = random.Random(1)
     latencies = [rng.lognormvariate(3.0, 1.0) for _ in range(1024)]
     recorder = LatencyRecorder(start=0.0)
     events = RowBuffer(EVENT_COLUMNS)
-    nan = math.nan
 
     started = time.perf_counter()
     for i in range(ops):
         value = latencies[i & 1023]
         operation = OPERATIONS[i & 1]
-        row = (
-            float(i),
-            "w1",
-            "agent0001",
-            "call",
-            operation,
-            "Recording",
-            "ok",
-            200,
-            0,
-            "",
-            value / 4,
-            value,
-            value * 0.75,
-            value,
-            0.0,
-            nan,
-            i,
-        )
+        row = event_row(i, operation, value)
     bare = time.perf_counter() - started
 
     started = time.perf_counter()
     for i in range(ops):
         value = latencies[i & 1023]
         operation = OPERATIONS[i & 1]
-        row = (
-            float(i),
-            "w1",
-            "agent0001",
-            "call",
-            operation,
-            "Recording",
-            "ok",
-            200,
-            0,
-            "",
-            value / 4,
-            value,
-            value * 0.75,
-            value,
-            0.0,
-            nan,
-            i,
-        )
+        row = event_row(i, operation, value)
         recorder.record("response", operation, value / 4)
         recorder.record("notify", operation, value)
         recorder.record("notify_from_intended", operation, value)
@@ -109,34 +81,12 @@ def flush_costs(rows: int, workers: int) -> dict[str, float]:
         for i in range(rows):
             value = rng.lognormvariate(3.0, 1.0)
             operation = OPERATIONS[i & 1]
-            events.append(
-                (
-                    float(i),
-                    "w1",
-                    "agent0001",
-                    "call",
-                    operation,
-                    "Recording",
-                    "ok",
-                    200,
-                    0,
-                    "",
-                    value,
-                    value,
-                    value,
-                    value,
-                    0.0,
-                    math.nan,
-                    i,
-                )
-            )
+            events.append(event_row(i, operation, value))
             for metric in ("response", "notify", "notify_from_intended"):
                 recorder.record(metric, operation, value)
         writer = SegmentWriter(folder, "events")
         warm = RowBuffer(EVENT_COLUMNS)
-        warm.append(
-            (0.0, "w0", "a", "c", "o", "s", "ok", 200, 0, "", 1.0, 1.0, 1.0, 1.0, 0.0, math.nan, 0)
-        )
+        warm.append(event_row(0, OPERATIONS[0], 1.0))
         writer.write("w0", warm.drain())  # pyarrow's first conversion pays a one-time setup
         started = time.perf_counter()
         columns = events.drain()
