@@ -55,18 +55,8 @@ _log = logging.getLogger(__name__)
 
 
 class Agent(AgentCore):
-    """One agent: the flow over :class:`~gwsload.gws.agent_core.AgentCore`.
-
-    Args:
-        config: connection and behaviour settings.
-        on_outcome: called with each final operation outcome.
-        on_anomaly: called with each late / duplicate / unexpected notification.
-        on_request: called after every REST exchange with (operation, response or
-            None, error or None): lets a Locust user report it.
-        on_incident: CometD incidents (reconnects, re-handshakes...).
-        wall_offset: ``time.time() - time.perf_counter()``; read once per process
-            so all agents share it.
-    """
+    """One agent: the flow over :class:`~gwsload.gws.agent_core.AgentCore` (whose
+    docstring lists the constructor's arguments)."""
 
     def login(self) -> None:
         """GET /me, CometD handshake and subscriptions, StartContactCenterSession,
