@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -15,6 +17,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from gwsload.gws.agent import Agent, AgentConfig
+from gwsload.gws.outcomes import Outcome
 from gwsload.simulator.cluster import find_haproxy
 from gwsload.simulator.process import SimulatorProcess
 
@@ -37,11 +41,13 @@ spawn_rate = 6
 """
 
 
-def _get_me(url: str, cookie: str = "") -> tuple[str, str]:
+def _get_me(
+    url: str, cookie: str = "", *, context: ssl.SSLContext | None = None
+) -> tuple[str, str]:
     token = base64.b64encode(b"agent0001:gwsload").decode()
     headers = {"Authorization": f"Basic {token}", **({"Cookie": cookie} if cookie else {})}
     with urllib.request.urlopen(
-        urllib.request.Request(url + "/api/v2/me", headers=headers), timeout=5
+        urllib.request.Request(url + "/api/v2/me", headers=headers), timeout=5, context=context
     ) as response:
         cookies = "; ".join(
             c.split(";", 1)[0] for c in response.headers.get_all("Set-Cookie") or []
@@ -119,3 +125,37 @@ def test_without_haproxy_nodes_is_one_line_naming_the_package(tmp_path: Path) ->
 def test_single_node_default_does_not_need_haproxy(tmp_path: Path) -> None:
     with SimulatorProcess(["--agents", "1"], env={"PATH": str(tmp_path)}) as sim:
         assert _get_me(sim.url)[0] is None  # no cluster, no node header
+
+
+@needs_haproxy
+def test_tls_ends_at_the_balancer_and_keeps_the_affinity(tmp_path: Path) -> None:
+    folder = tmp_path / "tls"
+    args = ["--nodes", "2", "--tls", "--tls-dir", str(folder), "--agents", "4",
+            "--latency-ms", "1", "--answer-delay-ms", "20"]  # fmt: skip
+    with SimulatorProcess(args) as sim:
+        assert sim.url.startswith("https://127.0.0.1:")
+        ca_file = folder / "ca.pem"
+        context = ssl.create_default_context(cafile=str(ca_file))
+        first = [_get_me(sim.url, context=context) for _ in range(2)]
+        assert {node for node, _ in first} == {"node1", "node2"}
+        node, cookies = first[0]
+        assert "GWSNODE=" in cookies and "JSESSIONID=" in cookies
+        assert all(_get_me(sim.url, cookies, context=context)[0] == node for _ in range(3))
+        # the agent flow through HAProxy's HTTPS with the CA file the simulator wrote
+        outcomes: list[Outcome] = []
+        config = AgentConfig(base_url=sim.url, user="agent0003", password="gwsload",
+                             transport="long-polling", ca_file=str(ca_file))  # fmt: skip
+        agent = Agent(config, on_outcome=outcomes.append)
+        try:
+            agent.login()
+            agent.establish_call()
+            agent.record("StartCallRecording")
+            agent.record("StopCallRecording")
+            agent.hangup()
+        finally:
+            agent.logout()
+        assert Counter(o.kind for o in outcomes) == Counter(ok=2)
+        assert len({o.node for o in outcomes}) == 1  # pinned to one node all along
+        # without the CA the certificate is not trusted
+        with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+            _get_me(sim.url, context=ssl.create_default_context())

@@ -9,6 +9,11 @@ JSESSIONID). It checks each node every 500 ms; a client whose node is down is se
 another one (``option redispatch``), which does not know its session: it must log in
 again. Each node names itself in the ``X-Gwsload-Node`` response header.
 
+TLS: with ``--tls`` HAProxy terminates HTTPS (``bind ... ssl crt``) with the
+certificate made at start (simulator.tls, ``ca.pem`` in ``--tls-dir`` for clients)
+and speaks plain HTTP to the nodes, as a balancer in front of GWS usually does; the
+affinity cookie is the same.
+
 Node failure: ``--fail-node-every-s S`` kills one node (SIGKILL, round robin) every S
 seconds and restarts it on the same port ``--fail-node-down-s`` later; SIGUSR1 to this
 process does the same at once. Each event is one line on stderr. Truth and health
@@ -36,11 +41,15 @@ from gwsload.errors import ConfigError
 from gwsload.lifeline import PARENT_ENV, die_with_parent
 from gwsload.simulator.options import SimulatorOptions, option_specs
 from gwsload.simulator.process import SimulatorProcess, SimulatorStartError
+from gwsload.simulator.tls import make_certificate
 
 __all__ = ["AFFINITY_COOKIE", "haproxy_config", "node_argv", "run_cluster"]
 
 AFFINITY_COOKIE = "GWSNODE"
-_CLUSTER_ONLY = frozenset({"nodes", "fail_node_every_s", "fail_node_down_s", "port", "host"})
+#: what the cluster handles itself (TLS ends at HAProxy: the nodes speak plain HTTP)
+_CLUSTER_ONLY = frozenset(
+    {"nodes", "fail_node_every_s", "fail_node_down_s", "port", "host", "tls", "tls_dir"}
+)
 
 
 def node_argv(options: SimulatorOptions, name: str) -> list[str]:
@@ -68,11 +77,17 @@ def _per_node(path: Path | None, name: str) -> Path | None:
     return None if path is None else path.with_name(f"{path.stem}-{name}{path.suffix}")
 
 
-def haproxy_config(host: str, port: int, nodes: list[tuple[str, int]]) -> str:
+def haproxy_config(
+    host: str, port: int, nodes: list[tuple[str, int]], *, crt: Path | None = None
+) -> str:
+    """HAProxy's configuration; ``crt``: a PEM with the certificate and its key, to
+    serve HTTPS on ``port``."""
     servers = "\n".join(
         f"  server {name} 127.0.0.1:{node_port} cookie {name}" for name, node_port in nodes
     )
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if crt is not None:
+        bind += f" ssl crt {crt}"
     return f"""global
   maxconn 8000
 defaults
@@ -162,8 +177,11 @@ def run_cluster(options: SimulatorOptions, *, stop_on_stdin_eof: bool = False) -
             except SimulatorStartError as exc:
                 raise ConfigError(f"--nodes: {node.name} did not start: {exc}") from None
         port = options.port or _free_port(options.host)
+        crt = _haproxy_certificate(options, folder) if options.tls else None
         config = folder / "haproxy.cfg"
-        config.write_text(haproxy_config(options.host, port, [(n.name, n.port) for n in nodes]))
+        config.write_text(
+            haproxy_config(options.host, port, [(n.name, n.port) for n in nodes], crt=crt)
+        )
         log = (folder / "haproxy.log").open("wb")
         balancer = subprocess.Popen(
             [haproxy, "-f", str(config), "-db"],
@@ -172,7 +190,7 @@ def run_cluster(options: SimulatorOptions, *, stop_on_stdin_eof: bool = False) -
         )  # fmt: skip
         _wait_listening(options.host, port, balancer, folder / "haproxy.log")
         host = f"[{options.host}]" if ":" in options.host else options.host
-        print(f"http://{host}:{port}", flush=True)
+        print(f"{'https' if options.tls else 'http'}://{host}:{port}", flush=True)
         every = options.fail_node_every_s
         next_failure = time.monotonic() + every if every > 0 else float("inf")
         victim = 0
@@ -208,6 +226,18 @@ def run_cluster(options: SimulatorOptions, *, stop_on_stdin_eof: bool = False) -
         for node in nodes:
             node.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _haproxy_certificate(options: SimulatorOptions, folder: Path) -> Path:
+    """The certificate made at start, as HAProxy's ``crt`` wants it: one PEM file with
+    the certificate and its key, in the cluster's private folder (removed at exit)."""
+    tls_dir = options.tls_dir or Path(tempfile.mkdtemp(prefix="gwsload-sim-tls-"))
+    certificate = make_certificate(tls_dir, options.host)
+    _say(f"CA certificate for clients: {certificate.ca_file}")
+    crt = folder / "haproxy.pem"
+    crt.touch(mode=0o600)
+    crt.write_bytes(certificate.cert_file.read_bytes() + certificate.key_file.read_bytes())
+    return crt
 
 
 def _say(text: str) -> None:

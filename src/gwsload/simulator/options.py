@@ -260,8 +260,6 @@ class SimulatorOptions:
             raise OptionError("cometd_max_interval_ms", self.cometd_max_interval_ms, "an int > 0")
         if not 1 <= self.nodes <= 16:
             raise OptionError("nodes", self.nodes, "an int in [1, 16]")
-        if self.nodes > 1 and self.tls:
-            raise OptionError("tls", self.tls, "off with {nodes} > 1 (HAProxy serves plain HTTP)")
         if self.fail_node_every_s > 0 and self.nodes < 2:
             raise OptionError("fail_node_every_s", self.fail_node_every_s, "0 unless {nodes} >= 2")
         if self.fail_node_every_s > 0 and not self.fail_node_down_s < self.fail_node_every_s:
