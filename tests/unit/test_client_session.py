@@ -57,17 +57,20 @@ def reply(session: ClientSession, now: float, *messages: dict[str, Any]) -> list
     return session.receive(json.dumps(list(messages)), now)
 
 
+def answer_handshake(session: ClientSession, answer: dict[str, Any]) -> list[Any]:
+    """Open ``session`` at t=0 and answer its handshake with ``answer`` (its id and
+    channel added); the events that came of it."""
+    session.handshake()
+    hs = only(session.outbound(0.0), Lane.IMMEDIATE)
+    return reply(session, 0.0, {"id": hs["id"], "channel": "/meta/handshake", **answer})
+
+
 def faye_session(types: tuple[str, ...] = ("long-polling",), **kw: Any) -> ClientSession:
     """A session through a faye handshake and first connect, at t=0."""
     session = ClientSession(types, rng=random.Random(7), **kw)
-    session.handshake()
-    hs = only(session.outbound(0.0), Lane.IMMEDIATE)
-    events = reply(
+    events = answer_handshake(
         session,
-        0.0,
         {
-            "id": hs["id"],
-            "channel": "/meta/handshake",
             "successful": True,
             "version": "1.0",
             "supportedConnectionTypes": FAYE_TYPES,
@@ -152,14 +155,9 @@ def test_handshake_advertises_types_and_picks_the_first_shared_one() -> None:
 
 def test_no_shared_connection_type_is_a_final_rejection() -> None:
     session = ClientSession(("websocket",))
-    session.handshake()
-    hs = only(session.outbound(0.0), Lane.IMMEDIATE)
-    (rejected,) = reply(
+    (rejected,) = answer_handshake(
         session,
-        0.0,
         {
-            "id": hs["id"],
-            "channel": "/meta/handshake",
             "successful": True,
             "clientId": "c1",
             "supportedConnectionTypes": ["long-polling"],
@@ -173,14 +171,9 @@ def test_no_shared_connection_type_is_a_final_rejection() -> None:
 def test_refused_handshake_names_what_the_server_offers() -> None:
     # the CometD server's answer to a websocket-only client: 301 plus what it does support
     session = ClientSession(("websocket",))
-    session.handshake()
-    hs = only(session.outbound(0.0), Lane.IMMEDIATE)
-    (rejected,) = reply(
+    (rejected,) = answer_handshake(
         session,
-        0.0,
         {
-            "id": hs["id"],
-            "channel": "/meta/handshake",
             "successful": False,
             "error": "301::connection_types_unsupported",
             "supportedConnectionTypes": ["long-polling"],
@@ -197,14 +190,9 @@ def test_refused_handshake_names_what_the_server_offers() -> None:
 
 def test_faye_refused_handshake_is_final_with_the_server_error() -> None:
     session = ClientSession(("carrier-pigeon",))
-    session.handshake()
-    hs = only(session.outbound(0.0), Lane.IMMEDIATE)
-    (rejected,) = reply(
+    (rejected,) = answer_handshake(
         session,
-        0.0,
         {
-            "id": hs["id"],
-            "channel": "/meta/handshake",
             "successful": False,
             "error": "301:carrier-pigeon:Connection types not supported",
             "advice": {"reconnect": "handshake"},
