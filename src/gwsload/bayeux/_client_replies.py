@@ -56,12 +56,16 @@ class ReplyHandling(SessionBookkeeping):
         elif channel == HANDSHAKE:
             self._handshake_reply(message, now, events)
         elif channel == DISCONNECT:
-            if self._move(Trigger.DISCONNECT_DONE):
-                self._reset_session()
-                self._subscriptions.clear()
-                events.append(Disconnected())
+            self._disconnect_done(events)
         else:
             self._message_reply(request, message, now, events)
+
+    def _disconnect_done(self, events: list[Event]) -> None:
+        """The disconnect was answered, or its request failed: the session is over."""
+        if self._move(Trigger.DISCONNECT_DONE):
+            self._reset_session()
+            self._subscriptions.clear()
+            events.append(Disconnected())
 
     def _handshake_reply(self, message: Message, now: float, events: list[Event]) -> None:
         self._handshake_id = None
@@ -219,10 +223,7 @@ class ReplyHandling(SessionBookkeeping):
                 self._connect_id = None
                 self._connect_failed(now, cause, failure, Reconnect.RETRY, events)
         elif channel == DISCONNECT:
-            if self._move(Trigger.DISCONNECT_DONE):
-                self._reset_session()
-                self._subscriptions.clear()
-                events.append(Disconnected())
+            self._disconnect_done(events)
         else:
             self._rejected(rid, request.message, failure, events)
 
