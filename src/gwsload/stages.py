@@ -11,17 +11,21 @@ The usual shapes are sequences of stages:
 - step (capacity search): stages of increasing ``users`` (or ``rate_per_s``);
 - spike: base, short high stage with a high ``spawn_rate``, base again.
 
-After the last stage the agents sign off over ``ramp_down_s`` seconds: users leave at
-a steady rate (:func:`sign_off_rate`) instead of all at once, so the generator keeps
-renewing the CometD connects of the agents still in while the others log out. The
-default ramp-down (:func:`default_ramp_down_s`) takes as long as the last stage's
-users took to spawn.
+After the last stage the agents sign off over ``ramp_down_s`` seconds: each load
+process asks its agents to leave one by one at a steady rate (:func:`sign_offs_due`,
+:func:`sign_off_rate`) instead of all at once, so the generator keeps renewing the
+CometD connects of the agents still in while the others log out. Locust keeps the
+last stage's users meanwhile (:func:`load_at`): its own ramp-down would wait for each
+second's batch of leaving users before asking the next, at 30-50 a second when
+100 were asked. The sign-off may run up to one stop timeout past the ramp-down while
+agents are still leaving (:func:`sign_off_end_s`). The default ramp-down
+(:func:`default_ramp_down_s`) takes as long as the last stage's users took to spawn.
 
 Nothing here reads a clock: ``t`` is seconds since the run started (``manifest.t0``).
 The Locust ``LoadTestShape`` is a thin wrapper over :func:`load_at`::
 
     def tick(self):
-        return load_at(stages, ramp_down_s, self.get_run_time())
+        return load_at(stages, ramp_down_s, self.get_run_time(), stop_timeout_s=...)
 """
 
 from __future__ import annotations
@@ -38,7 +42,9 @@ __all__ = [
     "load_at",
     "offered_ops_per_s",
     "ramp_time_s",
+    "sign_off_end_s",
     "sign_off_rate",
+    "sign_offs_due",
     "stage_at",
     "stage_windows",
     "total_duration_s",
@@ -148,19 +154,42 @@ def sign_off_rate(stages: Sequence[Stage], ramp_down_s: float) -> float:
     return stages[-1].users / ramp_down_s
 
 
-def load_at(stages: Sequence[Stage], ramp_down_s: float, t: float) -> tuple[int, float] | None:
+def sign_off_end_s(stages: Sequence[Stage], ramp_down_s: float, stop_timeout_s: float) -> float:
+    """The latest the load shape runs: the stages, the ramp-down, then at most one stop
+    timeout while agents are still leaving (it ends earlier once nobody is left)."""
+    return total_duration_s(stages) + ramp_down_s + stop_timeout_s
+
+
+def sign_offs_due(agents: int, ramp_down_s: float, since_s: float) -> int:
+    """How many of the ``agents`` a process held when the sign-off began must have been
+    asked to leave ``since_s`` seconds into it: the first at once, then one every
+    ``ramp_down_s / agents`` seconds, all of them by the ramp-down's end."""
+    if since_s < 0 or agents <= 0:
+        return 0
+    if ramp_down_s <= 0 or since_s >= ramp_down_s:
+        return agents
+    return min(agents, math.floor(since_s * agents / ramp_down_s) + 1)
+
+
+def load_at(
+    stages: Sequence[Stage], ramp_down_s: float, t: float, *, stop_timeout_s: float = 0.0
+) -> tuple[int, float] | None:
     """Users and spawn rate ``t`` seconds after the start, or None once the run is over.
 
-    During the stages: the stage in force. Then, for ``ramp_down_s`` seconds, zero users
-    at :func:`sign_off_rate` (users leave gradually); after that the run ends (Locust
-    stops whoever is still in, each with its stop timeout).
+    During the stages: the stage in force. Then, while the agents sign off (the
+    ramp-down and up to ``stop_timeout_s`` more), the last stage's: the load processes
+    ask their agents to leave (:func:`sign_offs_due`), Locust does not. After that the
+    run ends (Locust stops whoever is still in, each with its stop timeout). With no
+    ramp-down, or nobody to sign off, the run ends with the last stage.
     """
     at = stage_at(stages, t)
     if at is not None:
         return at.users, at.spawn_rate
-    rate = sign_off_rate(stages, ramp_down_s)
-    if rate > 0 and t <= total_duration_s(stages) + ramp_down_s:
-        return 0, rate
+    if sign_off_rate(stages, ramp_down_s) > 0 and t <= sign_off_end_s(
+        stages, ramp_down_s, stop_timeout_s
+    ):
+        last = stages[-1]
+        return last.users, last.spawn_rate
     return None
 
 

@@ -67,3 +67,59 @@ def test_agents_sign_off_gradually_over_the_ramp_down(tmp_path: Path) -> None:
     # of its turn, so a sixth of them leave in each second of the ramp-down
     per_second = Counter(int(t - STAGE_S) for t in ends)
     assert max(per_second.values()) <= USERS // 2, per_second
+
+
+SLOW_USERS = 30
+SLOW_NOTIFY_MS = 2000
+SLOW_SCENARIO = f"""
+name = "ramp-down-slow"
+ramp_down_s = {RAMP_DOWN_S}
+[simulator]
+answer_delay_ms = 20
+latency_ms = {SLOW_NOTIFY_MS}
+seed = 3
+[client]
+notification_timeout_s = 5
+[workload]
+hold_s = {{ distribution = "uniform", min = 30, max = 40 }}
+think_time_s = 0.5
+[[stages]]
+duration_s = {STAGE_S}
+users = {SLOW_USERS}
+spawn_rate = {SLOW_USERS}
+"""
+
+
+def test_slow_sign_offs_still_leave_at_the_asked_rate(tmp_path: Path) -> None:
+    """Every agent records when the stage ends (holds of 30-40 s), and its final
+    StopCallRecording notification takes 2 s: each sign-off lasts over 2 s. They must
+    still start at the asked 5 a second, one by one, none left over for the end:
+    Locust's own ramp-down waited for each second's batch to finish before asking the
+    next (about 5 every 2 s here) and stopped the 15 or so still in together when the
+    ramp-down ended."""
+    scenario = tmp_path / "ramp-down-slow.toml"
+    scenario.write_text(SLOW_SCENARIO)
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--out", str(out),
+         "--progress-every", "0"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    t0 = float(json.loads((out / "manifest.json").read_text())["t0"])
+    events = pq.read_table(out / "events").to_pylist()
+    assert Counter(e["outcome"] for e in events) == {"ok": len(events)}
+    # every agent stopped its recording at its sign-off, each 2 s before it left
+    stops = sorted(e["ts"] - t0 for e in events if e["operation"] == "StopCallRecording")
+    assert len(stops) == SLOW_USERS and stops[0] >= STAGE_S - 0.5, stops
+    steps = pq.read_table(out / "sessions").to_pylist()
+    ends = sorted(r["ts"] - t0 for r in steps if r["operation"] == "EndContactCenterSession")
+    assert len(ends) == SLOW_USERS
+    rate = SLOW_USERS / RAMP_DOWN_S
+    # the sign-offs started at the asked rate: 5 a second, never a batch of the rest
+    per_second = Counter(int(t - STAGE_S) for t in stops)
+    assert max(per_second.values()) <= rate + 2, per_second
+    assert len([t for t in stops if t < stops[0] + 3.0]) >= 3 * rate - 3, stops
+    assert stops[-1] <= STAGE_S + RAMP_DOWN_S + 0.5, stops
+    # and the run ended once the last agent had left, not a stop timeout later
+    assert ends[-1] <= STAGE_S + RAMP_DOWN_S + SLOW_NOTIFY_MS / 1000 + 3.0, ends

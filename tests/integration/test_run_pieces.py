@@ -101,6 +101,29 @@ def test_shape_follows_the_stages_and_ends_after_the_last() -> None:
     assert ScenarioShape.abstract and not type(shape).abstract
 
 
+def test_shape_waits_for_the_agents_still_leaving_up_to_a_stop_timeout() -> None:
+    stages = [Stage(10, 5, 5)]
+    shape = ScenarioShape.for_stages(stages, ramp_down_s=4.0, stop_timeout_s=20.0)()
+    left = [3]
+    shape.users_in = lambda: left[0]
+    shape.reset_time()
+    shape.start_time -= 15  # past the ramp-down, agents still leaving: Locust keeps them
+    assert shape.tick() == (5, 5)
+    left[0] = 0  # the last one left: the run is over
+    assert shape.tick() is None
+    left[0] = 3
+    shape.start_time -= 20  # 35 s: past the ramp-down and a stop timeout
+    assert shape.tick() is None
+    assert shape.duration_s == 34.0
+
+
+def test_progress_says_signing_off_past_the_ramp_down() -> None:
+    record = {"elapsed_s": 40.0, "duration_s": 36.0, "sign_off_end_s": 81.0, "users": 12}
+    assert "00:40 elapsed, signing off, at most 00:41 left" in format_progress(record)
+    assert "00:04 left" in format_progress({**record, "elapsed_s": 32.0})
+    assert "00:00 left" in format_progress({**record, "users": 0})
+
+
 def test_open_workload_rate_is_shared_among_processes() -> None:
     stages = [Stage(100, 10, 10, rate_per_s=30.0)]
     assert rate_share(stages, time.time(), 3) == pytest.approx(10.0)

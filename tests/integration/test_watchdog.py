@@ -122,5 +122,5 @@ def test_reasons_to_stop() -> None:
     assert watchdog.reason_to_stop(now_mono=now + 6.0, now_wall=100.0) is None
 
 
-def test_the_deadline_is_the_stages_the_stop_timeout_and_a_margin() -> None:
-    assert hard_deadline_s(600.0, 45.0) == 600.0 + 45.0 + DEADLINE_MARGIN_S
+def test_the_deadline_is_the_stages_twice_the_stop_timeout_and_a_margin() -> None:
+    assert hard_deadline_s(600.0, 45.0) == 600.0 + 2 * 45.0 + DEADLINE_MARGIN_S

@@ -11,7 +11,9 @@ from gwsload.stages import (
     load_at,
     offered_ops_per_s,
     ramp_time_s,
+    sign_off_end_s,
     sign_off_rate,
+    sign_offs_due,
     stage_at,
     stage_windows,
     total_duration_s,
@@ -95,11 +97,36 @@ def test_sign_off_spreads_the_last_stage_users_over_the_ramp_down() -> None:
     assert default_ramp_down_s((Stage(60.0, 5000, 100.0),)) == 50.0
     assert sign_off_rate(SPIKE, 20.0) == 0.5
     assert sign_off_rate(SPIKE, 0.0) == 0.0
-    # during the stages: the stage in force; then zero users at the sign-off rate
+    # during the stages: the stage in force; then, while the processes sign their
+    # agents off (Locust keeps its users), the last stage's, up to one stop timeout
+    # past the ramp-down
     assert load_at(SPIKE, 20.0, 59.0) == (10, 50.0)
-    assert load_at(SPIKE, 20.0, 60.5) == (0, 0.5)
-    assert load_at(SPIKE, 20.0, 80.0) == (0, 0.5)
+    assert load_at(SPIKE, 20.0, 60.5) == (10, 50.0)
+    assert load_at(SPIKE, 20.0, 80.0) == (10, 50.0)
     assert load_at(SPIKE, 20.0, 80.5) is None
+    assert load_at(SPIKE, 20.0, 80.5, stop_timeout_s=45.0) == (10, 50.0)
+    assert load_at(SPIKE, 20.0, 125.0, stop_timeout_s=45.0) == (10, 50.0)
+    assert load_at(SPIKE, 20.0, 125.5, stop_timeout_s=45.0) is None
+    assert sign_off_end_s(SPIKE, 20.0, 45.0) == 125.0
     # no ramp-down (or no one to sign off): the run ends with the last stage
     assert load_at(SPIKE, 0.0, 60.5) is None
+    assert load_at(SPIKE, 0.0, 60.5, stop_timeout_s=45.0) is None
     assert load_at((Stage(10.0, 0, 1.0),), 5.0, 11.0) is None
+
+
+def test_sign_offs_are_due_one_by_one_over_the_ramp_down() -> None:
+    # 100 agents over 50 s: the first at once, then one every 0.5 s, all by the end
+    assert sign_offs_due(100, 50.0, -0.1) == 0
+    assert sign_offs_due(100, 50.0, 0.0) == 1
+    assert sign_offs_due(100, 50.0, 0.49) == 1
+    assert sign_offs_due(100, 50.0, 0.5) == 2
+    assert sign_offs_due(100, 50.0, 25.0) == 51
+    assert sign_offs_due(100, 50.0, 49.99) == 100
+    assert sign_offs_due(100, 50.0, 50.0) == 100
+    assert sign_offs_due(100, 50.0, 500.0) == 100
+    # a steady rate: every second of the ramp-down asks the same number to leave
+    per_second = [sign_offs_due(100, 50.0, s + 1) - sign_offs_due(100, 50.0, s) for s in range(49)]
+    assert set(per_second) == {2}
+    # no ramp-down: everyone at once; nobody in: nobody
+    assert sign_offs_due(7, 0.0, 0.0) == 7
+    assert sign_offs_due(0, 50.0, 10.0) == 0

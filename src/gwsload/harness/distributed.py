@@ -31,6 +31,7 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from gwsload.contract.deadline import hard_deadline_s
 from gwsload.harness.roles import Collector, LoadProcess
+from gwsload.harness.shape import ScenarioShape
 from gwsload.harness.watchdog import Watchdog
 from gwsload.launcher.runconfig import RunConfig
 from gwsload.lifeline import lifeline_fd
@@ -159,6 +160,11 @@ def install_master(
         _arm_deadline(environment, state, config)
         t0 = time.time()
         collector = state.collector = Collector(environment, config, t0=t0)
+        shape = environment.shape_class
+        if isinstance(shape, ScenarioShape):
+            # the master's own count is what it dispatched: the workers' agents leave
+            # by themselves during the sign-off, and their batches say how many are in
+            shape.users_in = collector.users_in
         collector.expected_workers = {f"w{i + 1}" for i in range(master.worker_count)}
         collector.start()
         master.send_message(

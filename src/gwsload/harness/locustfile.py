@@ -45,7 +45,9 @@ else:
     from gwsload.harness.recording import RecordingAgent  # noqa: F401
 
 if _config is not None and _config.stages:
-    GwsloadShape = ScenarioShape.for_stages(to_stages(_config.stages), _config.ramp_down_s)
+    GwsloadShape = ScenarioShape.for_stages(
+        to_stages(_config.stages), _config.ramp_down_s, _config.stop_timeout_s
+    )
 
 
 def _on_init(environment: Any, **_: Any) -> None:

@@ -38,6 +38,7 @@ from gwsload.harness.logins import LoginGate
 from gwsload.harness.openloop import CycleTicker
 from gwsload.harness.recorder import OpRecorder
 from gwsload.harness.shape import rate_share, spawn_share, to_stages
+from gwsload.harness.signoff import SignOff
 from gwsload.launcher.progress import write_progress
 from gwsload.launcher.runconfig import RunConfig
 from gwsload.metrics.live import LiveMetrics
@@ -143,6 +144,15 @@ class LoadProcess:
                 lambda: spawn_share(stages, t0, processes),
                 lambda: self.sampler.loop_lag_ms_now,
             )
+        #: after the last stage: asks this process's agents to leave one by one
+        self.sign_off: SignOff | None = None
+        if config.stages and config.ramp_down_s > 0 and runner is not None:
+            self.sign_off = SignOff(
+                runner,
+                start_wall=t0 + total_duration_s(to_stages(config.stages)),
+                ramp_down_s=config.ramp_down_s,
+                stopping=self.stopping.is_set,
+            )
         self._shipper: gevent.Greenlet | None = None
         self._finished = False
 
@@ -151,6 +161,8 @@ class LoadProcess:
         self.sampler.start()
         if self.logins is not None:
             self.logins.start()
+        if self.sign_off is not None:
+            self.sign_off.start()
         if self.ticker is not None:
             self.ticker.start()
         self._shipper = gevent.spawn(self._ship_loop)
@@ -202,6 +214,8 @@ class LoadProcess:
         self.sampler.stop()
         if self.logins is not None:
             self.logins.stop()
+        if self.sign_off is not None:
+            self.sign_off.stop()
 
 
 def _freeze_heap() -> None:
@@ -257,6 +271,13 @@ class Collector:
         self._writer = ThreadPool(1)
         self.state = "running"
         self.finished = False
+        #: each load process's users in its latest batch (0 after its final batch)
+        self._users: dict[str, int] = {}
+
+    def users_in(self) -> int:
+        """Users the load processes held at their latest batch (the load shape ends the
+        sign-off when none is left)."""
+        return sum(self._users.values())
 
     def start(self) -> None:
         # the writer thread's Python work (Parquet columns, HDR histograms) holds the GIL;
@@ -270,6 +291,9 @@ class Collector:
     def accept(self, batch: dict[str, Any]) -> None:
         if self.finished:
             return
+        self._users[str(batch.get("worker"))] = (
+            0 if batch.get("final") else int(batch.get("users", 0) or 0)
+        )
         if self.live is not None:
             self.live.accept(batch)
         if self.sink is not None:
@@ -295,7 +319,12 @@ class Collector:
         if self.config.progress_file:
             write_progress(
                 self.config.progress_file,
-                self.sink.progress(now, duration_s=self.config.load_duration_s, state=self.state),
+                self.sink.progress(
+                    now,
+                    duration_s=self.config.load_duration_s,
+                    state=self.state,
+                    sign_off_end_s=self.config.sign_off_end_s,
+                ),
             )
 
     def _check_workers(self) -> None:

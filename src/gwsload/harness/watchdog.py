@@ -71,7 +71,8 @@ class Watchdog:
         if deadline is not None and now_mono >= deadline:
             return EXIT_DEADLINE, (
                 f"hard deadline passed ({self._deadline_s:.0f} s after the start of the test: "
-                "stages + ramp-down + stop timeout + margin); stopping this load process now"
+                "stages, ramp-down, agents still leaving, stop timeout, margin); "
+                "stopping this load process now"
             )
         heard = self._master_heartbeat() if self._master_heartbeat is not None else None
         if heard is not None and now_wall - heard > self._master_silence_s:

@@ -58,11 +58,17 @@ def format_progress(record: Mapping[str, Any]) -> str:
     """One line: elapsed/remaining, users, agents' phases (when known), ops/s,
     notification p50/p99, lost, errors, generator CPU."""
     elapsed = float(record.get("elapsed_s", 0.0))
-    remaining = max(float(record.get("duration_s", 0.0)) - elapsed, 0.0)
+    duration = float(record.get("duration_s", 0.0))
+    remaining = max(duration - elapsed, 0.0)
+    left = f"{format_duration(remaining)} left"
+    latest = float(record.get("sign_off_end_s", duration) or duration)
+    if remaining <= 0 and latest > elapsed and record.get("users"):
+        # past the ramp-down with agents still leaving: the shape waits for them
+        left = f"signing off, at most {format_duration(latest - elapsed)} left"
     cpu = record.get("generator_cpu_percent")
     cpu_text = "-" if not isinstance(cpu, int | float) else numbers.quantity(cpu, "%", 2)
     parts = [
-        f"{format_duration(elapsed)} elapsed, {format_duration(remaining)} left",
+        f"{format_duration(elapsed)} elapsed, {left}",
         f"users {record.get('users', 0)}",
     ]
     agents = record.get("agents")

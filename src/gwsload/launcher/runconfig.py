@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gwsload.scenario import Distribution
+from gwsload.stages import Stage, sign_off_end_s
 
 __all__ = [
     "CONFIG_ENV",
@@ -94,8 +95,15 @@ class RunConfig:
 
     @property
     def load_duration_s(self) -> float:
-        """The stages and the ramp-down: how long the load shape runs."""
+        """The stages and the ramp-down: how long the load shape is planned to run."""
         return sum((s.duration_s for s in self.stages), 0.0) + self.ramp_down_s
+
+    @property
+    def sign_off_end_s(self) -> float:
+        """The longest the load shape runs: the stages, the ramp-down, then at most one
+        stop timeout while agents are still leaving."""
+        stages = [Stage(s.duration_s, s.users, s.spawn_rate) for s in self.stages]
+        return sign_off_end_s(stages, self.ramp_down_s, self.stop_timeout_s)
 
     #: the start of the run left out of the summary's percentiles (manifest ``warmup_s``)
     warmup_s: float = 0.0

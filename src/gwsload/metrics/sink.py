@@ -211,8 +211,16 @@ class RunSink:
             total.update(state.counts)
         return total
 
-    def progress(self, now: float, *, duration_s: float, state: str) -> dict[str, Any]:
-        """The progress record ``gwsload run`` prints from (see progress.py)."""
+    def progress(
+        self,
+        now: float,
+        *,
+        duration_s: float,
+        state: str,
+        sign_off_end_s: float | None = None,
+    ) -> dict[str, Any]:
+        """The progress record ``gwsload run`` prints from (see progress.py);
+        ``sign_off_end_s``: the latest the agents may still be leaving."""
         counts = self.counts()
         cpu = [
             float(s.last_sample["cpu_percent"])
@@ -226,6 +234,7 @@ class RunSink:
             "t0": self.t0,
             "elapsed_s": now - self.t0,
             "duration_s": duration_s,
+            "sign_off_end_s": sign_off_end_s if sign_off_end_s is not None else duration_s,
             "users": sum(s.users for s in self.workers.values()),
             "workers": len(self.workers),
             "ops": counts.get("ops", 0),
