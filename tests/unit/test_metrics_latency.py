@@ -21,6 +21,7 @@ from gwsload.metrics import (
     make_tag,
     new_histogram,
     read_hlog,
+    reset_histogram,
     split_tag,
 )
 
@@ -232,6 +233,31 @@ def test_a_recycled_interval_serves_the_next_ones_empty() -> None:
     assert decoded.get_total_count() == 1 and decoded.get_max_value() == pytest.approx(
         5000, rel=1e-3
     )
+
+
+def test_reset_histogram_empties_as_the_library_reset_does() -> None:
+    def used() -> HdrHistogram:
+        histogram = new_histogram()
+        for value_us in (1, 7, 1_000, 250_000, 3_600_000_000, 3_600_000_000):
+            histogram.record_value(value_us)
+        histogram.set_start_time_stamp(1_000)
+        histogram.set_end_time_stamp(2_000)
+        return histogram
+
+    ours, theirs, fresh = used(), used(), new_histogram()
+    reset_histogram(ours)
+    theirs.reset()
+    assert list(ours.counts) == list(theirs.counts) == list(fresh.counts)
+    for name in (
+        "total_count", "min_value", "max_value", "start_time_stamp_msec", "end_time_stamp_msec",
+    ):  # fmt: skip
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert ours.encode() == theirs.encode()
+    for histogram in (ours, theirs, fresh):  # and it records as a new one does
+        histogram.record_value(42_000)
+    assert ours.encode() == theirs.encode()
+    assert ours.get_value_at_percentile(50) == fresh.get_value_at_percentile(50)
+    assert ours.get_total_count() == fresh.get_total_count() == 1
 
 
 def test_histograms_the_merger_is_done_with_are_freed_without_the_cyclic_collector() -> None:

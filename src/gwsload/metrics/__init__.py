@@ -38,6 +38,7 @@ from gwsload.metrics.latency import (
     LatencyRecorder,
     make_tag,
     new_histogram,
+    reset_histogram,
     split_tag,
 )
 from gwsload.metrics.logs import GeneratorLog, IncidentLog, incident
@@ -77,5 +78,6 @@ __all__ = [
     "merge_columns",
     "new_histogram",
     "read_hlog",
+    "reset_histogram",
     "split_tag",
 ]

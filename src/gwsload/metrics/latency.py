@@ -21,6 +21,8 @@ Nothing here reads a clock: times are passed in (UNIX seconds).
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -37,6 +39,7 @@ __all__ = [
     "free_histogram",
     "make_tag",
     "new_histogram",
+    "reset_histogram",
     "split_tag",
 ]
 
@@ -65,6 +68,19 @@ def free_histogram(histogram: HdrHistogram) -> None:
     Breaking the cycle frees it by reference counting. Do not use it afterwards.
     """
     histogram.encoder = None
+
+
+def reset_histogram(histogram: HdrHistogram) -> None:
+    """Empty a histogram for reuse, as ``HdrHistogram.reset`` does, but clearing its
+    counts array in one ``memset`` instead of a Python loop over its ~23,500 counters
+    (1 ms each, on the event loop of the process that ships them)."""
+    counts = histogram.counts
+    ctypes.memset(ctypes.addressof(counts), 0, ctypes.sizeof(counts))
+    histogram.total_count = 0
+    histogram.min_value = sys.maxsize
+    histogram.max_value = 0
+    histogram.start_time_stamp_msec = sys.maxsize
+    histogram.end_time_stamp_msec = 0
 
 
 def make_tag(metric: str, operation: str) -> str:
@@ -165,7 +181,7 @@ class LatencyRecorder:
         and reused by the next intervals, so a long run allocates none after its first
         intervals. The interval must not be used afterwards."""
         for histogram in interval.histograms.values():
-            histogram.reset()
+            reset_histogram(histogram)
             self._spare.append(histogram)
         interval.histograms = {}
 

@@ -40,6 +40,7 @@ from gwsload.metrics.latency import (
     IntervalMerger,
     free_histogram,
     new_histogram,
+    reset_histogram,
     split_tag,
 )
 from gwsload.metrics.logs import GeneratorLog, IncidentLog, incident
@@ -181,7 +182,7 @@ class RunSink:
         interval = self._interval.take(now)
         notify = self._last_interval_notify
         if notify is not None:  # reused: one histogram for every interval of the run
-            notify.reset()
+            reset_histogram(notify)
         if interval is not None:
             # the summary's totals take the intervals the hlog holds, by the contract's
             # rule, so gwsload run and the report print the same percentiles
