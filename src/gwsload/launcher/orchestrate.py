@@ -40,7 +40,12 @@ from gwsload.errors import EXIT_FAILED, EXIT_OK, ConfigError
 from gwsload.launcher.plan import run_config, stop_timeout_s
 from gwsload.launcher.processes import LocustPlan, LocustProcesses, locustfile_path
 from gwsload.launcher.progress import format_progress, format_summary, read_progress
-from gwsload.launcher.verdict import EXIT_INTERRUPTED, run_verdict, untested
+from gwsload.launcher.verdict import (
+    EXIT_INTERRUPTED,
+    add_loss_causes,
+    run_verdict,
+    untested,
+)
 from gwsload.lifeline import EXIT_DEADLINE
 from gwsload.metrics.health import judge_saturation, read_generator_samples
 from gwsload.metrics.machine import MachineSampler, environment_document, write_environment
@@ -216,6 +221,12 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
     ended = time.time()
     code, status, reasons = run_verdict(
         summary, interrupted=signals.requested > 0, finished=finished, deadline_passed=passed
+    )
+    add_loss_causes(
+        reasons,
+        run_dir,
+        samples,
+        notification_timeout_s=scenario.client.notification_timeout_s,
     )
     not_tested = untested(run_dir, manifest) if status == "completed" else []
     if not_tested:

@@ -1,0 +1,141 @@
+"""Which lost notifications a measuring process of the run may have caused itself.
+
+A notification is ``lost`` when it has not arrived ``notification_timeout_s`` after
+its request was sent. A measuring process (a load-generator worker, the embedded
+simulator) whose event loop stalled while the operation waited can make it so on
+its own: the request was answered, the notification published or read, seconds late.
+The target is then not to blame, and the run's verdict must say so next to the count.
+
+The rule: a loss is put down to a process when one of its health samples covering
+the wait (from the request's send to its deadline; a sample covers the interval
+before its timestamp, so up to one interval after the deadline) shows a worst
+event-loop lag of at least :data:`STALL_SHARE` of the notification timeout (1 s of a
+10 s timeout): a wake-up that late is a stall of the same order as the loss, not
+the milliseconds of a busy machine. The loss still fails the run; the line names the
+process, its worst lag and how long it waited for a core.
+
+Pure: the caller reads the samples (``generator.csv``, ``simulator.csv``) and the
+lost operations' send times; :func:`read_lost_sent_ts` reads those from ``events/``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from gwsload.contract import numbers
+from gwsload.contract.segments import segment_paths
+
+__all__ = [
+    "STALL_SHARE",
+    "HealthPoint",
+    "LossCauses",
+    "attribute_losses",
+    "read_lost_sent_ts",
+]
+
+#: a sample whose worst event-loop lag is at least this share of the notification
+#: timeout counts as a stall that can lose a notification by itself
+STALL_SHARE = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class HealthPoint:
+    """One health sample of a measuring process: its time (UNIX s), the worst
+    event-loop lag of its interval (ms) and the % of it spent waiting for a core."""
+
+    ts: float
+    loop_lag_ms: float
+    cpu_wait_percent: float = math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class LossCauses:
+    """How many of ``lost`` losses waited through a stall of a measuring process, and
+    for each such process its share and its worst figures while they waited."""
+
+    lost: int
+    explained: int
+    #: process -> (losses it stalled, worst lag ms, mean CPU wait % of those samples)
+    processes: dict[str, tuple[int, float, float]]
+
+    def line(self) -> str | None:
+        """One line for the verdict (None when no loss waited through a stall)."""
+        if not self.explained:
+            return None
+        parts = []
+        for name, (count, worst_ms, wait) in sorted(
+            self.processes.items(), key=lambda item: -item[1][0]
+        ):
+            waited = (
+                ""
+                if math.isnan(wait)
+                else f", waiting for a CPU {numbers.significant(wait, 2)} % of the time"
+            )
+            parts.append(
+                f"{name}: {numbers.count(count)}, event-loop lag up to "
+                f"{numbers.latency_ms(worst_ms)}{waited}"
+            )
+        return (
+            f"{numbers.count(self.explained)} of the {numbers.count(self.lost)} lost waited "
+            f"while a measuring process stalled ({'; '.join(parts)}): lost by the test "
+            "set-up, not evidence against the target"
+        )
+
+
+def attribute_losses(
+    lost_sent_ts: Sequence[float],
+    samples: Mapping[str, Sequence[HealthPoint]],
+    *,
+    notification_timeout_s: float,
+    sample_interval_s: float,
+) -> LossCauses:
+    """The rule of the module doc over the lost operations' send times (UNIX s)."""
+    stall_ms = STALL_SHARE * notification_timeout_s * 1000.0
+    ordered = {name: sorted(points, key=lambda p: p.ts) for name, points in samples.items()}
+    times = {name: [p.ts for p in points] for name, points in ordered.items()}
+    found: dict[str, list[HealthPoint]] = {}
+    counts: dict[str, int] = {}
+    explained = 0
+    for sent in lost_sent_ts:
+        end = sent + notification_timeout_s + sample_interval_s
+        blamed = False
+        for name, points in ordered.items():
+            lo = bisect.bisect_left(times[name], sent)
+            hi = bisect.bisect_right(times[name], end)
+            stalls = [p for p in points[lo:hi] if p.loop_lag_ms >= stall_ms]
+            if stalls:
+                blamed = True
+                counts[name] = counts.get(name, 0) + 1
+                found.setdefault(name, []).extend(stalls)
+        explained += blamed
+    processes = {}
+    for name, stalls in found.items():
+        waits = [p.cpu_wait_percent for p in stalls if not math.isnan(p.cpu_wait_percent)]
+        processes[name] = (
+            counts[name],
+            max(p.loop_lag_ms for p in stalls),
+            sum(waits) / len(waits) if waits else math.nan,
+        )
+    return LossCauses(len(lost_sent_ts), explained, processes)
+
+
+def read_lost_sent_ts(run_dir: str | os.PathLike[str]) -> list[float]:
+    """When each lost operation of the run was sent (UNIX s), from ``events/``;
+    unreadable segments are skipped (the verdict already counts the losses)."""
+    sent: list[float] = []
+    for file in segment_paths(run_dir, "events"):
+        try:
+            table = pq.read_table(file, columns=["ts", "outcome"])
+        except (pa.ArrowInvalid, OSError, KeyError):
+            continue
+        lost = table.filter(pc.equal(pc.cast(table["outcome"], pa.string()), "lost"))
+        sent.extend(float(ts) for ts in lost["ts"].to_pylist() if ts is not None)
+    return sent
