@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -27,11 +28,13 @@ log = logging.getLogger("gwsload")
 
 #: how often the sign-off looks whether the next agents are due
 _TICK_S = 0.05
+#: after the ramp-down, how often it looks for users spawned late
+_LATE_CHECK_S = 1.0
 
 
 class SignOff:
     """Asks the users of ``runner`` to leave from ``start_wall`` (``time.time()``) on,
-    spread over ``ramp_down_s``; ends when all were asked or ``stopping()`` is true."""
+    spread over ``ramp_down_s``, until ``stopping()`` is true."""
 
     def __init__(
         self,
@@ -69,17 +72,28 @@ class SignOff:
 
     def _run(self) -> None:
         gevent.sleep(max(self._start_wall - time.time(), 0.0))
-        agents = len(self._staying())
+        # the users in at the start, in order: the k-th is asked k / rate seconds in
+        # (one look at the whole list, not one per tick: 10,000 users)
+        queue = deque(self._staying())
+        agents = len(queue)
+        turns = 0
         while not self._stopping():
             due = sign_offs_due(agents, self._ramp_down_s, time.time() - self._start_wall)
-            staying = self._staying()
-            # users spawned after the start (a late spawn) count among those staying
-            for user in staying[: max(len(staying) - (agents - due), 0)]:
+            while turns < due and queue:
+                turns += 1
+                user = queue.popleft()
+                if not user.greenlet.dead and user._state != LOCUST_STATE_STOPPING:
+                    gevent.spawn(_ask_to_leave, user)
+                    self.asked += 1
+            if turns < agents:
+                gevent.sleep(_TICK_S)
+                continue
+            # after the ramp-down: a user spawned late (a worker's users re-dispatched
+            # by the master) leaves at once
+            for user in self._staying():
                 gevent.spawn(_ask_to_leave, user)
                 self.asked += 1
-            if due >= agents and len(staying) <= agents - due:
-                return
-            gevent.sleep(_TICK_S)
+            gevent.sleep(_LATE_CHECK_S)
 
 
 def _ask_to_leave(user: Any) -> None:
