@@ -123,3 +123,36 @@ def test_slow_sign_offs_still_leave_at_the_asked_rate(tmp_path: Path) -> None:
     assert stops[-1] <= STAGE_S + RAMP_DOWN_S + 0.5, stops
     # and the run ended once the last agent had left, not a stop timeout later
     assert ends[-1] <= STAGE_S + RAMP_DOWN_S + SLOW_NOTIFY_MS / 1000 + 3.0, ends
+
+
+def test_a_distributed_sign_off_is_spread_and_the_run_ends_when_all_left(
+    tmp_path: Path,
+) -> None:
+    """Two workers: each asks its own agents to leave at its share of the rate, and the
+    master (whose own count is what it dispatched) ends the run once the workers'
+    batches say nobody is left, not a stop timeout later."""
+    scenario = tmp_path / "ramp-down-workers.toml"
+    scenario.write_text(
+        SLOW_SCENARIO.replace(
+            'name = "ramp-down-slow"', 'name = "ramp-down-workers"\nwarmup_s = 0'
+        ).replace("[simulator]", f"[simulator]\nagents = {SLOW_USERS * 2}")
+    )
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--out", str(out),
+         "--workers", "2", "--progress-every", "0"],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    t0 = float(manifest["t0"])
+    events = pq.read_table(out / "events").to_pylist()
+    assert Counter(e["outcome"] for e in events) == {"ok": len(events)}
+    stops = sorted(e["ts"] - t0 for e in events if e["operation"] == "StopCallRecording")
+    assert len(stops) == SLOW_USERS and stops[0] >= STAGE_S - 0.5, stops
+    per_second = Counter(int(t - STAGE_S) for t in stops)
+    assert max(per_second.values()) <= SLOW_USERS / RAMP_DOWN_S + 3, per_second
+    assert stops[-1] <= STAGE_S + RAMP_DOWN_S + 0.5, stops
+    # the master ended the run soon after the last agent left (its workers' batches
+    # come every 2 s), far before the stop timeout (5 + 3 * 10 + 5 s) it may wait
+    assert float(manifest["duration_s"]) <= STAGE_S + RAMP_DOWN_S + 20.0, manifest["duration_s"]
