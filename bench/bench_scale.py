@@ -98,6 +98,11 @@ def _run(agents: int, workers: int, minutes: float, keep: Path | None) -> dict[s
     return record
 
 
+def _p99(values: pd.Series) -> float | None:
+    """None when the steady window is empty (the ramp took the whole stage: run longer)."""
+    return round(float(np.percentile(values, 99)), 1) if len(values) else None
+
+
 def _read(out: Path, agents: int, ramp_s: float) -> dict[str, Any]:
     manifest = json.loads((out / "manifest.json").read_text())
     t0 = float(manifest["t0"])
@@ -130,12 +135,12 @@ def _read(out: Path, agents: int, ramp_s: float) -> dict[str, Any]:
             str(w): round(float(v), 1) for w, v in per_worker.cpu_percent.median().items()
         },
         "generator_cpu_wait_median_percent": round(float(gen_steady.cpu_wait_percent.median()), 1),
-        "generator_loop_lag_p99_ms": round(float(np.percentile(gen_steady.loop_lag_ms, 99)), 1),
+        "generator_loop_lag_p99_ms": _p99(gen_steady.loop_lag_ms),
         "generator_rss_mib": round(rss / 2**20, 1),
         "generator_rss_kib_per_agent": round((rss - first_rss) / 1024 / agents, 1),
         "generator_fds_per_agent": round(fds / agents, 2),
         "simulator_cpu_median_percent": round(float(sim_steady.cpu_percent.median()), 1),
-        "simulator_loop_lag_p99_ms": round(float(np.percentile(sim_steady.loop_lag_ms, 99)), 1),
+        "simulator_loop_lag_p99_ms": _p99(sim_steady.loop_lag_ms),
         "simulator_rss_mib": round(float(sim_steady.rss_bytes.median()) / 2**20, 1),
         "simulator_fds_per_agent": round(float(sim_steady.open_fds.median()) / agents, 2),
     }

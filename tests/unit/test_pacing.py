@@ -130,6 +130,16 @@ def test_a_lagging_spell_slows_the_logins_and_no_burst_follows() -> None:
     assert summary.to_dict()["logins"] == len(admitted)
 
 
+def test_time_below_the_asked_rate_ends_with_the_logins_that_waited() -> None:
+    """A ramp that ended with the share still below 1: the time after its last login is
+    not time the logins were slowed (no login waited)."""
+    pacer = LoginPacer(100.0)
+    _windows(pacer, [LAGGING + window for window in range(4)])  # 2 s, all lagging
+    assert pacer.share < 1.0
+    assert pacer.summary(2.0).held_s == 1.5  # from the first cut at 0.5 s
+    assert pacer.summary(600.0).held_s == 1.5  # nobody waited after 2 s
+
+
 def test_the_run_line_adds_processes_and_names_the_rate_used() -> None:
     fine = {"logins": 50, "asked_per_s": 50.0, "used_per_s": 49.9, "held_s": 0.0}
     slowed = {"logins": 30, "asked_per_s": 50.0, "used_per_s": 12.5, "held_s": 14.0}

@@ -95,6 +95,7 @@ class LoginPacer:
         "_lags",
         "_last",
         "_last_median",
+        "_last_note",
         "_logins",
         "_max_lag_ms",
         "_next",
@@ -109,6 +110,8 @@ class LoginPacer:
         self.share = 1.0
         self._max_lag_ms = max_lag_ms
         self._lags: list[float] = []
+        #: the latest note: the pacer is asked only while logins wait
+        self._last_note: float | None = None
         self._window_end: float | None = None
         self._last_median: float | None = None
         self._next: float | None = None
@@ -126,6 +129,7 @@ class LoginPacer:
     def note_lag(self, lag_ms: float, now: float) -> None:
         """The latest event-loop lag measured (ms); the share is adapted once a window."""
         self._lags.append(lag_ms)
+        self._last_note = now
         if self._window_end is None:
             self._window_end = now + ADJUST_S
         if now < self._window_end:
@@ -163,7 +167,11 @@ class LoginPacer:
         return 0.0
 
     def summary(self, now: float) -> PacingSummary:
-        held = self._held_s + (now - self._held_since if self._held_since is not None else 0.0)
+        # below the asked rate counts while logins waited (the pacer was asked), not
+        # after the ramp ended with a share below 1
+        until = now if self._last_note is None else min(now, self._last_note)
+        since = self._held_since
+        held = self._held_s + (max(until - since, 0.0) if since is not None else 0.0)
         used = None
         if self._logins >= 2 and self._first is not None and self._last is not None:
             span = self._last - self._first
