@@ -12,6 +12,7 @@ write end only this process holds (everywhere).
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import socket
@@ -77,7 +78,8 @@ class LocustPlan:
             "--host",
             self.host,
             "--stop-timeout",
-            f"{self.stop_timeout_s:g}",
+            # Locust takes whole seconds only ("11.5" is refused): round up
+            str(math.ceil(self.stop_timeout_s)),
             "--csv",
             str(self.locust_dir / "locust"),
             "--html",
