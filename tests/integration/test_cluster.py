@@ -4,6 +4,7 @@ survives a node killed and restarted mid-run (its agents log in again elsewhere)
 from __future__ import annotations
 
 import base64
+import csv
 import json
 import ssl
 import subprocess
@@ -159,3 +160,75 @@ def test_tls_ends_at_the_balancer_and_keeps_the_affinity(tmp_path: Path) -> None
         # without the CA the certificate is not trusted
         with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
             _get_me(sim.url, context=ssl.create_default_context())
+
+
+def _truth_counts(path: Path, until: float) -> tuple[Counter[str], Counter[str]]:
+    """Per action, the recording notifications the truth log names: all of them, and
+    those published before ``until`` (UNIX s); ``held``: delayed past the 1.5 s timeout."""
+    with path.open(newline="") as handle:
+        rows = [
+            r
+            for r in csv.DictReader(handle)
+            if r["notification_type"] == "CallRecordingStateChange"
+        ]
+    counts: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+    for row in rows:
+        for counter, kept in zip(counts, (True, float(row["ts"]) < until), strict=True):
+            if kept:
+                counter[row["action"]] += 1
+                counter["held"] += float(row["delay_ms"]) > 1_500
+    return counts
+
+
+@needs_haproxy
+def test_late_and_duplicate_notifications_are_counted_per_node(tmp_path: Path) -> None:
+    truth = tmp_path / "truth.csv"
+    args = ["--nodes", "2", "--agents", "6", "--latency-ms", "2", "--answer-delay-ms", "20",
+            "--duplicate-share", "0.1", "--delay-share", "0.05", "--delay-ms", "2000",
+            "--seed", "5", "--truth-log", str(truth)]  # fmt: skip
+    scenario = tmp_path / "cluster.toml"
+    scenario.write_text(
+        _SCENARIO.replace("notification_timeout_s = 3", "notification_timeout_s = 1.5").replace(
+            "duration_s = 14", "duration_s = 10"
+        )
+    )
+    agents = tmp_path / "agents.csv"
+    agents.write_text(
+        "username,password\n" + "".join(f"agent{n:04d},gwsload\n" for n in range(1, 7))
+    )
+    out = tmp_path / "run"
+    with SimulatorProcess(args) as sim:
+        done = subprocess.run(
+            [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--target", sim.url,
+             "--agents-file", str(agents), "--out", str(out), "--progress-every", "0",
+             "--no-check"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "completed", (manifest.get("failure"), done.stdout[-1500:])
+    report = subprocess.run(
+        [sys.executable, "-m", "gwsload.cli", "report", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert report.returncode in (0, 1), report.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    by_node = {row["node"]: row for row in summary["nodes"]}
+    # the agents leave from the stage's end (the measured period's end): what a node
+    # published a second before it reached them; later ones may find them signed off
+    until = manifest["t0"] + manifest["stages"][-1]["end_s"] - 1.0
+    for node in ("node1", "node2"):
+        told, told_in_time = _truth_counts(truth.with_name(f"truth-{node}.csv"), until)
+        assert told_in_time["duplicated"] > 0 and told_in_time["held"] > 0, told_in_time
+        # the truth log judges: each duplicate a node published is one duplicate of that
+        # node, each notification it held past the timeout one late one of that node
+        counted = by_node[node]
+        assert told_in_time["duplicated"] <= counted["duplicate"] <= told["duplicated"], (
+            node, counted, told,
+        )  # fmt: skip
+        assert told_in_time["held"] <= counted["late"] <= told["held"], (node, counted, told)
+    for kind in ("late", "duplicate"):
+        # node by node they add up to the headline: none left without a node
+        assert sum(row[kind] for row in by_node.values()) == summary["all"][kind]
+        assert by_node.get("-", {kind: 0})[kind] == 0
+    html = (out / "report.html").read_text()
+    assert "<th>late</th>" in html and "<th>duplicate</th>" in html

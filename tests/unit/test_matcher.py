@@ -221,7 +221,7 @@ def test_rows_have_exactly_the_run_folder_columns() -> None:
     arow = dict(zip([c[0] for c in ANOMALY_COLUMNS], late.anomaly_values("w1"), strict=True))
     assert list(arow) == [
         "ts", "worker", "agent", "call_id", "kind", "notification_type", "recording_state",
-        "operation", "age_ms", "server_seq",
+        "operation", "age_ms", "server_seq", "node",
     ]  # fmt: skip
     assert (arow["kind"], arow["recording_state"], arow["age_ms"]) == ("late", "Recording", 2000.0)
 

@@ -28,7 +28,16 @@ __all__ = [
     "segments",
 ]
 
-ANOMALY_COLUMNS = ("ts", "kind", "agent", "call_id", "operation", "recording_state", "age_ms")
+ANOMALY_COLUMNS = (
+    "ts",
+    "kind",
+    "agent",
+    "call_id",
+    "operation",
+    "recording_state",
+    "age_ms",
+    "node",
+)
 SESSION_COLUMNS = (
     "ts",
     "agent",

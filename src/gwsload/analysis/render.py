@@ -200,13 +200,14 @@ def _nodes_section(analysis: RunAnalysis) -> str:
     for column in ("notify_p50_ms", "notify_p99_ms", "response_p99_ms"):
         shown[column] = [numbers.latency_ms(float(v)) for v in shown[column]]
     shown.columns = [
-        "node", "operations", "ok", "errors", "lost", "notify p50", "notify p99",
-        "response p99",
+        "node", "operations", "ok", "errors", "lost", "late", "duplicate", "notify p50",
+        "notify p99", "response p99",
     ]  # fmt: skip
     return (
         "<h2>Per node</h2>"
         '<p class="meta">Measured period; an operation counts for the node that answered its '
-        "request (X-Gwsload-Node); <code>-</code>: no response.</p>" + table(shown)
+        "request (X-Gwsload-Node), a late or duplicate notification for its operation's "
+        "node; <code>-</code>: no response.</p>" + table(shown)
     )
 
 

@@ -84,7 +84,8 @@ class RunAnalysis:
     breaches: dict[str, str] = field(default_factory=dict)
     #: server time vs delivery per operation (not available from every target)
     latency_split: LatencySplit = field(default_factory=lambda: LatencySplit(False, "not computed"))
-    #: latency, errors and losses per server node (None: fewer than two nodes named)
+    #: latency, errors, losses, late and duplicate notifications per server node (None:
+    #: fewer than two nodes named)
     nodes: pd.DataFrame | None = None
     #: server time vs delivery per window (latency_split.split_over_time); None when
     #: the split is not available
@@ -159,7 +160,13 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
         failed_run=run_failures(run.path, run.manifest),
         breaches=attribute_breaches(run, slo_results, capacity),
         latency_split=latency_split,
-        nodes=per_node(run.path, t0=run.t0, from_s=run.warmup_s, to_s=run.measure_end_s),
+        nodes=per_node(
+            run.path,
+            t0=run.t0,
+            from_s=run.warmup_s,
+            to_s=run.measure_end_s,
+            anomalies=run.anomalies,
+        ),
         split_series=split_over_time(run.events, latency_split, window_s=window_s),
     )
 

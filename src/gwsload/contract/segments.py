@@ -78,6 +78,7 @@ ANOMALY_COLUMNS: tuple[tuple[str, str, object], ...] = (
     ("operation", "string", ""),
     ("age_ms", "float64", _NAN),
     ("server_seq", "int64", -1),
+    ("node", "string", ""),
 )
 
 

@@ -283,6 +283,7 @@ class NotificationMatcher:
                 server_ts=server_ts,
                 server_seq=server_seq,
                 wall_offset=self.wall_offset,
+                node=related.node if related is not None else "",
             )
         ]
 

@@ -133,6 +133,8 @@ class Anomaly:
     server_ts: float | None
     server_seq: int
     wall_offset: float
+    #: the server node that answered the related operation's request ("" when none)
+    node: str = ""
 
     @property
     def ts(self) -> float:
@@ -158,4 +160,5 @@ class Anomaly:
             self.operation,
             self.age_ms,
             self.server_seq,
+            self.node,
         )
