@@ -17,7 +17,7 @@ from gwsload.analysis.load import load_run
 
 
 def latency_over_time(run_dir: str, window_s: float = 10.0) -> pd.DataFrame:
-    run = load_run(run_dir)
+    run = load_run(run_dir, keep_events=True)
     ok = run.events[run.events["outcome"] == "ok"]
     window = (ok["t_s"] // window_s * window_s).rename("window_s")
     table = ok.groupby(window)["notify_ms"].describe(percentiles=[0.5, 0.99])

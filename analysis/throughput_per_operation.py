@@ -15,7 +15,7 @@ from gwsload.analysis.load import load_run
 
 
 def throughput_per_operation(run_dir: str) -> pd.DataFrame:
-    run = load_run(run_dir)
+    run = load_run(run_dir, keep_events=True)
     events = run.events
     measured = events[(events["t_s"] >= run.warmup_s) & (events["t_s"] < run.measure_end_s)]
     table = pd.crosstab(measured["operation"], measured["outcome"])

@@ -173,7 +173,7 @@ def report_drift(run: Path) -> list[str]:
 
 
 def analyse(run: Path, settle_share: float) -> dict[str, Any]:
-    folder = load_run(run)
+    folder = load_run(run, keep_events=True)
     measured_s = folder.measure_end_s - folder.warmup_s
     judge_rss = measured_s >= MIN_DURATION_S
     ev = folder.events

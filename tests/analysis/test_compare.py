@@ -10,14 +10,18 @@ from gwsload.errors import ConfigError
 
 
 def _verdicts(runs: dict[str, Path], baseline: str, candidate: str) -> dict[tuple[str, ...], str]:
-    table = compare_runs(load_run(runs[baseline]), load_run(runs[candidate]))
+    table = compare_runs(
+        load_run(runs[baseline], keep_events=True), load_run(runs[candidate], keep_events=True)
+    )
     return {
         (str(r.operation), str(r.metric), str(r.stat)): str(r.verdict) for r in table.itertuples()
     }
 
 
 def test_a_planted_30_percent_regression_is_worse(runs: dict[str, Path]) -> None:
-    table = compare_runs(load_run(runs["baseline"]), load_run(runs["slower"]))
+    table = compare_runs(
+        load_run(runs["baseline"], keep_events=True), load_run(runs["slower"], keep_events=True)
+    )
     pooled = table[(table["operation"] == "*") & table["metric"].isin(["notify_ms", "response_ms"])]
     # about 2,200 operations: p99.9 would rest on the two slowest, so it is not judged
     assert pooled[pooled["stat"] == "p99.9"]["verdict"].tolist() == ["too few"] * 2
@@ -32,7 +36,9 @@ def test_a_planted_30_percent_regression_is_worse(runs: dict[str, Path]) -> None
 
 
 def test_planted_losses_are_a_regression_in_percentage_points(runs: dict[str, Path]) -> None:
-    table = compare_runs(load_run(runs["baseline"]), load_run(runs["lossy"]))
+    table = compare_runs(
+        load_run(runs["baseline"], keep_events=True), load_run(runs["lossy"], keep_events=True)
+    )
     lost = table[(table["operation"] == "*") & (table["metric"] == "lost_ratio")].iloc[0]
     assert lost["change_kind"] == "absolute"
     assert lost["baseline"] == 0.0
@@ -64,6 +70,11 @@ def test_runs_of_different_scenarios_or_loads_are_refused(runs: dict[str, Path])
         match=r"not comparable.*scenario 'synthetic' vs "
         r"'capacity'.*use --force",
     ) as info:
-        check_comparable(load_run(runs["baseline"]), load_run(runs["capacity"]))
+        check_comparable(
+            load_run(runs["baseline"], keep_events=True),
+            load_run(runs["capacity"], keep_events=True),
+        )
     assert "\n" not in str(info.value)
-    check_comparable(load_run(runs["baseline"]), load_run(runs["slower"]))
+    check_comparable(
+        load_run(runs["baseline"], keep_events=True), load_run(runs["slower"], keep_events=True)
+    )

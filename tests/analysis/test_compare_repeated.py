@@ -59,7 +59,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _load(folders: dict[str, Path], *names: str) -> list[RunFolder]:
-    return [load_run(folders[name]) for name in names]
+    return [load_run(folders[name], keep_events=True) for name in names]
 
 
 def _row(table: object, metric: str, stat: str, operation: str = "*") -> dict[str, object]:

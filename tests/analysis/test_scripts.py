@@ -52,7 +52,7 @@ def test_latency_over_time(runs: dict[str, Path]) -> None:
 def test_throughput_per_operation(runs: dict[str, Path]) -> None:
     assert "ops_per_s" in _run("throughput_per_operation", runs["clean"])
     table = _script("throughput_per_operation").throughput_per_operation(str(runs["clean"]))
-    run = load_run(runs["clean"])
+    run = load_run(runs["clean"], keep_events=True)
     measured = (run.events["t_s"] >= run.warmup_s) & (run.events["t_s"] < run.measure_end_s)
     assert table["operations"].sum() == measured.sum()
     assert set(table.index) == set(run.events["operation"])
@@ -62,7 +62,7 @@ def test_lost_notifications(runs: dict[str, Path]) -> None:
     listing = _run("lost_notifications", runs["lossy"]).splitlines()
     assert listing[0].startswith("t_s,worker,agent,call_id,operation")
     lost = _script("lost_notifications").lost_notifications(str(runs["lossy"]))
-    run = load_run(runs["lossy"])
+    run = load_run(runs["lossy"], keep_events=True)
     assert len(lost) == len(listing) - 1 == (run.events["outcome"] == "lost").sum() > 0
     assert lost["agent"].str.len().min() > 0
 

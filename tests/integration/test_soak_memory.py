@@ -77,7 +77,7 @@ def test_generator_rss_stays_flat_after_the_ramp(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=RUN_S + 200, check=False,
     )  # fmt: skip
     assert (out / "manifest.json").exists(), done.stdout + done.stderr
-    run = load_run(out)
+    run = load_run(out, keep_events=True)
     assert len(run.events) > 5_000, "too little turnover to test anything"
     gen = run.generator
     gen = gen[(gen["t_s"] >= SETTLED_FROM_S) & (gen["t_s"] < run.measure_end_s)]

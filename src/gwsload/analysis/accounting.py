@@ -14,7 +14,6 @@ from typing import cast
 import pandas as pd
 
 from gwsload.analysis.load import RunFolder
-from gwsload.analysis.metrics import measured_mask
 from gwsload.contract.operations import ANOMALY_KINDS, OUTCOME_KINDS
 from gwsload.contract.status import status_meaning
 
@@ -56,33 +55,23 @@ def _example_text(row: pd.Series) -> str:
 
 def compute_outcomes(run: RunFolder) -> pd.DataFrame:
     """Rows: outcome, detail, count, share (of operations), examples (list of str)."""
-    mask = measured_mask(run)
-    total = int(mask.sum())
-    is_ok = (run.events["outcome"] == "ok").to_numpy()
-    # only the (few) other rows are grouped by status; ok is one count
-    other = run.events.loc[mask & ~is_ok, ["outcome", "http_status", "status_code"]]
-    rows: list[dict[str, object]] = []
-    grouped = (
-        other.groupby(["outcome", "http_status", "status_code"], observed=True)
-        .size()
-        .reset_index(name="count")
+    measured = run.digest.measured
+    total = int(measured.counts.sum())
+    outcomes = run.digest.outcomes
+    ok_count = (
+        int(measured.counts[:, outcomes.index("ok")].sum())
+        if "ok" in outcomes and measured.counts.shape[1] > outcomes.index("ok")
+        else 0
     )
-    ok_count = int((mask & is_ok).sum())
+    # the (few) other rows by status, counted while the events streamed; ok is one count
+    kinds = [
+        {"outcome": o, "http_status": h, "status_code": c, "count": n}
+        for (o, h, c), n in sorted(run.digest.kinds.items())
+    ]
     if ok_count:
-        grouped = pd.concat(
-            [
-                pd.DataFrame(
-                    {
-                        "outcome": ["ok"],
-                        "http_status": [200],
-                        "status_code": [0],
-                        "count": [ok_count],
-                    }
-                ),
-                grouped.astype({"outcome": str}),
-            ],
-            ignore_index=True,
-        )
+        kinds.insert(0, {"outcome": "ok", "http_status": 200, "status_code": 0, "count": ok_count})
+    grouped = pd.DataFrame(kinds, columns=["outcome", "http_status", "status_code", "count"])
+    rows: list[dict[str, object]] = []
     grouped = grouped[grouped["count"] > 0]
     grouped["detail"] = [
         _detail(str(o), int(h), int(s))

@@ -16,14 +16,13 @@ import numpy as np
 import pandas as pd
 
 from gwsload.analysis.load import RunFolder
-from gwsload.analysis.metrics import ALL, measured_mask
+from gwsload.analysis.metrics import ALL
 from gwsload.contract import numbers
 from gwsload.scenario import DEFAULT_LATENCY_BANDS_MS
 
 __all__ = ["band_edges_ms", "band_labels", "compute_bands"]
 
 #: rows per pass: bounds the temporaries
-_CHUNK = 1 << 20
 
 
 def band_edges_ms(manifest: dict[str, Any]) -> tuple[float, ...]:
@@ -54,26 +53,12 @@ def compute_bands(run: RunFolder, headline: pd.DataFrame) -> pd.DataFrame:
     """
     edges = band_edges_ms(run.manifest)
     labels = band_labels(edges)
-    mask = measured_mask(run)
-    events = run.events
-    codes = events["operation"].cat.codes.to_numpy()
-    names = [str(c) for c in events["operation"].cat.categories]
-    ok_code = (
-        list(events["outcome"].cat.categories).index("ok")
-        if "ok" in list(events["outcome"].cat.categories)
-        else -1
-    )
+    digest = run.digest
+    names = digest.operations
+    # counted while the events streamed (the plan's edges are this run's)
     counts = np.zeros((len(names) + 1, len(labels)), np.int64)
-    notify = events["notify_ms"].to_numpy()
-    outcome = events["outcome"].cat.codes.to_numpy()
-    for start in range(0, len(notify), _CHUNK):
-        rows = slice(start, start + _CHUNK)
-        done = mask[rows] & (outcome[rows] == ok_code) & np.isfinite(notify[rows])
-        band = np.searchsorted(np.asarray(edges), notify[rows][done], side="right")
-        keys = codes[rows][done].astype(np.int64) * len(labels) + band
-        counts[:-1] += np.bincount(keys, minlength=len(names) * len(labels)).reshape(
-            len(names), len(labels)
-        )
+    seen = digest.bands[: len(names)]
+    counts[: len(seen)] = seen
     counts[-1] = counts[:-1].sum(axis=0)
     index = {name: i for i, name in enumerate(names)} | {ALL: len(names)}
     rows_out = []

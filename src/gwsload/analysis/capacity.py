@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,11 +36,11 @@ from gwsload.analysis.limits import (
     period_health,
 )
 from gwsload.analysis.load import RunFolder
-from gwsload.analysis.metrics import ALL, number, row_of, summarize_period
+from gwsload.analysis.metrics import ALL, number, row_of, summarize_digest
 from gwsload.analysis.slo import Slo, evaluate_slos
 from gwsload.contract import numbers
 
-__all__ = ["CapacityResult", "compute_capacity", "compute_steps"]
+__all__ = ["CapacityResult", "compute_capacity", "compute_steps", "step_periods"]
 
 EFFICIENCY_FLOOR = 0.9
 LATENCY_FACTOR = 2.0
@@ -51,29 +52,44 @@ def compute_steps(run: RunFolder, slos: list[Slo]) -> pd.DataFrame:
     return _measure_steps(run, slos)[0]
 
 
+def step_periods(
+    manifest: dict[str, Any], warmup_s: float, end_s: float
+) -> dict[int, tuple[float, float]]:
+    """[from_s, to_s) of each stage (by position) measured as a capacity step: after the
+    warm-up and after the users of the step settled in at the stage's spawn rate."""
+    stages = manifest.get("stages") or []
+    periods: dict[int, tuple[float, float]] = {}
+    previous_users = 0.0
+    for position, stage in enumerate(stages):
+        start, end = float(stage.get("start_s", 0)), float(stage.get("end_s", 0))
+        users = float(stage.get("users") or 0)
+        spawn = float(stage.get("spawn_rate") or 0) or math.inf
+        settle = math.ceil(abs(users - previous_users) / spawn) if spawn != math.inf else 0
+        previous_users = users
+        lo = max(start + settle, warmup_s)
+        hi = min(end, end_s)
+        if hi - lo > 0:
+            periods[position] = (lo, hi)
+    return periods
+
+
 def _measure_steps(run: RunFolder, slos: list[Slo]) -> tuple[pd.DataFrame, dict[int, PeriodHealth]]:
     stages = run.manifest.get("stages") or []
     rows: list[dict[str, object]] = []
     healths: dict[int, PeriodHealth] = {}
-    previous_users = 0.0
-    for stage in stages:
-        start, end = float(stage.get("start_s", 0)), float(stage.get("end_s", 0))
+    digest = run.digest
+    for position, stage in enumerate(stages):
         users = float(stage.get("users") or 0)
         rate = stage.get("rate_per_s")
-        spawn = float(stage.get("spawn_rate") or 0) or math.inf
-        settle = math.ceil(abs(users - previous_users) / spawn) if spawn != math.inf else 0
-        previous_users = users
-        lo = max(start + settle, run.warmup_s)
-        hi = min(end, run.end_s)
-        if hi - lo <= 0:
+        if position not in digest.steps or position not in digest.plan.steps:
             continue
-        t = run.events["t_s"].to_numpy()
-        in_step = (t >= lo) & (t < hi)
-        if not in_step.any():
+        lo, hi = digest.plan.steps[position]
+        period = digest.steps[position]
+        if not period.counts.any():
             continue
         at = run.anomalies["t_s"]
         anomalies = run.anomalies[(at >= lo) & (at < hi)]
-        table = summarize_period(run.events, anomalies, hi - lo, mask=in_step)
+        table = summarize_digest(digest, period, anomalies, hi - lo)
         results = evaluate_slos(slos, table)
         passed = results["passed"]
         pooled = {k: number(v) for k, v in row_of(table, ALL).items()}

@@ -34,6 +34,7 @@ __all__ = [
     "percentile_us",
     "read_hlog_totals",
     "round_sig",
+    "signed_percentile_us",
 ]
 
 LOWEST_US = 1
@@ -119,6 +120,28 @@ def percentile_rows_us(
         values = _highest_value_of_index(index) if p > 0 else lowest_value_of_index(index)
         out[:, j] = np.where(total > 0, values, np.nan)
     return out
+
+
+def signed_percentile_us(
+    negative: Counts, positive: Counts, percentiles: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """Percentiles (0..100) of values of either sign held as two canonical histograms:
+    ``negative`` counts the magnitudes of the values below zero. Nearest rank as
+    :func:`percentile_us`, each bucket standing for its highest value (for a negative
+    bucket: minus its lowest magnitude). NaN when both are empty."""
+    pcts = np.asarray(percentiles, dtype=np.float64)
+    # ascending order: the negative buckets from the largest magnitude down, then the rest
+    counts = np.concatenate([negative[::-1], positive])
+    total = int(counts.sum())
+    if total == 0:
+        return np.full(pcts.shape, np.nan)
+    cumulative = np.cumsum(counts)
+    target = np.maximum(((np.minimum(pcts, 100.0) * total / 100.0) + 0.5).astype(np.int64), 1)
+    at = np.searchsorted(cumulative, target, side="left").astype(np.int64)
+    below = at < len(negative)
+    magnitude = lowest_value_of_index(np.where(below, len(negative) - 1 - at, 0))
+    above = _highest_value_of_index(np.where(below, 0, at - len(negative)))
+    return np.where(below, -magnitude, above).astype(np.float64)
 
 
 def round_sig(value: float, digits: int = SIGNIFICANT_DIGITS) -> float:

@@ -14,6 +14,7 @@ Latency percentiles, per run and per window, use the HDR buckets (3 significant 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, SupportsFloat, cast
 
@@ -21,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from gwsload.analysis.digest import EventDigest, PeriodDigest, SignedHistogram, choose_window_s
 from gwsload.analysis.hdr import (
     COUNTS_LEN,
     HdrCounts,
@@ -29,8 +31,10 @@ from gwsload.analysis.hdr import (
     percentile_rows_us,
     percentile_us,
     round_sig,
+    signed_percentile_us,
 )
 from gwsload.analysis.load import RunFolder
+from gwsload.analysis.load_events import read_events
 from gwsload.contract.operations import ERROR_OUTCOMES
 from gwsload.contract.slo import STAT_PERCENTILES
 
@@ -46,12 +50,12 @@ __all__ = [
     "compute_time_series",
     "compute_users",
     "hdr_counts_by_key",
-    "histograms_from_events",
     "latency_histograms",
     "measured_mask",
     "number",
+    "period_histograms",
     "row_of",
-    "summarize_period",
+    "summarize_digest",
     "window_percentiles",
 ]
 
@@ -64,7 +68,6 @@ LATENCY_METRICS = {
 }
 #: stat name -> percentile (100 = max)
 STATS = STAT_PERCENTILES
-_WINDOW_CHOICES = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 
 Mask = npt.NDArray[np.bool_]
 KeyOf = Callable[[slice], npt.NDArray[np.int64]]
@@ -82,16 +85,9 @@ def row_of(frame: pd.DataFrame, key: str) -> dict[str, Any]:
     return {str(k): v for k, v in frame.loc[key].items()}
 
 
-def choose_window_s(duration_s: float, *, target_windows: int = 120) -> float:
-    """The smallest round window length giving at most ``target_windows`` windows."""
-    for window in _WINDOW_CHOICES:
-        if duration_s / window <= target_windows:
-            return float(window)
-    return float(_WINDOW_CHOICES[-1])
-
-
 def measured_mask(run: RunFolder) -> Mask:
-    """Which events belong to the measured period (warm-up and sign-off excluded)."""
+    """Which events belong to the measured period (warm-up and sign-off excluded);
+    needs the kept events (``load_run(..., keep_events=True)``)."""
     t = run.events["t_s"].to_numpy()
     mask: Mask = (t >= run.warmup_s) & (t < run.measure_end_s)
     return mask
@@ -99,12 +95,6 @@ def measured_mask(run: RunFolder) -> Mask:
 
 def _values_us(values_ms: npt.NDArray[np.floating]) -> npt.NDArray[np.int64]:
     return np.round(values_ms.astype(np.float64) * 1000.0).astype(np.int64)
-
-
-def _codes(events: pd.DataFrame, column: str) -> tuple[npt.NDArray[np.signedinteger], list[str]]:
-    categorical = events[column].astype("category")
-    codes: npt.NDArray[np.signedinteger] = np.asarray(categorical.cat.codes)
-    return codes, [str(c) for c in categorical.cat.categories]
 
 
 def hdr_counts_by_key(
@@ -136,25 +126,14 @@ def hdr_counts_by_key(
     return counts.reshape(n_keys, width)
 
 
-def _masked_key(codes: npt.NDArray[np.signedinteger], mask: Mask | None) -> KeyOf:
-    def key_of(rows: slice) -> npt.NDArray[np.int64]:
-        keys = codes[rows].astype(np.int64)
-        return keys if mask is None else np.where(mask[rows], keys, -1)
-
-    return key_of
-
-
-def histograms_from_events(events: pd.DataFrame, mask: Mask | None = None) -> list[HdrCounts]:
-    """HDR histograms (canonical layout) per latency metric and operation of the events."""
-    codes, names = _codes(events, "operation")
+def period_histograms(digest: EventDigest, period: PeriodDigest) -> list[HdrCounts]:
+    """HDR histograms (canonical layout) per latency metric and operation of a period."""
     result = []
     for column, metric in LATENCY_METRICS.items():
-        matrix = hdr_counts_by_key(
-            _masked_key(codes, mask), len(names), events[column].to_numpy(), width=COUNTS_LEN
-        )
-        for code, counts in enumerate(matrix):
+        table = period.histograms.get(column)
+        for code, counts in enumerate(table if table is not None else []):
             if counts.any():
-                result.append(HdrCounts(metric, names[code], counts))
+                result.append(HdrCounts(metric, digest.operations[code], counts))
     return result
 
 
@@ -162,7 +141,7 @@ def latency_histograms(run: RunFolder) -> list[HdrCounts]:
     """Post-warm-up histograms per metric and operation: from latency.hlog, else from events."""
     if run.hdr is not None:
         return run.hdr
-    return histograms_from_events(run.events, measured_mask(run))
+    return period_histograms(run.digest, run.digest.measured)
 
 
 def _pooled(histograms: list[HdrCounts]) -> dict[tuple[str, str], npt.NDArray[np.int64]]:
@@ -195,40 +174,37 @@ def compute_headline(run: RunFolder) -> pd.DataFrame:
     """
     t = run.anomalies["t_s"]
     anomalies = run.anomalies[(t >= run.warmup_s) & (t < run.measure_end_s)]
-    return summarize_period(
-        run.events,
+    return summarize_digest(
+        run.digest,
+        run.digest.measured,
         anomalies,
         run.measure_end_s - run.warmup_s,
-        mask=measured_mask(run),
         histograms=latency_histograms(run),
     )
 
 
-def summarize_period(
-    events: pd.DataFrame,
+def summarize_digest(
+    digest: EventDigest,
+    period: PeriodDigest,
     anomalies: pd.DataFrame,
     seconds: float,
     *,
-    mask: Mask | None = None,
     histograms: list[HdrCounts] | None = None,
 ) -> pd.DataFrame:
-    """The headline table of a period: the events under ``mask`` (all when None).
+    """The headline table of a period of the digest (the measured period or a step).
 
     ``anomalies`` must already be cut to the period. Without ``histograms`` the
-    latency stats come from the events themselves.
+    latency stats come from the period's own histograms.
     """
     if histograms is None:
-        histograms = histograms_from_events(events, mask)
+        histograms = period_histograms(digest, period)
     seconds = max(seconds, 1e-9)
     pooled = _pooled(histograms)
-    op_codes, op_names = _codes(events, "operation")
-    out_codes, out_names = _codes(events, "outcome")
-    if mask is not None:
-        op_codes, out_codes = op_codes[mask], out_codes[mask]
-    pairs = op_codes.astype(np.int16) * len(out_names) + out_codes
-    table = np.bincount(pairs, minlength=len(op_names) * len(out_names))
-    table = table.reshape(len(op_names), len(out_names))
-    by_outcome = pd.DataFrame(table, index=op_names, columns=out_names)
+    op_names, out_names = digest.operations, digest.outcomes
+    table = np.zeros((len(op_names), len(out_names)), np.int64)
+    rows_seen, cols_seen = period.counts.shape
+    table[:rows_seen, :cols_seen] = period.counts
+    by_outcome = pd.DataFrame(table, index=list(op_names), columns=list(out_names))
     by_outcome = by_outcome[by_outcome.sum(axis=1) > 0]
     by_outcome.loc[ALL] = by_outcome.sum(axis=0)
     rows = []
@@ -285,57 +261,56 @@ def _percentiles_ms(
     return rounded
 
 
+def _digest_for(run: RunFolder, window_s: float) -> EventDigest:
+    """The run's digest, or (another window length) the segments streamed again."""
+    plan = run.digest.plan
+    if window_s == plan.window_s:
+        return run.digest
+    other = dataclasses.replace(
+        plan, window_s=window_s, n_windows=int(np.floor(plan.end_s / window_s)) + 1
+    )
+    return read_events(run.path, run.t0, lambda _facts: other, keep=False)[0]
+
+
 def compute_time_series(run: RunFolder, window_s: float) -> pd.DataFrame:
     """Tidy per-window table (warm-up included), one row per window and operation (+ ``*``).
 
     Columns: window_s (start), operation, operations, ok, errors, lost, ops_per_s,
     ``response_ms_p50/p90/p99``, ``notify_ms_p50/p90/p99``, warmup (bool).
     """
-    events = run.events
-    n_windows = int(np.floor(run.end_s / window_s)) + 1
-    t_s = events["t_s"].to_numpy()
-    op_codes, op_names = _codes(events, "operation")
-    out_codes, out_names = _codes(events, "outcome")
+    digest = _digest_for(run, window_s)
+    n_windows = digest.plan.n_windows
+    op_names, out_names = digest.operations, digest.outcomes
+    cube = np.zeros((n_windows, len(op_names) + 1, len(out_names)), np.int64)
+    _, ops_seen, outs_seen = digest.window_counts.shape
+    cube[:, :ops_seen, :outs_seen] = digest.window_counts
+    cube[:, -1] = cube[:, :-1].sum(axis=1)  # the last slot is "all operations"
     error_codes = [out_names.index(o) for o in ERROR_OUTCOMES if o in out_names]
-    lost_code = out_names.index("lost") if "lost" in out_names else -2
-    n_ops = len(op_names) + 1  # the last slot is "all operations"
-    n_keys = n_windows * n_ops
-
-    # one small-int pass for the windows (multiplying beats float floor division)
-    window = np.empty(len(t_s), dtype=np.int32)
-    for start in range(0, len(t_s), _CHUNK):
-        rows = slice(start, start + _CHUNK)
-        window[rows] = np.clip(t_s[rows] * (1.0 / window_s), 0, n_windows - 1)
-
-    key_makers: list[KeyOf] = [
-        lambda rows: window[rows].astype(np.int64) * n_ops + op_codes[rows],
-        lambda rows: window[rows].astype(np.int64) * n_ops + (n_ops - 1),
-    ]
-    operations = np.zeros(n_keys, np.int64)
-    errors = np.zeros(n_keys, np.int64)
-    lost = np.zeros(n_keys, np.int64)
-    for key_of in key_makers:
-        for start in range(0, len(t_s), _CHUNK):
-            rows = slice(start, start + _CHUNK)
-            keys, outcome = key_of(rows), out_codes[rows]
-            operations += np.bincount(keys, minlength=n_keys)
-            errors += np.bincount(keys[np.isin(outcome, error_codes)], minlength=n_keys)
-            lost += np.bincount(keys[outcome == lost_code], minlength=n_keys)
+    lost = (
+        cube[:, :, out_names.index("lost")]
+        if "lost" in out_names
+        else np.zeros(cube.shape[:2], np.int64)
+    )
     frame = pd.DataFrame(
         {
-            "window_s": np.repeat(np.arange(n_windows) * window_s, n_ops),
+            "window_s": np.repeat(np.arange(n_windows) * window_s, len(op_names) + 1),
             "operation": np.tile([*op_names, ALL], n_windows),
-            "operations": operations,
-            "errors": errors,
-            "lost": lost,
+            "operations": cube.sum(axis=2).reshape(-1),
+            "errors": cube[:, :, error_codes].sum(axis=2).reshape(-1),
+            "lost": lost.reshape(-1),
         }
     )
     for column in ("response_ms", "notify_ms"):
-        values = events[column].to_numpy()
-        counts = hdr_counts_by_key(key_makers, n_keys, values)
-        stats = _percentiles_ms(counts, [50, 90, 99])
+        tables = digest.window_histograms.get(column, {})
+        stats = np.full((n_windows, len(op_names) + 1, 3), np.nan)
+        pooled = np.zeros((n_windows, COUNTS_LEN), np.int64)
+        # one operation at a time: the temporaries stay one (window x bucket) matrix
+        for code, table in tables.items():
+            stats[:, code] = _percentiles_ms(table, [50, 90, 99])
+            pooled += table
+        stats[:, -1] = _percentiles_ms(pooled, [50, 90, 99])
         for j, stat in enumerate(("p50", "p90", "p99")):
-            frame[f"{column}_{stat}"] = stats[:, j]
+            frame[f"{column}_{stat}"] = stats[:, :, j].reshape(-1)
     series = frame[frame["operations"] > 0].copy()
     # the last window may be partial: rate over the time actually covered
     covered = np.minimum(series["window_s"] + window_s, run.end_s) - series["window_s"]
@@ -373,11 +348,12 @@ def compute_spectrum(counts: npt.NDArray[np.int64], *, points: int = 200) -> pd.
     )
 
 
-def compute_notify_order(values_ms: npt.NDArray[np.floating]) -> dict[str, float]:
-    """How notifications arrive relative to HTTP responses (ms; negative = notification first)."""
-    values = np.asarray(values_ms, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
+def compute_notify_order(order: SignedHistogram) -> dict[str, float]:
+    """How notifications arrive relative to HTTP responses (ms; negative = notification
+    first): the count and the share below zero exact, the percentiles from the HDR
+    buckets (:func:`gwsload.analysis.hdr.signed_percentile_us`)."""
+    count = order.count
+    if count == 0:
         return {
             "count": 0,
             "notification_first_ratio": np.nan,
@@ -385,10 +361,10 @@ def compute_notify_order(values_ms: npt.NDArray[np.floating]) -> dict[str, float
             "p50": np.nan,
             "p99": np.nan,
         }
-    p1, p50, p99 = np.quantile(values, [0.01, 0.5, 0.99], method="inverted_cdf")
+    p1, p50, p99 = signed_percentile_us(order.negative, order.positive, [1, 50, 99]) / 1000.0
     return {
-        "count": len(values),
-        "notification_first_ratio": float((values < 0).mean()),
+        "count": count,
+        "notification_first_ratio": order.below_zero / count,
         "p1": float(p1),
         "p50": float(p50),
         "p99": float(p99),

@@ -17,12 +17,13 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from gwsload.analysis.load import RunFolder
 from gwsload.contract import numbers
 
-__all__ = ["JOIN_GAP_S", "RELOGIN_WITHIN_S", "Outage", "outages"]
+__all__ = ["JOIN_GAP_S", "RELOGIN_WITHIN_S", "Outage", "outage_backs", "outages"]
 
 #: spans closer than this belong to one outage
 JOIN_GAP_S = 1.0
@@ -59,12 +60,9 @@ class Outage:
         )
 
 
-def outages(run: RunFolder) -> list[Outage]:
-    """The run's outages, oldest first (see module doc)."""
-    incidents = run.incidents
+def _groups(incidents: pd.DataFrame) -> tuple[pd.DataFrame, list[list[int]]]:
+    """The ``target_unreachable`` spans and the members of each outage (oldest first)."""
     spans = incidents[incidents["kind"] == "target_unreachable"]
-    if spans.empty:
-        return []
     starts = spans["t_s"].to_numpy(dtype=float)
     ends = starts + spans["duration_ms"].to_numpy(dtype=float) / 1000.0
     order = np.argsort(starts, kind="stable")
@@ -76,21 +74,46 @@ def outages(run: RunFolder) -> list[Outage]:
             group_end = -np.inf
         groups[-1].append(int(i))
         group_end = max(group_end, ends[i])
+    return spans, groups
+
+
+def _span_ends(spans: pd.DataFrame) -> npt.NDArray[np.float64]:
+    starts = spans["t_s"].to_numpy(dtype=float)
+    ends: npt.NDArray[np.float64] = starts + spans["duration_ms"].to_numpy(dtype=float) / 1000.0
+    return ends
+
+
+def outage_backs(incidents: pd.DataFrame) -> list[float]:
+    """When the target was back from each outage (seconds since t0, oldest first): the
+    times after which the analysis looks for the first ok operation."""
+    spans, groups = _groups(incidents)
+    ends = _span_ends(spans)
+    return [float(ends[members].min()) for members in groups]
+
+
+def outages(run: RunFolder) -> list[Outage]:
+    """The run's outages, oldest first (see module doc)."""
+    incidents = run.incidents
+    spans, groups = _groups(incidents)
+    if spans.empty:
+        return []
+    starts, ends = spans["t_s"].to_numpy(dtype=float), _span_ends(spans)
     relogin = incidents[incidents["kind"] == "relogin"]
-    ok_times = np.sort(run.events.loc[run.events["outcome"] == "ok", "t_s"].to_numpy(dtype=float))
+    # the first ok operation at or after each return, found while the events streamed
+    first_ok = dict(zip(run.digest.plan.first_ok_after_s, run.digest.first_ok_after, strict=True))
     found = []
     agents = spans["agent"].to_numpy()
     for members in groups:
         start, back = float(starts[members].min()), float(ends[members].min())
         window = relogin[(relogin["t_s"] >= start) & (relogin["t_s"] <= back + RELOGIN_WITHIN_S)]
-        after = ok_times[np.searchsorted(ok_times, back) :]
+        after = first_ok.get(back, np.inf)
         found.append(
             Outage(
                 start_s=start,
                 back_s=back,
                 agents=len(set(agents[members])),
                 relogins=int(pd.Series(window["agent"]).nunique()),
-                first_operation_after_s=float(after[0] - back) if len(after) else None,
+                first_operation_after_s=float(after - back) if np.isfinite(after) else None,
                 t0=run.t0,
             )
         )

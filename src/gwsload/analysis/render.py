@@ -8,21 +8,18 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
 from gwsload.analysis import plots, plots_time
 from gwsload.analysis.attribution import breach_note
 from gwsload.analysis.bands import compute_bands
 from gwsload.analysis.environment import environment_html
-from gwsload.analysis.load import notify_after_response_ms
 from gwsload.analysis.markup import figure_png, page, table
 from gwsload.analysis.metrics import (
     ALL,
     compute_spectrum,
     compute_users,
     latency_histograms,
-    measured_mask,
     number,
 )
 from gwsload.analysis.outages import outages
@@ -34,7 +31,6 @@ from gwsload.contract.saturation import LOOP_LAG_MS
 
 __all__ = ["figure_png", "page", "render_report", "table"]
 
-_HISTOGRAM_SAMPLE = 1_000_000
 _LAG = numbers.latency_ms(LOOP_LAG_MS)
 
 
@@ -169,20 +165,19 @@ def _distribution_section(analysis: RunAnalysis) -> str:
             ax = plots.plot_percentile_spectrum(spectra)
             ax.set_title(f"{title}: percentile spectrum")
             images.append(figure_png(ax))
-    events = analysis.run.events
-    mask = measured_mask(analysis.run)
-    # a display histogram: an even sample of at most _HISTOGRAM_SAMPLE values
-    step = max(1, int(mask.sum()) // _HISTOGRAM_SAMPLE)
-    sample = np.flatnonzero(mask[::step]) * step
-    codes = events["operation"].cat.codes.to_numpy()[sample]
-    names = list(enumerate(events["operation"].cat.categories))
+    # a display histogram: an even sample of at most DISPLAY_SAMPLE measured values,
+    # kept while the events streamed
+    digest = analysis.run.digest
+    sample = digest.display_sample()
+    codes = sample["op"]
+    names = list(enumerate(digest.operations))
     for column, title in (("notify_ms", "Notification latency"), ("response_ms", "HTTP response")):
-        values = events[column].to_numpy()[sample]
+        values = sample[column]
         per_op = {str(name): values[codes == code] for code, name in names if (codes == code).any()}
         ax = plots.plot_latency_histogram(per_op)
         ax.set_title(f"{title} histogram")
         images.append(figure_png(ax))
-    order = notify_after_response_ms(events, sample)
+    order = sample["notify_ms"] - sample["response_ms"]
     images.append(figure_png(plots.plot_notify_after_response(order)))
     share = analysis.notify_order["notification_first_ratio"]
     text = (

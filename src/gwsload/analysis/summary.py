@@ -18,7 +18,7 @@ from gwsload.analysis.attribution import attribute_breaches, breach_note
 from gwsload.analysis.capacity import CapacityResult, compute_capacity
 from gwsload.analysis.drift import DriftResult, compute_drift, compute_harness_drift
 from gwsload.analysis.latency_split import LatencySplit, split_latency, split_over_time
-from gwsload.analysis.load import RunFolder, notify_after_response_ms
+from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import (
     ALL,
     LATENCY_METRICS,
@@ -27,7 +27,6 @@ from gwsload.analysis.metrics import (
     compute_headline,
     compute_notify_order,
     compute_time_series,
-    measured_mask,
     number,
     row_of,
 )
@@ -150,7 +149,7 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
         window_s=window_s,
         series=series,
         outcomes=compute_outcomes(run),
-        notify_order=compute_notify_order(notify_after_response_ms(run.events, measured_mask(run))),
+        notify_order=compute_notify_order(run.digest.notify_order),
         slos=slos,
         slo_results=slo_results,
         findings=assess_validity(run, headline) + harness_drift_findings(harness_drift),
@@ -167,7 +166,7 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
             to_s=run.measure_end_s,
             anomalies=run.anomalies,
         ),
-        split_series=split_over_time(run.events, latency_split, window_s=window_s),
+        split_series=split_over_time(run.digest, latency_split, window_s=window_s),
     )
 
 

@@ -149,9 +149,8 @@ def _omission_findings(run: RunFolder, headline: pd.DataFrame) -> list[Finding]:
                 ),
             )
         ]
-    mask = run.events["t_s"].to_numpy() >= run.warmup_s
-    lag = run.events["start_lag_ms"].to_numpy()[mask]
-    late_share = float((lag > LATE_START_MS).mean()) if len(lag) else 0.0
+    digest = run.digest  # counted while the events streamed, against LATE_START_MS
+    late_share = digest.late_starts / digest.after_warmup if digest.after_warmup else 0.0
     corrected = number(headline.loc[ALL, "notify_from_intended_ms_p99"])
     plain = number(headline.loc[ALL, "notify_ms_p99"])
     if late_share > LATE_START_SHARE or corrected > CORRECTION_FACTOR * plain:
@@ -181,7 +180,8 @@ def _omission_findings(run: RunFolder, headline: pd.DataFrame) -> list[Finding]:
 
 def _last_data_s(run: RunFolder) -> float:
     """Seconds from t0 to the last thing the run recorded (operation, sample, incident)."""
-    ends = [float(frame["t_s"].max()) for frame in (run.events, run.generator, run.incidents)]
+    ends = [float(frame["t_s"].max()) for frame in (run.generator, run.incidents)]
+    ends.append(run.digest.last_t_s)
     return max((end for end in ends if np.isfinite(end)), default=0.0)
 
 
