@@ -28,7 +28,9 @@ from pathlib import Path
 from gwsload.analysis.synthetic import Stage, SyntheticRun, write_run
 
 TARGET_S = 60.0
-DURATION_S = 3600.0
+TARGET_RSS_MB = 2048.0
+#: a day-long soak: 100 M operations at about 1,160 ops/s
+DURATION_S = 86_400.0
 USERS = 1000
 
 
@@ -42,9 +44,9 @@ def _spec(ops: int) -> SyntheticRun:
         lost_ratio=0.0005,
         late_per_lost=0.2,
         unexpected_count=20,
-        span_s=60.0,
+        span_s=120.0,
         hlog_interval_s=10.0,
-        incidents=((600.0, "reconnect"), (1800.0, "rehandshake")),
+        incidents=((600.0, "reconnect"), (1800.0, "rehandshake"), (43_200.0, "reconnect")),
         slo=(
             {"metric": "notify_ms", "stat": "p99", "operation": "*", "max": 500},
             {"metric": "lost_ratio", "operation": "*", "max": 0.001},

@@ -38,8 +38,9 @@ __all__ = [
 Counts = npt.NDArray[np.int64]
 #: latency columns with full HDR histograms per period and operation
 PERIOD_METRICS = ("response_ms", "notify_ms", "notify_from_intended_ms")
-#: latency columns with HDR histograms per time window and operation
-WINDOW_METRICS = ("response_ms", "notify_ms")
+#: latency columns with HDR histograms per time window and operation (the server-side
+#: part only when the folder has server stamps)
+WINDOW_METRICS = ("response_ms", "notify_ms", "server_notify_ms")
 #: at most this many measured rows are kept for the display histograms
 DISPLAY_SAMPLE = 1_000_000
 _WINDOW_CHOICES = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
@@ -270,6 +271,8 @@ class EventDigest:
         _, ops_dim, out_dim = self.window_counts.shape
         add_counts(self.window_counts.reshape(-1), (window * ops_dim + op) * out_dim + outcome)
         for metric in WINDOW_METRICS:
+            if metric not in columns:
+                continue
             values = columns[metric]
             finite = np.isfinite(values)
             tables = self.window_histograms.setdefault(metric, {})
@@ -277,9 +280,9 @@ class EventDigest:
             w, o = window[finite], op[finite]
             for code in np.unique(o).tolist():
                 mine = o == code
-                table = tables.setdefault(
-                    int(code), np.zeros((plan.n_windows, COUNTS_LEN), np.int64)
-                )
+                if code not in tables:
+                    tables[code] = np.zeros((plan.n_windows, COUNTS_LEN), np.int64)
+                table = tables[code]
                 add_counts(table.reshape(-1), w[mine] * COUNTS_LEN + index[mine])
 
     def _kinds(

@@ -22,6 +22,7 @@ without the field the split is "not available from this target".
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gwsload.analysis.digest import EventDigest, SignedHistogram
+from gwsload.analysis.hdr import signed_percentile_us
+from gwsload.analysis.load_events import BATCH_ROWS
 from gwsload.contract import numbers
+from gwsload.contract.segments import segment_paths
 from gwsload.errors import ConfigError
 
 __all__ = [
@@ -41,6 +46,7 @@ __all__ = [
     "LatencySplit",
     "least_offset_ms",
     "offset_bounds_ms",
+    "ok_rows",
     "split_latency",
     "split_over_time",
     "window_split",
@@ -126,66 +132,79 @@ def least_offset_ms(
     return float(min(max(0.0, low), high))
 
 
-def split_latency(path: Path, *, t0: float, from_s: float, to_s: float) -> LatencySplit:
-    """The split of the ok operations sent in [from_s, to_s) (seconds since ``t0``) of
-    the run folder at ``path``. Reads only the five columns it needs."""
-    frames = []
-    for file in sorted((path / "events").glob("*.parquet")):
+def ok_rows(
+    path: Path, columns: list[str], *, t0: float, from_s: float, to_s: float
+) -> Iterator[pd.DataFrame]:
+    """The ok rows sent in [from_s, to_s) of the segments that have ``columns``, batch by
+    batch (at most BATCH_ROWS rows decoded at once)."""
+    for file in segment_paths(path, "events"):
         try:
-            names = pq.read_schema(file).names
-            if "server_ms" not in names:  # format 1, or written without the field
-                continue
-            table = pq.read_table(file, columns=_COLUMNS)
+            if not set(columns) <= set(pq.read_schema(file).names):
+                continue  # format 1, or written without the field
+            batches = pq.ParquetFile(file).iter_batches(batch_size=BATCH_ROWS, columns=columns)
+            for batch in batches:
+                frame = batch.to_pandas()
+                t_s = frame["ts"].to_numpy() - t0
+                keep = (frame["outcome"].to_numpy() == "ok") & (t_s >= from_s) & (t_s < to_s)
+                yield frame[keep]
         except (pa.ArrowInvalid, OSError) as exc:
             raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
-        frame = table.to_pandas()
-        t_s = frame["ts"].to_numpy() - t0
-        keep = (
-            (frame["outcome"].to_numpy() == "ok")
-            & (t_s >= from_s)
-            & (t_s < to_s)
-            & np.isfinite(frame["server_ms"].to_numpy())
-            & np.isfinite(frame["notify_ms"].to_numpy())
-        )
-        if keep.any():
-            frames.append(frame.loc[keep, ["operation", "notify_ms", "server_ms"]])
-    if not frames:
+
+
+def split_latency(path: Path, *, t0: float, from_s: float, to_s: float) -> LatencySplit:
+    """The split of the ok operations sent in [from_s, to_s) (seconds since ``t0``) of
+    the run folder at ``path``. Streams the five columns it needs into HDR histograms
+    per operation (the offset bounds are exact minima; the percentiles within 0.1 %)."""
+    server: dict[str, SignedHistogram] = {}
+    delivery: dict[str, SignedHistogram] = {}
+    for frame in ok_rows(path, _COLUMNS, t0=t0, from_s=from_s, to_s=to_s):
+        server_raw = frame["server_ms"].to_numpy(np.float64)
+        delivery_raw = frame["notify_ms"].to_numpy(np.float64) - server_raw
+        usable = np.isfinite(server_raw) & np.isfinite(delivery_raw)
+        operations = frame["operation"].astype(str).to_numpy()[usable]
+        server_raw, delivery_raw = server_raw[usable], delivery_raw[usable]
+        for operation in np.unique(operations).tolist():
+            mine = operations == operation
+            server.setdefault(operation, SignedHistogram()).add(server_raw[mine])
+            delivery.setdefault(operation, SignedHistogram()).add(delivery_raw[mine])
+    samples = sum(h.count for h in server.values())
+    if not samples:
         return LatencySplit(
             False,
             f"{NOT_AVAILABLE} (its notifications carry no "
             "metrics.eventProcessing.serverGenerationTimestamp)",
         )
-    events = pd.concat(frames, ignore_index=True)
-    server_raw = events["server_ms"].to_numpy(np.float64)
-    delivery_raw = events["notify_ms"].to_numpy(np.float64) - server_raw
-    low, high = offset_bounds_ms(events["notify_ms"].to_numpy(np.float64), server_raw)
+    low = -min(h.minimum for h in delivery.values()) - RESOLUTION_MS
+    high = min(h.minimum for h in server.values()) + RESOLUTION_MS
     if low > high:
         return LatencySplit(
             False,
             f"{NOT_AVAILABLE}: the bounds on the clock offset contradict each other "
             f"(low {numbers.signed(low, 'ms')} above high {numbers.signed(high, 'ms')}; "
             "a clock was stepped during the run?)",
-            samples=len(events),
+            samples=samples,
         )
     offset = (low + high) / 2.0
-    events["server"] = server_raw - offset
-    events["delivery"] = delivery_raw + offset
     rows = []
-    for operation, group in [("*", events), *events.groupby("operation", sort=True)]:
+    for operation in ["*", *sorted(server)]:
+        parts = sorted(server) if operation == "*" else [operation]
+        # a shift moves every percentile by the same amount: shifted after the buckets
+        server_p = _percentiles_ms([server[o] for o in parts]) - offset
+        delivery_p = _percentiles_ms([delivery[o] for o in parts]) + offset
         rows.append(
             {
-                "operation": str(operation),
-                "count": len(group),
-                "server_p50_ms": float(np.percentile(group["server"], 50)),
-                "server_p99_ms": float(np.percentile(group["server"], 99)),
-                "delivery_p50_ms": float(np.percentile(group["delivery"], 50)),
-                "delivery_p99_ms": float(np.percentile(group["delivery"], 99)),
+                "operation": operation,
+                "count": sum(server[o].count for o in parts),
+                "server_p50_ms": float(server_p[0]),
+                "server_p99_ms": float(server_p[1]),
+                "delivery_p50_ms": float(delivery_p[0]),
+                "delivery_p99_ms": float(delivery_p[1]),
             }
         )
     return LatencySplit(
         True,
         "clock offset bounded by the minima of generated - sent and arrived - generated",
-        samples=len(events),
+        samples=samples,
         offset_low_ms=low,
         offset_high_ms=high,
         uncertainty_ms=(high - low) / 2.0,
@@ -193,12 +212,20 @@ def split_latency(path: Path, *, t0: float, from_s: float, to_s: float) -> Laten
     )
 
 
+def _percentiles_ms(histograms: list[SignedHistogram]) -> npt.NDArray[np.float64]:
+    """p50 and p99 (ms) of the histograms added together."""
+    negative = np.sum([h.negative for h in histograms], axis=0)
+    positive = np.sum([h.positive for h in histograms], axis=0)
+    result: npt.NDArray[np.float64] = signed_percentile_us(negative, positive, [50, 99]) / 1000.0
+    return result
+
+
 def window_split(
     notify_ms: npt.NDArray[np.float64], server_ms: npt.NDArray[np.float64], offset_ms: float
 ) -> dict[str, float]:
     """Server and delivery p50/p99 of one window's ok notifications (``notify_ms`` and the
-    raw ``server_ms`` of the same rows), split at the run's clock offset: the per-window
-    step of :func:`split_over_time`, kept apart so a streaming pass can call it."""
+    raw ``server_ms`` of the same rows), split at the run's clock offset, with exact
+    (interpolated) percentiles; :func:`split_over_time` gives the same from HDR buckets."""
     keep = np.isfinite(notify_ms) & np.isfinite(server_ms)
     if not keep.any():
         return {"count": 0.0, **dict.fromkeys(SPLIT_STATS, float("nan"))}
@@ -216,27 +243,38 @@ def window_split(
 
 
 def split_over_time(
-    events: pd.DataFrame, split: LatencySplit, *, window_s: float
+    digest: EventDigest, split: LatencySplit, *, window_s: float
 ) -> pd.DataFrame | None:
     """Server and delivery p50/p99 per window (warm-up included, all operations pooled)
-    of the ok rows of ``events`` (``RunFolder.events``: t_s, outcome, notify_ms,
-    server_notify_ms), split at ``split``'s offset; None when the split is not available.
-    Columns: window_s (start), count, :data:`SPLIT_STATS`."""
-    if not split.available or "server_notify_ms" not in events:
+    of the ok rows with a server stamp, from the digest's per-window HDR histograms of
+    the raw parts (:attr:`EventDigest.split_windows`), split at ``split``'s offset (a
+    shift moves every percentile by the same amount); None when the split is not
+    available. Columns: window_s (start), count, :data:`SPLIT_STATS`."""
+    if not split.available or digest.split_windows is None:
         return None
-    ok = (events["outcome"] == "ok").to_numpy()
-    t_s = events["t_s"].to_numpy()[ok]
-    notify = events["notify_ms"].to_numpy(np.float64)[ok]
-    server = events["server_notify_ms"].to_numpy(np.float64)[ok]
-    window = np.floor(t_s / window_s).astype(np.int64)
-    order = np.argsort(window, kind="stable")
-    starts = [int(i) for i in np.flatnonzero(np.diff(window[order]) != 0) + 1]
+    if window_s != digest.plan.window_s:
+        raise ValueError(f"the digest's windows are {digest.plan.window_s} s, not {window_s} s")
+    windows = digest.split_windows
     rows = []
-    for start, stop in zip([0, *starts], [*starts, len(order)], strict=True):
-        rows_of_window = order[start:stop]
-        if not len(rows_of_window):
-            continue
-        figures = window_split(notify[rows_of_window], server[rows_of_window], split.offset_ms)
-        if figures["count"]:
-            rows.append({"window_s": window[rows_of_window[0]] * window_s, **figures})
+    for window in np.flatnonzero(windows.count).tolist():
+        server = _window_percentiles_ms(windows.server, window)
+        delivery = _window_percentiles_ms(windows.delivery, window)
+        rows.append(
+            {
+                "window_s": window * window_s,
+                "count": float(windows.count[window]),
+                "server_p50_ms": float(server[0]) - split.offset_ms,
+                "server_p99_ms": float(server[1]) - split.offset_ms,
+                "delivery_p50_ms": float(delivery[0]) + split.offset_ms,
+                "delivery_p99_ms": float(delivery[1]) + split.offset_ms,
+            }
+        )
     return pd.DataFrame(rows, columns=["window_s", "count", *SPLIT_STATS])
+
+
+def _window_percentiles_ms(table: npt.NDArray[np.int64], window: int) -> npt.NDArray[np.float64]:
+    """p50 and p99 (ms) of one window of a (sign, window, bucket) table."""
+    result: npt.NDArray[np.float64] = (
+        signed_percentile_us(table[0, window], table[1, window], [50, 99]) / 1000.0
+    )
+    return result
