@@ -103,7 +103,7 @@ def _digest_bytes(folder: Path) -> int:
     digest = load_run(folder).digest
     arrays = [digest.window_counts, digest.bands, digest.measured.counts]
     arrays += list(digest.measured.histograms.values())
-    arrays += [t for tables in digest.window_histograms.values() for t in tables.values()]
+    arrays += list(digest.window_histograms.values())
     for step in digest.steps.values():
         arrays += [step.counts, *step.histograms.values()]
     return sum(a.nbytes for a in arrays)

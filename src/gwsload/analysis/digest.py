@@ -68,6 +68,10 @@ def add_counts(into: Counts, keys: npt.NDArray[np.int64]) -> None:
     into[low : low + len(counted)] += counted
 
 
+def _equal(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
+    return a is b or bool(np.array_equal(a, b, equal_nan=True))
+
+
 def _grow(array: Counts, rows: int) -> Counts:
     """``array`` with at least ``rows`` rows along axis 0 (new rows zero)."""
     if array.shape[0] >= rows:
@@ -121,17 +125,28 @@ class PeriodDigest:
         add_counts(flat, op * self.counts.shape[1] + outcome)
 
     def add_latency(
-        self, metric: str, op: npt.NDArray[np.int64], values_ms: npt.NDArray[Any]
+        self, metric: str, op: npt.NDArray[np.int64], bucket: npt.NDArray[np.int64]
     ) -> None:
-        finite = np.isfinite(values_ms)
-        ops = op[finite]
-        if len(ops) == 0:
+        """Count the rows' HDR buckets (``bucket``: -1 where the value is missing)."""
+        counted = bucket >= 0
+        if not counted.all():
+            op, bucket = op[counted], bucket[counted]
+        if len(op) == 0:
             return
-        table = _grow(
-            self.histograms.get(metric, np.zeros((0, COUNTS_LEN), np.int64)), int(ops.max()) + 1
-        )
-        add_counts(table.reshape(-1), ops * COUNTS_LEN + hdr_index_ms(values_ms[finite]))
+        empty = np.zeros((0, COUNTS_LEN), np.int64)
+        table = _grow(self.histograms.get(metric, empty), int(op.max()) + 1)
+        add_counts(table.reshape(-1), op * COUNTS_LEN + bucket)
         self.histograms[metric] = table
+
+
+def _buckets(values_ms: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """Canonical HDR bucket of every row, -1 where the value is missing (NaN)."""
+    finite = np.isfinite(values_ms)
+    if finite.all():
+        return hdr_index_ms(values_ms)
+    bucket = np.full(len(values_ms), -1, np.int64)
+    bucket[finite] = hdr_index_ms(values_ms[finite])
+    return bucket
 
 
 @dataclass
@@ -171,8 +186,8 @@ class EventDigest:
     last_t_s: float = math.nan
     #: (window, operation, outcome) counts
     window_counts: Counts = field(default_factory=lambda: np.zeros((0, 0, 0), np.int64))
-    #: metric -> operation code -> (window, HDR bucket) counts
-    window_histograms: dict[str, dict[int, Counts]] = field(default_factory=dict)
+    #: metric -> (window, operation code, HDR bucket) counts
+    window_histograms: dict[str, Counts] = field(default_factory=dict)
     measured: PeriodDigest = field(default_factory=PeriodDigest)
     steps: dict[int, PeriodDigest] = field(default_factory=dict)
     #: measured non-ok rows: (outcome, http_status, status_code) -> count
@@ -214,15 +229,31 @@ class EventDigest:
         self.last_t_s = float(np.nanmax([self.last_t_s, float(t_s.max())]))
         ok_code = self.outcomes.index("ok") if "ok" in self.outcomes else -1
         is_ok = outcome == ok_code
-        self._windows(t_s, op=op, outcome=outcome, columns=columns, n_ops=n_ops, n_out=n_out)
+        # every latency's bucket once per batch; a column equal to another shares it
+        buckets: dict[str, npt.NDArray[np.int64]] = {}
+        for metric in (*PERIOD_METRICS, *WINDOW_METRICS):
+            if metric in buckets or metric not in columns:
+                continue
+            same = next(
+                (m for m in buckets if columns[m] is columns[metric]),
+                None,
+            )
+            if same is None and metric == "notify_from_intended_ms":
+                same = "notify_ms" if _equal(columns[metric], columns["notify_ms"]) else None
+            buckets[metric] = buckets[same] if same else _buckets(columns[metric])
+        self._windows(t_s, op=op, outcome=outcome, buckets=buckets, n_ops=n_ops, n_out=n_out)
         measured = (t_s >= plan.warmup_s) & (t_s < plan.measure_end_s)
         periods = [(self.measured, measured)]
         periods += [(self.steps[i], (t_s >= lo) & (t_s < hi)) for i, (lo, hi) in plan.steps.items()]
         for period, rows in periods:
-            if rows.any():
+            if rows.all():  # most batches lie inside a period: no copies
+                period.add(op, outcome, n_ops, n_out)
+                for metric in PERIOD_METRICS:
+                    period.add_latency(metric, op, buckets[metric])
+            elif rows.any():
                 period.add(op[rows], outcome[rows], n_ops, n_out)
                 for metric in PERIOD_METRICS:
-                    period.add_latency(metric, op[rows], columns[metric][rows])
+                    period.add_latency(metric, op[rows], buckets[metric][rows])
         self._kinds(measured & ~is_ok, outcome, statuses)
         notify = columns["notify_ms"]
         banded = measured & is_ok & np.isfinite(notify)
@@ -254,7 +285,7 @@ class EventDigest:
         *,
         op: npt.NDArray[np.int64],
         outcome: npt.NDArray[np.int64],
-        columns: dict[str, npt.NDArray[Any]],
+        buckets: dict[str, npt.NDArray[np.int64]],
         n_ops: int,
         n_out: int,
     ) -> None:
@@ -271,19 +302,20 @@ class EventDigest:
         _, ops_dim, out_dim = self.window_counts.shape
         add_counts(self.window_counts.reshape(-1), (window * ops_dim + op) * out_dim + outcome)
         for metric in WINDOW_METRICS:
-            if metric not in columns:
+            if metric not in buckets:
                 continue
-            values = columns[metric]
-            finite = np.isfinite(values)
-            tables = self.window_histograms.setdefault(metric, {})
-            index = hdr_index_ms(values[finite])
-            w, o = window[finite], op[finite]
-            for code in np.unique(o).tolist():
-                mine = o == code
-                if code not in tables:
-                    tables[code] = np.zeros((plan.n_windows, COUNTS_LEN), np.int64)
-                table = tables[code]
-                add_counts(table.reshape(-1), w[mine] * COUNTS_LEN + index[mine])
+            table = self.window_histograms.get(metric)
+            if table is None or table.shape[1] < n_ops:
+                grown = np.zeros((plan.n_windows, n_ops, COUNTS_LEN), np.int64)
+                if table is not None:
+                    grown[:, : table.shape[1]] = table
+                self.window_histograms[metric] = table = grown
+            bucket = buckets[metric]
+            counted = bucket >= 0
+            # (window, operation, bucket): a batch spans few windows, so the bincount
+            # behind add_counts stays small
+            keys = (window[counted] * table.shape[1] + op[counted]) * COUNTS_LEN + bucket[counted]
+            add_counts(table.reshape(-1), keys)
 
     def _kinds(
         self,

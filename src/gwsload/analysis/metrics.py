@@ -301,13 +301,14 @@ def compute_time_series(run: RunFolder, window_s: float) -> pd.DataFrame:
         }
     )
     for column in ("response_ms", "notify_ms"):
-        tables = digest.window_histograms.get(column, {})
+        table = digest.window_histograms.get(column)
         stats = np.full((n_windows, len(op_names) + 1, 3), np.nan)
         pooled = np.zeros((n_windows, COUNTS_LEN), np.int64)
         # one operation at a time: the temporaries stay one (window x bucket) matrix
-        for code, table in tables.items():
-            stats[:, code] = _percentiles_ms(table, [50, 90, 99])
-            pooled += table
+        for code in range(table.shape[1] if table is not None else 0):
+            counts = cast(npt.NDArray[np.int64], table)[:, code]
+            stats[:, code] = _percentiles_ms(counts, [50, 90, 99])
+            pooled += counts
         stats[:, -1] = _percentiles_ms(pooled, [50, 90, 99])
         for j, stat in enumerate(("p50", "p90", "p99")):
             frame[f"{column}_{stat}"] = stats[:, :, j].reshape(-1)
