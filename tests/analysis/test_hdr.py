@@ -85,3 +85,15 @@ def test_hlog_with_a_broken_line_is_a_config_error(tmp_path: Path) -> None:
     log.write_text("#[StartTime: 1000.0 (seconds since epoch)]\nTag=notify.X,1000,5,1,garbage\n")
     with pytest.raises(ConfigError, match=r"latency.hlog:2: not an HdrHistogram interval line"):
         list(hdr.iter_hlog(log))
+
+
+def test_the_canonical_fast_decoder_adds_exactly_what_hdrh_decodes() -> None:
+    log = Path(__file__).parent / "data" / "faulty-smoke" / "latency.hlog"
+    lines = list(hdr._hlog_lines(log))
+    assert lines
+    for _number, _tag, _start, _length, payload, _written in lines:
+        fast = np.zeros(hdr.COUNTS_LEN, np.int64)
+        assert hdr._add_canonical(payload, fast, np.full(hdr.COUNTS_LEN, 7, np.int64))
+        slow = np.zeros(hdr.COUNTS_LEN, np.int64)
+        hdr._add_decoded(payload, slow)
+        assert (fast == slow).all() and fast.sum() > 0

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from hdrh.codec import HdrHistogramEncoder, payload_header_size
 from hdrh.histogram import HdrHistogram
+from pyhdrh import decode as decode_counts
 
 from gwsload.contract.periods import interval_is_measured
 from gwsload.errors import ConfigError
@@ -179,8 +181,35 @@ _BASE_TIME = re.compile(r"#\[BaseTime:\s*([\d.]+)")
 _YEAR_S = 365 * 24 * 3600.0
 
 
-def _add_decoded(payload: str, into: Counts) -> None:
+#: the canonical layout, as the header of an encoded histogram states it
+_CANONICAL = (LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS, 0)
+
+
+def _add_canonical(payload: str, into: Counts, scratch: Counts) -> bool:
+    """Decode a histogram of the canonical layout straight into ``scratch`` and add it
+    to ``into``; False (nothing added) for any other layout. Skips building an
+    HdrHistogram (a fresh ctypes counts array per line: most of a day-long log's
+    reading time)."""
+    decoded = HdrHistogramEncoder.decode(payload)
+    header = decoded.payload
+    layout = (
+        header.lowest_trackable_value,
+        header.highest_trackable_value,
+        header.significant_figures,
+        header.normalizing_index_offset,
+    )
+    if layout != _CANONICAL:
+        return False
+    scratch[:] = 0
+    decode_counts(decoded._data, payload_header_size, scratch.ctypes.data, COUNTS_LEN, 8)
+    into += scratch
+    return True
+
+
+def _add_decoded(payload: str, into: Counts, scratch: Counts | None = None) -> None:
     """Decode one histogram and add its counts to ``into`` (canonical layout), in place."""
+    if scratch is not None and _add_canonical(payload, into, scratch):
+        return
     hist = HdrHistogram.decode(payload)
     raw = np.ctypeslib.as_array(hist.counts).view(np.int64)
     if hist.unit_magnitude == 0 and hist.sub_bucket_half_count_magnitude == _HALF_COUNT_MAGNITUDE:
@@ -268,6 +297,7 @@ def read_hlog_totals(
     Intervals outside the period are not even decoded.
     """
     totals: dict[str, Counts] = {}
+    scratch = np.zeros(COUNTS_LEN, dtype=np.int64)
     for number, tag, start, length, payload, written in _hlog_lines(path):
         # gwsload writes starts relative to t0 (to the ms): judge those numbers as written
         since_t0 = written if abs((start - written) - t0) < 0.001 else start - t0
@@ -276,7 +306,7 @@ def read_hlog_totals(
         if tag not in totals:
             totals[tag] = np.zeros(COUNTS_LEN, dtype=np.int64)
         try:
-            _add_decoded(payload, totals[tag])
+            _add_decoded(payload, totals[tag], scratch)
         except Exception as exc:
             raise _bad_line(path, number, exc) from exc
     result = []
