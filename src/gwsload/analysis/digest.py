@@ -30,6 +30,7 @@ __all__ = [
     "EventDigest",
     "PeriodDigest",
     "SignedHistogram",
+    "SplitWindows",
     "add_counts",
     "choose_window_s",
     "hdr_index_ms",
@@ -38,9 +39,8 @@ __all__ = [
 Counts = npt.NDArray[np.int64]
 #: latency columns with full HDR histograms per period and operation
 PERIOD_METRICS = ("response_ms", "notify_ms", "notify_from_intended_ms")
-#: latency columns with HDR histograms per time window and operation (the server-side
-#: part only when the folder has server stamps)
-WINDOW_METRICS = ("response_ms", "notify_ms", "server_notify_ms")
+#: latency columns with HDR histograms per time window and operation
+WINDOW_METRICS = ("response_ms", "notify_ms")
 #: at most this many measured rows are kept for the display histograms
 DISPLAY_SAMPLE = 1_000_000
 _WINDOW_CHOICES = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
@@ -175,6 +175,38 @@ class SignedHistogram:
 
 
 @dataclass
+class SplitWindows:
+    """Per window, the ok rows with a server stamp: their raw server part (``server_ms``)
+    and delivery part (``notify_ms - server_ms``) as signed HDR histograms, before the
+    clock offset is known (latency_split applies it)."""
+
+    #: (negative, positive) x window x bucket
+    server: Counts
+    delivery: Counts
+    count: Counts
+
+    @classmethod
+    def empty(cls, n_windows: int) -> SplitWindows:
+        return cls(
+            np.zeros((2, n_windows, COUNTS_LEN), np.int64),
+            np.zeros((2, n_windows, COUNTS_LEN), np.int64),
+            np.zeros(n_windows, np.int64),
+        )
+
+    def add(
+        self, window: npt.NDArray[np.int64], server: npt.NDArray[Any], notify: npt.NDArray[Any]
+    ) -> None:
+        usable = np.isfinite(server) & np.isfinite(notify)
+        window, server, notify = window[usable], server[usable], notify[usable]
+        add_counts(self.count, window)
+        for table, values in ((self.server, server), (self.delivery, notify - server)):
+            negative = values < 0
+            for sign, rows in ((0, negative), (1, ~negative)):
+                keys = (sign * table.shape[1] + window[rows]) * COUNTS_LEN
+                add_counts(table.reshape(-1), keys + hdr_index_ms(np.abs(values[rows])))
+
+
+@dataclass
 class EventDigest:
     """The aggregates of one run's events (filled by :meth:`add`, batch by batch)."""
 
@@ -200,6 +232,8 @@ class EventDigest:
     after_warmup: int = 0
     late_starts: int = 0
     first_ok_after: list[float] = field(default_factory=list)
+    #: server vs delivery per window (None: the folder has no server stamps)
+    split_windows: SplitWindows | None = None
     #: the display sample: op (code), notify_ms, response_ms -> the batches' parts
     sample: dict[str, list[npt.NDArray[Any]]] = field(default_factory=dict)
 
@@ -241,7 +275,15 @@ class EventDigest:
             if same is None and metric == "notify_from_intended_ms":
                 same = "notify_ms" if _equal(columns[metric], columns["notify_ms"]) else None
             buckets[metric] = buckets[same] if same else _buckets(columns[metric])
-        self._windows(t_s, op=op, outcome=outcome, buckets=buckets, n_ops=n_ops, n_out=n_out)
+        window = self._windows(
+            t_s, op=op, outcome=outcome, buckets=buckets, n_ops=n_ops, n_out=n_out
+        )
+        if "server_notify_ms" in columns:
+            if self.split_windows is None:
+                self.split_windows = SplitWindows.empty(plan.n_windows)
+            self.split_windows.add(
+                window[is_ok], columns["server_notify_ms"][is_ok], columns["notify_ms"][is_ok]
+            )
         measured = (t_s >= plan.warmup_s) & (t_s < plan.measure_end_s)
         periods = [(self.measured, measured)]
         periods += [(self.steps[i], (t_s >= lo) & (t_s < hi)) for i, (lo, hi) in plan.steps.items()]
@@ -288,12 +330,12 @@ class EventDigest:
         buckets: dict[str, npt.NDArray[np.int64]],
         n_ops: int,
         n_out: int,
-    ) -> None:
+    ) -> npt.NDArray[np.int64]:
+        """Counts and latency histograms per window; returns each row's window."""
         plan = self.plan
         # multiplying beats float floor division; the last window takes anything later
-        window = np.clip(t_s * np.float32(1.0 / plan.window_s), 0, plan.n_windows - 1).astype(
-            np.int64
-        )
+        scaled = np.clip(t_s * np.float32(1.0 / plan.window_s), 0, plan.n_windows - 1)
+        window: npt.NDArray[np.int64] = scaled.astype(np.int64)
         shape = self.window_counts.shape
         if shape[1] < n_ops or shape[2] < n_out:
             grown = np.zeros((plan.n_windows, max(shape[1], n_ops), max(shape[2], n_out)), np.int64)
@@ -316,6 +358,7 @@ class EventDigest:
             # behind add_counts stays small
             keys = (window[counted] * table.shape[1] + op[counted]) * COUNTS_LEN + bucket[counted]
             add_counts(table.reshape(-1), keys)
+        return window
 
     def _kinds(
         self,
