@@ -35,6 +35,7 @@ SUMMARY_KEYS = {
     "harness_drift",
     "latency_split",
     "nodes",
+    "throttled",
     "outages",
 }
 

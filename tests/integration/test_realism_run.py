@@ -3,7 +3,9 @@ and a run counts each fault's outcome as the simulator's truth log says."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import json
 import subprocess
 import sys
 from collections import Counter
@@ -13,7 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from gwsload.gws.agent import Agent, AgentConfig
+from gwsload.gws.errors import GwsApiError
 from gwsload.gws.outcomes import Outcome
+from gwsload.gws.session import Response
 from gwsload.simulator.process import SimulatorProcess
 
 pytestmark = pytest.mark.gevent
@@ -118,3 +122,91 @@ def test_websocket_against_the_long_polling_only_simulator_is_one_line(tmp_path:
         'true, or use transport "long-polling"'
     ]
     assert not (tmp_path / "run").exists()  # refused before anything started
+
+
+def test_the_agent_waits_retry_after_on_set_up_requests_too() -> None:
+    args = ["--agents", "1", "--latency-ms", "1", "--answer-delay-ms", "20", "--seed", "8",
+            "--throttle-requests-share", "0.3", "--throttle-retry-after-s", "1"]  # fmt: skip
+    requests: list[tuple[str, float, float, int]] = []  # operation, sent, answered, status
+
+    def on_request(operation: str, response: Response | None, _: Exception | None) -> None:
+        if response is not None:
+            requests.append((operation, response.t_sent, response.t_response, response.http_status))
+
+    with SimulatorProcess(args) as sim:
+        agent = Agent(
+            AgentConfig(base_url=sim.url, user="agent0001", password="gwsload"),
+            on_request=on_request,
+        )
+        try:
+            for _ in range(12):  # a throttled step fails the set-up: start it again
+                try:
+                    agent.login()
+                    agent.establish_call()
+                    break
+                except GwsApiError:
+                    continue
+        finally:
+            with contextlib.suppress(GwsApiError):
+                agent.logout()
+    throttled = [i for i, r in enumerate(requests) if r[3] == 429]
+    set_up = {requests[i][0] for i in throttled} - {"StartCallRecording", "StopCallRecording"}
+    assert set_up, requests  # log-in and set-up steps were throttled
+    for i in throttled:
+        if i + 1 < len(requests):  # the next request waited the server's Retry-After
+            assert requests[i + 1][1] - requests[i][2] >= 0.99, requests[i : i + 2]
+
+
+_THROTTLING = """
+name = "throttling"
+warmup_s = 0
+[simulator]
+latency_ms = 2
+answer_delay_ms = 20
+seed = 23
+throttle_requests_share = 0.05
+throttle_retry_after_s = 1
+[client]
+notification_timeout_s = 2
+[workload]
+hold_s = 0.05
+think_time_s = 0.05
+[[stages]]
+duration_s = 6
+users = 6
+spawn_rate = 6
+"""
+
+
+def test_a_run_counts_every_throttled_request_as_the_truth_log_says(tmp_path: Path) -> None:
+    scenario = tmp_path / "throttling.toml"
+    scenario.write_text(_THROTTLING)
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--out", str(out),
+         "--progress-every", "0", "--no-check"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert (out / "manifest.json").exists(), done.stdout + done.stderr
+    with open(out / "simulator-truth.csv", newline="") as file:
+        throttled = [row for row in csv.DictReader(file) if row["action"] == "throttled"]
+    assert throttled
+    lines = Counter(row["notification_type"].split(" ", 1)[0] for row in throttled)
+    assert lines["GET"] and lines["POST"], lines  # set-up reads and writes alike
+    events = pq.read_table(out / "events").to_pylist()
+    steps = pq.read_table(out / "sessions").to_pylist()
+    rows = [r for r in events + steps if r["http_status"] == 429]
+    # the truth log judges: each request it throttled is one row with HTTP 429 that
+    # names the server's Retry-After
+    assert len(rows) == len(throttled), (len(rows), len(throttled))
+    assert all("Retry-After 1 s" in r["error"] for r in rows)
+    report = subprocess.run(
+        [sys.executable, "-m", "gwsload.cli", "report", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert report.returncode in (0, 1), report.stderr
+    counted = json.loads((out / "summary.json").read_text())["throttled"]
+    assert counted["operations"] == sum(r["http_status"] == 429 for r in events)
+    assert counted["operations"] + counted["session_steps"] == len(throttled)
+    assert counted["session_steps"] > 0
+    assert "Throttled by the target" in (out / "report.html").read_text()

@@ -52,6 +52,7 @@ dial_busy_share = 0.1
 dial_no_answer_share = 0.05
 dial_no_answer_ms = 2000
 throttle_share = 0.03
+throttle_requests_share = 0.02
 throttle_status = 503
 throttle_retry_after_s = 2
 expire_sessions_every_s = 30
@@ -333,6 +334,8 @@ def test_simulator_table_maps_onto_the_simulator_flags(write: Write) -> None:
         "2000",
         "--throttle-share",
         "0.03",
+        "--throttle-requests-share",
+        "0.02",
         "--throttle-status",
         "503",
         "--throttle-retry-after-s",

@@ -319,7 +319,21 @@ def _sessions_html(analysis: RunAnalysis) -> str:
     return (
         '<p class="meta">Whole run (setup happens during ramp-up and sign-off, outside the '
         "measured period); HTTP response time (ms) of each REST step, and the time to "
-        "the CometD handshake reply.</p>" + table(frame, classes=classes)
+        "the CometD handshake reply.</p>"
+        + table(frame, classes=classes)
+        + _throttled_html(analysis)
+    )
+
+
+def _throttled_html(analysis: RunAnalysis) -> str:
+    counts = analysis.throttled
+    if not any(counts.values()):
+        return ""
+    return (
+        f"<p>Throttled by the target (HTTP 429/503 with Retry-After; the agent waited that "
+        f"long before its next request), whole run: {numbers.count(counts['operations'])} "
+        f"recording operations, {numbers.count(counts['session_steps'])} setup and session "
+        "steps.</p>"
     )
 
 

@@ -33,6 +33,7 @@ from gwsload.analysis.metrics import (
 from gwsload.analysis.outages import outages
 from gwsload.analysis.per_node import per_node
 from gwsload.analysis.slo import Slo, evaluate_slos, format_value, parse_slos
+from gwsload.analysis.throttling import count_throttled
 from gwsload.analysis.validity import Finding, assess_validity, harness_drift_findings
 from gwsload.contract import numbers
 from gwsload.contract.activity import run_failures
@@ -89,6 +90,9 @@ class RunAnalysis:
     #: server time vs delivery per window (latency_split.split_over_time); None when
     #: the split is not available
     split_series: pd.DataFrame | None = None
+    #: requests the target throttled (429/503 with Retry-After), whole run:
+    #: operations (recording) and session_steps (setup and session)
+    throttled: dict[str, int] = field(default_factory=dict)
 
     @property
     def slo_verdict(self) -> str:
@@ -167,6 +171,7 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
             anomalies=run.anomalies,
         ),
         split_series=split_over_time(run.digest, latency_split, window_s=window_s),
+        throttled=count_throttled(run),
     )
 
 
@@ -261,6 +266,7 @@ def summary_json(analysis: RunAnalysis) -> dict[str, Any]:
         "harness_drift": [_drift_entry(d) for d in analysis.harness_drift],
         "latency_split": analysis.latency_split.to_json(),
         "nodes": None if analysis.nodes is None else analysis.nodes.to_dict(orient="records"),
+        "throttled": analysis.throttled,
         "outages": [
             {
                 "line": o.line(),

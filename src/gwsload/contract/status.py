@@ -9,7 +9,15 @@ the report's outcome table both word a code with :func:`status_meaning`.
 
 from __future__ import annotations
 
-__all__ = ["NO_STATUS_CODE", "STATUS_MEANINGS", "status_meaning"]
+__all__ = [
+    "NO_STATUS_CODE",
+    "RETRY_AFTER",
+    "STATUS_MEANINGS",
+    "THROTTLE_HTTP_STATUSES",
+    "is_throttled",
+    "status_meaning",
+    "throttle_note",
+]
 
 #: ``status_code`` of a response whose body held no statusCode
 NO_STATUS_CODE = -1
@@ -45,3 +53,23 @@ def status_meaning(status_code: int) -> str:
     if status_code == NO_STATUS_CODE:
         return "no statusCode in the response"
     return STATUS_MEANINGS.get(status_code, "unknown status code")
+
+
+#: what a throttling server answers (Jetty's DoSFilter in front of GWS), with a
+#: ``Retry-After`` header: the client waits that long before its next request
+THROTTLE_HTTP_STATUSES = (429, 503)
+#: the header, and how a row's error text says the server sent it
+RETRY_AFTER = "Retry-After"
+
+
+def throttle_note(http_status: int, retry_after_s: float | None) -> str:
+    """What an error text adds for a throttled answer (``; Retry-After 1 s``), else ''."""
+    if retry_after_s is None or http_status not in THROTTLE_HTTP_STATUSES:
+        return ""
+    return f"; {RETRY_AFTER} {retry_after_s:g} s"
+
+
+def is_throttled(http_status: int, error: str) -> bool:
+    """A row (events or sessions) the server throttled: HTTP 429 or 503 whose error text
+    carries :func:`throttle_note` (a 503 without Retry-After is an outage, not this)."""
+    return http_status in THROTTLE_HTTP_STATUSES and f"; {RETRY_AFTER} " in error

@@ -19,6 +19,7 @@ from gevent.event import Event
 from gwsload.cometd import CometdClient, Incident, SharedConnections
 from gwsload.cometd.client import TransportName
 from gwsload.contract.operations import TRANSPORTS
+from gwsload.contract.status import THROTTLE_HTTP_STATUSES
 from gwsload.gws.calls import CallTable
 from gwsload.gws.config import AgentConfig, AgentError
 from gwsload.gws.errors import GwsApiError, GwsSettingError, GwsTransportError
@@ -130,7 +131,10 @@ class AgentCore:
             gevent.sleep(quiet_s)
         try:
             response = self.session.request(method, path, body, operation=operation)
-            if response.retry_after_s is not None and response.http_status in (429, 503):
+            if (
+                response.retry_after_s is not None
+                and response.http_status in THROTTLE_HTTP_STATUSES
+            ):
                 wait_s = min(response.retry_after_s, MAX_RETRY_AFTER_S)
                 self._quiet_until = time.monotonic() + wait_s
             refused = is_csrf_refusal(response.http_status, response.body, response.excerpt)

@@ -29,6 +29,7 @@ from geventhttpclient import HTTPClient
 
 from gwsload.cometd.transports.shared import ServerKey, SharedClient, SharedConnections
 from gwsload.cometd.transports.tls import client_context
+from gwsload.contract.status import throttle_note
 from gwsload.cookies import CookieJar
 from gwsload.gws.errors import GwsTransportError, status_meaning
 from gwsload.gws.protocol import (
@@ -84,7 +85,8 @@ class Response:
         detail = message if isinstance(message, str) else self.excerpt
         code = self.status_code
         text = f"HTTP {self.http_status} statusCode {code} ({status_meaning(code)})"
-        return (f"{text}: {detail}" if detail else text)[:200]
+        note = throttle_note(self.http_status, self.retry_after_s)
+        return (f"{text}: {detail}" if detail else text)[: 200 - len(note)] + note
 
     def raise_for_status(self) -> Response:
         """Raise :class:`~gwsload.gws.errors.GwsApiError` unless ok; returns self."""

@@ -37,6 +37,7 @@ class Faults:
         self._async_rng = random.Random(f"{seed}:async")
         self._dial_rng = random.Random(f"{seed}:dial")
         self._throttle_rng = random.Random(f"{seed}:throttle")
+        self._throttle_requests_rng = random.Random(f"{seed}:throttle-requests")
         self._seed = seed
         self.choice_rng = random.Random(f"{seed}:choices")
 
@@ -79,6 +80,11 @@ class Faults:
         if draw < o.dial_busy_share + o.dial_no_answer_share:
             return "no_answer"
         return "answer"
+
+    def throttle_request(self) -> bool:
+        """Whether this REST request is throttled (``--throttle-requests-share``)."""
+        share = self._options.throttle_requests_share
+        return share > 0 and self._throttle_requests_rng.random() < share
 
     def throttle(self) -> bool:
         """Whether this recording operation is throttled (``--throttle-share``)."""

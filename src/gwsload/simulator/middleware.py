@@ -102,6 +102,8 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
     is_notifications = path == NOTIFICATIONS_PATH or path.startswith(NOTIFICATIONS_PATH + "/")
     if request.method == "OPTIONS":  # CORS preflight: never authenticated
         return web.Response(status=200)
+    if not is_notifications and node.faults.throttle_request():
+        return _throttled(node, request)
     if options.require_origin is not None and not is_notifications:
         origin = request.headers.get("Origin")
         if origin != options.require_origin:
@@ -120,6 +122,20 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         request["gws_new_session"] = session.id
     response = await handler(request)
     return response
+
+
+def _throttled(node: SimulatedNode, request: web.Request) -> web.Response:
+    """Jetty's DoSFilter in front of GWS: no GWS body, a Retry-After header; the request
+    never reached GWS. In the truth log as ``throttled`` with the request line in
+    ``notification_type`` and the agent when the node knows its credentials or session."""
+    user_id = node.auth_cache.get(request.headers.get("Authorization", ""))
+    session = node.sessions.get(request.cookies.get(SESSION_COOKIE))
+    user_id = user_id or (session.user_id if session is not None else None)
+    agent = node.world.by_user_id.get(user_id) if user_id is not None else None
+    username = agent.username if agent is not None else ""
+    node.record_fault("throttled", username, "", f"{request.method} {request.path}")
+    retry_after = str(node.options.throttle_retry_after_s)
+    return web.Response(status=node.options.throttle_status, headers={"Retry-After": retry_after})
 
 
 def _resolve_user(

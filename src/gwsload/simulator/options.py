@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gwsload.contract.status import THROTTLE_HTTP_STATUSES
 from gwsload.errors import ConfigError
 
 __all__ = [
@@ -34,7 +35,7 @@ LATENCY_MODELS = ("fixed", "lognormal")
 #: accepted and then failed by an ErrorMessage notification
 RECORDING_REFUSALS = ("refuse", "error")
 #: what a throttling GWS (Jetty's DoSFilter) answers
-THROTTLE_STATUSES = (429, 503)
+THROTTLE_STATUSES = THROTTLE_HTTP_STATUSES
 
 #: most agents one simulator serves; DNs are 5 digits from 10001
 MAX_AGENTS = 89_999
@@ -168,6 +169,12 @@ class SimulatorOptions:
     throttle_share: float = _opt(
         0.0, "throttle this share of recording operations: HTTP --throttle-status with "
         "Retry-After, nothing changes", FAULTS, metavar="SHARE",
+    )  # fmt: skip
+    throttle_requests_share: float = _opt(
+        0.0, "throttle this share of every other REST request too (log-in and set-up steps "
+        "included; CometD's /notifications excepted): HTTP --throttle-status with "
+        "Retry-After before the request reaches GWS, as Jetty's DoSFilter does",
+        FAULTS, metavar="SHARE",
     )  # fmt: skip
     throttle_status: int = _opt(
         429, "the HTTP status of a throttled request (429 or 503)", FAULTS, metavar="N"
