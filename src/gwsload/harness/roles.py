@@ -39,6 +39,7 @@ from gwsload.harness.openloop import CycleTicker
 from gwsload.harness.recorder import OpRecorder
 from gwsload.harness.shape import rate_share, spawn_share, to_stages
 from gwsload.harness.signoff import SignOff
+from gwsload.harness.young_gc import YoungCollector
 from gwsload.launcher.progress import write_progress
 from gwsload.launcher.runconfig import RunConfig
 from gwsload.metrics.live import LiveMetrics
@@ -155,9 +156,12 @@ class LoadProcess:
             )
         self._shipper: gevent.Greenlet | None = None
         self._finished = False
+        #: small young-generation collections instead of rare long ones
+        self._young_gc = YoungCollector()
 
     def start(self) -> None:
         _freeze_heap()
+        self._young_gc.start()
         self.sampler.start()
         if self.logins is not None:
             self.logins.start()
@@ -212,6 +216,7 @@ class LoadProcess:
         not_started = self.ticker.stop() if self.ticker is not None else 0
         self._ship(final=True, not_started=not_started)
         self.sampler.stop()
+        self._young_gc.stop()
         if self.logins is not None:
             self.logins.stop()
         if self.sign_off is not None:
