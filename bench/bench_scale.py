@@ -10,6 +10,7 @@ The ramp ends with the last agent's first login: paced logins (docs/running.md) 
 take longer than ``agents / 100`` seconds on a loaded machine.
 
     python bench/bench_scale.py [--quick] [--agents N] [--workers W] [--minutes M]
+                                [--transport websocket]
 
 ``--quick``: 500 agents for 3 minutes; default (``--full``): 10,000 agents, 6 minutes.
 Writes bench/out/scale[-wW].json. The figures depend on the machine and on what
@@ -44,8 +45,9 @@ min_active_share = 0.99
 [simulator]
 agents = {sim_agents}
 seed = 11
+websocket = {websocket}
 [client]
-transport = "long-polling"
+transport = "{transport}"
 notification_timeout_s = 10
 [workload]
 hold_s = {{ distribution = "uniform", min = 60, max = 120 }}
@@ -58,7 +60,9 @@ spawn_rate = {spawn_rate}
 """
 
 
-def _run(agents: int, workers: int, minutes: float, keep: Path | None) -> dict[str, Any]:
+def _run(
+    agents: int, workers: int, minutes: float, keep: Path | None, transport: str
+) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     ramp_s = agents / SPAWN_RATE
     scenario = tmp / "scale.toml"
@@ -71,6 +75,8 @@ def _run(agents: int, workers: int, minutes: float, keep: Path | None) -> dict[s
             duration_s=round(ramp_s + minutes * 60.0),
             spawn_rate=SPAWN_RATE,
             ramp_down_s=round(ramp_s),
+            transport=transport,
+            websocket="true" if transport == "websocket" else "false",
         )
     )
     out = keep or tmp / "run"
@@ -86,6 +92,7 @@ def _run(agents: int, workers: int, minutes: float, keep: Path | None) -> dict[s
     record.update(
         agents=agents,
         workers=workers,
+        transport=transport,
         exit_code=done.returncode,
         wall_s=round(wall_s, 1),
         loadavg_before=[round(v, 2) for v in load_before],
@@ -114,6 +121,7 @@ def _read(out: Path, agents: int, ramp_s: float) -> dict[str, Any]:
     ramp_end = max(t0 + ramp_s, float(logins.ts.max()) if len(logins) else 0.0)
     steady_from = ramp_end + SETTLE_S
     steady = events[(events.ts >= steady_from) & (events.ts < end)]
+    lost = events[events.outcome == "lost"]
     gen = pd.read_csv(out / "generator.csv")
     gen_steady = gen[(gen.ts >= steady_from) & (gen.ts < end)]
     sim = pd.read_csv(out / "simulator.csv")
@@ -143,6 +151,28 @@ def _read(out: Path, agents: int, ramp_s: float) -> dict[str, Any]:
         "simulator_loop_lag_p99_ms": _p99(sim_steady.loop_lag_ms),
         "simulator_rss_mib": round(float(sim_steady.rss_bytes.median()) / 2**20, 1),
         "simulator_fds_per_agent": round(float(sim_steady.open_fds.median()) / agents, 2),
+        "lost_by_phase": {
+            "ramp": int((lost.ts < steady_from).sum()),
+            "steady": int(((lost.ts >= steady_from) & (lost.ts < end)).sum()),
+            "sign_off": int((lost.ts >= end).sum()),
+        },
+        **_master(gen_steady, len(steady) / max(end - steady_from, 1.0)),
+    }
+
+
+def _master(gen_steady: pd.DataFrame, ops_per_s: float) -> dict[str, Any]:
+    """A distributed run's master (it receives and writes every worker's rows): its CPU
+    and memory per 1,000 ops/s shipped, and what 20 workers x 1,000 ops/s would ask."""
+    master = gen_steady[gen_steady.worker == "master"]
+    if master.empty or ops_per_s <= 0:
+        return {}
+    cpu = float(master.cpu_percent.median())
+    per_1000 = cpu / (ops_per_s / 1000.0)
+    return {
+        "master_cpu_median_percent": round(cpu, 1),
+        "master_rss_mib": round(float(master.rss_bytes.median()) / 2**20, 1),
+        "master_cpu_percent_per_1000_ops_s": round(per_1000, 1),
+        "master_cpu_percent_at_20000_ops_s_estimate": round(per_1000 * 20, 0),
     }
 
 
@@ -153,12 +183,16 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0, help="worker processes (0: one)")
     parser.add_argument("--minutes", type=float, help="steady minutes after the ramp")
     parser.add_argument("--keep", type=Path, help="write the run folder here")
+    parser.add_argument(
+        "--transport", choices=["long-polling", "websocket"], default="long-polling"
+    )
     args = parser.parse_args()
     agents = args.agents or (500 if args.quick else 10_000)
     minutes = args.minutes or (3.0 if args.quick else 6.0)
-    record = _run(agents, args.workers, minutes, args.keep)
+    record = _run(agents, args.workers, minutes, args.keep, args.transport)
     OUT.mkdir(exist_ok=True)
     name = "scale" + (f"-w{args.workers}" if args.workers else "") + f"-{agents}"
+    name += "-ws" if args.transport == "websocket" else ""
     (OUT / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))
     ok = record["exit_code"] == 0 and record["lost"] == 0
