@@ -58,8 +58,10 @@ def _spec(ops: int) -> SyntheticRun:
     )
 
 
-def _report(path: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one `gwsload report` child process."""
+def _report(path: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one `gwsload
+    report` child process. On a shared machine the CPU time says what the wall time
+    would be with a core to itself (the command is mostly one thread)."""
     start = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-m", "gwsload.cli", "report", str(path)], stdout=subprocess.DEVNULL
@@ -69,7 +71,7 @@ def _report(path: Path) -> tuple[float, float]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"gwsload report {path} exited {child.returncode}")
-    return wall, usage.ru_maxrss / 1024.0
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
 
 
 def _machine() -> dict[str, Any]:
@@ -94,20 +96,23 @@ def _machine() -> dict[str, Any]:
 
 def _measure(path: Path, ops: int, repeats: int, generated_s: float) -> dict[str, Any]:
     size_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
-    walls, rss, loads = [], [], []
+    walls, cpus, rss, loads = [], [], [], []
     for _ in range(repeats):
         loads.append(round(os.getloadavg()[0], 2))
-        wall, peak = _report(path)
+        wall, cpu, peak = _report(path)
         walls.append(round(wall, 2))
+        cpus.append(round(cpu, 2))
         rss.append(round(peak))
-        print(f"{ops:>11,} ops: report {wall:5.1f} s wall, peak RSS {peak:,.0f} MB "
-              f"(load average {loads[-1]})")  # fmt: skip
+        print(f"{ops:>11,} ops: report {wall:5.1f} s wall, {cpu:5.1f} s CPU, peak RSS "
+              f"{peak:,.0f} MB (load average {loads[-1]})")  # fmt: skip
     return {
         "operations": ops,
         "folder_mb": round(size_mb),
         "generated_s": round(generated_s, 1),
         "report_s": walls,
         "report_s_median": statistics.median(walls),
+        "report_cpu_s": cpus,
+        "report_cpu_s_median": statistics.median(cpus),
         "peak_rss_mb": rss,
         "peak_rss_mb_median": statistics.median(rss),
         "load_average_1min": loads,

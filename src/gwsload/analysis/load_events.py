@@ -12,9 +12,11 @@ row (``gwsload compare``'s bootstrap).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -241,11 +243,47 @@ class _Columns:
         )
 
 
-def _batches(file: Path, names: list[str]) -> Any:
-    try:
-        return pq.ParquetFile(file).iter_batches(batch_size=BATCH_ROWS, columns=names)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
+def _file_batches(files: list[Path]) -> Iterator[tuple[Path, list[str], pa.RecordBatch | None]]:
+    """(segment, its column names, batch) for every batch of every segment, then
+    (segment, names, None) at the end of each."""
+    for file in files:
+        try:
+            names = pq.read_schema(file).names
+            split = [c for c in ("server_ms", "publish_lag_ms") if c in names]
+            reader = pq.ParquetFile(file)
+            for batch in reader.iter_batches(
+                batch_size=BATCH_ROWS, columns=[*EVENT_COLUMNS, *split]
+            ):
+                yield file, names, batch
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
+        yield file, names, None
+
+
+_T = TypeVar("_T")
+
+
+def _prefetched(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:
+    """``items`` produced by a reader thread at most ``depth`` ahead: Parquet decodes
+    (without the GIL) while the previous batch is folded into the digest."""
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+
+    def produce() -> None:
+        try:
+            for item in items:
+                box.put(("item", item))
+        except BaseException as exc:  # handed to the consumer, raised there
+            box.put(("error", exc))
+        box.put(("end", None))
+
+    threading.Thread(target=produce, name="segment-reader", daemon=True).start()
+    while True:
+        kind, value = box.get()
+        if kind == "end":
+            return
+        if kind == "error":
+            raise value
+        yield value
 
 
 def read_events(
@@ -265,57 +303,56 @@ def read_events(
     examples: list[pd.DataFrame] = []
     example_counts: dict[tuple[int, int, int], int] = {}
     at = 0
-    for file in files:
-        try:
-            schema_names = pq.read_schema(file).names
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
+    not_ok_parts: list[npt.NDArray[np.bool_]] = []
+    kinds: dict[tuple[int, int, int], int] = {}
+    for file, schema_names, batch in _prefetched(_file_batches(files)):
+        if batch is None:  # the end of a segment: its first examples, if still needed
+            if any(example_counts.get(k, 0) < _EXAMPLES_PER_KIND for k in kinds):
+                for k, count in kinds.items():
+                    example_counts[k] = example_counts.get(k, 0) + count
+                names = [c for c in EXAMPLE_COLUMNS if c in schema_names]
+                rows = pa.array(np.concatenate(not_ok_parts))
+                full = pq.read_table(file, columns=names).filter(rows)
+                examples.append(full.slice(0, _EXAMPLES_PER_SEGMENT).to_pandas())
+            not_ok_parts, kinds = [], {}
+            continue
         split = [c for c in ("server_ms", "publish_lag_ms") if c in schema_names]
-        not_ok_parts: list[npt.NDArray[np.bool_]] = []
-        kinds: dict[tuple[int, int, int], int] = {}
-        for batch in _batches(file, [*EVENT_COLUMNS, *split]):
-            n = batch.num_rows
-            notify = batch.column("notify_ms").to_numpy()
-            values: dict[str, npt.NDArray[Any]] = {
-                "t_s": (batch.column("ts").to_numpy() - t0).astype(np.float32),
-                "operation": operations.encode(batch.column("operation")),
-                "outcome": outcomes.encode(batch.column("outcome")),
-                "response_ms": batch.column("response_ms").to_numpy(),
-                "notify_ms": notify,
-                "notify_from_intended_ms": batch.column("notify_from_intended_ms").to_numpy(),
-                "start_lag_ms": batch.column("start_lag_ms").to_numpy(),
-            }
-            if split:
-                # the server-side part: request sent -> the server's own timestamp of the
-                # notification (``server_ms`` where the folder has it, else notify - delivery)
-                values["server_notify_ms"] = (
-                    batch.column("server_ms").to_numpy()
-                    if "server_ms" in split
-                    else notify - batch.column("publish_lag_ms").to_numpy()
-                )
-            http = batch.column("http_status").to_numpy()
-            status = batch.column("status_code").to_numpy()
-            outcome = values["outcome"].astype(np.int64)
-            digest.add(
-                values["t_s"], values["operation"].astype(np.int64), outcome, values, (http, status)
+        n = batch.num_rows
+        notify = batch.column("notify_ms").to_numpy()
+        values: dict[str, npt.NDArray[Any]] = {
+            "t_s": (batch.column("ts").to_numpy() - t0).astype(np.float32),
+            "operation": operations.encode(batch.column("operation")),
+            "outcome": outcomes.encode(batch.column("outcome")),
+            "response_ms": batch.column("response_ms").to_numpy(),
+            "notify_ms": notify,
+            "notify_from_intended_ms": batch.column("notify_from_intended_ms").to_numpy(),
+            "start_lag_ms": batch.column("start_lag_ms").to_numpy(),
+        }
+        if split:
+            # the server-side part: request sent -> the server's own timestamp of the
+            # notification (``server_ms`` where the folder has it, else notify - delivery)
+            values["server_notify_ms"] = (
+                batch.column("server_ms").to_numpy()
+                if "server_ms" in split
+                else notify - batch.column("publish_lag_ms").to_numpy()
             )
-            if kept is not None:
-                kept.put(slice(at, at + n), batch, values)
-            at += n
-            ok = outcomes.categories.index("ok") if "ok" in outcomes.categories else -1
-            not_ok = outcome != ok
-            not_ok_parts.append(not_ok)
-            keys = np.stack([outcome[not_ok], http[not_ok], status[not_ok]], axis=1)
-            unique, counts = np.unique(keys, axis=0, return_counts=True)
-            for key, count in zip(unique.tolist(), counts.tolist(), strict=True):
-                kind = (int(key[0]), int(key[1]), int(key[2]))
-                kinds[kind] = kinds.get(kind, 0) + int(count)
-        if any(example_counts.get(k, 0) < _EXAMPLES_PER_KIND for k in kinds):
-            for k, count in kinds.items():
-                example_counts[k] = example_counts.get(k, 0) + count
-            names = [c for c in EXAMPLE_COLUMNS if c in schema_names]
-            full = pq.read_table(file, columns=names).filter(pa.array(np.concatenate(not_ok_parts)))
-            examples.append(full.slice(0, _EXAMPLES_PER_SEGMENT).to_pandas())
+        http = batch.column("http_status").to_numpy()
+        status = batch.column("status_code").to_numpy()
+        outcome = values["outcome"].astype(np.int64)
+        digest.add(
+            values["t_s"], values["operation"].astype(np.int64), outcome, values, (http, status)
+        )
+        if kept is not None:
+            kept.put(slice(at, at + n), batch, values)
+        at += n
+        ok = outcomes.categories.index("ok") if "ok" in outcomes.categories else -1
+        not_ok = outcome != ok
+        not_ok_parts.append(not_ok)
+        keys = np.stack([outcome[not_ok], http[not_ok], status[not_ok]], axis=1)
+        unique, counts = np.unique(keys, axis=0, return_counts=True)
+        for key, count in zip(unique.tolist(), counts.tolist(), strict=True):
+            kind = (int(key[0]), int(key[1]), int(key[2]))
+            kinds[kind] = kinds.get(kind, 0) + int(count)
     events = kept.frame(operations.categories, outcomes.categories) if kept is not None else None
     example_frame = (
         pd.concat(examples, ignore_index=True)
