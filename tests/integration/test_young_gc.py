@@ -45,3 +45,23 @@ def test_young_cycles_are_collected_by_the_greenlet_alone() -> None:
         if was_enabled:
             gc.enable()
         gc.collect()
+
+
+def test_a_cycle_that_outlived_a_young_collection_is_collected_too() -> None:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    collector = YoungCollector(period_s=0.02)
+    try:
+        a, b = _Node(), _Node()
+        a.other, b.other = b, a
+        gone = weakref.ref(a)
+        collector.start()
+        gevent.sleep(0.05)  # alive at a young collection: moved to the middle generation
+        del a, b
+        gevent.sleep(0.5)  # the middle generation's turn comes every tenth collection
+        assert gone() is None
+    finally:
+        collector.stop()
+        if was_enabled:
+            gc.enable()
+        gc.collect()

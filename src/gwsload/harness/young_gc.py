@@ -11,7 +11,9 @@ times that at 10,000, and every notification arriving meanwhile is stamped late.
 
 :class:`YoungCollector` runs ``gc.collect(0)`` every ``period_s`` (0.2 s) from a
 greenlet, so each collection walks only what was made since the last one (about a
-millisecond). The older generations are left to CPython's own thresholds.
+millisecond), and ``gc.collect(1)`` every tenth time, as CPython would (its automatic
+collections, which would have done that, now seldom come: the count they wait for
+is reset by each of these). The oldest generation is left to CPython's own rule.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ __all__ = ["YOUNG_GC_PERIOD_S", "YoungCollector"]
 
 #: how often the young generation is collected
 YOUNG_GC_PERIOD_S = 0.2
+#: every how many young collections the middle generation is collected too
+_MIDDLE_EVERY = 10
 
 
 class YoungCollector:
@@ -44,6 +48,8 @@ class YoungCollector:
 
     def _run(self) -> None:
         period = self._period_s
+        ticks = 0
         while True:
             gevent.sleep(period)
-            gc.collect(0)
+            ticks += 1
+            gc.collect(1 if ticks % _MIDDLE_EVERY == 0 else 0)
