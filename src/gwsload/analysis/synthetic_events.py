@@ -29,7 +29,7 @@ from gwsload.contract.operations import RECORDING_OPERATIONS
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from gwsload.analysis.synthetic import Stage, SyntheticRun
+    from gwsload.analysis.synthetic_spec import Stage, SyntheticRun
 
 __all__ = ["OPERATIONS", "T0", "EventWriter", "hlog_line"]
 
