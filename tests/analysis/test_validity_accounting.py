@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -75,3 +77,17 @@ def test_outcome_accounting_by_status_with_examples(runs: dict[str, Path]) -> No
     assert 1 <= len(examples) <= 3 and examples[0].startswith("t=")
     assert "'http_error'" in examples[0]
     assert list(table.index.get_level_values("outcome"))[:2] == ["ok", "http_error"]
+
+
+def test_a_run_that_did_not_complete_says_why_in_its_status_note(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "overran"
+    shutil.copytree(runs["clean"], folder)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    reason = "the run passed its deadline of 150 s (stages 60 s + margin 90 s): Locust was stopped"
+    manifest.update(status="failed", end_reason=reason)
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    run = load_run(folder)
+    texts = [f.text for f in assess_validity(run, compute_headline(run))]
+    assert f"The run's status is 'failed', not 'completed' ({reason}): its last" in texts[0]

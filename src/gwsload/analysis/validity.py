@@ -235,11 +235,14 @@ def assess_validity(run: RunFolder, headline: pd.DataFrame) -> list[Finding]:
     if cut_short is not None:
         findings.append(Finding("warning", cut_short))
     elif status != "completed":
+        # the launcher's one-line reason (e.g. the deadline it passed), when it gave one
+        reason = run.manifest.get("end_reason")
+        because = f" ({reason})" if isinstance(reason, str) and reason else ""
         findings.append(
             Finding(
                 "warning",
                 (
-                    f"The run's status is {status!r}, not 'completed': its last "
+                    f"The run's status is {status!r}, not 'completed'{because}: its last "
                     f"seconds may be missing."
                 ),
             )
