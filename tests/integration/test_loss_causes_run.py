@@ -5,6 +5,7 @@ waited while the embedded simulator stalled, with its event-loop lag."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -84,3 +85,11 @@ def test_losses_while_the_embedded_simulator_stalled_are_named_as_such(tmp_path:
     assert int(found.group(2)) == lost and 1 <= int(found.group(1)) <= lost
     assert "embedded simulator: " in cause and "event-loop lag up to" in cause, cause
     assert cause.endswith("not evidence against the target")
+    # the report says the same, from the same rule over the folder
+    subprocess.run(
+        [sys.executable, "-m", "gwsload.cli", "report", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert f"Lost notifications: {cause}." in json.dumps(summary), summary
+    assert f"Lost notifications: {cause}." in (out / "report.html").read_text(encoding="utf-8")

@@ -25,6 +25,7 @@ from gwsload.analysis.limits import GENERATOR, REMEDY, ProcessHealth, run_health
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL, number
 from gwsload.contract import numbers
+from gwsload.contract.loss_causes import loss_causes_in
 from gwsload.contract.saturation import (
     CPU_BUSY_PERCENT,
     LOOP_LAG_MS,
@@ -227,6 +228,20 @@ def cut_short_sentence(run: RunFolder, *, now: float | None = None) -> str | Non
     )
 
 
+def _loss_cause_findings(run: RunFolder) -> list[Finding]:
+    """The run verdict's line on lost notifications a stalled measuring process may have
+    caused (gwsload.contract.loss_causes), read only when the run lost some."""
+    digest = run.digest
+    if "lost" not in digest.outcomes:
+        return []
+    lost = int(digest.window_counts[..., digest.outcomes.index("lost")].sum())
+    timeout_s = run.manifest.get("notification_timeout_s")
+    if not lost or not isinstance(timeout_s, int | float):
+        return []
+    line = loss_causes_in(run.path, notification_timeout_s=float(timeout_s)).line()
+    return [Finding("warning", f"Lost notifications: {line}.")] if line else []
+
+
 def assess_validity(run: RunFolder, headline: pd.DataFrame) -> list[Finding]:
     """Findings, warnings first."""
     findings = []
@@ -248,6 +263,7 @@ def assess_validity(run: RunFolder, headline: pd.DataFrame) -> list[Finding]:
             )
         )
     findings += _generator_findings(run)
+    findings += _loss_cause_findings(run)
     if run.generator.empty:
         findings.append(Finding("note", "No generator.csv: generator saturation is unknown."))
     findings += _omission_findings(run, headline)

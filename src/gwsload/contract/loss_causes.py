@@ -14,13 +14,15 @@ event-loop lag of at least :data:`STALL_SHARE` of the notification timeout (1 s 
 the milliseconds of a busy machine. The loss still fails the run; the line names the
 process, its worst lag and how long it waited for a core.
 
-Pure: the caller reads the samples (``generator.csv``, ``simulator.csv``) and the
-lost operations' send times; :func:`read_lost_sent_ts` reads those from ``events/``.
+:func:`attribute_losses` is pure (the samples and send times passed in);
+:func:`loss_causes_in` applies it to a run folder (``generator.csv``,
+``simulator.csv``, ``events/``) for the run's verdict and the report alike.
 """
 
 from __future__ import annotations
 
 import bisect
+import csv
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -31,19 +33,25 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gwsload.contract import numbers
+from gwsload.contract.saturation import SIMULATOR_HEALTH_FILE
 from gwsload.contract.segments import segment_paths
 
 __all__ = [
+    "SAMPLE_INTERVAL_S",
     "STALL_SHARE",
     "HealthPoint",
     "LossCauses",
     "attribute_losses",
+    "loss_causes_in",
+    "read_health_points",
     "read_lost_sent_ts",
 ]
 
 #: a sample whose worst event-loop lag is at least this share of the notification
 #: timeout counts as a stall that can lose a notification by itself
 STALL_SHARE = 0.1
+#: how often the load processes and the embedded simulator sample their health (s)
+SAMPLE_INTERVAL_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,3 +147,35 @@ def read_lost_sent_ts(run_dir: str | os.PathLike[str]) -> list[float]:
         lost = table.filter(pc.equal(pc.cast(table["outcome"], pa.string()), "lost"))
         sent.extend(float(ts) for ts in lost["ts"].to_pylist() if ts is not None)
     return sent
+
+
+def read_health_points(run_dir: str | os.PathLike[str]) -> dict[str, list[HealthPoint]]:
+    """The measuring processes' health samples of a run folder: one series per load
+    process (``generator.csv``, "load process <worker>") and the embedded simulator's
+    (``simulator.csv``); a file absent (external target) or unreadable gives none."""
+    samples: dict[str, list[HealthPoint]] = {}
+    for name, named in (("generator.csv", True), (SIMULATOR_HEALTH_FILE, False)):
+        try:
+            with open(os.path.join(run_dir, name), encoding="utf-8", newline="") as file:
+                for row in csv.DictReader(file):
+                    key = f"load process {row.get('worker')}" if named else "embedded simulator"
+                    samples.setdefault(key, []).append(
+                        HealthPoint(
+                            float(row["ts"]),
+                            float(row.get("loop_lag_ms") or "nan"),
+                            float(row.get("cpu_wait_percent") or "nan"),
+                        )
+                    )
+        except (OSError, KeyError, ValueError):
+            continue
+    return samples
+
+
+def loss_causes_in(run_dir: str | os.PathLike[str], *, notification_timeout_s: float) -> LossCauses:
+    """The rule of the module doc applied to a run folder's lost operations."""
+    return attribute_losses(
+        read_lost_sent_ts(run_dir),
+        read_health_points(run_dir),
+        notification_timeout_s=notification_timeout_s,
+        sample_interval_s=SAMPLE_INTERVAL_S,
+    )

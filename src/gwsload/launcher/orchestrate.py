@@ -222,12 +222,7 @@ def execute(options: RunOptions, *, out: TextIO | None = None) -> int:
     code, status, reasons = run_verdict(
         summary, interrupted=signals.requested > 0, finished=finished, deadline_passed=passed
     )
-    add_loss_causes(
-        reasons,
-        run_dir,
-        samples,
-        notification_timeout_s=scenario.client.notification_timeout_s,
-    )
+    add_loss_causes(reasons, run_dir, notification_timeout_s=scenario.client.notification_timeout_s)
     not_tested = untested(run_dir, manifest) if status == "completed" else []
     if not_tested:
         reasons += [f"failed: {reason}" for reason in not_tested]

@@ -10,16 +10,13 @@ failure when some never operated.
 from __future__ import annotations
 
 import csv
-import math
 import re
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from gwsload.contract.activity import run_failures
 from gwsload.contract.failed_run import count_failures
-from gwsload.contract.loss_causes import HealthPoint, attribute_losses, read_lost_sent_ts
-from gwsload.contract.saturation import SIMULATOR_HEALTH_FILE
+from gwsload.contract.loss_causes import loss_causes_in
 from gwsload.errors import EXIT_FAILED, EXIT_OK, ConfigError
 
 __all__ = [
@@ -32,8 +29,6 @@ __all__ = [
 ]
 
 EXIT_INTERRUPTED = 130
-#: how often the load processes and the embedded simulator sample their health (s)
-_SAMPLE_INTERVAL_S = 2.0
 #: Locust writes an exception as its repr: ``GwsApiError('GetMe failed: ...')``
 _REPR = re.compile(r"^\w+\((['\"])(.*)\1\)$", re.DOTALL)
 
@@ -76,52 +71,16 @@ def untested(run_dir: Path, manifest: dict[str, Any]) -> list[str]:
     return reasons
 
 
-def add_loss_causes(
-    reasons: list[str],
-    run_dir: Path,
-    generator: Sequence[Any],
-    *,
-    notification_timeout_s: float,
-) -> None:
+def add_loss_causes(reasons: list[str], run_dir: Path, *, notification_timeout_s: float) -> None:
     """After the verdict's ``failed: N lost`` line: how many of them waited while a
-    measuring process (a load process in ``generator``, the embedded simulator)
-    stalled (:mod:`gwsload.contract.loss_causes`), so the target is not blamed."""
+    measuring process (a load process, the embedded simulator) stalled
+    (:mod:`gwsload.contract.loss_causes`), so the target is not blamed."""
     at = next((i for i, r in enumerate(reasons) if re.fullmatch(r"failed: \d+ lost", r)), None)
     if at is None:
         return
-    samples: dict[str, list[HealthPoint]] = {}
-    for sample in generator:
-        wait = sample.cpu_wait_percent
-        samples.setdefault(f"load process {sample.worker}", []).append(
-            HealthPoint(sample.ts, sample.loop_lag_ms, math.nan if wait is None else wait)
-        )
-    simulator = _simulator_points(run_dir / SIMULATOR_HEALTH_FILE)
-    if simulator:
-        samples["embedded simulator"] = simulator
-    causes = attribute_losses(
-        read_lost_sent_ts(run_dir),
-        samples,
-        notification_timeout_s=notification_timeout_s,
-        sample_interval_s=_SAMPLE_INTERVAL_S,
-    )
-    line = causes.line()
+    line = loss_causes_in(run_dir, notification_timeout_s=notification_timeout_s).line()
     if line is not None:
         reasons.insert(at + 1, line)
-
-
-def _simulator_points(path: Path) -> list[HealthPoint]:
-    try:
-        with open(path, encoding="utf-8", newline="") as file:
-            return [
-                HealthPoint(
-                    float(row["ts"]),
-                    float(row.get("loop_lag_ms") or "nan"),
-                    float(row.get("cpu_wait_percent") or "nan"),
-                )
-                for row in csv.DictReader(file)
-            ]
-    except (OSError, KeyError, ValueError):  # absent (external target) or unreadable
-        return []
 
 
 def top_failure(failures_csv: Path) -> str | None:
