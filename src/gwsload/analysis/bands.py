@@ -10,28 +10,18 @@ come from the events of the measured period (exact values, not HDR buckets).
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from gwsload.analysis.digest_plan import band_edges_ms
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL
 from gwsload.contract import numbers
-from gwsload.scenario import DEFAULT_LATENCY_BANDS_MS
 
 __all__ = ["band_edges_ms", "band_labels", "compute_bands"]
 
 #: rows per pass: bounds the temporaries
-
-
-def band_edges_ms(manifest: dict[str, Any]) -> tuple[float, ...]:
-    """The run's band edges: the scenario's, else the defaults."""
-    report = (manifest.get("scenario") or {}).get("report") or {}
-    edges = report.get("latency_bands_ms")
-    if isinstance(edges, list) and edges and all(isinstance(e, int | float) for e in edges):
-        return tuple(float(e) for e in edges)
-    return DEFAULT_LATENCY_BANDS_MS
 
 
 def _ms(value: float) -> str:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from gwsload.analysis.digest_plan import step_periods
 from gwsload.analysis.limits import (
     GENERATOR,
     NONE,
@@ -50,27 +50,6 @@ def compute_steps(run: RunFolder, slos: list[Slo]) -> pd.DataFrame:
     """One row per step: users, offered load, achieved ops/s, latency stats, ratios, slo_ok,
     the SLOs it breaks, and the health of the generators and the simulator during it."""
     return _measure_steps(run, slos)[0]
-
-
-def step_periods(
-    manifest: dict[str, Any], warmup_s: float, end_s: float
-) -> dict[int, tuple[float, float]]:
-    """[from_s, to_s) of each stage (by position) measured as a capacity step: after the
-    warm-up and after the users of the step settled in at the stage's spawn rate."""
-    stages = manifest.get("stages") or []
-    periods: dict[int, tuple[float, float]] = {}
-    previous_users = 0.0
-    for position, stage in enumerate(stages):
-        start, end = float(stage.get("start_s", 0)), float(stage.get("end_s", 0))
-        users = float(stage.get("users") or 0)
-        spawn = float(stage.get("spawn_rate") or 0) or math.inf
-        settle = math.ceil(abs(users - previous_users) / spawn) if spawn != math.inf else 0
-        previous_users = users
-        lo = max(start + settle, warmup_s)
-        hi = min(end, end_s)
-        if hi - lo > 0:
-            periods[position] = (lo, hi)
-    return periods
 
 
 def _measure_steps(run: RunFolder, slos: list[Slo]) -> tuple[pd.DataFrame, dict[int, PeriodHealth]]:

@@ -16,7 +16,6 @@ Every problem with the folder is a ConfigError with one line naming the file.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +25,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from gwsload.analysis.digest import DISPLAY_SAMPLE, DigestPlan, EventDigest, choose_window_s
+from gwsload.analysis.digest import EventDigest
+from gwsload.analysis.digest_plan import make_plan
 from gwsload.analysis.hdr import HdrCounts, read_hlog_totals
-from gwsload.analysis.load_events import EventFacts, read_events
+from gwsload.analysis.load_events import read_events
 from gwsload.analysis.load_tables import (
     read_anomalies,
     read_generator,
@@ -143,40 +143,6 @@ def _read_simulator(path: Path, t0: float) -> pd.DataFrame:
     return frame.drop(columns=["ts"])
 
 
-def _plan(
-    manifest: dict[str, Any], t0: float, facts: EventFacts, incidents: pd.DataFrame
-) -> DigestPlan:
-    """What the pass aggregates: periods, windows, bands and outage ends from the
-    manifest and the incidents, the run's end from the segments' footers."""
-    # imported here: these modules read a RunFolder (defined above)
-    from gwsload.analysis.bands import band_edges_ms  # noqa: PLC0415
-    from gwsload.analysis.capacity import step_periods  # noqa: PLC0415
-    from gwsload.analysis.outages import outage_backs  # noqa: PLC0415
-    from gwsload.analysis.validity import LATE_START_MS  # noqa: PLC0415
-
-    rows, last_ts = facts
-    warmup = warmup_seconds(manifest)
-    observed_end = float(np.float32(last_ts - t0)) if rows and math.isfinite(last_ts) else 0.0
-    duration = manifest.get("duration_s")
-    end_s = float(duration) if isinstance(duration, int | float) and duration > 0 else observed_end
-    # a run stopped during its warm-up has an empty measured period (the failed-run
-    # rule then says so); its end is never before its start
-    end_s = max(end_s, observed_end, warmup)
-    window_s = choose_window_s(end_s)
-    return DigestPlan(
-        warmup_s=warmup,
-        end_s=end_s,
-        measure_end_s=measured_end_seconds(manifest, end_s),
-        window_s=window_s,
-        n_windows=int(np.floor(end_s / window_s)) + 1,
-        steps=step_periods(manifest, warmup, end_s),
-        band_edges_ms=band_edges_ms(manifest),
-        first_ok_after_s=tuple(outage_backs(incidents)),
-        sample_every=max(1, rows // DISPLAY_SAMPLE),
-        late_start_ms=LATE_START_MS,
-    )
-
-
 def load_run(path: Path | str, *, keep_events: bool = False) -> RunFolder:
     """Read and check a run folder. Raises ConfigError (one line) on anything broken.
 
@@ -187,7 +153,7 @@ def load_run(path: Path | str, *, keep_events: bool = False) -> RunFolder:
     t0 = float(manifest["t0"])
     incidents = read_incidents(path, t0)
     digest, examples, events = read_events(
-        path, t0, lambda facts: _plan(manifest, t0, facts, incidents), keep=keep_events
+        path, t0, lambda facts: make_plan(manifest, t0, facts, incidents), keep=keep_events
     )
     plan = digest.plan
     hlog = path / "latency.hlog"

@@ -17,16 +17,14 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
+from gwsload.analysis.digest_plan import JOIN_GAP_S, outage_spans, span_ends_s
 from gwsload.analysis.load import RunFolder
 from gwsload.contract import numbers
 
-__all__ = ["JOIN_GAP_S", "RELOGIN_WITHIN_S", "Outage", "outage_backs", "outages"]
+__all__ = ["JOIN_GAP_S", "RELOGIN_WITHIN_S", "Outage", "outages"]
 
-#: spans closer than this belong to one outage
-JOIN_GAP_S = 1.0
 #: re-logins this long after the target was back are still the outage's
 RELOGIN_WITHIN_S = 60.0
 
@@ -60,44 +58,13 @@ class Outage:
         )
 
 
-def _groups(incidents: pd.DataFrame) -> tuple[pd.DataFrame, list[list[int]]]:
-    """The ``target_unreachable`` spans and the members of each outage (oldest first)."""
-    spans = incidents[incidents["kind"] == "target_unreachable"]
-    starts = spans["t_s"].to_numpy(dtype=float)
-    ends = starts + spans["duration_ms"].to_numpy(dtype=float) / 1000.0
-    order = np.argsort(starts, kind="stable")
-    groups: list[list[int]] = []
-    group_end = -np.inf
-    for i in order:
-        if not groups or starts[i] > group_end + JOIN_GAP_S:
-            groups.append([])
-            group_end = -np.inf
-        groups[-1].append(int(i))
-        group_end = max(group_end, ends[i])
-    return spans, groups
-
-
-def _span_ends(spans: pd.DataFrame) -> npt.NDArray[np.float64]:
-    starts = spans["t_s"].to_numpy(dtype=float)
-    ends: npt.NDArray[np.float64] = starts + spans["duration_ms"].to_numpy(dtype=float) / 1000.0
-    return ends
-
-
-def outage_backs(incidents: pd.DataFrame) -> list[float]:
-    """When the target was back from each outage (seconds since t0, oldest first): the
-    times after which the analysis looks for the first ok operation."""
-    spans, groups = _groups(incidents)
-    ends = _span_ends(spans)
-    return [float(ends[members].min()) for members in groups]
-
-
 def outages(run: RunFolder) -> list[Outage]:
     """The run's outages, oldest first (see module doc)."""
     incidents = run.incidents
-    spans, groups = _groups(incidents)
+    spans, groups = outage_spans(incidents)
     if spans.empty:
         return []
-    starts, ends = spans["t_s"].to_numpy(dtype=float), _span_ends(spans)
+    starts, ends = spans["t_s"].to_numpy(dtype=float), span_ends_s(spans)
     relogin = incidents[incidents["kind"] == "relogin"]
     # the first ok operation at or after each return, found while the events streamed
     first_ok = dict(zip(run.digest.plan.first_ok_after_s, run.digest.first_ok_after, strict=True))

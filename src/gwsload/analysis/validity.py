@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from gwsload.analysis.digest_plan import LATE_START_MS
 from gwsload.analysis.drift import DriftResult
 from gwsload.analysis.limits import GENERATOR, REMEDY, ProcessHealth, run_health
 from gwsload.analysis.load import RunFolder
@@ -35,7 +36,6 @@ from gwsload.contract.saturation import (
 
 __all__ = ["Finding", "assess_validity", "cut_short_sentence", "harness_drift_findings"]
 
-LATE_START_MS = 10.0
 LATE_START_SHARE = 0.01
 CORRECTION_FACTOR = 1.10
 #: a run folder still marked running but untouched for this long was cut short (a live
