@@ -26,12 +26,14 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import psutil
 import pyarrow.parquet as pq
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -82,25 +84,30 @@ def _run(
     out = keep or tmp / "run"
     load_before = os.getloadavg()
     started = time.monotonic()
-    done = subprocess.run(
+    with subprocess.Popen(
         [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--out", str(out),
          "--workers", str(workers), "--progress-every", "30"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    ) as proc:  # fmt: skip
+        master: list[tuple[float, float, int]] = []
+        if workers:
+            sampler = threading.Thread(target=_sample_master, args=(proc, master), daemon=True)
+            sampler.start()
+        output, _ = proc.communicate()
     wall_s = time.monotonic() - started
-    record = _read(out, agents, ramp_s)
+    record = _read(out, agents, ramp_s, master)
     record.update(
         agents=agents,
         workers=workers,
         transport=transport,
-        exit_code=done.returncode,
+        exit_code=proc.returncode,
         wall_s=round(wall_s, 1),
         loadavg_before=[round(v, 2) for v in load_before],
         loadavg_after=[round(v, 2) for v in os.getloadavg()],
         cpus=os.cpu_count(),
         python=platform.python_version(),
         run_dir=str(out),
-        tail=(done.stdout + done.stderr).strip().splitlines()[-4:],
+        tail=output.strip().splitlines()[-4:],
     )
     return record
 
@@ -110,7 +117,30 @@ def _p99(values: pd.Series) -> float | None:
     return round(float(np.percentile(values, 99)), 1) if len(values) else None
 
 
-def _read(out: Path, agents: int, ramp_s: float) -> dict[str, Any]:
+def _sample_master(proc: subprocess.Popen[str], into: list[tuple[float, float, int]]) -> None:
+    """Every 2 s: the Locust master's (ts, CPU % of one core, RSS) while the run lasts
+    (the master samples only its workers into generator.csv, not itself)."""
+    master: psutil.Process | None = None
+    while proc.poll() is None:
+        time.sleep(2.0)
+        try:
+            if master is None:
+                found = [
+                    p for p in psutil.Process(proc.pid).children(recursive=True)
+                    if "--master" in p.cmdline()
+                ]  # fmt: skip
+                if found:
+                    master = found[0]
+                    master.cpu_percent()  # the first call starts the measure
+                continue
+            into.append((time.time(), master.cpu_percent(), master.memory_info().rss))
+        except psutil.Error:
+            master = None
+
+
+def _read(
+    out: Path, agents: int, ramp_s: float, master: list[tuple[float, float, int]]
+) -> dict[str, Any]:
     manifest = json.loads((out / "manifest.json").read_text())
     t0 = float(manifest["t0"])
     end = t0 + sum(float(s["duration_s"]) for s in manifest["scenario"]["stages"])
@@ -156,21 +186,24 @@ def _read(out: Path, agents: int, ramp_s: float) -> dict[str, Any]:
             "steady": int(((lost.ts >= steady_from) & (lost.ts < end)).sum()),
             "sign_off": int((lost.ts >= end).sum()),
         },
-        **_master(gen_steady, len(steady) / max(end - steady_from, 1.0)),
+        **_master(master, steady_from, end, len(steady) / max(end - steady_from, 1.0)),
     }
 
 
-def _master(gen_steady: pd.DataFrame, ops_per_s: float) -> dict[str, Any]:
+def _master(
+    samples: list[tuple[float, float, int]], since: float, until: float, ops_per_s: float
+) -> dict[str, Any]:
     """A distributed run's master (it receives and writes every worker's rows): its CPU
     and memory per 1,000 ops/s shipped, and what 20 workers x 1,000 ops/s would ask."""
-    master = gen_steady[gen_steady.worker == "master"]
-    if master.empty or ops_per_s <= 0:
+    steady = [(cpu, rss) for ts, cpu, rss in samples if since <= ts < until]
+    if not steady or ops_per_s <= 0:
         return {}
-    cpu = float(master.cpu_percent.median())
+    cpu = float(np.median([c for c, _ in steady]))
+    rss_mib = float(np.median([r for _, r in steady])) / 2**20
     per_1000 = cpu / (ops_per_s / 1000.0)
     return {
         "master_cpu_median_percent": round(cpu, 1),
-        "master_rss_mib": round(float(master.rss_bytes.median()) / 2**20, 1),
+        "master_rss_mib": round(rss_mib, 1),
         "master_cpu_percent_per_1000_ops_s": round(per_1000, 1),
         "master_cpu_percent_at_20000_ops_s_estimate": round(per_1000 * 20, 0),
     }
