@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from gwsload.simulator.cometd_endpoint import CometdEndpoint
+from gwsload.simulator.cometd_endpoint import USER_KEY, CometdEndpoint
 
 pytestmark = pytest.mark.asyncio
 
@@ -31,7 +31,7 @@ CHANNEL = "/v2/me/calls"
 async def user_from_header(request: web.Request, handler: Any) -> web.StreamResponse:
     user = request.headers.get("X-User")
     if user is not None:
-        request["gws_user_id"] = user
+        request[USER_KEY] = user
     response: web.StreamResponse = await handler(request)
     return response
 

@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from gwsload.simulator.cometd_endpoint import CometdEndpoint
+from gwsload.simulator.cometd_endpoint import USER_KEY, CometdEndpoint
 
 pytestmark = pytest.mark.asyncio
 
@@ -30,7 +30,7 @@ CHANNEL = "/v2/me/calls"
 
 @web.middleware
 async def user_from_header(request: web.Request, handler: Any) -> web.StreamResponse:
-    request["gws_user_id"] = request.headers["X-User"]
+    request[USER_KEY] = request.headers["X-User"]
     response: web.StreamResponse = await handler(request)
     return response
 

@@ -15,8 +15,6 @@ from simhelpers import Sim, StartSim
 from gwsload.errors import ConfigError
 from gwsload.simulator.options import SimulatorOptions
 
-pytestmark = pytest.mark.asyncio
-
 AGENTS = 40
 
 
@@ -39,6 +37,7 @@ async def _try_start(sim: Sim, username: str) -> tuple[int, dict[str, object], l
     return status, body, capabilities
 
 
+@pytest.mark.asyncio
 @pytest.mark.parametrize("refusal", ["refuse", "error"])
 async def test_recording_unavailable_for_a_seeded_share_of_agents(
     start_sim: StartSim, tmp_path: Path, refusal: str
@@ -79,6 +78,7 @@ async def test_recording_unavailable_for_a_seeded_share_of_agents(
     assert errors == (unavailable if refusal == "error" else set())
 
 
+@pytest.mark.asyncio
 async def test_same_seed_same_agents_without_recording(start_sim: StartSim) -> None:
     first = await start_sim(agents=AGENTS, recording_unavailable_share=0.5, seed=3)
     second = await start_sim(agents=AGENTS, recording_unavailable_share=0.5, seed=3)
@@ -89,6 +89,7 @@ async def test_same_seed_same_agents_without_recording(start_sim: StartSim) -> N
     assert without(first) == without(second) and without(first)
 
 
+@pytest.mark.asyncio
 async def test_dial_busy_and_no_answer_release_the_call_as_the_truth_log_says(
     start_sim: StartSim, tmp_path: Path
 ) -> None:
@@ -128,6 +129,7 @@ async def test_dial_busy_and_no_answer_release_the_call_as_the_truth_log_says(
     assert ends["Established"] == 40 - ends["Released"]
 
 
+@pytest.mark.asyncio
 async def test_throttled_recording_operations_get_retry_after(
     start_sim: StartSim, tmp_path: Path
 ) -> None:

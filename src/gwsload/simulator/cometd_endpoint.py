@@ -14,7 +14,7 @@
   sessions, which live on until ``max_interval``.
 
 Sessions are bound to the user the simulator's auth middleware put in
-``request["gws_user_id"]`` (None when the endpoint is mounted without it); a
+``request[USER_KEY]`` (None when the endpoint is mounted without it); a
 message for a session of another user is ``402::session_unknown``.
 ``notify(user_id, channel, data, ext)`` queues an event for that user's subscribed
 sessions and wakes them; ``expire_sessions`` drops sessions at once.
@@ -47,8 +47,9 @@ __all__ = ["CometdEndpoint"]
 
 log = logging.getLogger("gwsload.simulator.cometd")
 
-#: where the simulator's auth middleware records the authenticated user
-USER_KEY = "gws_user_id"
+#: where the simulator's auth middleware records the authenticated user (a typed key:
+#: aiohttp warns on plain string keys)
+USER_KEY = web.RequestKey("gws_user_id", str)
 #: longest pause of the expiry sweep, so sessions expire within this much of max_interval
 _SWEEP_MAX_PAUSE_S = 0.5
 #: websocket frames larger than this close the socket (aiohttp's default is 4 MiB)

@@ -3,7 +3,7 @@
 Order (outermost first): ``error_middleware`` turns ``ApiError``, routing errors and
 any unexpected exception into a GWS JSON body, so no request ever ends in a bare
 500 page; ``auth_middleware`` resolves the user of every ``/api/v2/*`` request
-(Basic credentials, or the session cookie alone) and sets ``request["gws_user_id"]``
+(Basic credentials, or the session cookie alone) and sets ``request[USER_KEY]``
 for the handlers and the CometD endpoint. Cookie, CSRF and CORS headers are added in
 ``on_response_prepare`` so that they also reach websocket upgrade responses.
 """
@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gwsload.simulator.cometd_endpoint import USER_KEY
 from gwsload.simulator.node import SimulatedNode
 from gwsload.simulator.sessions import HttpSession
 from gwsload.simulator.world import Agent, ApiError
@@ -35,6 +36,11 @@ __all__ = [
 log = logging.getLogger("gwsload.simulator")
 
 NODE = web.AppKey("gwsload_node", SimulatedNode)
+#: what the auth middleware records on a request for the handlers (typed keys)
+AGENT_KEY = web.RequestKey("gws_agent", Agent)
+SESSION_KEY = web.RequestKey("gws_session", HttpSession)
+NEW_SESSION_KEY = web.RequestKey("gws_new_session", str)
+SESSION_ENDED_KEY = web.RequestKey("gws_session_ended", bool)
 
 API_PREFIX = "/api/v2/"
 NOTIFICATIONS_PATH = "/api/v2/notifications"
@@ -115,11 +121,11 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
     csrf_checked = options.csrf and request.method in _UNSAFE_METHODS and not is_notifications
     if csrf_checked and (is_new or request.headers.get(CSRF_HEADER) != session.csrf_token):
         return json_error(3, "Missing or invalid Csrf token", 403)
-    request["gws_user_id"] = agent.user_id
-    request["gws_agent"] = agent
-    request["gws_session"] = session
+    request[USER_KEY] = agent.user_id
+    request[AGENT_KEY] = agent
+    request[SESSION_KEY] = session
     if is_new:
-        request["gws_new_session"] = session.id
+        request[NEW_SESSION_KEY] = session.id
     response = await handler(request)
     return response
 
@@ -179,12 +185,12 @@ async def on_response_prepare(request: web.Request, response: web.StreamResponse
     options = node.options
     if options.node_name is not None:  # which node of a cluster served this request
         response.headers[NODE_HEADER] = options.node_name
-    new_session = request.get("gws_new_session")
-    if new_session is not None and request.get("gws_session_ended") is None:
+    new_session = request.get(NEW_SESSION_KEY)
+    if new_session is not None and request.get(SESSION_ENDED_KEY) is None:
         # a header, not response.set_cookie: cookies are serialised before this signal
         response.headers.add("Set-Cookie", f"{SESSION_COOKIE}={new_session}; Path=/; HttpOnly")
-    session = request.get("gws_session")
-    ended = request.get("gws_session_ended") is not None
+    session = request.get(SESSION_KEY)
+    ended = request.get(SESSION_ENDED_KEY) is not None
     if options.csrf and session is not None and request.method == "GET" and not ended:
         response.headers["X-CSRF-HEADER"] = CSRF_HEADER
         response.headers[CSRF_HEADER] = session.csrf_token

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gwsload.simulator.middleware import NODE
+from gwsload.simulator.middleware import AGENT_KEY, NODE, SESSION_ENDED_KEY, SESSION_KEY
 from gwsload.simulator.world import RECORDING_OPERATIONS, Agent, ApiError, operation_name
 
 __all__ = ["GWS_VERSION", "add_routes"]
@@ -41,7 +41,7 @@ def _ok() -> web.Response:
 
 
 def _agent(request: web.Request) -> Agent:
-    agent: Agent = request["gws_agent"]
+    agent: Agent = request[AGENT_KEY]
     return agent
 
 
@@ -95,8 +95,8 @@ async def post_me(request: web.Request) -> web.Response:
         return _ok()
     if operation == "EndContactCenterSession":
         node.world.end_session(agent)
-        node.sessions.invalidate(request["gws_session"].id)
-        request["gws_session_ended"] = True
+        node.sessions.invalidate(request[SESSION_KEY].id)
+        request[SESSION_ENDED_KEY] = True
         return _ok()
     raise ApiError(
         10, f"Unknown operationName {operation!r}; expected StartContactCenterSession or "
