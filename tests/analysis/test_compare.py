@@ -11,7 +11,7 @@ from gwsload.errors import ConfigError
 
 def _verdicts(runs: dict[str, Path], baseline: str, candidate: str) -> dict[tuple[str, ...], str]:
     table = compare_runs(
-        load_run(runs[baseline], keep_events=True), load_run(runs[candidate], keep_events=True)
+        load_run(runs[baseline]), load_run(runs[candidate])
     )
     return {
         (str(r.operation), str(r.metric), str(r.stat)): str(r.verdict) for r in table.itertuples()
@@ -20,7 +20,7 @@ def _verdicts(runs: dict[str, Path], baseline: str, candidate: str) -> dict[tupl
 
 def test_a_planted_30_percent_regression_is_worse(runs: dict[str, Path]) -> None:
     table = compare_runs(
-        load_run(runs["baseline"], keep_events=True), load_run(runs["slower"], keep_events=True)
+        load_run(runs["baseline"]), load_run(runs["slower"])
     )
     pooled = table[(table["operation"] == "*") & table["metric"].isin(["notify_ms", "response_ms"])]
     # about 2,200 operations: p99.9 would rest on the two slowest, so it is not judged
@@ -37,7 +37,7 @@ def test_a_planted_30_percent_regression_is_worse(runs: dict[str, Path]) -> None
 
 def test_planted_losses_are_a_regression_in_percentage_points(runs: dict[str, Path]) -> None:
     table = compare_runs(
-        load_run(runs["baseline"], keep_events=True), load_run(runs["lossy"], keep_events=True)
+        load_run(runs["baseline"]), load_run(runs["lossy"])
     )
     lost = table[(table["operation"] == "*") & (table["metric"] == "lost_ratio")].iloc[0]
     assert lost["change_kind"] == "absolute"
@@ -71,10 +71,10 @@ def test_runs_of_different_scenarios_or_loads_are_refused(runs: dict[str, Path])
         r"'capacity'.*use --force",
     ) as info:
         check_comparable(
-            load_run(runs["baseline"], keep_events=True),
-            load_run(runs["capacity"], keep_events=True),
+            load_run(runs["baseline"]),
+            load_run(runs["capacity"]),
         )
     assert "\n" not in str(info.value)
     check_comparable(
-        load_run(runs["baseline"], keep_events=True), load_run(runs["slower"], keep_events=True)
+        load_run(runs["baseline"]), load_run(runs["slower"])
     )

@@ -59,7 +59,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _load(folders: dict[str, Path], *names: str) -> list[RunFolder]:
-    return [load_run(folders[name], keep_events=True) for name in names]
+    return [load_run(folders[name]) for name in names]
 
 
 def _row(table: object, metric: str, stat: str, operation: str = "*") -> dict[str, object]:
@@ -225,7 +225,7 @@ def test_compare_says_where_a_slower_notification_lost_its_time(
     # one clock for both sides (the bounds hold 0): the parts are judged as stamped
     base = write_run(tmp_path / "base", _spec(50))
     cand = write_run(tmp_path / "cand", _spec(51, **change))
-    table = compare_runs(load_run(base, keep_events=True), load_run(cand, keep_events=True))
+    table = compare_runs(load_run(base), load_run(cand))
     server, delivery = _row(table, "server_notify_ms", "p50"), _row(table, "delivery_ms", "p50")
     assert _row(table, "notify_ms", "p50")["verdict"] == "worse"
     assert server["verdict"] == ("worse" if "server_extra_ms" in change else "same")
@@ -240,7 +240,7 @@ def test_compare_says_where_a_slower_notification_lost_its_time(
 def test_without_server_timestamps_compare_names_no_side(tmp_path: Path) -> None:
     base = write_run(tmp_path / "base", _spec(52, server_fraction=None))
     cand = write_run(tmp_path / "cand", _spec(53, server_fraction=None, latency_factor=1.5))
-    table = compare_runs(load_run(base, keep_events=True), load_run(cand, keep_events=True))
+    table = compare_runs(load_run(base), load_run(cand))
     assert not table["metric"].isin(["server_notify_ms", "delivery_ms"]).any()
     sentence = operation_sentences(table)[0]
     assert "notification latency p50" in sentence and "server side" not in sentence

@@ -109,9 +109,7 @@ def _sides(args: argparse.Namespace) -> tuple[list[RunFolder], list[RunFolder]]:
         if key in seen:
             raise ConfigError(f"{path}: the same run folder is given twice")
         seen[key] = path
-    return [load_run(p, keep_events=True) for p in names[0]], [
-        load_run(p, keep_events=True) for p in names[1]
-    ]
+    return [load_run(p) for p in names[0]], [load_run(p) for p in names[1]]
 
 
 def main(args: argparse.Namespace) -> int:

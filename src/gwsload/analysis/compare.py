@@ -4,12 +4,13 @@ With several runs on a side, verdicts come from the variation between runs
 (gwsload.analysis.compare_across). With one run per side, each run's measured
 period is cut into windows of equal length. For a latency statistic (p50 ... p99.9
 of ``notify_ms``, ``response_ms``, ``server_notify_ms`` or ``delivery_ms``: the
-notification latency's two parts, latency_split) each window keeps a
-histogram on a fine log grid (0.5 % wide bins); a bootstrap replicate draws
-windows with replacement in both runs, pools their histograms and takes the
-percentile, so the interval reflects how the run varies over time, not only
-sampling noise. Throughput is the mean of per-window ops/s. The change is
-``candidate / baseline - 1`` with a 95 % percentile interval.
+notification latency's two parts, latency_split) each window keeps an HDR
+histogram (gwsload.analysis.compare_windows: one more streamed pass per run, no row
+kept; percentiles within 0.1 %); a bootstrap replicate draws windows with
+replacement in both runs, pools their histograms and takes the percentile, so the
+interval reflects how the run varies over time, not only sampling noise.
+Throughput is the mean of per-window ops/s. The change is ``candidate / baseline -
+1`` with a 95 % percentile interval.
 
 Verdict per row, with tolerance ``tol`` (docs/reports.md): *worse* when the whole
 interval lies beyond ``tol`` on the bad side (the change is significantly larger
@@ -36,7 +37,8 @@ import pandas as pd
 
 from gwsload.analysis.compare_across import across_runs_row
 from gwsload.analysis.compare_health import DELIVERY_METRIC, SERVER_METRIC, judge_health
-from gwsload.analysis.latency_split import least_offset_ms
+from gwsload.analysis.compare_windows import compare_windows, has_server_part
+from gwsload.analysis.hdr import percentile_rows_us
 from gwsload.analysis.load import RunFolder
 from gwsload.analysis.metrics import ALL, choose_window_s
 from gwsload.contract.operations import ERROR_OUTCOMES
@@ -47,8 +49,6 @@ __all__ = [
     "DEFAULT_RATIO_TOLERANCE",
     "check_comparable",
     "compare_runs",
-    "metric_values",
-    "window_histograms",
 ]
 
 COMPARED_STATS = {"p50": 0.50, "p95": 0.95, "p99": 0.99, "p99.9": 0.999}
@@ -68,11 +68,6 @@ _RATIOS = (
     ("lost_ratio", ("lost",), ("ok", "lost")),
 )
 BOOTSTRAP_REPLICATES = 500
-_GRID_LOW_MS = 0.01
-_GRID_RATIO = 1.005
-_GRID_BINS = math.ceil(math.log(3_600_000 / _GRID_LOW_MS) / math.log(_GRID_RATIO)) + 1
-#: bin centre (ms) of the log grid
-GRID_VALUES_MS = _GRID_LOW_MS * _GRID_RATIO ** (np.arange(_GRID_BINS) + 0.5)
 
 
 def _shape(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -115,67 +110,6 @@ def _runs(side: RunFolder | Sequence[RunFolder]) -> list[RunFolder]:
     return [side] if isinstance(side, RunFolder) else list(side)
 
 
-def _n_windows(run: RunFolder, window_s: float) -> int:
-    return int((run.measure_end_s - run.warmup_s) // window_s)
-
-
-def metric_values(run: RunFolder, metric: str) -> npt.NDArray[np.float64]:
-    """One value per event row. The two parts of the notification latency,
-    ``server_notify_ms`` and ``delivery_ms`` (= ``notify_ms - server_notify_ms``), are
-    corrected by the run's least clock offset (latency_split.least_offset_ms: none
-    when the run shows no disagreement between the clocks); NaN without a stamp."""
-    events = run.events
-    if metric not in (SERVER_METRIC, DELIVERY_METRIC):
-        return events[metric].to_numpy().astype(np.float64)
-    notify = events["notify_ms"].to_numpy(np.float64)
-    server = events[SERVER_METRIC].to_numpy(np.float64)
-    ok = (events["outcome"] == "ok").to_numpy()
-    offset = least_offset_ms(notify[ok], server[ok])
-    part = server - offset if metric == SERVER_METRIC else notify - server + offset
-    return np.asarray(part, dtype=np.float64)
-
-
-def window_histograms(
-    run: RunFolder,
-    column: str,
-    operation: str,
-    window_s: float,
-    values: npt.NDArray[np.float64] | None = None,
-) -> npt.NDArray[np.float64]:
-    """Matrix (full measured windows x grid bins) of counts of ``column`` for ``operation``
-    (``values``: that column already computed, :func:`metric_values`)."""
-    events = run.events
-    n_windows = int((run.measure_end_s - run.warmup_s) // window_s)
-    t = events["t_s"].to_numpy()
-    keep = (t >= run.warmup_s) & (t < run.warmup_s + n_windows * window_s)
-    if operation != ALL:
-        keep &= (events["operation"] == operation).to_numpy()
-    if values is None:
-        values = metric_values(run, column)
-    values = values[keep]
-    window = ((t[keep] - run.warmup_s) // window_s).astype(np.int64)
-    finite = np.isfinite(values) & (values > 0)
-    bins = np.log(np.maximum(values[finite], _GRID_LOW_MS) / _GRID_LOW_MS) / math.log(_GRID_RATIO)
-    bins = np.clip(bins.astype(np.int64), 0, _GRID_BINS - 1)
-    flat = np.bincount(window[finite] * _GRID_BINS + bins, minlength=n_windows * _GRID_BINS)
-    return flat.reshape(n_windows, _GRID_BINS).astype(np.float64)
-
-
-def _window_counts(
-    run: RunFolder, operation: str, window_s: float, outcomes: tuple[str, ...] | None = None
-) -> npt.NDArray[np.float64]:
-    n_windows = int((run.measure_end_s - run.warmup_s) // window_s)
-    events = run.events
-    t = events["t_s"].to_numpy()
-    keep = (t >= run.warmup_s) & (t < run.warmup_s + n_windows * window_s)
-    if operation != ALL:
-        keep &= (events["operation"] == operation).to_numpy()
-    if outcomes is not None:
-        keep &= events["outcome"].isin(outcomes).to_numpy()
-    window = ((t[keep] - run.warmup_s) // window_s).astype(np.int64)
-    return np.bincount(window, minlength=n_windows).astype(np.float64)
-
-
 def _resample_weights(rng: np.random.Generator, n_windows: int) -> npt.NDArray[np.float64]:
     # row 0: the data as measured; rows 1..B: bootstrap draws of the windows
     draws = rng.multinomial(
@@ -185,15 +119,13 @@ def _resample_weights(rng: np.random.Generator, n_windows: int) -> npt.NDArray[n
 
 
 def _percentiles(
-    weights: npt.NDArray[np.float64], matrix: npt.NDArray[np.float64], q: float
-) -> npt.NDArray[np.float64]:
-    pooled = weights @ matrix
-    cumulative = np.cumsum(pooled, axis=1)
-    total = cumulative[:, -1]
-    target = np.maximum(np.ceil(q * total), 1)
-    index = (cumulative < target[:, None]).sum(axis=1)
-    out = GRID_VALUES_MS[np.minimum(index, _GRID_BINS - 1)]
-    return np.where(total > 0, out, np.nan)
+    weights: npt.NDArray[np.float64], matrix: npt.NDArray[np.int64]
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Each compared stat (ms) of the windows pooled with each row of ``weights``."""
+    # whole-number weights and counts: the float product is exact, and BLAS-fast
+    pooled = np.rint(weights @ matrix.astype(np.float64)).astype(np.int64)
+    values = percentile_rows_us(pooled, [100.0 * q for q in COMPARED_STATS.values()]) / 1000.0
+    return {stat: values[:, j] for j, stat in enumerate(COMPARED_STATS)}
 
 
 def _verdict(low: float, high: float, *, higher_is_worse: bool, tol: float, material: bool) -> str:
@@ -234,60 +166,58 @@ class _Side:
     """One side's runs cut into windows, with the bootstrap weights of each run."""
 
     def __init__(
-        self, runs: list[RunFolder], window_s: float, rng: np.random.Generator | None
+        self,
+        runs: list[RunFolder],
+        window_s: float,
+        rng: np.random.Generator | None,
+        metrics: tuple[str, ...],
     ) -> None:
         """``rng`` None: no bootstrap, each run only as measured (the across-runs test)."""
-        self.runs, self.window_s = runs, window_s
+        self.windows = [compare_windows(run, window_s, metrics) for run in runs]
+        self.window_s = window_s
         self.weights = [
-            _resample_weights(rng, _n_windows(run, window_s))
-            if rng is not None
-            else np.ones((1, _n_windows(run, window_s)))
-            for run in runs
+            _resample_weights(rng, w.n_windows) if rng is not None else np.ones((1, w.n_windows))
+            for w in self.windows
         ]
-        self._values: dict[tuple[int, str], npt.NDArray[np.float64]] = {}
-
-    def _metric(self, index: int, metric: str) -> npt.NDArray[np.float64]:
-        key = (index, metric)
-        if key not in self._values:  # computed once per run, not per operation and stat
-            self._values[key] = metric_values(self.runs[index], metric)
-        return self._values[key]
+        self._stats: dict[tuple[str, str], tuple[list[dict[str, Any]], int]] = {}
 
     def rates(self, operation: str) -> list[npt.NDArray[np.float64]]:
         return [
-            w @ _window_counts(run, operation, self.window_s) / w.sum(1) / self.window_s
-            for run, w in zip(self.runs, self.weights, strict=True)
+            w @ windows.window_counts(_code(operation)) / w.sum(1) / self.window_s
+            for windows, w in zip(self.windows, self.weights, strict=True)
         ]
 
     def ratios(
         self, operation: str, numerator: tuple[str, ...], denominator: tuple[str, ...] | None
     ) -> list[npt.NDArray[np.float64]]:
         out = []
-        for run, w in zip(self.runs, self.weights, strict=True):
+        for windows, w in zip(self.windows, self.weights, strict=True):
             with np.errstate(invalid="ignore", divide="ignore"):
                 out.append(
-                    (w @ _window_counts(run, operation, self.window_s, numerator))
-                    / (w @ _window_counts(run, operation, self.window_s, denominator))
+                    (w @ windows.window_counts(_code(operation), numerator))
+                    / (w @ windows.window_counts(_code(operation), denominator))
                 )
         return out
 
     def percentiles(
-        self, metric: str, operation: str, q: float
+        self, metric: str, operation: str, stat: str
     ) -> tuple[list[npt.NDArray[np.float64]], int]:
         """Each run's percentile replicates, and the fewest values any run had."""
-        out, fewest = [], None
-        for index, (run, w) in enumerate(zip(self.runs, self.weights, strict=True)):
-            values = self._metric(index, metric)
-            matrix = window_histograms(run, metric, operation, self.window_s, values)
-            out.append(_percentiles(w, matrix, q))
-            count = int(matrix.sum())
-            fewest = count if fewest is None else min(fewest, count)
-        return out, fewest or 0
+        key = (metric, operation)
+        if key not in self._stats:  # every stat from one pooling per run
+            stats, fewest = [], None
+            for windows, w in zip(self.windows, self.weights, strict=True):
+                matrix = windows.window_histograms(metric, _code(operation))
+                stats.append(_percentiles(w, matrix))
+                count = int(matrix.sum())
+                fewest = count if fewest is None else min(fewest, count)
+            self._stats[key] = (stats, fewest or 0)
+        stats, fewest = self._stats[key]
+        return [s[stat] for s in stats], fewest
 
 
-def _has_server_part(run: RunFolder) -> bool:
-    ok = run.events["outcome"] == "ok"
-    values = run.events.loc[ok, SERVER_METRIC].to_numpy()
-    return len(values) > 0 and bool(np.isfinite(values).mean() > 0.5)
+def _code(operation: str) -> str | None:
+    return None if operation == ALL else operation
 
 
 def compare_runs(
@@ -319,15 +249,13 @@ def compare_runs(
         )
     rng = np.random.default_rng(seed)
     across = len(all_runs) > 2
-    ops = sorted(
-        set.intersection(*(set(map(str, r.events["operation"].unique())) for r in all_runs))
-    )
+    ops = sorted(set.intersection(*(set(run.digest.operations) for run in all_runs)))
     metrics = [*COMPARED_METRICS]
-    if all(_has_server_part(run) for run in all_runs):
+    if all(has_server_part(run) for run in all_runs):
         metrics += [SERVER_METRIC, DELIVERY_METRIC]
     sides = (
-        _Side(base_runs, window_s, None if across else rng),
-        _Side(cand_runs, window_s, None if across else rng),
+        _Side(base_runs, window_s, None if across else rng, tuple(metrics)),
+        _Side(cand_runs, window_s, None if across else rng, tuple(metrics)),
     )
 
     def judged(
@@ -378,7 +306,7 @@ def compare_runs(
         for metric in metrics:
             for stat, q in COMPARED_STATS.items():
                 (base, n_base), (cand, n_cand) = (
-                    side.percentiles(metric, operation, q) for side in sides
+                    side.percentiles(metric, operation, stat) for side in sides
                 )
                 row = judged((base, cand), absolute=False, tol=tolerance)
                 finished = _finish(

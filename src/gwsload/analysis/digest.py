@@ -59,7 +59,7 @@ def hdr_index_ms(values_ms: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
     return index_of_values(np.round(values_ms.astype(np.float64) * 1000.0).astype(np.int64))
 
 
-def add_counts(into: Counts, keys: npt.NDArray[np.int64]) -> None:
+def add_counts(into: npt.NDArray[np.signedinteger[Any]], keys: npt.NDArray[np.int64]) -> None:
     """``into[k] += (keys == k).sum()`` for every k, by one bincount over the keys' range."""
     if len(keys) == 0:
         return
@@ -184,6 +184,11 @@ class SplitWindows:
     server: Counts
     delivery: Counts
     count: Counts
+    #: ok rows with a server stamp (the count above also needs the notification time)
+    stamped: int = 0
+    #: exact minima of the raw parts over the rows counted: the clock offset's bounds
+    server_min_ms: float = math.inf
+    delivery_min_ms: float = math.inf
 
     @classmethod
     def empty(cls, n_windows: int) -> SplitWindows:
@@ -196,9 +201,14 @@ class SplitWindows:
     def add(
         self, window: npt.NDArray[np.int64], server: npt.NDArray[Any], notify: npt.NDArray[Any]
     ) -> None:
-        usable = np.isfinite(server) & np.isfinite(notify)
+        stamped = np.isfinite(server)
+        self.stamped += int(stamped.sum())
+        usable = stamped & np.isfinite(notify)
         window, server, notify = window[usable], server[usable], notify[usable]
         add_counts(self.count, window)
+        if len(server):
+            self.server_min_ms = min(self.server_min_ms, float(server.min()))
+            self.delivery_min_ms = min(self.delivery_min_ms, float((notify - server).min()))
         for table, values in ((self.server, server), (self.delivery, notify - server)):
             negative = values < 0
             for sign, rows in ((0, negative), (1, ~negative)):

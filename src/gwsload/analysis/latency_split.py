@@ -22,6 +22,7 @@ without the field the split is "not available from this target".
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,9 @@ __all__ = [
     "RESOLUTION_MS",
     "SPLIT_STATS",
     "LatencySplit",
+    "digest_offset_bounds_ms",
     "least_offset_ms",
+    "least_offset_of_bounds_ms",
     "offset_bounds_ms",
     "ok_rows",
     "split_latency",
@@ -126,10 +129,23 @@ def least_offset_ms(
     ``compare`` corrects both parts by: unlike the middle of the bounds it does not
     move with a change in the server's floor between two runs, as long as the clocks
     agree."""
-    low, high = offset_bounds_ms(notify_ms, server_ms)
+    return least_offset_of_bounds_ms(*offset_bounds_ms(notify_ms, server_ms))
+
+
+def least_offset_of_bounds_ms(low: float, high: float) -> float:
+    """:func:`least_offset_ms` from the offset's bounds (NaN when they contradict)."""
     if not low <= high:
         return float("nan")
     return float(min(max(0.0, low), high))
+
+
+def digest_offset_bounds_ms(digest: EventDigest) -> tuple[float, float]:
+    """:func:`offset_bounds_ms` of a run's ok rows, from the exact minima its digest
+    recorded (NaN when no ok row has both values)."""
+    windows = digest.split_windows
+    if windows is None or not math.isfinite(windows.server_min_ms):
+        return float("nan"), float("nan")
+    return -windows.delivery_min_ms - RESOLUTION_MS, windows.server_min_ms + RESOLUTION_MS
 
 
 def ok_rows(

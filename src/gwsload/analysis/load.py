@@ -3,7 +3,7 @@
 Events are streamed once, batch by batch with column projection, into the run's
 :class:`~gwsload.analysis.digest.EventDigest` (counts and HDR histograms: memory
 does not grow with the number of operations). Only when asked
-(``keep_events=True``: ``gwsload compare``) are they also kept as numpy columns
+(``keep_events=True``: the example scripts) are they also kept as numpy columns
 (float32 latencies and time as seconds since ``t0``, one-byte codes for
 operation, outcome, HTTP status and statusCode): 16 bytes a row for a closed
 workload (columns that repeat another, like a closed workload's notification from

@@ -5,8 +5,9 @@ Segments are read batch by batch (at most :data:`BATCH_ROWS` rows at once) with
 only the columns the analysis uses. Every batch is folded into an
 :class:`~gwsload.analysis.digest.EventDigest`, whose size does not grow with the
 number of operations; the columns themselves (16-28 bytes a row, see
-:mod:`gwsload.analysis.load`) are kept only for the analyses that still need every
-row (``gwsload compare``'s bootstrap).
+:mod:`gwsload.analysis.load`) are kept only when asked (scripts that want every
+row); :func:`event_batches` streams the segments again (``gwsload compare``'s
+windows, once their length is known).
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from gwsload.analysis.digest import DigestPlan, EventDigest
 from gwsload.analysis.load_tables import check_columns, segments
 from gwsload.errors import ConfigError
 
-__all__ = ["BATCH_ROWS", "EVENT_COLUMNS", "EXAMPLE_COLUMNS", "EventFacts", "read_events"]
+__all__ = [
+    "BATCH_ROWS",
+    "EVENT_COLUMNS",
+    "EXAMPLE_COLUMNS",
+    "EventFacts",
+    "event_batches",
+    "read_events",
+]
 
 EVENT_COLUMNS = (
     "ts",
@@ -286,6 +294,47 @@ def _prefetched(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:
         yield value
 
 
+def _batch_values(
+    batch: pa.RecordBatch, schema_names: list[str], t0: float, operations: _Codes, outcomes: _Codes
+) -> dict[str, npt.NDArray[Any]]:
+    """The analysis columns of one batch: ``t_s`` (float32 seconds since ``t0``),
+    ``operation`` and ``outcome`` codes, the latency columns (ms) and, when the segment
+    has a server stamp, ``server_notify_ms``."""
+    split = [c for c in ("server_ms", "publish_lag_ms") if c in schema_names]
+    notify = batch.column("notify_ms").to_numpy()
+    values: dict[str, npt.NDArray[Any]] = {
+        "t_s": (batch.column("ts").to_numpy() - t0).astype(np.float32),
+        "operation": operations.encode(batch.column("operation")),
+        "outcome": outcomes.encode(batch.column("outcome")),
+        "response_ms": batch.column("response_ms").to_numpy(),
+        "notify_ms": notify,
+        "notify_from_intended_ms": batch.column("notify_from_intended_ms").to_numpy(),
+        "start_lag_ms": batch.column("start_lag_ms").to_numpy(),
+    }
+    if split:
+        # the server-side part: request sent -> the server's own timestamp of the
+        # notification (``server_ms`` where the folder has it, else notify - delivery)
+        values["server_notify_ms"] = (
+            batch.column("server_ms").to_numpy()
+            if "server_ms" in split
+            else notify - batch.column("publish_lag_ms").to_numpy()
+        )
+    return values
+
+
+def event_batches(
+    path: Path, t0: float
+) -> Iterator[tuple[dict[str, npt.NDArray[Any]], list[str], list[str]]]:
+    """Another streamed pass over the events of the run folder at ``path``: each batch's
+    columns (as the digest gets them) with the operation and outcome names their codes
+    index so far (the lists grow as new names appear)."""
+    operations, outcomes = _Codes(), _Codes()
+    for _file, schema_names, batch in _prefetched(_file_batches(segments(path, "events"))):
+        if batch is not None:
+            values = _batch_values(batch, schema_names, t0, operations, outcomes)
+            yield values, operations.categories, outcomes.categories
+
+
 def read_events(
     path: Path, t0: float, plan_of: Callable[[EventFacts], DigestPlan], *, keep: bool
 ) -> tuple[EventDigest, pd.DataFrame, pd.DataFrame | None]:
@@ -316,26 +365,8 @@ def read_events(
                 examples.append(full.slice(0, _EXAMPLES_PER_SEGMENT).to_pandas())
             not_ok_parts, kinds = [], {}
             continue
-        split = [c for c in ("server_ms", "publish_lag_ms") if c in schema_names]
         n = batch.num_rows
-        notify = batch.column("notify_ms").to_numpy()
-        values: dict[str, npt.NDArray[Any]] = {
-            "t_s": (batch.column("ts").to_numpy() - t0).astype(np.float32),
-            "operation": operations.encode(batch.column("operation")),
-            "outcome": outcomes.encode(batch.column("outcome")),
-            "response_ms": batch.column("response_ms").to_numpy(),
-            "notify_ms": notify,
-            "notify_from_intended_ms": batch.column("notify_from_intended_ms").to_numpy(),
-            "start_lag_ms": batch.column("start_lag_ms").to_numpy(),
-        }
-        if split:
-            # the server-side part: request sent -> the server's own timestamp of the
-            # notification (``server_ms`` where the folder has it, else notify - delivery)
-            values["server_notify_ms"] = (
-                batch.column("server_ms").to_numpy()
-                if "server_ms" in split
-                else notify - batch.column("publish_lag_ms").to_numpy()
-            )
+        values = _batch_values(batch, schema_names, t0, operations, outcomes)
         http = batch.column("http_status").to_numpy()
         status = batch.column("status_code").to_numpy()
         outcome = values["outcome"].astype(np.int64)
