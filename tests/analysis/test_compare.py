@@ -10,18 +10,14 @@ from gwsload.errors import ConfigError
 
 
 def _verdicts(runs: dict[str, Path], baseline: str, candidate: str) -> dict[tuple[str, ...], str]:
-    table = compare_runs(
-        load_run(runs[baseline]), load_run(runs[candidate])
-    )
+    table = compare_runs(load_run(runs[baseline]), load_run(runs[candidate]))
     return {
         (str(r.operation), str(r.metric), str(r.stat)): str(r.verdict) for r in table.itertuples()
     }
 
 
 def test_a_planted_30_percent_regression_is_worse(runs: dict[str, Path]) -> None:
-    table = compare_runs(
-        load_run(runs["baseline"]), load_run(runs["slower"])
-    )
+    table = compare_runs(load_run(runs["baseline"]), load_run(runs["slower"]))
     pooled = table[(table["operation"] == "*") & table["metric"].isin(["notify_ms", "response_ms"])]
     # about 2,200 operations: p99.9 would rest on the two slowest, so it is not judged
     assert pooled[pooled["stat"] == "p99.9"]["verdict"].tolist() == ["too few"] * 2
@@ -36,9 +32,7 @@ def test_a_planted_30_percent_regression_is_worse(runs: dict[str, Path]) -> None
 
 
 def test_planted_losses_are_a_regression_in_percentage_points(runs: dict[str, Path]) -> None:
-    table = compare_runs(
-        load_run(runs["baseline"]), load_run(runs["lossy"])
-    )
+    table = compare_runs(load_run(runs["baseline"]), load_run(runs["lossy"]))
     lost = table[(table["operation"] == "*") & (table["metric"] == "lost_ratio")].iloc[0]
     assert lost["change_kind"] == "absolute"
     assert lost["baseline"] == 0.0
@@ -75,6 +69,4 @@ def test_runs_of_different_scenarios_or_loads_are_refused(runs: dict[str, Path])
             load_run(runs["capacity"]),
         )
     assert "\n" not in str(info.value)
-    check_comparable(
-        load_run(runs["baseline"]), load_run(runs["slower"])
-    )
+    check_comparable(load_run(runs["baseline"]), load_run(runs["slower"]))
