@@ -229,4 +229,6 @@ def test_compare_says_whether_the_server_or_the_delivery_got_slower(tmp_path: Pa
         elif not _judged_or_lag(moved, "worse", out):
             continue
         if _judged_or_lag(rows[("*", "notify_ms", "p50")], "worse", out):
-            assert f"notification latency p50 worse {where}: server-side p50 +" in out, out
+            # the untouched server part moves by the machine's noise, either way
+            sign = "+" if side == "slow_server" else ""
+            assert f"notification latency p50 worse {where}: server-side p50 {sign}" in out, out
