@@ -26,6 +26,9 @@ ramp_down_s = 2
 min_active_share = 0.5
 [simulator]
 answer_delay_ms = 20
+# each operation waits 400 ms for its notification after its response, so agents are
+# waiting for one about half of the time: the freeze always catches some of them
+latency_ms = 400
 seed = 5
 [client]
 notification_timeout_s = 1

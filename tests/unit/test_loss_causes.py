@@ -47,3 +47,14 @@ def test_losses_with_no_stall_around_them_blame_nobody() -> None:
     assert (
         attribute_losses([], samples, notification_timeout_s=1, sample_interval_s=2).line() is None
     )
+
+
+def test_a_stall_reported_after_the_deadline_still_covers_the_wait() -> None:
+    # a process stalled 2.5 s from 100: its sampler wrote the lag at 104.4, after the
+    # 1-s deadlines plus one interval (sent at 99.8: 102.8), yet the stall lay in the wait
+    samples = {"embedded simulator": _points({98.0: 3.0, 102.6: 4.0, 104.4: 2500.0})}
+    causes = attribute_losses(
+        [99.8, 99.6, 104.5], samples, notification_timeout_s=1.0, sample_interval_s=2.0
+    )
+    # sent at 104.5, after the stall ended and was reported: not explained
+    assert causes.explained == 2

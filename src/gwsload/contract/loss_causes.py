@@ -6,13 +6,16 @@ simulator) whose event loop stalled while the operation waited can make it so on
 its own: the request was answered, the notification published or read, seconds late.
 The target is then not to blame, and the run's verdict must say so next to the count.
 
-The rule: a loss is put down to a process when one of its health samples covering
-the wait (from the request's send to its deadline; a sample covers the interval
-before its timestamp, so up to one interval after the deadline) shows a worst
-event-loop lag of at least :data:`STALL_SHARE` of the notification timeout (1 s of a
-10 s timeout): a wake-up that late is a stall of the same order as the loss, not
-the milliseconds of a busy machine. The loss still fails the run; the line names the
-process, its worst lag and how long it waited for a core.
+The rule: a loss is put down to a process when one of its health samples shows a
+worst event-loop lag of at least :data:`STALL_SHARE` of the notification timeout (1 s
+of a 10 s timeout: a wake-up that late is a stall of the same order as the loss, not
+the milliseconds of a busy machine) and that stall may have overlapped the wait (from
+the request's send to its deadline). A sample at ``ts`` reports the worst lag ``L``
+seen in the interval before it, and a lag is seen only when the stall ends, so the
+stall lay within ``[ts - interval - L, ts]``: a stalled process's sampler may write
+its row up to an interval after the stall, long after the deadline. The loss still
+fails the run; the line names the process, its worst lag and how long it waited for
+a core.
 
 :func:`attribute_losses` is pure (the samples and send times passed in);
 :func:`loss_causes_in` applies it to a run folder (``generator.csv``,
@@ -112,13 +115,22 @@ def attribute_losses(
     found: dict[str, list[HealthPoint]] = {}
     counts: dict[str, int] = {}
     explained = 0
+    longest_s = {
+        name: max((p.loop_lag_ms for p in points), default=0.0) / 1000.0
+        for name, points in ordered.items()
+    }
     for sent in lost_sent_ts:
-        end = sent + notification_timeout_s + sample_interval_s
+        deadline = sent + notification_timeout_s
         blamed = False
         for name, points in ordered.items():
             lo = bisect.bisect_left(times[name], sent)
-            hi = bisect.bisect_right(times[name], end)
-            stalls = [p for p in points[lo:hi] if p.loop_lag_ms >= stall_ms]
+            hi = bisect.bisect_right(times[name], deadline + sample_interval_s + longest_s[name])
+            stalls = [
+                p
+                for p in points[lo:hi]
+                if p.loop_lag_ms >= stall_ms
+                and p.ts - sample_interval_s - p.loop_lag_ms / 1000.0 <= deadline
+            ]
             if stalls:
                 blamed = True
                 counts[name] = counts.get(name, 0) + 1
