@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from gwsload.gws.errors import GwsApiError
 from gwsload.gws.outcomes import Outcome
 from gwsload.gws.session import Response
 from gwsload.simulator.process import SimulatorProcess
+from tests.commands import run_gwsload
 
 pytestmark = pytest.mark.gevent
 
@@ -78,16 +77,21 @@ spawn_rate = 8
 """
 
 
-def test_a_run_counts_each_fault_as_the_truth_log_says(tmp_path: Path) -> None:
-    scenario = tmp_path / "realism.toml"
-    scenario.write_text(_SCENARIO)
+def _run(tmp_path: Path, scenario_text: str) -> Path:
+    """``gwsload run`` of the scenario against the embedded simulator: its run folder."""
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(scenario_text)
     out = tmp_path / "run"
-    done = subprocess.run(
-        [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--out", str(out),
-         "--progress-every", "0", "--no-check"],
-        capture_output=True, text=True, timeout=120, check=False,
+    done = run_gwsload(
+        "run", str(scenario), "--out", str(out), "--progress-every", "0", "--no-check",
+        timeout=120,
     )  # fmt: skip
     assert (out / "manifest.json").exists(), done.stdout + done.stderr
+    return out
+
+
+def test_a_run_counts_each_fault_as_the_truth_log_says(tmp_path: Path) -> None:
+    out = _run(tmp_path, _SCENARIO)
     with open(out / "simulator-truth.csv", newline="") as file:
         truth = Counter(row["action"] for row in csv.DictReader(file))
     events = pq.read_table(out / "events").to_pylist()
@@ -110,10 +114,9 @@ def test_a_run_counts_each_fault_as_the_truth_log_says(tmp_path: Path) -> None:
 def test_websocket_against_the_long_polling_only_simulator_is_one_line(tmp_path: Path) -> None:
     scenario = tmp_path / "ws.toml"
     scenario.write_text(_SCENARIO.replace("[client]", '[client]\ntransport = "websocket"'))
-    done = subprocess.run(
-        [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--out",
-         str(tmp_path / "run"), "--progress-every", "0"],
-        capture_output=True, text=True, timeout=60, check=False,
+    done = run_gwsload(
+        "run", str(scenario), "--out", str(tmp_path / "run"), "--progress-every", "0",
+        timeout=60,
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
@@ -179,15 +182,7 @@ spawn_rate = 6
 
 
 def test_a_run_counts_every_throttled_request_as_the_truth_log_says(tmp_path: Path) -> None:
-    scenario = tmp_path / "throttling.toml"
-    scenario.write_text(_THROTTLING)
-    out = tmp_path / "run"
-    done = subprocess.run(
-        [sys.executable, "-m", "gwsload.cli", "run", str(scenario), "--out", str(out),
-         "--progress-every", "0", "--no-check"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert (out / "manifest.json").exists(), done.stdout + done.stderr
+    out = _run(tmp_path, _THROTTLING)
     with open(out / "simulator-truth.csv", newline="") as file:
         throttled = [row for row in csv.DictReader(file) if row["action"] == "throttled"]
     assert throttled
@@ -205,10 +200,7 @@ def test_a_run_counts_every_throttled_request_as_the_truth_log_says(tmp_path: Pa
     before_end = [row for row in throttled if float(row["ts"]) < until]
     assert len(before_end) <= len(rows) <= len(throttled), (len(rows), len(throttled))
     assert all("Retry-After 1 s" in r["error"] for r in rows)
-    report = subprocess.run(
-        [sys.executable, "-m", "gwsload.cli", "report", str(out)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    report = run_gwsload("report", str(out), timeout=120)
     assert report.returncode in (0, 1), report.stderr
     counted = json.loads((out / "summary.json").read_text())["throttled"]
     assert counted["operations"] == sum(r["http_status"] == 429 for r in events)
