@@ -1,5 +1,6 @@
-"""The load process's young-generation collector: reference cycles made by the agents
-are freed within a period or two, without waiting for CPython's allocation count."""
+"""The load process's collections: reference cycles made by the agents are freed by the
+young collector within a period or two, without waiting for CPython's allocation
+count; one that outlived a young collection by the oldest one, when due."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import weakref
 import gevent
 import pytest
 
-from gwsload.harness.young_gc import YoungCollector
+from gwsload.harness.young_gc import (
+    OLDEST_GC_MAX_PERIOD_S,
+    OLDEST_GC_MIN_PERIOD_S,
+    OLDEST_GC_S_PER_AGENT,
+    OldestCollector,
+    YoungCollector,
+    next_oldest_period_s,
+)
 
 pytestmark = pytest.mark.gevent
 
@@ -47,21 +55,75 @@ def test_young_cycles_are_collected_by_the_greenlet_alone() -> None:
         gc.collect()
 
 
-def test_a_cycle_that_outlived_a_young_collection_is_collected_too() -> None:
+def test_cpythons_own_collector_is_off_while_the_greenlet_runs() -> None:
     was_enabled = gc.isenabled()
-    gc.disable()
+    gc.enable()
+    collector = YoungCollector(period_s=0.05)
+    try:
+        collector.start()
+        assert not gc.isenabled()  # its full collections would stall the loop
+        collector.stop()
+        assert gc.isenabled()  # given back as it was found
+    finally:
+        collector.stop()
+        if not was_enabled:
+            gc.disable()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_cycle_that_outlived_a_young_collection_waits_for_the_oldest_one() -> None:
+    was_enabled = gc.isenabled()
+    gc.disable()  # only the collectors under test may free the cycle
     collector = YoungCollector(period_s=0.02)
+    clock = _Clock()
+    oldest = OldestCollector(clock)
     try:
         a, b = _Node(), _Node()
         a.other, b.other = b, a
         gone = weakref.ref(a)
-        collector.start()
-        gevent.sleep(0.05)  # alive at a young collection: moved to the middle generation
+        gc.collect(0)  # alive at a young collection: out of the young generation
         del a, b
-        gevent.sleep(0.5)  # the middle generation's turn comes every tenth collection
+        collector.start()
+        gevent.sleep(0.2)
+        assert gone() is not None  # the young collections no longer see it
+        clock.now += OLDEST_GC_MIN_PERIOD_S - 1
+        assert not oldest.collect_if_due(agents=10)
+        assert gone() is not None
+        clock.now += 1
+        assert oldest.collect_if_due(agents=10)
         assert gone() is None
+        assert oldest.last_duration_s is not None
+        assert not oldest.collect_if_due(agents=10)  # the next is a period away
+        clock.now += OLDEST_GC_MIN_PERIOD_S
+        assert oldest.collect_if_due(agents=10)
     finally:
         collector.stop()
         if was_enabled:
             gc.enable()
         gc.collect()
+
+
+def test_a_big_process_collects_its_oldest_generation_rarely() -> None:
+    clock = _Clock()
+    oldest = OldestCollector(clock)
+    clock.now += OLDEST_GC_MIN_PERIOD_S
+    # 10,000 agents: a walk of about half a second, so one about every 8 minutes
+    assert not oldest.collect_if_due(agents=10_000)
+    clock.now += 10_000 * OLDEST_GC_S_PER_AGENT * 1000 - OLDEST_GC_MIN_PERIOD_S
+    assert oldest.collect_if_due(agents=10_000)
+    oldest.restart()  # a freeze: a whole period again
+    clock.now += OLDEST_GC_MIN_PERIOD_S
+    assert not oldest.collect_if_due(agents=10_000)
+
+
+def test_a_long_oldest_collection_makes_the_next_come_later() -> None:
+    assert next_oldest_period_s(0.001) == OLDEST_GC_MIN_PERIOD_S  # small heap: every minute
+    assert next_oldest_period_s(0.3) == pytest.approx(300.0)  # 10,000 agents: every 5 min
+    assert next_oldest_period_s(5.0) == OLDEST_GC_MAX_PERIOD_S

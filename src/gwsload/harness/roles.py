@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import sys
@@ -39,7 +38,7 @@ from gwsload.harness.openloop import CycleTicker
 from gwsload.harness.recorder import OpRecorder
 from gwsload.harness.shape import rate_share, spawn_share, to_stages
 from gwsload.harness.signoff import SignOff
-from gwsload.harness.young_gc import OLDEST_GC_PERIOD_S, YoungCollector, freeze_heap
+from gwsload.harness.young_gc import OldestCollector, YoungCollector, freeze_heap
 from gwsload.launcher.progress import write_progress
 from gwsload.launcher.runconfig import RunConfig
 from gwsload.metrics.live import LiveMetrics
@@ -175,7 +174,7 @@ class LoadProcess:
         interval = self.config.ship_interval_s
         runner = self.environment.runner
         before, frozen = (0, 0), (0, 0)
-        oldest_collected = time.monotonic()
+        oldest = OldestCollector()
         while True:
             gevent.sleep(interval)
             self._ship(final=False)
@@ -186,14 +185,11 @@ class LoadProcess:
                 # a ramp just ended: its agents are the long-lived heap now
                 freeze_heap(full=False)
                 frozen = now
-                oldest_collected = time.monotonic()
-            elif now == frozen and time.monotonic() - oldest_collected >= OLDEST_GC_PERIOD_S:
-                # CPython's own trigger for the oldest generation seldom comes now that
-                # the young collections reset its count, and a cycle there would stay
-                # for the run (a soak's RSS crept +0.2 MB/min); since the freeze it
-                # holds only what outlived the younger ones: a short walk
-                gc.collect(2)
-                oldest_collected = time.monotonic()
+                oldest.restart()
+            else:
+                # CPython's collector is off (young_gc): a cycle in the oldest
+                # generation would otherwise stay for the run
+                oldest.collect_if_due(now[0])
             before = now
 
     def _ship(self, *, final: bool, not_started: int = 0) -> None:

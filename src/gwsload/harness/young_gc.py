@@ -1,78 +1,137 @@
-"""Collect the young generation often, in small pieces, instead of rarely, in one stall.
+"""The load process's garbage collection: small collections on a schedule, never
+CPython's own, which stall the event loop for as long as the heap is big.
 
 CPython starts a generation-0 collection when allocations minus deallocations of
-tracked objects pass 700. In a load process that count hardly grows: every
+tracked objects pass 700, and a full one when the oldest generation has grown by a
+quarter since the last. In a load process both come at the wrong time: every
 ``/meta/connect`` renewal and every operation creates an agent's new request state
-(headers, timers, waiters, messages) while freeing the previous one, which sits in
-an older generation. The young generation itself keeps growing all the same (some
-50,000 live objects at 1,000 agents), and when a collection finally comes it walks
-all of them at once: 25-50 ms of CPU on the event loop at 1,000 busy agents, ten
-times that at 10,000, and every notification arriving meanwhile is stamped late.
+while freeing the previous one, so the young generation grows without the count
+noticing, and during a ramp the full collections walk every agent's state: measured
+at 10,000 agents, one every 5-10 s of the ramp, growing to 0.9 s each, and after it
+0.3-0.5 s every half minute (about a microsecond per live object). Every
+notification arriving meanwhile is stamped late.
 
-:class:`YoungCollector` runs ``gc.collect(0)`` every ``period_s`` (0.2 s) from a
-greenlet, so each collection walks only what was made since the last one (about a
-millisecond), and ``gc.collect(1)`` every tenth time, as CPython would (its automatic
-collections, which would have done that, now seldom come: the count they wait for
-is reset by each of these). For the same reason CPython's own trigger for the oldest
-generation seldom comes, so once a ramp's heap is frozen (:func:`freeze_heap`) the
-load process collects the oldest generation every ``OLDEST_GC_PERIOD_S``: it then
-holds only what outlived the younger ones since the freeze, a short walk.
+So the load process turns CPython's collector off (:class:`YoungCollector` does it
+for as long as it runs) and collects from greenlets instead, in two steps:
+
+- the young generation every ``YOUNG_GC_PERIOD_S`` (0.2 s): it holds what was made
+  since the last one and is still alive, a millisecond or two at 10,000 agents. What
+  survives stays in the middle generation, which is never collected on its own (at
+  10,000 agents a middle collection every 2 s took 20-40 ms, every 0.4 s 15-30 ms);
+- long-lived objects (modules, agents) are frozen after start-up and after each ramp
+  (:func:`freeze_heap`), out of every later collection's sight;
+- everything else, by :class:`OldestCollector`: its walk takes about a microsecond per
+  live object, some 50 us per agent (0.43-0.54 s at 10,000 agents), so it comes
+  about once per thousand times its expected duration, at least every minute and at
+  most every 15 minutes: a reference cycle that outlived a young collection is freed
+  within that, and the pause stays one rare sample.
 """
 
 from __future__ import annotations
 
 import gc
+import time
+from collections.abc import Callable
 
 import gevent
 
-__all__ = ["OLDEST_GC_PERIOD_S", "YOUNG_GC_PERIOD_S", "YoungCollector", "freeze_heap"]
+__all__ = [
+    "OLDEST_GC_MAX_PERIOD_S",
+    "OLDEST_GC_MIN_PERIOD_S",
+    "OLDEST_GC_S_PER_AGENT",
+    "YOUNG_GC_PERIOD_S",
+    "OldestCollector",
+    "YoungCollector",
+    "freeze_heap",
+    "next_oldest_period_s",
+]
 
 #: how often the young generation is collected
 YOUNG_GC_PERIOD_S = 0.2
-#: every how many young collections the middle generation is collected too
-_MIDDLE_EVERY = 10
 
 
 class YoungCollector:
-    """A greenlet collecting generation 0 every ``period_s`` (see module doc)."""
+    """A greenlet collecting the young generations (see module doc); CPython's own
+    collector is off while it runs."""
 
     def __init__(self, period_s: float = YOUNG_GC_PERIOD_S) -> None:
         self._period_s = period_s
         self._greenlet: gevent.Greenlet[[], None] | None = None
+        self._was_enabled = False
 
     def start(self) -> None:
         if self._greenlet is None:
+            self._was_enabled = gc.isenabled()
+            gc.disable()
             self._greenlet = gevent.spawn(self._run)
 
     def stop(self) -> None:
         greenlet, self._greenlet = self._greenlet, None
         if greenlet is not None:
             greenlet.kill(block=True)
+            if self._was_enabled:
+                gc.enable()
 
     def _run(self) -> None:
         period = self._period_s
-        ticks = 0
         while True:
             gevent.sleep(period)
-            ticks += 1
-            gc.collect(1 if ticks % _MIDDLE_EVERY == 0 else 0)
+            gc.collect(0)
 
 
-#: how often, once a ramp's heap is frozen, the oldest generation is collected
-OLDEST_GC_PERIOD_S = 60.0
+#: the oldest generation's collections come at least this often ...
+OLDEST_GC_MIN_PERIOD_S = 60.0
+#: ... at most this often ...
+OLDEST_GC_MAX_PERIOD_S = 900.0
+#: ... and otherwise this many times their expected duration apart
+_OLDEST_GC_SPACING = 1000.0
+#: an oldest collection's walk per agent in the process (measured at 10,000 agents)
+OLDEST_GC_S_PER_AGENT = 50e-6
+
+
+class OldestCollector:
+    """Collects the whole unfrozen heap when due: a thousand times the expected walk
+    after the last (within the bounds above), the walk expected to take the longer of
+    the last one measured and ``OLDEST_GC_S_PER_AGENT`` per agent."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._last = clock()
+        #: duration (s) of the latest collection, None before the first
+        self.last_duration_s: float | None = None
+
+    def restart(self) -> None:
+        """A freeze just emptied the oldest generation: a whole period from now."""
+        self._last = self._clock()
+
+    def collect_if_due(self, agents: int) -> bool:
+        expected_s = max(self.last_duration_s or 0.0, agents * OLDEST_GC_S_PER_AGENT)
+        start = self._clock()
+        if start - self._last < next_oldest_period_s(expected_s):
+            return False
+        gc.collect(2)
+        self._last = self._clock()
+        self.last_duration_s = self._last - start
+        return True
+
+
+def next_oldest_period_s(walk_s: float) -> float:
+    """Seconds from one oldest-generation collection to the next when one walks ``walk_s``."""
+    return min(max(walk_s * _OLDEST_GC_SPACING, OLDEST_GC_MIN_PERIOD_S), OLDEST_GC_MAX_PERIOD_S)
 
 
 def freeze_heap(*, full: bool = True) -> None:
-    """Collect, then move every live object out of the collector's sight.
+    """Move every live object out of the collector's sight, after a full collection
+    when ``full`` (start-up) and without one otherwise (after a ramp).
 
-    A full (generation 2) collection walks every tracked object; with thousands of
-    agents that is a 100 ms pause of the whole event loop, and every notification
-    arriving meanwhile would be stamped late. Long-lived objects (modules, agents)
-    are frozen after start-up and after each ramp, so later collections only walk
-    what was created since. After a ramp (``full=False``) only the two younger
-    generations are collected first: a full collection of 10,000 agents' heap stalled
-    the loop 1.3 s, while the agents were already operating. A reference cycle that
-    already sat in the oldest generation then stays frozen, in memory, for the run.
+    Long-lived objects (modules, agents) are frozen after start-up and after each
+    ramp, so later collections only walk what was created since. A collection before
+    the freeze after a ramp would walk every agent made by it, the agents already
+    operating: at 10,000 agents a full one stalled the loop 1.3 s, one of the middle
+    generation (which holds the ramp's survivors) 0.85 s. A reference cycle the
+    ramp left behind in the older generations then stays frozen, in memory (the young
+    collections free those made within the last 0.2 s).
     """
-    gc.collect(2 if full else 1)
+    if full:
+        gc.collect(2)
     gc.freeze()
