@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 
 from gwsload.analysis.latency_split import NOT_AVAILABLE, split_latency
+from gwsload.analysis.load import load_run
 from tests.commands import run_gwsload
 
 SCENARIO = """
@@ -47,7 +48,7 @@ def test_split_matches_the_simulators_latency_model_within_the_stated_uncertaint
     assert done.returncode == 0, done.stdout + done.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["format"] == 2
-    split = split_latency(out, t0=manifest["t0"], from_s=1.0, to_s=6.0)
+    split = split_latency(load_run(out).digest)
     assert split.available, split.reason
     assert split.samples > 100
     # one machine, one clock: the true offset (0) lies inside the bounds the run found
@@ -78,7 +79,6 @@ def test_split_is_not_available_without_the_servers_timestamp(tmp_path: Path) ->
     out = tmp_path / "synthetic"
     done = _gwsload("run", str(scenario), "--synthetic", "--out", str(out), "--progress-every", "0")
     assert done.returncode in (0, 1), done.stdout + done.stderr  # it makes some lost on purpose
-    manifest = json.loads((out / "manifest.json").read_text())
-    split = split_latency(out, t0=manifest["t0"], from_s=0.0, to_s=2.0)
+    split = split_latency(load_run(out).digest)
     assert not split.available and split.reason.startswith(NOT_AVAILABLE)
     assert split.sentence.startswith("Server time vs delivery: not available from this target")

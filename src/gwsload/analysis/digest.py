@@ -22,7 +22,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gwsload.analysis.hdr import COUNTS_LEN, index_of_values
+from gwsload.analysis.digest_split import (
+    SignedHistogram,
+    SplitByOperation,
+    SplitWindows,
+    add_counts,
+    hdr_index_ms,
+)
+from gwsload.analysis.hdr import COUNTS_LEN
 
 __all__ = [
     "DISPLAY_SAMPLE",
@@ -30,6 +37,7 @@ __all__ = [
     "EventDigest",
     "PeriodDigest",
     "SignedHistogram",
+    "SplitByOperation",
     "SplitWindows",
     "add_counts",
     "choose_window_s",
@@ -52,20 +60,6 @@ def choose_window_s(duration_s: float, *, target_windows: int = 120) -> float:
         if duration_s / window <= target_windows:
             return float(window)
     return float(_WINDOW_CHOICES[-1])
-
-
-def hdr_index_ms(values_ms: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
-    """Canonical HDR bucket of each finite latency (ms, rounded to whole microseconds)."""
-    return index_of_values(np.round(values_ms.astype(np.float64) * 1000.0).astype(np.int64))
-
-
-def add_counts(into: npt.NDArray[np.signedinteger[Any]], keys: npt.NDArray[np.int64]) -> None:
-    """``into[k] += (keys == k).sum()`` for every k, by one bincount over the keys' range."""
-    if len(keys) == 0:
-        return
-    low = int(keys.min())
-    counted = np.bincount(keys - low)
-    into[low : low + len(counted)] += counted
 
 
 def _equal(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
@@ -150,73 +144,6 @@ def _buckets(values_ms: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
 
 
 @dataclass
-class SignedHistogram:
-    """HDR counts of values that may be negative: one histogram per sign, and the exact
-    minimum and the count below zero."""
-
-    negative: Counts = field(default_factory=lambda: np.zeros(COUNTS_LEN, np.int64))
-    positive: Counts = field(default_factory=lambda: np.zeros(COUNTS_LEN, np.int64))
-    minimum: float = math.inf
-    below_zero: int = 0
-
-    def add(self, values_ms: npt.NDArray[Any]) -> None:
-        values = values_ms[np.isfinite(values_ms)]
-        if len(values) == 0:
-            return
-        self.minimum = min(self.minimum, float(values.min()))
-        negative = values < 0
-        self.below_zero += int(negative.sum())
-        add_counts(self.negative, hdr_index_ms(-values[negative]))
-        add_counts(self.positive, hdr_index_ms(values[~negative]))
-
-    @property
-    def count(self) -> int:
-        return int(self.negative.sum() + self.positive.sum())
-
-
-@dataclass
-class SplitWindows:
-    """Per window, the ok rows with a server stamp: their raw server part (``server_ms``)
-    and delivery part (``notify_ms - server_ms``) as signed HDR histograms, before the
-    clock offset is known (latency_split applies it)."""
-
-    #: (negative, positive) x window x bucket
-    server: Counts
-    delivery: Counts
-    count: Counts
-    #: ok rows with a server stamp (the count above also needs the notification time)
-    stamped: int = 0
-    #: exact minima of the raw parts over the rows counted: the clock offset's bounds
-    server_min_ms: float = math.inf
-    delivery_min_ms: float = math.inf
-
-    @classmethod
-    def empty(cls, n_windows: int) -> SplitWindows:
-        return cls(
-            np.zeros((2, n_windows, COUNTS_LEN), np.int64),
-            np.zeros((2, n_windows, COUNTS_LEN), np.int64),
-            np.zeros(n_windows, np.int64),
-        )
-
-    def add(
-        self, window: npt.NDArray[np.int64], server: npt.NDArray[Any], notify: npt.NDArray[Any]
-    ) -> None:
-        stamped = np.isfinite(server)
-        self.stamped += int(stamped.sum())
-        usable = stamped & np.isfinite(notify)
-        window, server, notify = window[usable], server[usable], notify[usable]
-        add_counts(self.count, window)
-        if len(server):
-            self.server_min_ms = min(self.server_min_ms, float(server.min()))
-            self.delivery_min_ms = min(self.delivery_min_ms, float((notify - server).min()))
-        for table, values in ((self.server, server), (self.delivery, notify - server)):
-            negative = values < 0
-            for sign, rows in ((0, negative), (1, ~negative)):
-                keys = (sign * table.shape[1] + window[rows]) * COUNTS_LEN
-                add_counts(table.reshape(-1), keys + hdr_index_ms(np.abs(values[rows])))
-
-
-@dataclass
 class EventDigest:
     """The aggregates of one run's events (filled by :meth:`add`, batch by batch)."""
 
@@ -244,6 +171,8 @@ class EventDigest:
     first_ok_after: list[float] = field(default_factory=list)
     #: server vs delivery per window (None: the folder has no server stamps)
     split_windows: SplitWindows | None = None
+    #: server vs delivery of the measured ok rows, per operation (None: no server stamps)
+    split_measured: SplitByOperation | None = None
     #: the display sample: op (code), notify_ms, response_ms -> the batches' parts
     sample: dict[str, list[npt.NDArray[Any]]] = field(default_factory=dict)
 
@@ -288,13 +217,15 @@ class EventDigest:
         window = self._windows(
             t_s, op=op, outcome=outcome, buckets=buckets, n_ops=n_ops, n_out=n_out
         )
-        if "server_notify_ms" in columns:
-            if self.split_windows is None:
-                self.split_windows = SplitWindows.empty(plan.n_windows)
-            self.split_windows.add(
-                window[is_ok], columns["server_notify_ms"][is_ok], columns["notify_ms"][is_ok]
-            )
         measured = (t_s >= plan.warmup_s) & (t_s < plan.measure_end_s)
+        if "server_notify_ms" in columns:
+            if self.split_windows is None or self.split_measured is None:
+                self.split_windows = SplitWindows.empty(plan.n_windows)
+                self.split_measured = SplitByOperation()
+            server, notify = columns["server_notify_ms"], columns["notify_ms"]
+            self.split_windows.add(window[is_ok], server[is_ok], notify[is_ok])
+            rows = is_ok & measured
+            self.split_measured.add(op[rows], server[rows], notify[rows])
         periods = [(self.measured, measured)]
         periods += [(self.steps[i], (t_s >= lo) & (t_s < hi)) for i, (lo, hi) in plan.steps.items()]
         for period, rows in periods:

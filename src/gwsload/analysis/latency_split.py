@@ -23,22 +23,15 @@ without the field the split is "not available from this target".
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from gwsload.analysis.digest import EventDigest, SignedHistogram
 from gwsload.analysis.hdr import signed_percentile_us
-from gwsload.analysis.load_events import BATCH_ROWS
 from gwsload.contract import numbers
-from gwsload.contract.segments import segment_paths
-from gwsload.errors import ConfigError
 
 __all__ = [
     "NOT_AVAILABLE",
@@ -49,7 +42,6 @@ __all__ = [
     "least_offset_ms",
     "least_offset_of_bounds_ms",
     "offset_bounds_ms",
-    "ok_rows",
     "split_latency",
     "split_over_time",
     "window_split",
@@ -58,7 +50,6 @@ __all__ = [
 #: resolution of serverGenerationTimestamp (integer milliseconds in GWS)
 RESOLUTION_MS = 1.0
 NOT_AVAILABLE = "not available from this target"
-_COLUMNS = ["ts", "operation", "outcome", "notify_ms", "server_ms"]
 #: the per-window figures of :func:`window_split`, in this order
 SPLIT_STATS = ("server_p50_ms", "server_p99_ms", "delivery_p50_ms", "delivery_p99_ms")
 
@@ -148,41 +139,16 @@ def digest_offset_bounds_ms(digest: EventDigest) -> tuple[float, float]:
     return -windows.delivery_min_ms - RESOLUTION_MS, windows.server_min_ms + RESOLUTION_MS
 
 
-def ok_rows(
-    path: Path, columns: list[str], *, t0: float, from_s: float, to_s: float
-) -> Iterator[pd.DataFrame]:
-    """The ok rows sent in [from_s, to_s) of the segments that have ``columns``, batch by
-    batch (at most BATCH_ROWS rows decoded at once)."""
-    for file in segment_paths(path, "events"):
-        try:
-            if not set(columns) <= set(pq.read_schema(file).names):
-                continue  # format 1, or written without the field
-            batches = pq.ParquetFile(file).iter_batches(batch_size=BATCH_ROWS, columns=columns)
-            for batch in batches:
-                frame = batch.to_pandas()
-                t_s = frame["ts"].to_numpy() - t0
-                keep = (frame["outcome"].to_numpy() == "ok") & (t_s >= from_s) & (t_s < to_s)
-                yield frame[keep]
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
-
-
-def split_latency(path: Path, *, t0: float, from_s: float, to_s: float) -> LatencySplit:
-    """The split of the ok operations sent in [from_s, to_s) (seconds since ``t0``) of
-    the run folder at ``path``. Streams the five columns it needs into HDR histograms
-    per operation (the offset bounds are exact minima; the percentiles within 0.1 %)."""
+def split_latency(digest: EventDigest) -> LatencySplit:
+    """The split of the ok operations of the measured period, from the run's digest
+    (HDR histograms per operation: the offset bounds are exact minima; the
+    percentiles within 0.1 %)."""
+    measured = digest.split_measured
     server: dict[str, SignedHistogram] = {}
     delivery: dict[str, SignedHistogram] = {}
-    for frame in ok_rows(path, _COLUMNS, t0=t0, from_s=from_s, to_s=to_s):
-        server_raw = frame["server_ms"].to_numpy(np.float64)
-        delivery_raw = frame["notify_ms"].to_numpy(np.float64) - server_raw
-        usable = np.isfinite(server_raw) & np.isfinite(delivery_raw)
-        operations = frame["operation"].astype(str).to_numpy()[usable]
-        server_raw, delivery_raw = server_raw[usable], delivery_raw[usable]
-        for operation in np.unique(operations).tolist():
-            mine = operations == operation
-            server.setdefault(operation, SignedHistogram()).add(server_raw[mine])
-            delivery.setdefault(operation, SignedHistogram()).add(delivery_raw[mine])
+    if measured is not None:
+        server = {digest.operations[c]: h for c, h in measured.server.items() if h.count}
+        delivery = {digest.operations[c]: h for c, h in measured.delivery.items() if h.count}
     samples = sum(h.count for h in server.values())
     if not samples:
         return LatencySplit(

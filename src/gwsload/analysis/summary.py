@@ -146,7 +146,7 @@ def analyze_run(run: RunFolder, slos: list[Slo] | None = None) -> RunAnalysis:
     slo_results = evaluate_slos(slos, headline)
     capacity = compute_capacity(run, slos)
     harness_drift = compute_harness_drift(run, window_s=window_s)
-    latency_split = split_latency(run.path, t0=run.t0, from_s=run.warmup_s, to_s=run.measure_end_s)
+    latency_split = split_latency(run.digest)
     return RunAnalysis(
         run=run,
         headline=headline,

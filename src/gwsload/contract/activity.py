@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,20 +42,37 @@ def read_activity(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any]) 
     end = base + stages_end_seconds(manifest)
     operations = 0
     agents: set[str] = set()
-    wanted = pa.array(list(RECORDING_OPERATIONS))
     for file in segment_paths(run_dir, "events"):
         try:
-            table = pq.read_table(file, columns=_COLUMNS)
+            table = pq.ParquetFile(file).read(columns=_COLUMNS)
         except (pa.ArrowInvalid, OSError, KeyError) as exc:
             raise ConfigError(f"{file}: unreadable events segment ({exc})") from None
         ts = table["ts"]
         in_period = pc.and_(pc.greater_equal(ts, start), pc.less(ts, end))
-        recording = pc.is_in(pc.cast(table["operation"], pa.string()), value_set=wanted)
-        chosen = table.filter(pc.and_(in_period, recording))
-        operations += chosen.num_rows
-        names = pc.unique(pc.cast(chosen["agent"], pa.string()))
-        agents.update(str(n) for n in names.to_pylist() if n)
+        operation, agent = _encoded(table["operation"]), _encoded(table["agent"])
+        # on the dictionaries' codes: no string per row
+        recording = pc.is_in(
+            operation.indices, value_set=_codes_of(operation, RECORDING_OPERATIONS)
+        )
+        chosen = pc.filter(agent.indices, pc.and_(in_period, recording))
+        operations += len(chosen)
+        names = agent.dictionary.take(pc.unique(chosen)).to_pylist()
+        agents.update(str(n) for n in names if n)
     return Activity(operations, len(agents), planned_agents(manifest))
+
+
+def _encoded(column: pa.ChunkedArray) -> pa.DictionaryArray:
+    """The column as one dictionary array (segments are written dictionary-encoded)."""
+    array = column.combine_chunks()
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array)
+    return array
+
+
+def _codes_of(column: pa.DictionaryArray, values: Collection[str]) -> pa.Array:
+    """The codes of ``column``'s dictionary whose value is one of ``values``."""
+    names = column.dictionary.to_pylist()
+    return pa.array([i for i, name in enumerate(names) if name in values], column.indices.type)
 
 
 def run_failures(run_dir: str | os.PathLike[str], manifest: Mapping[str, Any]) -> list[str]:
