@@ -114,9 +114,11 @@ def test_a_big_process_collects_its_oldest_generation_rarely() -> None:
     clock = _Clock()
     oldest = OldestCollector(clock)
     clock.now += OLDEST_GC_MIN_PERIOD_S
-    # 10,000 agents: a walk of about half a second, so one about every 8 minutes
+    # 10,000 agents: a walk of about half a second, so one every 15 minutes
     assert not oldest.collect_if_due(agents=10_000)
-    clock.now += 10_000 * OLDEST_GC_S_PER_AGENT * 1000 - OLDEST_GC_MIN_PERIOD_S
+    clock.now += OLDEST_GC_MAX_PERIOD_S - OLDEST_GC_MIN_PERIOD_S - 1
+    assert not oldest.collect_if_due(agents=10_000)
+    clock.now += 1
     assert oldest.collect_if_due(agents=10_000)
     oldest.restart()  # a freeze: a whole period again
     clock.now += OLDEST_GC_MIN_PERIOD_S
@@ -124,6 +126,6 @@ def test_a_big_process_collects_its_oldest_generation_rarely() -> None:
 
 
 def test_a_long_oldest_collection_makes_the_next_come_later() -> None:
-    assert next_oldest_period_s(0.001) == OLDEST_GC_MIN_PERIOD_S  # small heap: every minute
-    assert next_oldest_period_s(0.3) == pytest.approx(300.0)  # 10,000 agents: every 5 min
+    assert next_oldest_period_s(0.001) == OLDEST_GC_MIN_PERIOD_S  # small heap: every 10 s
+    assert next_oldest_period_s(1_000 * OLDEST_GC_S_PER_AGENT) == pytest.approx(200.0)
     assert next_oldest_period_s(5.0) == OLDEST_GC_MAX_PERIOD_S

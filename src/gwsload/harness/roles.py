@@ -181,8 +181,10 @@ class LoadProcess:
             trim_per_second(self.environment.stats, time.time())
             # users spawned and agents logged in (logins go on after spawning ends)
             now = (runner.user_count if runner is not None else 0, self.listeners)
-            if now == before and now != frozen:
-                # a ramp just ended: its agents are the long-lived heap now
+            if now == before and (now[0] != frozen[0] or now[1] > frozen[1]):
+                # a ramp just ended: its agents are the long-lived heap now. Not when
+                # agents merely logged in again (sessions lost): a freeze keeps every
+                # cycle it finds for the run, and re-logins would freeze them again
                 freeze_heap(full=False)
                 frozen = now
                 oldest.restart()

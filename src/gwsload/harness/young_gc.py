@@ -22,9 +22,11 @@ for as long as it runs) and collects from greenlets instead, in two steps:
   (:func:`freeze_heap`), out of every later collection's sight;
 - everything else, by :class:`OldestCollector`: its walk takes about a microsecond per
   live object, some 50 us per agent (0.43-0.54 s at 10,000 agents), so it comes
-  about once per thousand times its expected duration, at least every minute and at
-  most every 15 minutes: a reference cycle that outlived a young collection is freed
-  within that, and the pause stays one rare sample.
+  once per 4,000 times its expected duration, at least every 15 minutes and at most
+  every 10 s: a 5-ms walk (100 agents) every 20 s, 50 ms (1,000 agents) every 200 s,
+  0.5 s (10,000 agents) every 15 minutes. A pause long enough to show in the
+  loop lag then falls in fewer than one 2-s sample in a hundred, and a reference
+  cycle that outlived a young collection is freed within that period.
 """
 
 from __future__ import annotations
@@ -80,17 +82,17 @@ class YoungCollector:
 
 
 #: the oldest generation's collections come at least this often ...
-OLDEST_GC_MIN_PERIOD_S = 60.0
+OLDEST_GC_MIN_PERIOD_S = 10.0
 #: ... at most this often ...
 OLDEST_GC_MAX_PERIOD_S = 900.0
 #: ... and otherwise this many times their expected duration apart
-_OLDEST_GC_SPACING = 1000.0
+_OLDEST_GC_SPACING = 4000.0
 #: an oldest collection's walk per agent in the process (measured at 10,000 agents)
 OLDEST_GC_S_PER_AGENT = 50e-6
 
 
 class OldestCollector:
-    """Collects the whole unfrozen heap when due: a thousand times the expected walk
+    """Collects the whole unfrozen heap when due: 4,000 times the expected walk
     after the last (within the bounds above), the walk expected to take the longer of
     the last one measured and ``OLDEST_GC_S_PER_AGENT`` per agent."""
 
