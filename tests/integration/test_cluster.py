@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import http.client
 import json
 import ssl
 import subprocess
@@ -15,6 +16,7 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+import psutil
 import pyarrow.parquet as pq
 import pytest
 
@@ -64,6 +66,44 @@ def test_the_balancer_spreads_clients_and_keeps_each_on_its_node() -> None:
         node, cookies = first[1]
         assert "GWSNODE=" in cookies and "JSESSIONID=" in cookies
         assert all(_get_me(sim.url, cookies)[0] == node for _ in range(5))
+
+
+@needs_haproxy
+def test_several_balancers_share_the_port_and_keep_the_affinity() -> None:
+    with SimulatorProcess(["--nodes", "2", "--balancers", "2", "--agents", "3"]) as sim:
+        assert sim.pid is not None
+        port = int(sim.url.rsplit(":", 1)[1])
+        balancers = [
+            p for p in psutil.Process(sim.pid).children() if p.name().startswith("haproxy")
+        ]
+        assert len(balancers) == 2
+        held = []
+        for _ in range(40):  # new connections, kept open: the kernel spreads them
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/api/v2/diagnostics/version")
+            connection.getresponse().read()
+            held.append(connection)
+        accepted = [
+            sum(1 for c in b.net_connections("tcp") if c.laddr.port == port and c.raddr)
+            for b in balancers
+        ]
+        for connection in held:
+            connection.close()
+        assert all(count > 0 for count in accepted), accepted
+        assert sum(accepted) == 40
+        node, cookies = _get_me(sim.url)
+        # each request a new connection, whichever balancer takes it: the same node
+        assert all(_get_me(sim.url, cookies)[0] == node for _ in range(10))
+
+
+def test_balancers_need_nodes() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "gwsload", "simulate", "--balancers", "2"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "--balancers" in done.stderr, done.stderr
+    assert "--nodes" in done.stderr and "Traceback" not in done.stderr
 
 
 @needs_haproxy

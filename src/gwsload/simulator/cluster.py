@@ -14,6 +14,12 @@ certificate made at start (simulator.tls, ``ca.pem`` in ``--tls-dir`` for client
 and speaks plain HTTP to the nodes, as a balancer in front of GWS usually does; the
 affinity cookie is the same.
 
+Past some 9,000 agents one HAProxy process runs out of descriptors (it holds two per
+connection, and ``ulimit -n`` may be a hard 20,000): ``--balancers K`` starts K of
+them with the same configuration on the same port, which the kernel spreads the
+connections over (HAProxy binds with SO_REUSEPORT); the affinity cookie names the
+node, so any of them sends a client to its own.
+
 Node failure: ``--fail-node-every-s S`` kills one node (SIGKILL, round robin) every S
 seconds and restarts it on the same port ``--fail-node-down-s`` later; SIGUSR1 to this
 process does the same at once. Each event is one line on stderr. Truth and health
@@ -48,8 +54,9 @@ __all__ = ["AFFINITY_COOKIE", "haproxy_config", "node_argv", "run_cluster"]
 AFFINITY_COOKIE = "GWSNODE"
 #: what the cluster handles itself (TLS ends at HAProxy: the nodes speak plain HTTP)
 _CLUSTER_ONLY = frozenset(
-    {"nodes", "fail_node_every_s", "fail_node_down_s", "port", "host", "tls", "tls_dir"}
-)
+    {"nodes", "balancers", "fail_node_every_s", "fail_node_down_s", "port", "host", "tls",
+     "tls_dir"}
+)  # fmt: skip
 
 
 def node_argv(options: SimulatorOptions, name: str) -> list[str]:
@@ -160,8 +167,8 @@ def run_cluster(options: SimulatorOptions, *, stop_on_stdin_eof: bool = False) -
         )
     folder = Path(tempfile.mkdtemp(prefix="gwsload-cluster-"))
     nodes = [_Node(f"node{k}", node_argv(options, f"node{k}")) for k in range(1, options.nodes + 1)]
-    balancer: subprocess.Popen[bytes] | None = None
-    log: IO[bytes] | None = None
+    balancers: list[subprocess.Popen[bytes]] = []
+    logs: list[IO[bytes]] = []
     requests = {"stop": False, "fail": False}
 
     def on_signal(signum: int, _: FrameType | None) -> None:
@@ -182,13 +189,22 @@ def run_cluster(options: SimulatorOptions, *, stop_on_stdin_eof: bool = False) -
         config.write_text(
             haproxy_config(options.host, port, [(n.name, n.port) for n in nodes], crt=crt)
         )
-        log = (folder / "haproxy.log").open("wb")
-        balancer = subprocess.Popen(
-            [haproxy, "-f", str(config), "-db"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
-            preexec_fn=_haproxy_dies_with_us,  # noqa: PLW1509 (prctl only, before exec)
-        )  # fmt: skip
-        _wait_listening(options.host, port, balancer, folder / "haproxy.log")
+        for k in range(1, options.balancers + 1):
+            log_path = folder / f"haproxy-{k}.log"
+            logs.append(log_path.open("wb"))
+            balancers.append(
+                subprocess.Popen(
+                    [haproxy, "-f", str(config), "-db"],
+                    stdin=subprocess.DEVNULL, stdout=logs[-1], stderr=logs[-1], close_fds=True,
+                    preexec_fn=_haproxy_dies_with_us,  # noqa: PLW1509 (prctl only, before exec)
+                )
+            )  # fmt: skip
+            _wait_listening(options.host, port, balancers[-1], log_path)
+        if len(balancers) > 1:
+            # the port already answers: one that could not bind it exits at once
+            time.sleep(0.3)
+            for k, balancer in enumerate(balancers, start=1):
+                _check_running(balancer, folder / f"haproxy-{k}.log")
         host = f"[{options.host}]" if ":" in options.host else options.host
         print(f"{'https' if options.tls else 'http'}://{host}:{port}", flush=True)
         every = options.fail_node_every_s
@@ -214,14 +230,15 @@ def run_cluster(options: SimulatorOptions, *, stop_on_stdin_eof: bool = False) -
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        if balancer is not None:
+        for balancer in balancers:
             balancer.terminate()
+        for balancer in balancers:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 balancer.wait(timeout=5)
             if balancer.poll() is None:
                 balancer.kill()
                 balancer.wait()
-        if log is not None:
+        for log in logs:
             log.close()
         for node in nodes:
             node.stop()
@@ -262,13 +279,17 @@ def _wait_listening(
 ) -> None:
     deadline = time.monotonic() + 10.0
     while time.monotonic() < deadline:
-        if balancer.poll() is not None:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise ConfigError(f"--nodes: haproxy exited with code {balancer.returncode}: {tail[0]}")
+        _check_running(balancer, log_path)
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
             return
         time.sleep(0.05)
     raise ConfigError(f"--nodes: haproxy did not listen on {host}:{port} within 10 s")
+
+
+def _check_running(balancer: subprocess.Popen[bytes], log_path: Path) -> None:
+    if balancer.poll() is not None:
+        tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise ConfigError(f"--nodes: haproxy exited with code {balancer.returncode}: {tail[0]}")
 
 
 def _stdin_closed(watch: bool, *, timeout_s: float) -> bool:

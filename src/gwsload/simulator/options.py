@@ -81,6 +81,11 @@ class SimulatorOptions:
         1, "run N node processes (own sessions, CSRF tokens, CometD sessions; one agent "
         "list) behind HAProxy on --port, pinned by an affinity cookie", CLUSTER, metavar="N",
     )  # fmt: skip
+    balancers: int = _opt(
+        1, "with --nodes: run K HAProxy processes sharing --port (SO_REUSEPORT); each "
+        "holds two descriptors per connection, so one carries some 9,000 agents under a "
+        "ulimit -n of 20,000", CLUSTER, metavar="K",
+    )  # fmt: skip
     fail_node_every_s: float = _opt(
         0.0, "every S seconds kill one node (SIGKILL) and restart it --fail-node-down-s "
         "later; SIGUSR1 to gwsload simulate does it at once", CLUSTER, metavar="S",
@@ -267,6 +272,10 @@ class SimulatorOptions:
             raise OptionError("cometd_max_interval_ms", self.cometd_max_interval_ms, "an int > 0")
         if not 1 <= self.nodes <= 16:
             raise OptionError("nodes", self.nodes, "an int in [1, 16]")
+        if not 1 <= self.balancers <= 8:
+            raise OptionError("balancers", self.balancers, "an int in [1, 8]")
+        if self.balancers > 1 and self.nodes < 2:
+            raise OptionError("balancers", self.balancers, "1 unless {nodes} >= 2")
         if self.fail_node_every_s > 0 and self.nodes < 2:
             raise OptionError("fail_node_every_s", self.fail_node_every_s, "0 unless {nodes} >= 2")
         if self.fail_node_every_s > 0 and not self.fail_node_down_s < self.fail_node_every_s:
