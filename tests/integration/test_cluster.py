@@ -96,16 +96,6 @@ def test_several_balancers_share_the_port_and_keep_the_affinity() -> None:
         assert all(_get_me(sim.url, cookies)[0] == node for _ in range(10))
 
 
-def test_balancers_need_nodes() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "gwsload", "simulate", "--balancers", "2"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 2
-    assert done.stderr.strip().count("\n") == 0 and "--balancers" in done.stderr, done.stderr
-    assert "--nodes" in done.stderr and "Traceback" not in done.stderr
-
-
 @needs_haproxy
 def test_a_run_survives_a_node_killed_and_restarted_mid_run(tmp_path: Path) -> None:
     args = ["--nodes", "3", "--agents", "6", "--latency-ms", "2", "--answer-delay-ms", "20",

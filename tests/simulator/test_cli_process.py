@@ -40,6 +40,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         (["--latency-model", "gauss"], "--latency-model"),
         (["--delay-share", "0.2"], "--delay-ms"),
         (["--stall-every-s", "1", "--stall-ms", "5000"], "--stall-ms"),
+        (["--balancers", "2"], "unless --nodes >= 2"),
+        (["--nodes", "2", "--balancers", "9"], "--balancers"),
         (["--port", "http"], "--port"),
         (["--require-origin", "example.com"], "--require-origin"),
         (["--agents-file", "/nonexistent/agents.csv"], "/nonexistent/agents.csv"),
