@@ -10,10 +10,15 @@ The ramp ends with the last agent's first login: paced logins (docs/running.md) 
 take longer than ``agents / 100`` seconds on a loaded machine.
 
     python bench/bench_scale.py [--quick] [--agents N] [--workers W] [--minutes M]
-                                [--transport websocket]
+                                [--transport websocket] [--nodes N [--balancers K]]
+
+``--nodes N``: the embedded simulator as N node processes behind ``--balancers K``
+HAProxy processes (docs/simulator.md): past ~18,000 agents one simulator process, and
+past ~9,000 one HAProxy process, runs out of descriptors under a ``ulimit -n`` of
+20,000. The record then has each node's CPU and the balancers' CPU and descriptors.
 
 ``--quick``: 500 agents for 3 minutes; default (``--full``): 10,000 agents, 6 minutes.
-Writes bench/out/scale[-wW].json. The figures depend on the machine and on what
+Writes bench/out/scale[-wW]-N[-ws][-nN].json. The figures depend on the machine and on what
 else runs on it: the record carries the load average before and after.
 """
 
@@ -48,6 +53,8 @@ min_active_share = 0.99
 agents = {sim_agents}
 seed = 11
 websocket = {websocket}
+nodes = {nodes}
+balancers = {balancers}
 [client]
 transport = "{transport}"
 notification_timeout_s = 10
@@ -63,7 +70,13 @@ spawn_rate = {spawn_rate}
 
 
 def _run(
-    agents: int, workers: int, minutes: float, keep: Path | None, transport: str
+    agents: int,
+    workers: int,
+    minutes: float,
+    keep: Path | None,
+    transport: str,
+    *,
+    cluster: tuple[int, int] = (1, 1),
 ) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     ramp_s = agents / SPAWN_RATE
@@ -79,6 +92,8 @@ def _run(
             ramp_down_s=round(ramp_s),
             transport=transport,
             websocket="true" if transport == "websocket" else "false",
+            nodes=cluster[0],
+            balancers=cluster[1],
         )
     )
     out = keep or tmp / "run"
@@ -90,15 +105,22 @@ def _run(
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     ) as proc:  # fmt: skip
         master: list[tuple[float, float, int]] = []
+        balancers: list[tuple[float, float, int]] = []
         if workers:
             sampler = threading.Thread(target=_sample_master, args=(proc, master), daemon=True)
             sampler.start()
+        if cluster[0] > 1:
+            threading.Thread(target=_sample_balancers, args=(proc, balancers), daemon=True).start()
         output, _ = proc.communicate()
     wall_s = time.monotonic() - started
     record = _read(out, agents, ramp_s, master)
+    if balancers:
+        record.update(_balancers(balancers, record["steady_from"], record["end"]))
     record.update(
         agents=agents,
         workers=workers,
+        nodes=cluster[0],
+        balancers=cluster[1],
         transport=transport,
         exit_code=proc.returncode,
         wall_s=round(wall_s, 1),
@@ -138,6 +160,46 @@ def _sample_master(proc: subprocess.Popen[str], into: list[tuple[float, float, i
             master = None
 
 
+def _sample_balancers(proc: subprocess.Popen[str], into: list[tuple[float, float, int]]) -> None:
+    """Every 2 s while the run lasts: (ts, CPU % of one core, open fds) summed over the
+    embedded cluster's HAProxy processes."""
+    known: dict[int, psutil.Process] = {}
+    while proc.poll() is None:
+        time.sleep(2.0)
+        try:
+            for p in psutil.Process(proc.pid).children(recursive=True):
+                if p.pid not in known and p.name().startswith("haproxy"):
+                    known[p.pid] = p
+                    p.cpu_percent()  # the first call starts the measure
+            cpu, fds = 0.0, 0
+            for p in list(known.values()):
+                cpu += p.cpu_percent()
+                fds += p.num_fds()
+            if known:
+                into.append((time.time(), cpu, fds))
+        except psutil.Error:
+            continue
+
+
+def _balancers(
+    samples: list[tuple[float, float, int]], since: float, until: float
+) -> dict[str, Any]:
+    steady = [(cpu, fds) for ts, cpu, fds in samples if since <= ts < until]
+    if not steady:
+        return {}
+    return {
+        "balancers_cpu_median_percent": round(float(np.median([c for c, _ in steady])), 1),
+        "balancers_fds_median": int(np.median([f for _, f in steady])),
+    }
+
+
+def _simulator_health(out: Path) -> pd.DataFrame:
+    """simulator.csv, or every node's simulator-nodeN.csv with a ``node`` column."""
+    files = sorted(out.glob("simulator*.csv"))
+    frames = [pd.read_csv(f).assign(node=f.stem) for f in files if "truth" not in f.name]
+    return pd.concat(frames, ignore_index=True)
+
+
 def _read(
     out: Path, agents: int, ramp_s: float, master: list[tuple[float, float, int]]
 ) -> dict[str, Any]:
@@ -152,21 +214,34 @@ def _read(
     steady_from = ramp_end + SETTLE_S
     steady = events[(events.ts >= steady_from) & (events.ts < end)]
     lost = events[events.outcome == "lost"]
-    gen = pd.read_csv(out / "generator.csv")
-    gen_steady = gen[(gen.ts >= steady_from) & (gen.ts < end)]
-    sim = pd.read_csv(out / "simulator.csv")
-    sim_steady = sim[(sim.ts >= steady_from) & (sim.ts < end)]
-    first_rss = gen.sort_values("ts").groupby("worker").rss_bytes.first().sum()
-    per_worker = gen_steady.groupby("worker")
-    rss = per_worker.rss_bytes.median().sum()
-    fds = per_worker.open_fds.median().sum()
-    return {
+    whole_run = {
         "logins": manifest.get("generator", {}).get("logins"),
         "agents_operating": int(events[events.outcome == "ok"].agent.nunique()),
         "operations": len(events),
         "lost": int((events.outcome == "lost").sum()),
         "outcomes": {str(k): int(v) for k, v in events.outcome.value_counts().items()},
         "ramp_s": round(ramp_end - t0, 1),
+        "lost_by_phase": {
+            "ramp": int((lost.ts < min(steady_from, end)).sum()),
+            "steady": int(((lost.ts >= steady_from) & (lost.ts < end)).sum()),
+            "sign_off": int((lost.ts >= end).sum()),
+        },
+        "steady_from": steady_from,
+        "end": end,
+    }
+    if steady_from >= end:  # the ramp took the whole stage: nothing steady to judge
+        return {**whole_run, "steady_s": 0.0}
+    gen = pd.read_csv(out / "generator.csv")
+    gen_steady = gen[(gen.ts >= steady_from) & (gen.ts < end)]
+    sim = _simulator_health(out)
+    sim_steady = sim[(sim.ts >= steady_from) & (sim.ts < end)]
+    per_node = sim_steady.groupby("node")
+    first_rss = gen.sort_values("ts").groupby("worker").rss_bytes.first().sum()
+    per_worker = gen_steady.groupby("worker")
+    rss = per_worker.rss_bytes.median().sum()
+    fds = per_worker.open_fds.median().sum()
+    return {
+        **whole_run,
         "steady_s": round(end - steady_from, 1),
         "steady_ops_per_s": round(len(steady) / max(end - steady_from, 1.0), 1),
         "generator_cpu_median_percent": {
@@ -177,15 +252,12 @@ def _read(
         "generator_rss_mib": round(rss / 2**20, 1),
         "generator_rss_kib_per_agent": round((rss - first_rss) / 1024 / agents, 1),
         "generator_fds_per_agent": round(fds / agents, 2),
-        "simulator_cpu_median_percent": round(float(sim_steady.cpu_percent.median()), 1),
-        "simulator_loop_lag_p99_ms": _p99(sim_steady.loop_lag_ms),
-        "simulator_rss_mib": round(float(sim_steady.rss_bytes.median()) / 2**20, 1),
-        "simulator_fds_per_agent": round(float(sim_steady.open_fds.median()) / agents, 2),
-        "lost_by_phase": {
-            "ramp": int((lost.ts < steady_from).sum()),
-            "steady": int(((lost.ts >= steady_from) & (lost.ts < end)).sum()),
-            "sign_off": int((lost.ts >= end).sum()),
+        "simulator_cpu_median_percent": {
+            str(n): round(float(v), 1) for n, v in per_node.cpu_percent.median().items()
         },
+        "simulator_loop_lag_p99_ms": _p99(sim_steady.loop_lag_ms),
+        "simulator_rss_mib": round(float(per_node.rss_bytes.median().sum()) / 2**20, 1),
+        "simulator_fds_per_agent": round(float(per_node.open_fds.median().sum()) / agents, 2),
         **_master(master, steady_from, end, len(steady) / max(end - steady_from, 1.0)),
     }
 
@@ -219,13 +291,22 @@ def main() -> int:
     parser.add_argument(
         "--transport", choices=["long-polling", "websocket"], default="long-polling"
     )
+    parser.add_argument("--nodes", type=int, default=1, help="simulator nodes (HAProxy past 1)")
+    parser.add_argument(
+        "--balancers",
+        type=int,
+        default=1,
+        help="HAProxy processes (docs/simulator.md)",
+    )
     args = parser.parse_args()
     agents = args.agents or (500 if args.quick else 10_000)
     minutes = args.minutes or (3.0 if args.quick else 6.0)
-    record = _run(agents, args.workers, minutes, args.keep, args.transport)
+    cluster = (args.nodes, args.balancers)
+    record = _run(agents, args.workers, minutes, args.keep, args.transport, cluster=cluster)
     OUT.mkdir(exist_ok=True)
     name = "scale" + (f"-w{args.workers}" if args.workers else "") + f"-{agents}"
     name += "-ws" if args.transport == "websocket" else ""
+    name += f"-n{args.nodes}" if args.nodes > 1 else ""
     (OUT / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))
     ok = record["exit_code"] == 0 and record["lost"] == 0
