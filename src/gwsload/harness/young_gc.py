@@ -16,7 +16,7 @@ for as long as it runs) and collects from greenlets instead, in two steps:
 
 - the young generation every ``YOUNG_GC_PERIOD_S`` (0.1 s): it holds what was made
   since the last one and is still alive, a few milliseconds at 10,000 agents (every
-  0.2 s: up to 20 ms, and a loop-lag p99 of 27.7 ms instead of 18.6 ms). What
+  0.2 s: up to 20 ms; docs/scaling.md has the runs with either period). What
   survives stays in the middle generation, which is never collected on its own (at
   10,000 agents a middle collection every 2 s took 20-40 ms, every 0.4 s 15-30 ms);
 - long-lived objects (modules, agents) are frozen after start-up and after each ramp
