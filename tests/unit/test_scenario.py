@@ -30,6 +30,7 @@ users = 10
 EVERY_SIMULATOR_SETTING = """
 [simulator]
 nodes = 3
+balancers = 2
 fail_node_every_s = 30
 fail_node_down_s = 5
 agents = 40
@@ -291,6 +292,8 @@ def test_simulator_table_maps_onto_the_simulator_flags(write: Write) -> None:
         "40",
         "--nodes",
         "3",
+        "--balancers",
+        "2",
         "--fail-node-every-s",
         "30",
         "--fail-node-down-s",
