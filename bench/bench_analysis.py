@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,20 +59,37 @@ def _spec(ops: int) -> SyntheticRun:
     )
 
 
-def _report(path: Path) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one `gwsload
-    report` child process. On a shared machine the CPU time says what the wall time
-    would be with a core to itself (the command is mostly one thread)."""
+def timed_child(argv: list[str], accepted: tuple[int, ...] = (0,)) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one ``python -m
+    gwsload.cli ...`` child process
+    (its output dropped; an exit code outside ``accepted`` ends the benchmark). On a
+    shared machine the CPU time says what the wall time would be with a core to itself
+    (the commands are mostly one thread)."""
     start = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "gwsload.cli", "report", str(path)], stdout=subprocess.DEVNULL
-    )
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise SystemExit(f"gwsload report {path} exited {child.returncode}")
+    code = os.waitstatus_to_exitcode(status)
+    if code not in accepted:
+        raise SystemExit(f"gwsload {' '.join(argv[3:])} exited {code}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+
+
+def repeated(
+    label: str, repeats: int, measure: Callable[[], tuple[float, float, float]]
+) -> dict[str, list[float]]:
+    """``measure()`` ``repeats`` times: each run's wall, CPU and peak RSS, and the
+    1-minute load average before it; one progress line each."""
+    runs: dict[str, list[float]] = {"wall": [], "cpu": [], "rss": [], "load": []}
+    for _ in range(repeats):
+        runs["load"].append(round(os.getloadavg()[0], 2))
+        wall, cpu, peak = measure()
+        runs["wall"].append(round(wall, 2))
+        runs["cpu"].append(round(cpu, 2))
+        runs["rss"].append(round(peak))
+        print(f"{label} {wall:5.1f} s wall, {cpu:5.1f} s CPU, peak RSS "
+              f"{peak:,.0f} MB (load average {runs['load'][-1]})")  # fmt: skip
+    return runs
 
 
 def _machine() -> dict[str, Any]:
@@ -96,26 +114,22 @@ def _machine() -> dict[str, Any]:
 
 def _measure(path: Path, ops: int, repeats: int, generated_s: float) -> dict[str, Any]:
     size_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
-    walls, cpus, rss, loads = [], [], [], []
-    for _ in range(repeats):
-        loads.append(round(os.getloadavg()[0], 2))
-        wall, cpu, peak = _report(path)
-        walls.append(round(wall, 2))
-        cpus.append(round(cpu, 2))
-        rss.append(round(peak))
-        print(f"{ops:>11,} ops: report {wall:5.1f} s wall, {cpu:5.1f} s CPU, peak RSS "
-              f"{peak:,.0f} MB (load average {loads[-1]})")  # fmt: skip
+    runs = repeated(
+        f"{ops:>11,} ops: report",
+        repeats,
+        lambda: timed_child([sys.executable, "-m", "gwsload.cli", "report", str(path)]),
+    )
     return {
         "operations": ops,
         "folder_mb": round(size_mb),
         "generated_s": round(generated_s, 1),
-        "report_s": walls,
-        "report_s_median": statistics.median(walls),
-        "report_cpu_s": cpus,
-        "report_cpu_s_median": statistics.median(cpus),
-        "peak_rss_mb": rss,
-        "peak_rss_mb_median": statistics.median(rss),
-        "load_average_1min": loads,
+        "report_s": runs["wall"],
+        "report_s_median": statistics.median(runs["wall"]),
+        "report_cpu_s": runs["cpu"],
+        "report_cpu_s_median": statistics.median(runs["cpu"]),
+        "peak_rss_mb": runs["rss"],
+        "peak_rss_mb_median": statistics.median(runs["rss"]),
+        "load_average_1min": runs["load"],
     }
 
 

@@ -18,32 +18,23 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench_analysis import DURATION_S, _machine, _spec
+from bench_analysis import DURATION_S, _machine, _spec, repeated, timed_child
 
 from gwsload.analysis.synthetic import write_run
 
 
 def _compare(baseline: Path, candidate: Path, out: Path) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one child."""
-    start = time.perf_counter()
     command = [sys.executable, "-m", "gwsload.cli", "compare", str(baseline), str(candidate)]
-    child = subprocess.Popen([*command, "--out", str(out)], stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1, 3):  # a verdict, whatever it is; 2 is bad input
-        raise SystemExit(f"gwsload compare {baseline} {candidate} exited {code}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+    # a verdict, whatever it is (0, 1, 3); 2 is bad input
+    return timed_child([*command, "--out", str(out)], accepted=(0, 1, 3))
 
 
 def _measure(root: Path, ops: int, repeats: int) -> dict[str, Any]:
@@ -55,23 +46,17 @@ def _measure(root: Path, ops: int, repeats: int) -> dict[str, Any]:
             write_run(path, dataclasses.replace(_spec(ops), seed=seed))
             print(f"{ops:>11,} ops: generated in {time.perf_counter() - started:5.1f} s")
         pair.append(path)
-    walls, cpus, rss, loads = [], [], [], []
-    for _ in range(repeats):
-        loads.append(round(os.getloadavg()[0], 2))
-        wall, cpu, peak = _compare(pair[0], pair[1], root / "out")
-        walls.append(round(wall, 2))
-        cpus.append(round(cpu, 2))
-        rss.append(round(peak))
-        print(f"{ops:>11,} ops: compare {wall:5.1f} s wall, {cpu:5.1f} s CPU, peak RSS "
-              f"{peak:,.0f} MB (load average {loads[-1]})")  # fmt: skip
+    runs = repeated(
+        f"{ops:>11,} ops: compare", repeats, lambda: _compare(pair[0], pair[1], root / "out")
+    )
     return {
         "operations_per_run": ops,
-        "compare_s": walls,
-        "compare_s_median": statistics.median(walls),
-        "compare_cpu_s": cpus,
-        "peak_rss_mb": rss,
-        "peak_rss_mb_median": statistics.median(rss),
-        "load_average_1min": loads,
+        "compare_s": runs["wall"],
+        "compare_s_median": statistics.median(runs["wall"]),
+        "compare_cpu_s": runs["cpu"],
+        "peak_rss_mb": runs["rss"],
+        "peak_rss_mb_median": statistics.median(runs["rss"]),
+        "load_average_1min": runs["load"],
     }
 
 
