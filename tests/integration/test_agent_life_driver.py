@@ -108,7 +108,14 @@ def test_a_cometd_session_that_cannot_be_renewed_means_a_full_relogin(sim: str) 
         assert incidents == [("relogin", "the CometD session could not be renewed")]
         while not life.operating:
             assert life.step() == 0.0
-        assert life.agent.cometd is not first_client and life.agent.cometd.connected
+        client = life.agent.cometd
+        assert client is not first_client
+        # the subscriptions are acknowledged before the first /meta/connect's reply
+        # (its own connection) is in: wait for it, bounded
+        deadline = time.monotonic() + 5
+        while not client.connected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert client.connected, client.state
         assert life.agent.session.cookies.header() != first_cookie  # new HTTP session
         exp = life.agent.record("StartCallRecording")
         assert exp.outcome is not None and exp.outcome.kind in ("ok", "lost")
