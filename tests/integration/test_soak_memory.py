@@ -4,15 +4,18 @@ A few minutes of a closed load with fast turnover (short holds, CometD sessions
 expired by the simulator every half second, refused operations that make agents
 re-dial, lost and duplicate notifications) run every path of the harness many
 times over. After the ramp and a settling period (greenlet stacks and allocator
-caches reach their size as rare paths run) the generator's RSS must
+caches reach their size as rare paths run) the generator
 
-- stay within +-2 MB of its level at the start of the judged period: the
+- keeps its RSS within +-2 MB of its level at the start of the judged period: the
   histograms of every 2-second interval, left to the cyclic garbage collector, made
   it swing by 3 to 4 MB either way here (and sit some 30 MB higher);
-- show no trend that matters: no significant one (the report's own Mann-Kendall
-  test over 10-second windows), or one too slow to leave the soak goal's band
-  (+-5 MB from minute 2 to the end of 30 minutes, bench/bench_soak.py). RSS hardly
-  ever goes down, so a creep of a few hundred kB is already "significant".
+- keeps no Python objects per operation: the memory blocks Python's allocator holds
+  (``generator.csv`` ``py_blocks``) show no significant trend (the report's own
+  Mann-Kendall test over 10-second windows), or one of less than a block per 20
+  operations. RSS is not judged for a trend here: minutes after a ramp it still
+  creeps by 0.1-0.25 MB/min while the blocks are flat (the allocator's pages, which
+  level off: bench/bench_soak.py judges RSS trends only in runs of 10 minutes or
+  more), so over 100 seconds a trend in RSS says nothing about a leak.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ pytestmark = pytest.mark.gevent
 RUN_S = 240
 SETTLED_FROM_S = 120.0
 WINDOW_S = 10.0
-#: the soak goal: +-5 MB from minute 2 to the end of 30 minutes
-BAND_MB, BAND_MINUTES = 5.0, 28.0
 #: how far a window may stray from the first judged one in this short run
 SWING_MB = 2.0
+#: a trend in Python's blocks this slow is no per-operation leak (Locust's own chart
+#: history grows by some 200-400 blocks a minute, about 0.01 per operation here)
+BLOCKS_PER_OPERATION = 1 / 20
 
 SCENARIO = f"""
 name = "compressed-soak"
@@ -82,18 +86,24 @@ def test_generator_rss_stays_flat_after_the_ramp(tmp_path: Path) -> None:
     gen = run.generator
     gen = gen[(gen["t_s"] >= SETTLED_FROM_S) & (gen["t_s"] < run.measure_end_s)]
     window = np.floor((gen["t_s"].to_numpy() - SETTLED_FROM_S) / WINDOW_S)
-    rss_mb = gen.assign(window=window).groupby("window")["rss_bytes"].mean() / 1e6
-    rss_mb = rss_mb.iloc[:-1]  # the last window may be partial
+    windows = gen.assign(window=window).groupby("window")
+    rss_mb = (windows["rss_bytes"].mean() / 1e6).iloc[:-1]  # the last may be partial
+    blocks = windows["py_blocks"].mean().iloc[:-1]
     assert len(rss_mb) >= 8, f"only {len(rss_mb)} windows"
-    t_s = rss_mb.index.to_numpy(np.float64) * WINDOW_S
-    _, p = mann_kendall(rss_mb.to_numpy())
-    slope_mb_per_min = theil_sen_slope(t_s, rss_mb.to_numpy()) * 60.0
+    assert blocks.notna().all(), "generator.csv has no py_blocks"
+    t_s = blocks.index.to_numpy(np.float64) * WINDOW_S
+    _, p = mann_kendall(blocks.to_numpy())
+    blocks_per_min = theil_sen_slope(t_s, blocks.to_numpy()) * 60.0
+    judged = run.events[(run.events["t_s"] >= SETTLED_FROM_S) & (run.events["t_s"] < t_s[-1])]
+    ops_per_min = len(judged) / ((t_s[-1] + WINDOW_S - SETTLED_FROM_S) / 60.0)
     figures = (
         f"RSS per {WINDOW_S:g} s window (MB): {np.round(rss_mb.to_numpy(), 1).tolist()}; "
-        f"slope {slope_mb_per_min:+.2f} MB/min, Mann-Kendall p = {p:.3g}"
+        f"Python blocks: {np.round(blocks.to_numpy()).astype(int).tolist()}, "
+        f"{blocks_per_min:+.0f} a minute at {ops_per_min:.0f} operations a minute, "
+        f"Mann-Kendall p = {p:.3g}"
     )
     swing = rss_mb.to_numpy() - rss_mb.iloc[0]
     assert swing.min() >= -SWING_MB and swing.max() <= SWING_MB, "RSS swings: " + figures
-    assert p >= ALPHA or slope_mb_per_min <= BAND_MB / BAND_MINUTES, (
-        "generator memory grows: " + figures
+    assert p >= ALPHA or blocks_per_min <= BLOCKS_PER_OPERATION * ops_per_min, (
+        "Python objects accumulate: " + figures
     )

@@ -81,8 +81,10 @@ def test_generator_csv_header_and_rows(tmp_path: Path) -> None:
         "greenlets",
         "loop_lag_ms",
         "cpu_wait_percent",
+        "py_blocks",
     )
     assert rows[0]["cpu_wait_percent"] == ""  # unknown stays unknown
+    assert rows[0]["py_blocks"] == ""
     assert GeneratorSample.from_dict(rows[0]) == sample("w1", 12.5, 0.25, ts=1795952120.0)
     assert rows[1]["worker"] == "w2"
 

@@ -144,7 +144,8 @@ def read_generator(path: Path, t0: float) -> pd.DataFrame:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise ConfigError(f"{file}: missing columns {missing} (expected {','.join(columns)})")
-    if "cpu_wait_percent" not in frame.columns:  # older folders, kernels without schedstats
-        frame["cpu_wait_percent"] = float("nan")
+    for later in ("cpu_wait_percent", "py_blocks"):  # older folders (and no schedstats)
+        if later not in frame.columns:
+            frame[later] = float("nan")
     frame.insert(0, "t_s", frame["ts"].astype(float) - t0)
     return frame.drop(columns=["ts"])

@@ -9,6 +9,7 @@ notification waiting to be stamped also suffers.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 
@@ -99,6 +100,7 @@ class HealthSampler:
             users=self._users(),
             greenlets=self._greenlets(),
             loop_lag_ms=self._lag.take_max_ms(),
+            py_blocks=sys.getallocatedblocks(),
         )
         self._before = after
         return sample

@@ -77,6 +77,10 @@ class GeneratorSample:
     loop_lag_ms: float
     #: % of the period the main thread was runnable but waiting for a core; None: unknown
     cpu_wait_percent: float | None = None
+    #: memory blocks Python's allocator holds (``sys.getallocatedblocks()``): the
+    #: process's own objects, without the allocator's free pages that RSS also counts;
+    #: None: unknown
+    py_blocks: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The msgpack-able / ``GeneratorLog.write`` form."""
@@ -90,6 +94,7 @@ class GeneratorSample:
             "greenlets": self.greenlets,
             "loop_lag_ms": self.loop_lag_ms,
             "cpu_wait_percent": self.cpu_wait_percent,
+            "py_blocks": self.py_blocks,
         }
 
     @classmethod
@@ -105,6 +110,7 @@ class GeneratorSample:
             greenlets=int(str(row["greenlets"])),
             loop_lag_ms=float(str(row["loop_lag_ms"])),
             cpu_wait_percent=float(str(wait)) if (wait := row.get("cpu_wait_percent")) else None,
+            py_blocks=int(str(blocks)) if (blocks := row.get("py_blocks")) else None,
         )
 
 
@@ -138,6 +144,7 @@ def build_sample(
     users: int,
     greenlets: int,
     loop_lag_ms: float,
+    py_blocks: int | None = None,
 ) -> GeneratorSample:
     """The sample for the period between two readings (CPU % and CPU wait % over it)."""
     elapsed = after.ts - before.ts
@@ -155,6 +162,7 @@ def build_sample(
         greenlets=greenlets,
         loop_lag_ms=loop_lag_ms,
         cpu_wait_percent=wait,
+        py_blocks=py_blocks,
     )
 
 

@@ -50,6 +50,7 @@ GENERATOR_FIELDS = (
     "greenlets",
     "loop_lag_ms",
     "cpu_wait_percent",
+    "py_blocks",
 )
 
 
