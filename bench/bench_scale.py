@@ -11,6 +11,7 @@ take longer than ``agents / 100`` seconds on a loaded machine.
 
     python bench/bench_scale.py [--quick] [--agents N] [--workers W] [--minutes M]
                                 [--transport websocket] [--nodes N [--balancers K]]
+                                [--spawn-rate R]
 
 ``--nodes N``: the embedded simulator as N node processes behind ``--balancers K``
 HAProxy processes (docs/simulator.md): past ~18,000 agents one simulator process, and
@@ -77,9 +78,10 @@ def _run(
     transport: str,
     *,
     cluster: tuple[int, int] = (1, 1),
+    spawn_rate: float = SPAWN_RATE,
 ) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    ramp_s = agents / SPAWN_RATE
+    ramp_s = agents / spawn_rate
     scenario = tmp / "scale.toml"
     scenario.write_text(
         SCENARIO.format(
@@ -88,7 +90,7 @@ def _run(
             # its share of the agents (docs/running.md)
             sim_agents=agents * 2 if workers else agents,
             duration_s=round(ramp_s + minutes * 60.0),
-            spawn_rate=SPAWN_RATE,
+            spawn_rate=spawn_rate,
             ramp_down_s=round(ramp_s),
             transport=transport,
             websocket="true" if transport == "websocket" else "false",
@@ -122,6 +124,7 @@ def _run(
         nodes=cluster[0],
         balancers=cluster[1],
         transport=transport,
+        spawn_rate_asked=spawn_rate,
         exit_code=proc.returncode,
         wall_s=round(wall_s, 1),
         loadavg_before=[round(v, 2) for v in load_before],
@@ -291,6 +294,12 @@ def main() -> int:
     parser.add_argument(
         "--transport", choices=["long-polling", "websocket"], default="long-polling"
     )
+    parser.add_argument(
+        "--spawn-rate",
+        type=float,
+        default=SPAWN_RATE,
+        help=f"logins (and sign-offs) per second asked (default {SPAWN_RATE:g})",
+    )
     parser.add_argument("--nodes", type=int, default=1, help="simulator nodes (HAProxy past 1)")
     parser.add_argument(
         "--balancers",
@@ -299,10 +308,20 @@ def main() -> int:
         help="HAProxy processes (docs/simulator.md)",
     )
     args = parser.parse_args()
+    if args.spawn_rate <= 0:
+        parser.error(f"--spawn-rate must be more than 0, got {args.spawn_rate:g}")
     agents = args.agents or (500 if args.quick else 10_000)
     minutes = args.minutes or (3.0 if args.quick else 6.0)
     cluster = (args.nodes, args.balancers)
-    record = _run(agents, args.workers, minutes, args.keep, args.transport, cluster=cluster)
+    record = _run(
+        agents,
+        args.workers,
+        minutes,
+        args.keep,
+        args.transport,
+        cluster=cluster,
+        spawn_rate=args.spawn_rate,
+    )
     OUT.mkdir(exist_ok=True)
     name = "scale" + (f"-w{args.workers}" if args.workers else "") + f"-{agents}"
     name += "-ws" if args.transport == "websocket" else ""
