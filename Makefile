@@ -25,14 +25,13 @@ smoke: $(BIN)/gwsload
 # that starts `gwsload` from PATH instead of `sys.executable -m gwsload` fails too.
 TEST_ENV := env PATH="$(CURDIR)/tests/path_trap:$$PATH" GWSLOAD_PATH_TRAP=1
 
-## the tests: lint, types, then two pytest processes (asyncio/pure apart from gevent)
+## the tests: lint, types, then pytest processes side by side (tests/parallel.py)
 test: $(BIN)/gwsload $(NODE_DIR)/node_modules/.installed lint typecheck
 	@command -v chromium >/dev/null 2>&1 || echo "make test: chromium is not installed, \
 	the report rendering tests (tests/analysis/test_browser.py) will be skipped"
 	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || echo "make test: haproxy is not installed, \
 	the cluster tests (tests/integration/test_cluster.py) will be skipped"
-	$(TEST_ENV) $(BIN)/python -m pytest -q --durations=10 tests/unit tests/simulator tests/analysis
-	$(TEST_ENV) $(BIN)/python -m pytest -q --durations=15 -p tests.gevent_first tests/integration tests/interop
+	$(TEST_ENV) $(BIN)/python -m tests.parallel -- --durations=10
 
 lint: $(BIN)/gwsload
 	$(BIN)/ruff check src analysis locustfiles tests bench examples
