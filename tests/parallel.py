@@ -100,7 +100,9 @@ def start(suite: Suite, logs: Path, index: int) -> None:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    print(f"[{suite.name}] started: {len(suite.args)} arguments, log {suite.log}", flush=True)
+    files = sum(1 for a in suite.args if a.endswith(".py") and a.startswith("tests/"))
+    what = f"{files} test files" if files else " ".join(a for a in suite.args if a in GEVENT_FREE)
+    print(f"[{suite.name}] started: {what}; log {suite.log}", flush=True)
 
 
 def _last_line(log: Path) -> str:
