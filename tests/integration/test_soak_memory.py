@@ -6,9 +6,12 @@ re-dial, lost and duplicate notifications) run every path of the harness many
 times over. After the ramp and a settling period (greenlet stacks and allocator
 caches reach their size as rare paths run) the generator
 
-- keeps its RSS within +-2 MB of its level at the start of the judged period: the
-  histograms of every 2-second interval, left to the cyclic garbage collector, made
-  it swing by 3 to 4 MB either way here (and sit some 30 MB higher);
+- keeps its RSS within +-4 MB of its level at the start of the judged period: the
+  allocator takes and returns memory in steps (a 2.4 MB step in one 10-second window
+  with Python's blocks up 3,700 has been seen, and a 3 MB drop when an arena is
+  freed), so this only catches a gross leak; the histograms of every 2-second
+  interval, left to the cyclic garbage collector, once made it swing by 3 to 4 MB
+  either way and sit some 30 MB higher;
 - keeps no Python objects per operation: the memory blocks Python's allocator holds
   (``generator.csv`` ``py_blocks``) show no significant trend (the report's own
   Mann-Kendall test over 10-second windows), or one of less than a block per 20
@@ -36,7 +39,7 @@ RUN_S = 240
 SETTLED_FROM_S = 120.0
 WINDOW_S = 10.0
 #: how far a window may stray from the first judged one in this short run
-SWING_MB = 2.0
+SWING_MB = 4.0
 #: a trend in Python's blocks this slow is no per-operation leak (Locust's own chart
 #: history grows by some 200-400 blocks a minute, about 0.01 per operation here)
 BLOCKS_PER_OPERATION = 1 / 20
