@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gwsload.contract.saturation import GENERATOR_FIELDS, GENERATOR_LATER_FIELDS
 from gwsload.contract.segments import segment_paths
 from gwsload.errors import ConfigError
 
@@ -124,16 +125,7 @@ def read_incidents(path: Path, t0: float) -> pd.DataFrame:
 
 def read_generator(path: Path, t0: float) -> pd.DataFrame:
     file = path / "generator.csv"
-    columns = [
-        "ts",
-        "worker",
-        "users",
-        "cpu_percent",
-        "rss_bytes",
-        "open_fds",
-        "greenlets",
-        "loop_lag_ms",
-    ]
+    columns = [c for c in GENERATOR_FIELDS if c not in GENERATOR_LATER_FIELDS]
     if not file.exists():
         frame = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
     else:
@@ -144,7 +136,7 @@ def read_generator(path: Path, t0: float) -> pd.DataFrame:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise ConfigError(f"{file}: missing columns {missing} (expected {','.join(columns)})")
-    for later in ("cpu_wait_percent", "py_blocks"):  # older folders (and no schedstats)
+    for later in GENERATOR_LATER_FIELDS:  # older folders (and kernels without schedstats)
         if later not in frame.columns:
             frame[later] = float("nan")
     frame.insert(0, "t_s", frame["ts"].astype(float) - t0)

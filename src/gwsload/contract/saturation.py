@@ -59,6 +59,22 @@ MIN_SAMPLES_OVER = 2
 #: crowded machine: named in the reason, and the cause when its own CPU was not busy
 CPU_WAIT_PERCENT = 10.0
 
+#: the load processes' health samples, ``generator.csv`` (docs/run-folder.md)
+GENERATOR_FIELDS = (
+    "ts",
+    "worker",
+    "users",
+    "cpu_percent",
+    "rss_bytes",
+    "open_fds",
+    "greenlets",
+    "loop_lag_ms",
+    "cpu_wait_percent",
+    "py_blocks",
+)
+#: columns added after the first format: absent in older folders, read as unknown
+GENERATOR_LATER_FIELDS = ("cpu_wait_percent", "py_blocks")
+
 #: the embedded simulator's own health samples in the run folder (docs/run-folder.md)
 SIMULATOR_HEALTH_FILE = "simulator.csv"
 SIMULATOR_HEALTH_FIELDS = (

@@ -14,6 +14,8 @@ import math
 import os
 from collections.abc import Mapping
 
+from gwsload.contract.saturation import GENERATOR_FIELDS
+
 __all__ = [
     "GENERATOR_FIELDS",
     "INCIDENT_FIELDS",
@@ -38,19 +40,6 @@ INCIDENT_KINDS = frozenset(
         "relogin",
         "setup_error",
     }
-)
-#: generator.csv header
-GENERATOR_FIELDS = (
-    "ts",
-    "worker",
-    "users",
-    "cpu_percent",
-    "rss_bytes",
-    "open_fds",
-    "greenlets",
-    "loop_lag_ms",
-    "cpu_wait_percent",
-    "py_blocks",
 )
 
 
