@@ -3,6 +3,9 @@ master, shown with the top failure reason."""
 
 from __future__ import annotations
 
+import random
+from collections import Counter
+
 import pytest
 
 from gwsload.contract.agent_states import AgentStates, format_agents, merge_summaries
@@ -27,6 +30,35 @@ def test_phases_are_counted_with_the_top_reasons() -> None:
     }  # fmt: skip
     with pytest.raises(ValueError, match="phase must be one of"):
         states.note("agent0001", "dancing", "")
+
+
+def test_the_running_counts_match_a_recount_after_any_changes() -> None:
+    # the counts are kept as agents change: after thousands of random changes they
+    # must equal a count of every agent's latest state
+    rng = random.Random(7)
+    states = AgentStates()
+    latest: dict[str, tuple[str, str]] = {}
+    reasons = ["login: HTTP 401", "call setup: timeout", "cometd: 402"]  # all in the top 3
+    for _ in range(5000):
+        agent = f"agent{rng.randrange(60):04d}"
+        if rng.random() < 0.15:
+            states.forget(agent)
+            latest.pop(agent, None)
+            continue
+        phase = rng.choice(["operating", "setting_up", "failing"])
+        reason = rng.choice(reasons)
+        states.note(agent, phase, reason)
+        latest[agent] = (phase, reason if phase == "failing" else "")
+    phases = Counter(phase for phase, _ in latest.values())
+    failing = Counter(reason for phase, reason in latest.values() if phase == "failing")
+    summary = states.summary()
+    assert {p: summary[p] for p in ("operating", "setting_up", "failing")} == {
+        p: phases[p] for p in ("operating", "setting_up", "failing")
+    }
+    assert summary["reasons"] == dict(failing)
+    for agent in list(latest):
+        states.forget(agent)
+    assert states.summary() == {"operating": 0, "setting_up": 0, "failing": 0, "reasons": {}}
 
 
 def test_processes_add_up_and_the_line_names_the_top_reason() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gwsload.contract.saturation import count_open_fds
 from gwsload.metrics import (
     GeneratorLog,
     GeneratorSample,
@@ -120,6 +121,20 @@ def test_process_probe_reads_this_process(tmp_path: Path) -> None:
     if Path("/proc/self/schedstat").exists():
         assert first.wait_s is not None and second.wait_s is not None
         assert second.wait_s >= first.wait_s >= 0.0
+
+
+def test_open_fds_are_counted_as_the_fd_directory_lists_them(tmp_path: Path) -> None:
+    # the count comes from one stat of /proc/<pid>/fd where the kernel gives it;
+    # it must agree with listing the directory (one more entry: the listing's own fd)
+    files = [open(tmp_path / f"f{i}", "w") for i in range(300)]  # noqa: SIM115
+    try:
+        counted = count_open_fds(os.getpid())
+        listed = len(os.listdir("/proc/self/fd")) - 1
+    finally:
+        for file in files:
+            file.close()
+    assert counted == listed
+    assert count_open_fds(os.getpid()) == counted - 300
 
 
 def test_a_healthy_generator_is_not_saturated() -> None:

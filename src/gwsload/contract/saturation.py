@@ -25,6 +25,7 @@ Pure: stdlib only.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ __all__ = [
     "SIMULATOR_HEALTH_FIELDS",
     "SIMULATOR_HEALTH_FILE",
     "Saturation",
+    "count_open_fds",
     "judge",
     "load_process_findings",
     "parse_schedstat_wait_s",
@@ -195,3 +197,16 @@ def parse_schedstat_wait_s(text: str) -> float:
         return int(fields[1]) / 1e9
     except (IndexError, ValueError):
         return math.nan
+
+
+def count_open_fds(pid: int) -> int:
+    """Open file descriptors of process ``pid``.
+
+    Linux 6.2 and later give the count as the size of ``/proc/<pid>/fd``: one ``stat``,
+    where listing the directory (what psutil does) takes ~10 ms at 10,000 descriptors,
+    all of it on the event loop of the process that samples itself. Older kernels
+    report size 0 (a live process always has some open): then the directory is listed.
+    """
+    path = f"/proc/{pid}/fd"
+    size = os.stat(path).st_size
+    return size if size > 0 else len(os.listdir(path))

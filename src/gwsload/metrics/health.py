@@ -30,6 +30,7 @@ from gwsload.contract.saturation import (
     CPU_BUSY_SHARE,
     LOOP_LAG_MS,
     LOOP_LAG_SHARE,
+    count_open_fds,
     judge,
     load_process_findings,
     parse_schedstat_wait_s,
@@ -126,7 +127,7 @@ class ProcessProbe:
         with self._process.oneshot():
             times = self._process.cpu_times()
             rss = int(self._process.memory_info().rss)
-            fds = int(self._process.num_fds())
+        fds = count_open_fds(self._process.pid)
         try:
             wait_s = parse_schedstat_wait_s(self._schedstat.read_text(encoding="ascii"))
         except OSError:

@@ -24,6 +24,7 @@ import psutil
 from gwsload.contract.saturation import (
     SIMULATOR_HEALTH_FIELDS,
     Saturation,
+    count_open_fds,
     judge,
     parse_schedstat_wait_s,
 )
@@ -89,7 +90,7 @@ class HealthLog:
         with self._process.oneshot():
             times = self._process.cpu_times()
             rss = int(self._process.memory_info().rss)
-            fds = int(self._process.num_fds())
+        fds = count_open_fds(self._process.pid)
         return time.time(), times.user + times.system, _wait_s(), rss, fds
 
     async def run(self) -> None:
