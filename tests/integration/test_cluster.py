@@ -4,12 +4,14 @@ survives a node killed and restarted mid-run (its agents log in again elsewhere)
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import http.client
 import json
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -45,17 +47,25 @@ spawn_rate = 6
 
 
 def _get_me(
-    url: str, cookie: str = "", *, context: ssl.SSLContext | None = None
+    url: str, cookie: str = "", *, context: ssl.SSLContext | None = None, timeout_s: float = 5
 ) -> tuple[str, str]:
     token = base64.b64encode(b"agent0001:gwsload").decode()
     headers = {"Authorization": f"Basic {token}", **({"Cookie": cookie} if cookie else {})}
     with urllib.request.urlopen(
-        urllib.request.Request(url + "/api/v2/me", headers=headers), timeout=5, context=context
+        urllib.request.Request(url + "/api/v2/me", headers=headers),
+        timeout=timeout_s,
+        context=context,
     ) as response:
         cookies = "; ".join(
             c.split(";", 1)[0] for c in response.headers.get_all("Set-Cookie") or []
         )
         return response.headers["X-Gwsload-Node"], cookies
+
+
+def _node_of(process: psutil.Process) -> str | None:
+    """The node a simulator node process is (``--node-name``), None for others."""
+    argv = process.cmdline()
+    return argv[argv.index("--node-name") + 1] if "--node-name" in argv else None
 
 
 @needs_haproxy
@@ -94,6 +104,37 @@ def test_several_balancers_share_the_port_and_keep_the_affinity() -> None:
         node, cookies = _get_me(sim.url)
         # each request a new connection, whichever balancer takes it: the same node
         assert all(_get_me(sim.url, cookies)[0] == node for _ in range(10))
+
+
+@needs_haproxy
+def test_a_node_that_stalls_keeps_its_clients_and_a_killed_one_loses_them() -> None:
+    # a stall shorter than the health check's timeout (an overloaded node) must not
+    # send the node's clients elsewhere, where their session is unknown: they wait
+    with SimulatorProcess(["--nodes", "2", "--agents", "3"]) as sim:
+        assert sim.pid is not None
+        node, cookies = _get_me(sim.url)
+        process = next(p for p in psutil.Process(sim.pid).children() if _node_of(p) == node)
+        process.suspend()
+        # resumed from a timer: the request below goes to the stalled node and waits
+        resume = threading.Timer(2.5, process.resume)
+        resume.start()
+        time.sleep(1.5)  # three checks timed out at 500 ms each before
+        try:
+            started = time.monotonic()
+            assert _get_me(sim.url, cookies, timeout_s=10)[0] == node
+            assert time.monotonic() - started > 0.5  # it did wait for the stalled node
+        finally:
+            resume.join()
+        # a killed node refuses its checks: its clients go to the other node (the
+        # first answers may be 502s: a pooled connection to it broke)
+        process.kill()
+        deadline = time.monotonic() + 5
+        answered = node
+        while answered == node:
+            assert time.monotonic() < deadline, "the killed node kept its clients"
+            time.sleep(0.2)
+            with contextlib.suppress(urllib.error.HTTPError):
+                answered = _get_me(sim.url, cookies, timeout_s=10)[0]
 
 
 @needs_haproxy

@@ -5,9 +5,13 @@ sessions, CSRF tokens and CometD sessions; all know the same agents. HAProxy
 (Debian package ``haproxy``), configured and started here, listens on ``--port`` and
 pins each client to a node with an inserted affinity cookie (``GWSNODE``), as a
 production balancer does (the GWS CSRF page shows an ``AWSELB`` cookie beside
-JSESSIONID). It checks each node every 500 ms; a client whose node is down is sent to
-another one (``option redispatch``), which does not know its session: it must log in
-again. Each node names itself in the ``X-Gwsload-Node`` response header.
+JSESSIONID). It checks each node every 500 ms and takes it out after two failed checks
+in a row, a check failing when the node refuses it or has not answered within 5 s: a
+killed node is out within a second, while a node that only stalls (an overloaded GWS,
+or a simulator short of CPU) keeps its clients, who wait for it, as they would for a
+slow GWS. A client whose node is out is sent to another one (``option redispatch``),
+which does not know its session: it must log in again. Each node names itself in the
+``X-Gwsload-Node`` response header.
 
 TLS: with ``--tls`` HAProxy terminates HTTPS (``bind ... ssl crt``) with the
 certificate made at start (simulator.tls, ``ca.pem`` in ``--tls-dir`` for clients)
@@ -52,6 +56,9 @@ from gwsload.simulator.tls import make_certificate
 __all__ = ["AFFINITY_COOKIE", "haproxy_config", "node_argv", "run_cluster"]
 
 AFFINITY_COOKIE = "GWSNODE"
+#: a node's health check fails when it has not answered within this (HAProxy's syntax):
+#: a node that stalls shorter keeps its clients (see module doc)
+_CHECK_TIMEOUT = "5s"
 #: what the cluster handles itself (TLS ends at HAProxy: the nodes speak plain HTTP)
 _CLUSTER_ONLY = frozenset(
     {"nodes", "balancers", "fail_node_every_s", "fail_node_down_s", "port", "host", "tls",
@@ -112,7 +119,8 @@ backend nodes
   balance roundrobin
   cookie {AFFINITY_COOKIE} insert indirect nocache
   option httpchk GET /api/v2/diagnostics/version
-  default-server check inter 500ms fall 1 rise 1
+  timeout check {_CHECK_TIMEOUT}
+  default-server check inter 500ms fall 2 rise 1
 {servers}
 """
 
