@@ -10,14 +10,14 @@ import weakref
 import gevent
 import pytest
 
-from gwsload.harness.young_gc import (
+from gwsload.collection import (
     OLDEST_GC_MAX_PERIOD_S,
     OLDEST_GC_MIN_PERIOD_S,
     OLDEST_GC_S_PER_AGENT,
     OldestCollector,
-    YoungCollector,
     next_oldest_period_s,
 )
+from gwsload.harness.young_gc import YoungCollector
 
 pytestmark = pytest.mark.gevent
 

@@ -24,7 +24,7 @@ from gwsload.gws.config import AgentError
 SRC = Path(gwsload.__file__).parent
 
 FLOORS: tuple[frozenset[str], ...] = (
-    frozenset({"gwsload", "errors", "stages", "cookies", "lifeline"}),
+    frozenset({"gwsload", "errors", "stages", "cookies", "lifeline", "collection"}),
     frozenset({"contract"}),
     frozenset({"bayeux"}),
     frozenset({"simulator", "cometd"}),

@@ -27,6 +27,7 @@ from gevent.threadpool import ThreadPool
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner
 
+from gwsload.collection import OldestCollector, freeze_heap
 from gwsload.cometd import SharedConnections
 from gwsload.contract.agent_states import AgentStates
 from gwsload.contract.agents import AgentDirectory
@@ -38,7 +39,7 @@ from gwsload.harness.openloop import CycleTicker
 from gwsload.harness.recorder import OpRecorder
 from gwsload.harness.shape import rate_share, spawn_share, to_stages
 from gwsload.harness.signoff import SignOff
-from gwsload.harness.young_gc import OldestCollector, YoungCollector, freeze_heap
+from gwsload.harness.young_gc import YoungCollector
 from gwsload.launcher.progress import write_progress
 from gwsload.launcher.runconfig import RunConfig
 from gwsload.metrics.live import LiveMetrics

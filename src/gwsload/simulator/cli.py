@@ -22,6 +22,7 @@ from typing import NoReturn
 
 from gwsload.errors import EXIT_BAD_INPUT, EXIT_OK, ConfigError
 from gwsload.lifeline import die_with_parent
+from gwsload.simulator.collector import collect_on_schedule
 from gwsload.simulator.options import COMETD, SimulatorOptions, option_specs
 from gwsload.simulator.tls import make_certificate, server_context
 
@@ -111,6 +112,7 @@ async def run(options: SimulatorOptions, *, stop_on_stdin_eof: bool = False) -> 
 
         health_log = HealthLog(options.health_log)
     health: asyncio.Task[None] | None = None
+    collector: asyncio.Task[None] | None = None
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:
@@ -140,13 +142,16 @@ async def run(options: SimulatorOptions, *, stop_on_stdin_eof: bool = False) -> 
             _stop_on_eof(loop, sys.stdin.fileno(), stop)
         if health_log is not None:
             health = asyncio.create_task(health_log.run())
+        world = app[NODE].world
+        collector = asyncio.create_task(collect_on_schedule(lambda: len(world.agents)))
         print(url, flush=True)
         await stop.wait()
     finally:
-        if health is not None:
-            health.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await health
+        for task in (health, collector):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await runner.cleanup()
 
 
