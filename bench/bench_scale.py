@@ -19,8 +19,12 @@ past ~9,000 one HAProxy process, runs out of descriptors under a ``ulimit -n`` o
 20,000. The record then has each node's CPU and the balancers' CPU and descriptors.
 
 ``--quick``: 500 agents for 3 minutes; default (``--full``): 10,000 agents, 6 minutes.
-Writes bench/out/scale[-wW]-N[-ws][-nN].json. The figures depend on the machine and on what
-else runs on it: the record carries the load average before and after.
+``--cases``: the sizing cases of docs/scaling.md in turn (``CASES``: 10,000 agents in one
+process, long-polling then websocket, then 20,000 over 4 workers, 2 nodes, 3 balancers).
+Writes bench/out/scale[-wW]-N[-ws][-nN].json and the same as a table row (``.md``, in
+the form of docs/scaling.md's, ``scale_table.py``); with ``--cases`` also
+bench/out/scale-cases.md, one row per case. The figures depend on the machine and on
+what else runs on it: the record carries the load average before and after.
 """
 
 from __future__ import annotations
@@ -35,16 +39,42 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 import psutil
 import pyarrow.parquet as pq
+import scale_table
 
 OUT = Path(__file__).resolve().parent / "out"
 SPAWN_RATE = 100.0
 SETTLE_S = 30.0
+
+
+class Case(NamedTuple):
+    agents: int
+    workers: int = 0
+    transport: str = "long-polling"
+    nodes: int = 1
+    balancers: int = 1
+    spawn_rate: float = SPAWN_RATE
+
+    def name(self) -> str:
+        """bench/out/<name>.json"""
+        name = "scale" + (f"-w{self.workers}" if self.workers else "") + f"-{self.agents}"
+        name += "-ws" if self.transport == "websocket" else ""
+        return name + (f"-n{self.nodes}" if self.nodes > 1 else "")
+
+
+#: ``--cases``: 10,000 agents in one process in each transport, then 20,000 over four
+#: workers against two simulator nodes behind three HAProxy processes (one simulator
+#: process cannot hold 20,000 sockets under a ``ulimit -n`` of 20,000), logins at 50/s
+CASES = (
+    Case(10_000),
+    Case(10_000, transport="websocket"),
+    Case(20_000, 4, "websocket", nodes=2, balancers=3, spawn_rate=50.0),
+)
 
 SCENARIO = """
 name = "scale"
@@ -137,9 +167,18 @@ def _run(
     return record
 
 
-def _p99(values: pd.Series) -> float | None:
-    """None when the steady window is empty (the ramp took the whole stage: run longer)."""
-    return round(float(np.percentile(values, 99)), 1) if len(values) else None
+def _spread(values: pd.Series) -> dict[str, float]:
+    """The 2-s samples' median, p90, p99 and worst (the p99 of ~75 samples is the
+    second-worst window); empty when the ramp took the whole stage (run longer)."""
+    if not len(values):
+        return {}
+    q = np.percentile(values, [50, 90, 99])
+    return {
+        "median": round(float(q[0]), 1),
+        "p90": round(float(q[1]), 1),
+        "p99": round(float(q[2]), 1),
+        "max": round(float(values.max()), 1),
+    }
 
 
 def _sample_master(proc: subprocess.Popen[str], into: list[tuple[float, float, int]]) -> None:
@@ -251,14 +290,16 @@ def _read(
             str(w): round(float(v), 1) for w, v in per_worker.cpu_percent.median().items()
         },
         "generator_cpu_wait_median_percent": round(float(gen_steady.cpu_wait_percent.median()), 1),
-        "generator_loop_lag_p99_ms": _p99(gen_steady.loop_lag_ms),
+        "generator_loop_lag_p99_ms": _spread(gen_steady.loop_lag_ms).get("p99"),
+        "generator_loop_lag_ms": _spread(gen_steady.loop_lag_ms),
         "generator_rss_mib": round(rss / 2**20, 1),
         "generator_rss_kib_per_agent": round((rss - first_rss) / 1024 / agents, 1),
         "generator_fds_per_agent": round(fds / agents, 2),
         "simulator_cpu_median_percent": {
             str(n): round(float(v), 1) for n, v in per_node.cpu_percent.median().items()
         },
-        "simulator_loop_lag_p99_ms": _p99(sim_steady.loop_lag_ms),
+        "simulator_loop_lag_p99_ms": _spread(sim_steady.loop_lag_ms).get("p99"),
+        "simulator_loop_lag_ms": _spread(sim_steady.loop_lag_ms),
         "simulator_rss_mib": round(float(per_node.rss_bytes.median().sum()) / 2**20, 1),
         "simulator_fds_per_agent": round(float(per_node.open_fds.median().sum()) / agents, 2),
         **_master(master, steady_from, end, len(steady) / max(end - steady_from, 1.0)),
@@ -307,29 +348,49 @@ def main() -> int:
         default=1,
         help="HAProxy processes (docs/simulator.md)",
     )
+    parser.add_argument(
+        "--cases",
+        action="store_true",
+        help="run the sizing cases in turn (10,000 agents in one process, long-polling "
+        "and websocket; 20,000 over 4 workers) and write their table",
+    )
     args = parser.parse_args()
     if args.spawn_rate <= 0:
         parser.error(f"--spawn-rate must be more than 0, got {args.spawn_rate:g}")
-    agents = args.agents or (500 if args.quick else 10_000)
     minutes = args.minutes or (3.0 if args.quick else 6.0)
-    cluster = (args.nodes, args.balancers)
-    record = _run(
-        agents,
+    asked = Case(
+        args.agents or (500 if args.quick else 10_000),
         args.workers,
-        minutes,
-        args.keep,
         args.transport,
-        cluster=cluster,
-        spawn_rate=args.spawn_rate,
+        args.nodes,
+        args.balancers,
+        args.spawn_rate,
     )
-    OUT.mkdir(exist_ok=True)
-    name = "scale" + (f"-w{args.workers}" if args.workers else "") + f"-{agents}"
-    name += "-ws" if args.transport == "websocket" else ""
-    name += f"-n{args.nodes}" if args.nodes > 1 else ""
-    (OUT / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps(record, indent=2))
-    ok = record["exit_code"] == 0 and record["lost"] == 0
-    ok = ok and record["agents_operating"] == agents
+    ok = True
+    records = []
+    for case in CASES if args.cases else (asked,):
+        name = case.name()
+        keep = args.keep / name if args.keep and args.cases else args.keep
+        record = _run(
+            case.agents,
+            case.workers,
+            minutes,
+            keep,
+            case.transport,
+            cluster=(case.nodes, case.balancers),
+            spawn_rate=case.spawn_rate,
+        )
+        OUT.mkdir(exist_ok=True)
+        (OUT / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+        (OUT / f"{name}.md").write_text(scale_table.table([record]))
+        print(json.dumps(record, indent=2))
+        print(scale_table.table([record]), flush=True)
+        records.append(record)
+        ok = ok and record["exit_code"] == 0 and record["lost"] == 0
+        ok = ok and record["agents_operating"] == case.agents
+    if args.cases:
+        (OUT / "scale-cases.md").write_text(scale_table.table(records))
+        print(f"wrote {OUT / 'scale-cases.md'}")
     return 0 if ok else 1
 
 
