@@ -325,6 +325,12 @@ def _master(
     }
 
 
+def asked_case(args: argparse.Namespace) -> Case:
+    """The case the options ask for, its agents 0 when not given."""
+    shape = (args.workers, args.transport, args.nodes, args.balancers, args.spawn_rate)
+    return Case(args.agents or 0, *shape)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="500 agents, 3 minutes")
@@ -357,15 +363,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.spawn_rate <= 0:
         parser.error(f"--spawn-rate must be more than 0, got {args.spawn_rate:g}")
+    if args.cases and (args.quick or args.agents or asked_case(args) != Case(0)):
+        parser.error("--cases runs its own cases: give it only --minutes and --keep")
     minutes = args.minutes or (3.0 if args.quick else 6.0)
-    asked = Case(
-        args.agents or (500 if args.quick else 10_000),
-        args.workers,
-        args.transport,
-        args.nodes,
-        args.balancers,
-        args.spawn_rate,
-    )
+    asked = asked_case(args)._replace(agents=args.agents or (500 if args.quick else 10_000))
     ok = True
     records = []
     for case in CASES if args.cases else (asked,):
